@@ -1,0 +1,56 @@
+// A TCP listener whose accept queue is full, so that a new connect to it hangs (SYN dropped):
+// the way to make a dial time out on loopback. The listener is a Python child that binds
+// 127.0.0.1:0 with listen(0) and never accepts; the test then fills its backlog with raw
+// client connects until one of them hangs.
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+
+const PY = `
+import socket, sys
+s = socket.socket()
+s.bind(('127.0.0.1', 0))
+s.listen(0)
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()  # never accept; exit when the parent closes our stdin or goes away
+`;
+
+/** Returns { port, dest }. Filler sockets and the child are cleaned up in t.teardown. */
+export async function startBlackhole(t) {
+  const child = spawn('python3', ['-c', PY], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const fillers = [];
+  t.teardown(async () => {
+    for (const socket of fillers) socket.destroy();
+    child.stdin.destroy();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('python3 listener did not report its port')), 10_000);
+    child.once('error', reject);
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        child.stdout.destroy();
+        resolve(Number(out.trim()));
+      }
+    });
+  });
+
+  // Fill the accept queue: connect until one connect does not complete.
+  for (let i = 0; ; i++) {
+    if (i >= 32) throw new Error('could not fill the accept queue of the blackhole listener');
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    fillers.push(socket);
+    const connected = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), 500);
+      socket.once('connect', () => { clearTimeout(timer); resolve(true); });
+    });
+    if (!connected) break;
+  }
+  return { port, dest: `127.0.0.1:${port}` };
+}

@@ -1,0 +1,59 @@
+// Runs the benchmark suites side by side with the peers and writes one JSON file per suite to
+// benchmark/results/<suite>.json, then prints a short table.
+//
+//   npm run bench                      all suites
+//   node benchmark/run.mjs acquire     only the named suites
+//   node benchmark/run.mjs --peers-only   run without berth (e.g. before the addon is built)
+//
+// BENCH_MAX_TIME=<seconds> sets how long each case is sampled (default 4).
+
+import * as acquire from './acquire.mjs';
+import { fmt, writeResult } from './harness.mjs';
+
+const SUITES = [acquire];
+
+const args = process.argv.slice(2);
+const peersOnly = args.includes('--peers-only');
+const wanted = args.filter((a) => !a.startsWith('--'));
+const suites = wanted.length ? SUITES.filter((s) => wanted.includes(s.name)) : SUITES;
+if (wanted.length && suites.length !== wanted.length) {
+  console.error(`unknown suite in: ${wanted.join(', ')} (known: ${SUITES.map((s) => s.name).join(', ')})`);
+  process.exit(2);
+}
+
+let berth = null;
+if (!peersOnly) {
+  try {
+    berth = await import('berth');
+  } catch (err) {
+    console.error(`cannot load berth (run \`npm run build\` first, or pass --peers-only): ${err.message}`);
+    process.exit(1);
+  }
+}
+
+const rows = [];
+for (const suite of suites) {
+  const result = await suite.run({ berth });
+  if (peersOnly) result.note = 'run with --peers-only: berth not measured';
+  const file = writeResult(`${suite.name}.json`, result);
+  console.log(`wrote ${file}`);
+  for (const c of result.cases) rows.push({ suite: suite.name, ...c });
+}
+
+// ---- table
+const libs = ['berth', 'generic-pool', 'tarn'];
+const head = ['case', ...libs.map((l) => `${l} cycles/s`), 'berth / best peer'];
+const body = rows.map((c) => {
+  const by = Object.fromEntries(c.results.map((r) => [r.name, r]));
+  const ratio =
+    c.ratioToBestPeer === null
+      ? 'n/a'
+      : `${c.ratioToBestPeer.toFixed(2)}x vs ${c.bestPeer} (target ${c.target}x: ${c.meetsTarget ? 'met' : 'NOT met'})`;
+  return [`${c.suite}/${c.id}`, ...libs.map((l) => (by[l] ? fmt(by[l].cyclesPerSec) : '-')), ratio];
+});
+const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+const line = (cells) => cells.map((x, i) => (i === 0 || i === cells.length - 1 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+console.log('');
+console.log(line(head));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of body) console.log(line(r));

@@ -1,0 +1,62 @@
+//! Pool limits and timings. The JS facade validates user input; the core trusts these values.
+
+use std::time::Duration;
+
+/// Order in which idle connections are reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleOrder {
+    /// Most recently released first: keeps a small hot set and lets the rest time out.
+    Lifo,
+    /// Least recently released first: spreads use over every idle connection.
+    Fifo,
+}
+
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    pub max_per_destination: u32,
+    pub max_idle_per_destination: u32,
+    pub max_total: u32,
+    pub max_total_idle: u32,
+    pub max_waiters: u32,
+    pub max_concurrent_dials: u32,
+    /// `None`: idle connections never time out.
+    pub idle_timeout: Option<Duration>,
+    /// `None`: connections live forever.
+    pub max_lifetime: Option<Duration>,
+    pub connect_timeout: Duration,
+    pub order: IdleOrder,
+    /// A connection released less than this long ago is handed out again without a peek
+    /// (HikariCP's trick): its socket was healthy a moment ago and is watched while idle.
+    pub liveness_skip: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_per_destination: 32,
+            max_idle_per_destination: 32,
+            max_total: 1024,
+            max_total_idle: 256,
+            max_waiters: 1024,
+            max_concurrent_dials: 4,
+            idle_timeout: Some(Duration::from_secs(30)),
+            max_lifetime: Some(Duration::from_secs(600)),
+            connect_timeout: Duration::from_secs(10),
+            order: IdleOrder::Lifo,
+            liveness_skip: Duration::from_millis(100),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// How often the sweeper looks for idle connections past their idle timeout or lifetime:
+    /// often enough that an eviction lands within an eighth of the shortest limit.
+    pub fn sweep_interval(&self) -> Duration {
+        let shortest = [self.idle_timeout, self.max_lifetime]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(Duration::from_secs(1));
+        (shortest / 8).clamp(Duration::from_millis(5), Duration::from_secs(1))
+    }
+}

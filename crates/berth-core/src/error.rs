@@ -1,0 +1,63 @@
+//! Failures the engine reports, each with a stable code the JS side turns into a BerthError.
+
+use std::fmt;
+use std::io;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialErrorCode {
+    ConnectTimeout,
+    ConnectRefused,
+    DnsFailed,
+    ConnectFailed,
+    /// The pool was closed while the dial was in flight.
+    PoolClosed,
+}
+
+impl DialErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialErrorCode::ConnectTimeout => "CONNECT_TIMEOUT",
+            DialErrorCode::ConnectRefused => "CONNECT_REFUSED",
+            DialErrorCode::DnsFailed => "DNS_FAILED",
+            DialErrorCode::ConnectFailed => "CONNECT_FAILED",
+            DialErrorCode::PoolClosed => "POOL_CLOSED",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialError {
+    pub code: DialErrorCode,
+    /// Human-readable detail: the destination and the OS error; never credentials.
+    pub message: String,
+}
+
+impl fmt::Display for DialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for DialError {}
+
+impl DialError {
+    pub fn new(code: DialErrorCode, message: impl Into<String>) -> Self {
+        DialError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies a connect(2) failure.
+    pub fn from_connect(dest: &str, err: &io::Error) -> Self {
+        let code = match err.kind() {
+            // A unix socket path with nobody behind it is the same situation as a refused port.
+            io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
+                DialErrorCode::ConnectRefused
+            }
+            io::ErrorKind::TimedOut => DialErrorCode::ConnectTimeout,
+            _ => DialErrorCode::ConnectFailed,
+        };
+        DialError::new(code, format!("connect to {dest} failed: {err}"))
+    }
+}

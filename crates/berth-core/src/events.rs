@@ -1,0 +1,27 @@
+//! What the engine tells its owner (the JS side) from its own threads.
+
+use crate::error::DialError;
+use crate::shard::{ConnId, DestId};
+use crate::stats::EvictReason;
+use crate::waiters::WaiterId;
+
+#[derive(Debug)]
+pub enum Event {
+    /// A dial succeeded: adopt the descriptor, then offer the connection.
+    Dialed { conn: ConnId, dest: DestId },
+    /// A dial failed: report it to the engine, which names the waiter to reject.
+    DialFailed {
+        conn: ConnId,
+        dest: DestId,
+        error: DialError,
+    },
+    /// An idle connection must be closed (the engine already took it out of the idle list).
+    Evict { conn: ConnId, reason: EvictReason },
+    /// A waiter's acquire deadline passed (the engine already dequeued it).
+    WaiterTimedOut { waiter: WaiterId },
+}
+
+/// Delivers events to the owner's thread. `emit` returns false when the owner is gone.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event) -> bool;
+}

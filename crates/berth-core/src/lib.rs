@@ -1,0 +1,30 @@
+//! berth-core: the engine of the berth connection pool, free of any Node types.
+//!
+//! The binding (`berth-node`) maps JS values to these calls; the facade in `src/` owns the
+//! sockets. See DESIGN.md for who owns which descriptor when.
+
+pub mod clock;
+pub mod config;
+pub mod destination;
+pub mod dial;
+mod dns;
+pub mod error;
+pub mod events;
+mod histogram;
+mod interner;
+pub mod liveness;
+pub mod pool;
+pub mod runtime;
+pub mod shard;
+pub mod stats;
+mod timers;
+mod waiters;
+
+pub use config::{IdleOrder, PoolConfig};
+pub use destination::{Destination, InvalidDestination};
+pub use error::{DialError, DialErrorCode};
+pub use events::{Event, EventSink};
+pub use pool::{Checkout, ConnSnapshot, DestSnapshot, EnqueueError, Placement, Pool};
+pub use shard::{ConnId, DestId};
+pub use stats::{EvictReason, StatsSnapshot};
+pub use waiters::WaiterId;

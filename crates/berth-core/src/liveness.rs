@@ -1,0 +1,68 @@
+//! The check a reused connection passes before it is handed out: a non-blocking peek that
+//! consumes nothing.
+
+use std::os::fd::RawFd;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    /// Nothing to read and no error: the connection looks usable.
+    Alive,
+    /// End of stream or an error (reset): the peer is gone.
+    Closed,
+    /// Bytes the client never asked for are waiting: the stream's framing is unknown.
+    Dirty,
+}
+
+/// Peeks one byte without blocking and without consuming it.
+pub fn check(fd: RawFd) -> Liveness {
+    let mut byte = 0u8;
+    // SAFETY: `byte` is a valid one-byte buffer; MSG_PEEK|MSG_DONTWAIT neither consumes data nor
+    // blocks. `fd` is a socket the caller knows to be open (an idle connection whose owner has
+    // not closed it); on a bad fd recv fails with EBADF, which reads as Closed.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        1.. => Liveness::Dirty,
+        0 => Liveness::Closed,
+        _ => match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => Liveness::Alive,
+            _ => Liveness::Closed,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn tells_alive_dirty_and_closed_apart() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert_eq!(check(client.as_raw_fd()), Liveness::Alive);
+        server.write_all(b"x").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
+        // Peeking consumed nothing.
+        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
+        drop(server);
+        let (mut server2, client2) = {
+            let c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            (listener.accept().unwrap().0, c)
+        };
+        server2.flush().unwrap();
+        drop(server2);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(check(client2.as_raw_fd()), Liveness::Closed);
+    }
+}

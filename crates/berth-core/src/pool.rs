@@ -1,0 +1,779 @@
+//! The pool engine: every connection's bookkeeping, limits, waiters and timers.
+//!
+//! Descriptor ownership: the core owns a descriptor while it is being dialed and until JS
+//! adopts it (`ConnState::Delivered`); from then on JS's socket owns it and the core only
+//! peeks at it (never reads, never closes). Every decision about who gets a connection is
+//! made under the lock of the destination's shard.
+
+use crate::clock::now_ms;
+use crate::config::{IdleOrder, PoolConfig};
+use crate::destination::InvalidDestination;
+use crate::dial::dial;
+use crate::error::{DialError, DialErrorCode};
+use crate::events::{Event, EventSink};
+use crate::interner::Interner;
+use crate::liveness::{self, Liveness};
+use crate::shard::{shard_of, Conn, ConnId, ConnState, DestId, DestState, Shard, SHARDS};
+use crate::stats::{Counters, EvictReason, StatsSnapshot};
+use crate::waiters::WaiterId;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::os::fd::{IntoRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+/// Where a connection goes when it becomes free (released, or freshly dialed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Into the idle list.
+    Idle,
+    /// Straight to this waiter, which now holds it.
+    Handoff(WaiterId),
+    /// Nowhere: the caller must close it (limits, lifetime, or the pool is closed).
+    Close,
+}
+
+/// The result of trying to take an idle connection without waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkout {
+    /// This idle connection passed its check and is now in use.
+    Hit(ConnId),
+    /// This idle connection failed its check and must be closed; try again.
+    Dead(ConnId),
+    /// No idle connection: enqueue a waiter.
+    Miss,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnqueueError {
+    QueueFull,
+    UnknownDestination,
+}
+
+/// One destination's view for `snapshot()`.
+#[derive(Clone, Debug)]
+pub struct DestSnapshot {
+    pub destination: String,
+    pub open: u32,
+    pub idle: u32,
+    pub in_use: u32,
+    pub dialing: u32,
+    pub waiting: u32,
+    pub connections: Vec<ConnSnapshot>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnSnapshot {
+    pub id: ConnId,
+    pub state: &'static str,
+    pub age_ms: u64,
+    pub idle_ms: u64,
+    pub uses: u64,
+}
+
+pub struct Pool {
+    config: PoolConfig,
+    shards: Box<[Mutex<Shard>]>,
+    interner: RwLock<Interner>,
+    /// Open connections across destinations (dialing and closing included), under `maxTotal`.
+    total_open: AtomicU32,
+    total_idle: AtomicU32,
+    next_waiter: AtomicU64,
+    counters: Counters,
+    closed: AtomicBool,
+    /// Destinations whose waiters are blocked by `maxTotal`, served first when room appears.
+    starved: Mutex<VecDeque<DestId>>,
+    has_starved: AtomicBool,
+    /// Acquire deadlines: (deadline ms, destination, waiter), earliest first.
+    deadlines: Mutex<BinaryHeap<Reverse<(u64, DestId, WaiterId)>>>,
+    timer_wake: Notify,
+    shutdown: watch::Sender<bool>,
+    sink: Arc<dyn EventSink>,
+    runtime: tokio::runtime::Handle,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a shard lock leaves counts that are still internally consistent
+    // (every mutation is a few plain assignments); keep serving rather than poison the pool.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Pool {
+    /// Creates a pool and starts its timer task on `runtime`.
+    pub fn new(
+        config: PoolConfig,
+        sink: Arc<dyn EventSink>,
+        runtime: tokio::runtime::Handle,
+    ) -> Arc<Pool> {
+        let (shutdown, _) = watch::channel(false);
+        let pool = Arc::new(Pool {
+            config,
+            shards: (0..SHARDS).map(|i| Mutex::new(Shard::new(i))).collect(),
+            interner: RwLock::new(Interner::default()),
+            total_open: AtomicU32::new(0),
+            total_idle: AtomicU32::new(0),
+            next_waiter: AtomicU64::new(0),
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            starved: Mutex::new(VecDeque::new()),
+            has_starved: AtomicBool::new(false),
+            deadlines: Mutex::new(BinaryHeap::new()),
+            timer_wake: Notify::new(),
+            shutdown,
+            sink,
+            runtime,
+        });
+        let timers = Arc::clone(&pool);
+        let mut stop = pool.shutdown.subscribe();
+        let interval = pool.config.sweep_interval();
+        pool.runtime.spawn(async move {
+            crate::timers::run(timers, &mut stop, interval).await;
+        });
+        pool
+    }
+
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub(crate) fn timer_wake(&self) -> &Notify {
+        &self.timer_wake
+    }
+
+    /// Parses `input` once; later calls with the same string are a map lookup.
+    pub fn intern(&self, input: &str) -> Result<DestId, InvalidDestination> {
+        if let Some(id) = self.interner.read().ok().and_then(|i| i.lookup(input)) {
+            return Ok(id);
+        }
+        let mut interner = self
+            .interner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (id, new) = interner.intern(input)?;
+        if new {
+            lock(&self.shards[shard_of(id)]).add_dest(id);
+        }
+        Ok(id)
+    }
+
+    fn shard(&self, id: u32) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[shard_of(id)])
+    }
+
+    // ---- the hot path -------------------------------------------------------------------
+
+    /// Takes an idle connection of `dest` if one passes its liveness check.
+    pub fn try_acquire(&self, dest: DestId) -> Checkout {
+        let mut shard = self.shard(dest);
+        let Some(ds) = shard.dest(dest) else {
+            return Checkout::Miss;
+        };
+        let popped = match self.config.order {
+            IdleOrder::Lifo => ds.idle.pop_back(),
+            IdleOrder::Fifo => ds.idle.pop_front(),
+        };
+        let Some(id) = popped else {
+            return Checkout::Miss;
+        };
+        self.total_idle.fetch_sub(1, Ordering::Relaxed);
+        let now = now_ms();
+        let skip_window = self.config.liveness_skip.as_millis() as u64;
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return Checkout::Miss;
+        };
+        let verdict = if now >= conn.expires_ms {
+            Some(EvictReason::Lifetime)
+        } else if now.saturating_sub(conn.released_ms) < skip_window {
+            None
+        } else {
+            match liveness::check(conn.fd) {
+                Liveness::Alive => None,
+                Liveness::Closed => Some(EvictReason::PeerClosed),
+                Liveness::Dirty => Some(EvictReason::Unhealthy),
+            }
+        };
+        if let Some(reason) = verdict {
+            conn.state = ConnState::Closing;
+            self.counters.evicted(reason);
+            return Checkout::Dead(id);
+        }
+        conn.state = ConnState::InUse;
+        conn.uses += 1;
+        ds.in_use += 1;
+        Counters::bump(&self.counters.reused);
+        self.counters.acquire_wait.record_us(0);
+        Checkout::Hit(id)
+    }
+
+    /// Returns a leased connection; says where it goes next.
+    pub fn release(&self, id: ConnId) -> Placement {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return Placement::Close;
+        };
+        if !matches!(conn.state, ConnState::InUse) {
+            return Placement::Close;
+        }
+        ds.in_use -= 1;
+        let placement = self.place(conn, ds, id);
+        if placement == Placement::Close {
+            conn.state = ConnState::Closing;
+        }
+        placement
+    }
+
+    /// Decides where a free connection goes: the next waiter, the idle list, or closing.
+    fn place(&self, conn: &mut Conn, ds: &mut DestState, id: ConnId) -> Placement {
+        let now = now_ms();
+        if self.closed.load(Ordering::Relaxed) {
+            return Placement::Close;
+        }
+        if now >= conn.expires_ms {
+            self.counters.evicted(EvictReason::Lifetime);
+            return Placement::Close;
+        }
+        if let Some((waiter, since)) = ds.waiters.pop() {
+            conn.state = ConnState::InUse;
+            if conn.uses > 0 {
+                Counters::bump(&self.counters.reused);
+            }
+            conn.uses += 1;
+            ds.in_use += 1;
+            self.counters
+                .acquire_wait
+                .record_us(since.elapsed().as_micros() as u64);
+            return Placement::Handoff(waiter);
+        }
+        // Another destination is waiting for room under maxTotal: give it ours.
+        if self.has_starved.load(Ordering::Relaxed) {
+            self.counters.evicted(EvictReason::Idle);
+            return Placement::Close;
+        }
+        if ds.idle.len() as u32 >= self.config.max_idle_per_destination
+            || !reserve(&self.total_idle, self.config.max_total_idle)
+        {
+            return Placement::Close;
+        }
+        conn.state = ConnState::Idle;
+        conn.released_ms = now;
+        ds.idle.push_back(id);
+        Placement::Idle
+    }
+
+    // ---- waiting and dialing ------------------------------------------------------------
+
+    /// Queues an acquire that found no idle connection, and starts dials if limits allow.
+    pub fn enqueue(
+        self: &Arc<Self>,
+        dest: DestId,
+        priority: i32,
+        timeout: Option<Duration>,
+    ) -> Result<WaiterId, EnqueueError> {
+        let mut shard = self.shard(dest);
+        let Some(ds) = shard.dest(dest) else {
+            return Err(EnqueueError::UnknownDestination);
+        };
+        if ds.waiters.len() as u32 >= self.config.max_waiters {
+            return Err(EnqueueError::QueueFull);
+        }
+        let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        ds.waiters.push(id, priority, Instant::now());
+        let needs_room = self.pump(&mut shard, dest);
+        drop(shard);
+        if let Some(timeout) = timeout {
+            let deadline = now_ms().saturating_add(timeout.as_millis() as u64);
+            lock(&self.deadlines).push(Reverse((deadline, dest, id)));
+            self.timer_wake.notify_one();
+        }
+        if needs_room {
+            self.make_room(dest);
+        }
+        Ok(id)
+    }
+
+    /// Removes a waiter that gave up (abort); false when it was already served or timed out.
+    pub fn cancel(&self, dest: DestId, waiter: WaiterId) -> bool {
+        self.shard(dest)
+            .dest(dest)
+            .is_some_and(|ds| ds.waiters.remove(waiter))
+    }
+
+    /// Starts as many dials for `dest` as its waiters need and the limits allow.
+    /// Returns true when `maxTotal` blocked a dial that waiters need.
+    fn pump(self: &Arc<Self>, shard: &mut Shard, dest: DestId) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut starts = 0;
+        let mut blocked = false;
+        if let Some(ds) = shard.dest(dest) {
+            while (ds.waiters.len() as u32) > ds.dialing
+                && ds.dialing < self.config.max_concurrent_dials
+                && ds.open < self.config.max_per_destination
+            {
+                if !reserve(&self.total_open, self.config.max_total) {
+                    blocked = true;
+                    break;
+                }
+                ds.open += 1;
+                ds.dialing += 1;
+                starts += 1;
+            }
+        }
+        let now = now_ms();
+        for _ in 0..starts {
+            let id = shard.insert_conn(Conn {
+                dest,
+                state: ConnState::Dialing,
+                fd: -1,
+                created_ms: now,
+                expires_ms: self.expiry(now),
+                released_ms: now,
+                uses: 0,
+            });
+            self.spawn_dial(dest, id);
+        }
+        if blocked {
+            self.mark_starved(dest);
+        }
+        blocked
+    }
+
+    /// When a connection made now must retire: maxLifetime less up to 2.5% jitter, so that
+    /// connections made together do not all expire together.
+    fn expiry(&self, now: u64) -> u64 {
+        match self.config.max_lifetime {
+            None => u64::MAX,
+            Some(lifetime) => {
+                let ms = lifetime.as_millis() as u64;
+                let jitter = (ms / 40).max(1);
+                let seed = self.next_waiter.load(Ordering::Relaxed) ^ now.rotate_left(17);
+                now.saturating_add(ms - (splitmix(seed) % jitter).min(ms))
+            }
+        }
+    }
+
+    fn spawn_dial(self: &Arc<Self>, dest: DestId, id: ConnId) {
+        let Some(target) = self.interner.read().ok().and_then(|i| i.get(dest)) else {
+            return;
+        };
+        let pool = Arc::clone(self);
+        let mut stop = self.shutdown.subscribe();
+        let timeout = self.config.connect_timeout;
+        self.runtime.spawn(async move {
+            let started = Instant::now();
+            let result = tokio::select! {
+                result = dial(&target, timeout) => result,
+                _ = stop.wait_for(|closed| *closed) => Err(DialError::new(
+                    DialErrorCode::PoolClosed,
+                    format!("the pool was closed while connecting to {target}"),
+                )),
+            };
+            let event = match result {
+                Ok(fd) => {
+                    pool.counters
+                        .connect
+                        .record_us(started.elapsed().as_micros() as u64);
+                    let mut shard = pool.shard(id);
+                    match shard.conn_mut(id) {
+                        Some(conn) => conn.state = ConnState::Delivered(fd),
+                        None => return,
+                    }
+                    Event::Dialed { conn: id, dest }
+                }
+                Err(error) => Event::DialFailed {
+                    conn: id,
+                    dest,
+                    error,
+                },
+            };
+            pool.sink.emit(event);
+        });
+    }
+
+    /// Takes the descriptor of a dialed connection: from now on the caller owns it.
+    pub fn adopt(&self, id: ConnId) -> Option<RawFd> {
+        let mut shard = self.shard(id);
+        let conn = shard.conn_mut(id)?;
+        if !matches!(conn.state, ConnState::Delivered(_)) {
+            return None;
+        }
+        let ConnState::Delivered(fd) = std::mem::replace(&mut conn.state, ConnState::Adopted)
+        else {
+            return None;
+        };
+        conn.fd = fd.into_raw_fd();
+        Counters::bump(&self.counters.created);
+        Some(conn.fd)
+    }
+
+    /// Places an adopted connection: to the oldest waiter, the idle list, or closing.
+    pub fn offer(&self, id: ConnId) -> Placement {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return Placement::Close;
+        };
+        if !matches!(conn.state, ConnState::Adopted) {
+            return Placement::Close;
+        }
+        ds.dialing -= 1;
+        let placement = self.place(conn, ds, id);
+        if placement == Placement::Close {
+            conn.state = ConnState::Closing;
+        }
+        placement
+    }
+
+    /// Records a failed dial; returns the waiter that must be rejected with its error.
+    pub fn dial_failed(self: &Arc<Self>, id: ConnId) -> Option<WaiterId> {
+        let mut shard = self.shard(id);
+        let conn = shard.remove_conn(id)?;
+        let ds = shard.dest(conn.dest)?;
+        ds.dialing -= 1;
+        ds.open -= 1;
+        self.total_open.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&self.counters.dial_failures);
+        let waiter = ds.waiters.pop().map(|(w, _)| w);
+        let needs_room = self.pump(&mut shard, conn.dest);
+        drop(shard);
+        if needs_room {
+            self.make_room(conn.dest);
+        }
+        self.feed_starved();
+        waiter
+    }
+
+    /// Closes a dialed connection the owner will not use (the pool closed while it was in
+    /// flight): the core still owns the descriptor and closes it here.
+    pub fn abandon(self: &Arc<Self>, id: ConnId) {
+        let conn = self.shard(id).remove_conn(id);
+        if let Some(conn) = conn {
+            self.detach(&conn);
+            // Dropping the record closes a descriptor still in `Delivered`.
+            drop(conn);
+            self.feed_starved();
+        }
+    }
+
+    // ---- leaving the pool ---------------------------------------------------------------
+
+    /// An idle connection's socket saw the peer close or unexpected data: take it out of the
+    /// idle list. False when it was not idle (its lease or an earlier eviction handles it).
+    pub fn evict_idle(&self, id: ConnId, reason: EvictReason) -> bool {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return false;
+        };
+        if !matches!(conn.state, ConnState::Idle) {
+            return false;
+        }
+        if let Some(pos) = ds.idle.iter().position(|&c| c == id) {
+            ds.idle.remove(pos);
+            self.total_idle.fetch_sub(1, Ordering::Relaxed);
+        }
+        conn.state = ConnState::Closing;
+        self.counters.evicted(reason);
+        true
+    }
+
+    /// A leased connection is being destroyed instead of released.
+    pub fn discard(&self, id: ConnId, reason: Option<EvictReason>) {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return;
+        };
+        if matches!(conn.state, ConnState::InUse) {
+            ds.in_use -= 1;
+            conn.state = ConnState::Closing;
+            if let Some(reason) = reason {
+                self.counters.evicted(reason);
+            }
+        }
+    }
+
+    /// The connection's descriptor is closed: free its place and serve whoever waits for one.
+    pub fn forget(self: &Arc<Self>, id: ConnId) {
+        let mut shard = self.shard(id);
+        let Some(conn) = shard.remove_conn(id) else {
+            return;
+        };
+        if let Some(ds) = shard.dest(conn.dest) {
+            match conn.state {
+                ConnState::Idle => {
+                    if let Some(pos) = ds.idle.iter().position(|&c| c == id) {
+                        ds.idle.remove(pos);
+                        self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+                ConnState::InUse => ds.in_use -= 1,
+                ConnState::Dialing | ConnState::Delivered(_) | ConnState::Adopted => {
+                    ds.dialing -= 1
+                }
+                ConnState::Closing => {}
+            }
+            ds.open -= 1;
+        }
+        self.total_open.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&self.counters.closed);
+        let needs_room = self.pump(&mut shard, conn.dest);
+        drop(shard);
+        if needs_room {
+            self.make_room(conn.dest);
+        }
+        self.feed_starved();
+    }
+
+    /// Takes a removed record's counts out of its destination and the totals.
+    fn detach(&self, conn: &Conn) {
+        {
+            let mut shard = self.shard(conn.dest);
+            if let Some(ds) = shard.dest(conn.dest) {
+                if conn.is_dialing() {
+                    ds.dialing -= 1;
+                }
+                ds.open -= 1;
+            }
+        }
+        self.total_open.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&self.counters.closed);
+    }
+
+    // ---- room under maxTotal ------------------------------------------------------------
+
+    fn mark_starved(&self, dest: DestId) {
+        let mut starved = lock(&self.starved);
+        if !starved.contains(&dest) {
+            starved.push_back(dest);
+        }
+        self.has_starved.store(true, Ordering::Relaxed);
+    }
+
+    /// `dest` needs room under maxTotal: close one idle connection of another destination.
+    fn make_room(&self, dest: DestId) {
+        let mut victim = None;
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            let mut found = None;
+            for (d, ds) in shard.dests_mut() {
+                if d == dest {
+                    continue;
+                }
+                if let Some(id) = ds.idle.pop_front() {
+                    found = Some(id);
+                    break;
+                }
+            }
+            if let Some(id) = found {
+                self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                if let Some(conn) = shard.conn_mut(id) {
+                    conn.state = ConnState::Closing;
+                }
+                self.counters.evicted(EvictReason::Idle);
+                victim = Some(id);
+                break;
+            }
+        }
+        if let Some(conn) = victim {
+            self.sink.emit(Event::Evict {
+                conn,
+                reason: EvictReason::Idle,
+            });
+        }
+    }
+
+    /// Room appeared under maxTotal: let starved destinations dial, oldest first.
+    fn feed_starved(self: &Arc<Self>) {
+        if !self.has_starved.load(Ordering::Relaxed) {
+            return;
+        }
+        let dests: Vec<DestId> = {
+            let mut starved = lock(&self.starved);
+            self.has_starved.store(false, Ordering::Relaxed);
+            starved.drain(..).collect()
+        };
+        for dest in dests {
+            let mut shard = self.shard(dest);
+            // pump re-marks the destination if it is still blocked.
+            self.pump(&mut shard, dest);
+        }
+    }
+
+    // ---- timers -------------------------------------------------------------------------
+
+    /// Rejects waiters whose deadline passed; returns the next deadline (ms), if any.
+    pub(crate) fn expire_waiters(&self, now: u64) -> Option<u64> {
+        loop {
+            let due = {
+                let mut heap = lock(&self.deadlines);
+                match heap.peek() {
+                    Some(Reverse((deadline, _, _))) if *deadline <= now => heap.pop(),
+                    Some(Reverse((deadline, _, _))) => return Some(*deadline),
+                    None => return None,
+                }
+            };
+            let Some(Reverse((_, dest, waiter))) = due else {
+                return None;
+            };
+            if self.cancel(dest, waiter) {
+                Counters::bump(&self.counters.acquire_timeouts);
+                self.sink.emit(Event::WaiterTimedOut { waiter });
+            }
+        }
+    }
+
+    /// Evicts idle connections past their idle timeout or lifetime.
+    pub(crate) fn sweep(&self, now: u64) {
+        let idle_limit = self.config.idle_timeout.map(|d| d.as_millis() as u64);
+        let mut evicted = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            let mut expired = Vec::new();
+            for (_, ds) in shard.dests() {
+                for &id in &ds.idle {
+                    expired.push(id);
+                }
+            }
+            for id in expired {
+                let Some((conn, ds)) = shard.conn_and_dest(id) else {
+                    continue;
+                };
+                let reason = if now >= conn.expires_ms {
+                    EvictReason::Lifetime
+                } else if idle_limit.is_some_and(|l| now.saturating_sub(conn.released_ms) >= l) {
+                    EvictReason::Idle
+                } else {
+                    continue;
+                };
+                if let Some(pos) = ds.idle.iter().position(|&c| c == id) {
+                    ds.idle.remove(pos);
+                    self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                }
+                conn.state = ConnState::Closing;
+                self.counters.evicted(reason);
+                evicted.push((id, reason));
+            }
+        }
+        for (conn, reason) in evicted {
+            self.sink.emit(Event::Evict { conn, reason });
+        }
+    }
+
+    // ---- shutdown and introspection -----------------------------------------------------
+
+    /// Refuses new work, cancels dials in flight (each reports `PoolClosed`) and returns every
+    /// queued waiter so the owner can reject it.
+    pub fn close(&self) -> Vec<WaiterId> {
+        self.closed.store(true, Ordering::Relaxed);
+        self.shutdown.send_replace(true);
+        let mut waiters = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            for (_, ds) in shard.dests_mut() {
+                waiters.extend(ds.waiters.drain_ids());
+            }
+        }
+        lock(&self.deadlines).clear();
+        waiters
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        let mut s = StatsSnapshot::default();
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            for (_, ds) in shard.dests() {
+                s.open += u64::from(ds.open);
+                s.idle += ds.idle.len() as u64;
+                s.in_use += u64::from(ds.in_use);
+                s.dialing += u64::from(ds.dialing);
+                s.waiting += ds.waiters.len() as u64;
+            }
+        }
+        self.counters.fill(&mut s);
+        s
+    }
+
+    pub fn snapshot(&self) -> Vec<DestSnapshot> {
+        let now = now_ms();
+        let names: Vec<String> = {
+            let interner = self
+                .interner
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (0..)
+                .map_while(|id| interner.get(id).map(|d| d.to_string()))
+                .collect()
+        };
+        let mut out: Vec<Option<DestSnapshot>> = vec![None; names.len()];
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            for (id, ds) in shard.dests() {
+                if let Some(slot) = out.get_mut(id as usize) {
+                    *slot = Some(DestSnapshot {
+                        destination: names[id as usize].clone(),
+                        open: ds.open,
+                        idle: ds.idle.len() as u32,
+                        in_use: ds.in_use,
+                        dialing: ds.dialing,
+                        waiting: ds.waiters.len() as u32,
+                        connections: Vec::new(),
+                    });
+                }
+            }
+            for (id, conn) in shard.conns() {
+                let Some(Some(dest)) = out.get_mut(conn.dest as usize) else {
+                    continue;
+                };
+                let state = match conn.state {
+                    ConnState::Dialing | ConnState::Delivered(_) | ConnState::Adopted => "dialing",
+                    ConnState::Idle => "idle",
+                    ConnState::InUse => "inUse",
+                    ConnState::Closing => "closing",
+                };
+                dest.connections.push(ConnSnapshot {
+                    id,
+                    state,
+                    age_ms: now.saturating_sub(conn.created_ms),
+                    idle_ms: if state == "idle" {
+                        now.saturating_sub(conn.released_ms)
+                    } else {
+                        0
+                    },
+                    uses: conn.uses,
+                });
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
+    /// Stops the timer task and cancels dials; called when the owner goes away.
+    pub fn shutdown(&self) {
+        self.close();
+    }
+}
+
+/// Takes one unit of `counter` if it stays within `max`.
+fn reserve(counter: &AtomicU32, max: u32) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// A small, good-enough mixer for lifetime jitter (no RNG dependency needed).
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}

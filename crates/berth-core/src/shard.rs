@@ -1,0 +1,195 @@
+//! One shard of the pool: the connection records and per-destination state of the
+//! destinations hashed to it, behind the shard's own lock.
+
+use crate::waiters::Waiters;
+use std::collections::VecDeque;
+use std::os::fd::{OwnedFd, RawFd};
+
+/// Number of shards: a power of two, so a destination's shard is `id & (SHARDS - 1)`.
+pub const SHARDS: usize = 16;
+
+pub type DestId = u32;
+pub type ConnId = u32;
+
+pub fn shard_of(id: u32) -> usize {
+    id as usize & (SHARDS - 1)
+}
+
+fn slot_of(id: u32) -> usize {
+    id as usize / SHARDS
+}
+
+/// Where a connection is in its life, and so who owns its descriptor.
+#[derive(Debug)]
+pub enum ConnState {
+    /// A dial is in flight; no descriptor yet.
+    Dialing,
+    /// Dialed; the core holds the descriptor until JS adopts it.
+    Delivered(OwnedFd),
+    /// Adopted by JS (which now owns the descriptor), not yet offered to a waiter or the idle list.
+    Adopted,
+    /// In the idle list; JS's socket is watched for the peer's close.
+    Idle,
+    /// Leased to a caller.
+    InUse,
+    /// Being destroyed by JS; counts as open until JS reports the descriptor closed.
+    Closing,
+}
+
+#[derive(Debug)]
+pub struct Conn {
+    pub dest: DestId,
+    pub state: ConnState,
+    /// The descriptor JS's socket wraps, for the liveness peek; -1 before adoption.
+    pub fd: RawFd,
+    pub created_ms: u64,
+    /// `u64::MAX` when connections live forever.
+    pub expires_ms: u64,
+    pub released_ms: u64,
+    pub uses: u64,
+}
+
+impl Conn {
+    pub fn is_dialing(&self) -> bool {
+        matches!(
+            self.state,
+            ConnState::Dialing | ConnState::Delivered(_) | ConnState::Adopted
+        )
+    }
+}
+
+/// Per-destination counts, idle list and waiters.
+#[derive(Default)]
+pub struct DestState {
+    /// Idle connection ids, least recently released at the front.
+    pub idle: VecDeque<ConnId>,
+    /// Every connection of this destination that holds (or will hold) a descriptor.
+    pub open: u32,
+    pub in_use: u32,
+    pub dialing: u32,
+    pub waiters: Waiters,
+}
+
+#[derive(Default)]
+pub struct Shard {
+    index: usize,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    dests: Vec<Option<DestState>>,
+}
+
+impl Shard {
+    pub fn new(index: usize) -> Self {
+        Shard {
+            index,
+            ..Default::default()
+        }
+    }
+
+    pub fn add_dest(&mut self, dest: DestId) {
+        let slot = slot_of(dest);
+        if self.dests.len() <= slot {
+            self.dests.resize_with(slot + 1, || None);
+        }
+        self.dests[slot].get_or_insert_with(DestState::default);
+    }
+
+    pub fn dest(&mut self, dest: DestId) -> Option<&mut DestState> {
+        self.dests.get_mut(slot_of(dest))?.as_mut()
+    }
+
+    pub fn dests(&self) -> impl Iterator<Item = (DestId, &DestState)> {
+        let index = self.index;
+        self.dests
+            .iter()
+            .enumerate()
+            .filter_map(move |(slot, d)| d.as_ref().map(|d| ((slot * SHARDS + index) as DestId, d)))
+    }
+
+    pub fn dests_mut(&mut self) -> impl Iterator<Item = (DestId, &mut DestState)> {
+        let index = self.index;
+        self.dests
+            .iter_mut()
+            .enumerate()
+            .filter_map(move |(slot, d)| d.as_mut().map(|d| ((slot * SHARDS + index) as DestId, d)))
+    }
+
+    pub fn insert_conn(&mut self, conn: Conn) -> ConnId {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.conns[slot] = Some(conn);
+                slot
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        };
+        (slot * SHARDS + self.index) as ConnId
+    }
+
+    pub fn conn(&self, id: ConnId) -> Option<&Conn> {
+        self.conns.get(slot_of(id))?.as_ref()
+    }
+
+    pub fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.conns.get_mut(slot_of(id))?.as_mut()
+    }
+
+    pub fn remove_conn(&mut self, id: ConnId) -> Option<Conn> {
+        let slot = slot_of(id);
+        let conn = self.conns.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        Some(conn)
+    }
+
+    /// Splits the borrow: a connection and its destination's state at once.
+    pub fn conn_and_dest(&mut self, id: ConnId) -> Option<(&mut Conn, &mut DestState)> {
+        let conn = self.conns.get_mut(slot_of(id))?.as_mut()?;
+        let dest = self.dests.get_mut(slot_of(conn.dest))?.as_mut()?;
+        Some((conn, dest))
+    }
+
+    pub fn conns(&self) -> impl Iterator<Item = (ConnId, &Conn)> {
+        let index = self.index;
+        self.conns
+            .iter()
+            .enumerate()
+            .filter_map(move |(slot, c)| c.as_ref().map(|c| ((slot * SHARDS + index) as ConnId, c)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(dest: DestId) -> Conn {
+        Conn {
+            dest,
+            state: ConnState::Dialing,
+            fd: -1,
+            created_ms: 0,
+            expires_ms: u64::MAX,
+            released_ms: 0,
+            uses: 0,
+        }
+    }
+
+    #[test]
+    fn ids_encode_the_shard_and_slots_are_reused() {
+        let mut shard = Shard::new(3);
+        shard.add_dest(3);
+        let a = shard.insert_conn(conn(3));
+        let b = shard.insert_conn(conn(3));
+        assert_eq!(shard_of(a), 3);
+        assert_eq!(shard_of(b), 3);
+        assert_ne!(a, b);
+        assert!(shard.remove_conn(a).is_some());
+        assert!(shard.remove_conn(a).is_none());
+        let c = shard.insert_conn(conn(3));
+        assert_eq!(c, a);
+        let (conn, dest) = shard.conn_and_dest(b).unwrap();
+        assert_eq!(conn.dest, 3);
+        assert_eq!(dest.open, 0);
+    }
+}

@@ -1,0 +1,108 @@
+//! Pool-wide counters, readable at any time without stopping the pool.
+
+use crate::histogram::Histogram;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Why a connection was closed by the pool rather than by its user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvictReason {
+    /// Idle longer than `idleTimeout`, or closed to make room under `maxTotal`.
+    Idle,
+    /// Older than `maxLifetime`.
+    Lifetime,
+    /// The peer closed or reset it while it was idle.
+    PeerClosed,
+    /// Unexpected bytes or an error found it unfit for reuse.
+    Unhealthy,
+}
+
+impl EvictReason {
+    pub fn from_code(code: u32) -> Option<Self> {
+        Some(match code {
+            0 => EvictReason::Idle,
+            1 => EvictReason::Lifetime,
+            2 => EvictReason::PeerClosed,
+            3 => EvictReason::Unhealthy,
+            _ => return None,
+        })
+    }
+
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+#[derive(Default)]
+pub struct Counters {
+    pub created: AtomicU64,
+    pub reused: AtomicU64,
+    pub closed: AtomicU64,
+    pub dial_failures: AtomicU64,
+    pub acquire_timeouts: AtomicU64,
+    pub evicted_idle: AtomicU64,
+    pub evicted_lifetime: AtomicU64,
+    pub evicted_peer_closed: AtomicU64,
+    pub evicted_unhealthy: AtomicU64,
+    pub acquire_wait: Histogram,
+    pub connect: Histogram,
+}
+
+impl Counters {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn evicted(&self, reason: EvictReason) {
+        Self::bump(match reason {
+            EvictReason::Idle => &self.evicted_idle,
+            EvictReason::Lifetime => &self.evicted_lifetime,
+            EvictReason::PeerClosed => &self.evicted_peer_closed,
+            EvictReason::Unhealthy => &self.evicted_unhealthy,
+        });
+    }
+}
+
+/// A point-in-time copy of every figure `pool.stats()` reports.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsSnapshot {
+    pub open: u64,
+    pub idle: u64,
+    pub in_use: u64,
+    pub dialing: u64,
+    pub waiting: u64,
+    pub created: u64,
+    pub reused: u64,
+    pub closed: u64,
+    pub dial_failures: u64,
+    pub acquire_timeouts: u64,
+    pub evicted_idle: u64,
+    pub evicted_lifetime: u64,
+    pub evicted_peer_closed: u64,
+    pub evicted_unhealthy: u64,
+    pub acquire_wait_p50_ms: f64,
+    pub acquire_wait_p99_ms: f64,
+    pub connect_p50_ms: f64,
+    pub connect_p99_ms: f64,
+}
+
+impl Counters {
+    /// Fills the counter half of a snapshot; the gauges come from the shards.
+    pub fn fill(&self, s: &mut StatsSnapshot) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        s.created = get(&self.created);
+        s.reused = get(&self.reused);
+        s.closed = get(&self.closed);
+        s.dial_failures = get(&self.dial_failures);
+        s.acquire_timeouts = get(&self.acquire_timeouts);
+        s.evicted_idle = get(&self.evicted_idle);
+        s.evicted_lifetime = get(&self.evicted_lifetime);
+        s.evicted_peer_closed = get(&self.evicted_peer_closed);
+        s.evicted_unhealthy = get(&self.evicted_unhealthy);
+        let wait = self.acquire_wait.quantiles_ms(&[0.5, 0.99]);
+        s.acquire_wait_p50_ms = wait[0];
+        s.acquire_wait_p99_ms = wait[1];
+        let connect = self.connect.quantiles_ms(&[0.5, 0.99]);
+        s.connect_p50_ms = connect[0];
+        s.connect_p99_ms = connect[1];
+    }
+}

@@ -1,0 +1,29 @@
+//! The pool's one timer task: acquire deadlines and the idle/lifetime sweep share a single
+//! tokio sleep, woken early when a nearer deadline is queued.
+
+use crate::clock::now_ms;
+use crate::pool::Pool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub(crate) async fn run(pool: Arc<Pool>, stop: &mut watch::Receiver<bool>, sweep_every: Duration) {
+    let sweep_ms = sweep_every.as_millis().max(1) as u64;
+    let mut next_sweep = now_ms() + sweep_ms;
+    loop {
+        let now = now_ms();
+        let next_deadline = pool.expire_waiters(now);
+        if now >= next_sweep {
+            pool.sweep(now);
+            next_sweep = now + sweep_ms;
+        }
+        let wake_at = next_deadline.map_or(next_sweep, |d| d.min(next_sweep));
+        // At least 1 ms: the coarse clock may lag a deadline by a tick, and spinning helps no one.
+        let nap = Duration::from_millis(wake_at.saturating_sub(now_ms()).max(1));
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {}
+            _ = pool.timer_wake().notified() => {}
+            _ = stop.wait_for(|closed| *closed) => return,
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Engine events delivered to JS through a weak (unref'd) threadsafe function.
+
+use berth_core::{Event, EventSink};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// `kind`: 0 dialed (`id` = connection, `dest`), 1 dial failed (`id` = connection, `dest`,
+/// `code`, `message`), 2 evict (`id` = connection, `reason`), 3 waiter timed out (`id` = waiter).
+#[napi(object)]
+pub struct EngineEvent {
+    pub kind: u32,
+    pub id: f64,
+    pub dest: u32,
+    pub reason: u32,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Weak: the function does not keep the event loop alive unless the facade refs it.
+pub type EventCallback = ThreadsafeFunction<EngineEvent, (), EngineEvent, Status, false, true>;
+
+pub struct JsSink(pub Arc<EventCallback>);
+
+impl EventSink for JsSink {
+    fn emit(&self, event: Event) -> bool {
+        let event = match event {
+            Event::Dialed { conn, dest } => EngineEvent {
+                kind: 0,
+                id: f64::from(conn),
+                dest,
+                reason: 0,
+                code: None,
+                message: None,
+            },
+            Event::DialFailed { conn, dest, error } => EngineEvent {
+                kind: 1,
+                id: f64::from(conn),
+                dest,
+                reason: 0,
+                code: Some(error.code.as_str().to_owned()),
+                message: Some(error.message),
+            },
+            Event::Evict { conn, reason } => EngineEvent {
+                kind: 2,
+                id: f64::from(conn),
+                dest: 0,
+                reason: reason.code(),
+                code: None,
+                message: None,
+            },
+            Event::WaiterTimedOut { waiter } => EngineEvent {
+                kind: 3,
+                id: waiter as f64,
+                dest: 0,
+                reason: 0,
+                code: None,
+                message: None,
+            },
+        };
+        self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
+    }
+}

@@ -1,0 +1,176 @@
+//! The napi-rs binding of berth-core. It maps JS values to engine calls and back; every
+//! decision lives in the engine or in the TypeScript facade.
+//!
+//! Hot calls take and return plain numbers: a reuse hit is `tryAcquire` plus `release`.
+
+mod config;
+mod events;
+mod stats;
+
+use berth_core::{Checkout, EnqueueError, EvictReason, Placement, Pool};
+use config::EngineConfig;
+use events::{EventCallback, JsSink};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use stats::{EngineDestSnapshot, EngineStats};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One pool's engine, owned by one JS `Pool`.
+#[napi]
+pub struct Engine {
+    pool: Arc<Pool>,
+    events: Arc<EventCallback>,
+}
+
+/// `release` / `offer` results: a waiter id (>= 0), or one of these.
+const PLACED_IDLE: f64 = -1.0;
+const PLACED_CLOSE: f64 = -2.0;
+
+fn placement(p: Placement) -> f64 {
+    match p {
+        Placement::Idle => PLACED_IDLE,
+        Placement::Close => PLACED_CLOSE,
+        Placement::Handoff(waiter) => waiter as f64,
+    }
+}
+
+#[napi]
+impl Engine {
+    #[napi(constructor)]
+    pub fn new(config: EngineConfig, on_event: EventCallback) -> Self {
+        let events = Arc::new(on_event);
+        let sink = Arc::new(JsSink(Arc::clone(&events)));
+        let pool = Pool::new(config.into(), sink, berth_core::runtime::handle());
+        Engine { pool, events }
+    }
+
+    /// The id of a destination string; throws with a message quoting bad input.
+    #[napi]
+    pub fn intern(&self, destination: String) -> Result<u32> {
+        self.pool
+            .intern(&destination)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+    }
+
+    /// A connection id (>= 0) on a hit, -1 on a miss, or `-2 - id` for a dead idle connection
+    /// the caller must close before trying again.
+    #[napi]
+    pub fn try_acquire(&self, dest: u32) -> i32 {
+        match self.pool.try_acquire(dest) {
+            Checkout::Hit(id) => id as i32,
+            Checkout::Miss => -1,
+            Checkout::Dead(id) => -2 - id as i32,
+        }
+    }
+
+    /// A waiter id (>= 0), -1 when the destination's queue is full, -2 for an unknown id.
+    #[napi]
+    pub fn enqueue(&self, dest: u32, priority: i32, timeout_ms: f64) -> f64 {
+        let timeout = timeout_ms
+            .is_finite()
+            .then(|| Duration::from_millis(timeout_ms.max(0.0) as u64));
+        match self.pool.enqueue(dest, priority, timeout) {
+            Ok(waiter) => waiter as f64,
+            Err(EnqueueError::QueueFull) => -1.0,
+            Err(EnqueueError::UnknownDestination) => -2.0,
+        }
+    }
+
+    #[napi]
+    pub fn cancel(&self, dest: u32, waiter: f64) -> bool {
+        self.pool.cancel(dest, waiter as u64)
+    }
+
+    #[napi]
+    pub fn release(&self, conn: u32) -> f64 {
+        placement(self.pool.release(conn))
+    }
+
+    /// Takes ownership of a dialed connection's descriptor; -1 when there is none to take.
+    #[napi]
+    pub fn adopt(&self, conn: u32) -> i32 {
+        self.pool.adopt(conn).unwrap_or(-1)
+    }
+
+    #[napi]
+    pub fn offer(&self, conn: u32) -> f64 {
+        placement(self.pool.offer(conn))
+    }
+
+    /// The waiter to reject with the dial's error, or -1.
+    #[napi]
+    pub fn dial_failed(&self, conn: u32) -> f64 {
+        self.pool.dial_failed(conn).map_or(-1.0, |w| w as f64)
+    }
+
+    #[napi]
+    pub fn abandon(&self, conn: u32) {
+        self.pool.abandon(conn)
+    }
+
+    #[napi]
+    pub fn evict_idle(&self, conn: u32, reason: u32) -> bool {
+        EvictReason::from_code(reason).is_some_and(|r| self.pool.evict_idle(conn, r))
+    }
+
+    /// `reason` < 0: the user destroyed it; otherwise an eviction reason code.
+    #[napi]
+    pub fn discard(&self, conn: u32, reason: i32) {
+        let reason = u32::try_from(reason).ok().and_then(EvictReason::from_code);
+        self.pool.discard(conn, reason)
+    }
+
+    #[napi]
+    pub fn forget(&self, conn: u32) {
+        self.pool.forget(conn)
+    }
+
+    /// Closes the engine; returns the waiters to reject.
+    #[napi]
+    pub fn close(&self) -> Vec<f64> {
+        self.pool.close().into_iter().map(|w| w as f64).collect()
+    }
+
+    #[napi]
+    pub fn stats(&self) -> EngineStats {
+        self.pool.stats().into()
+    }
+
+    #[napi]
+    pub fn snapshot(&self) -> Vec<EngineDestSnapshot> {
+        self.pool.snapshot().into_iter().map(Into::into).collect()
+    }
+
+    /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).
+    #[napi(js_name = "ref")]
+    pub fn keep_alive(&self, env: Env) -> Result<()> {
+        if self.events.aborted() {
+            return Ok(());
+        }
+        // SAFETY: called on the JS thread that created the function, with its env; the
+        // function is not aborted (checked above) and lives as long as `self.events`.
+        check_status!(unsafe {
+            napi::sys::napi_ref_threadsafe_function(env.raw(), self.events.raw())
+        })
+    }
+
+    #[napi(js_name = "unref")]
+    pub fn let_exit(&self, env: Env) -> Result<()> {
+        if self.events.aborted() {
+            return Ok(());
+        }
+        // SAFETY: as in `keep_alive`.
+        check_status!(unsafe {
+            napi::sys::napi_unref_threadsafe_function(env.raw(), self.events.raw())
+        })
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The JS object is gone (GC or env teardown): stop timers and dials, close what the
+        // engine still owns.
+        self.pool.shutdown();
+    }
+}

@@ -1,0 +1,138 @@
+/**
+ * One pooled connection as JS sees it: the `net.Socket` that owns its descriptor, kept across
+ * leases (wrapping a descriptor anew costs about as much as a round trip), and the hygiene
+ * that makes a returned socket safe to hand to the next caller.
+ */
+import * as net from 'node:net';
+
+export const enum ConnState {
+  Idle,
+  Leased,
+  Closing,
+}
+
+/** What the pool does when a connection's socket changes under it. */
+export interface ConnectionOwner {
+  /** The peer closed, reset or errored the socket. */
+  onSocketEnded(conn: Connection): void;
+  /** The socket's descriptor is closed. */
+  onSocketClosed(conn: Connection): void;
+}
+
+const kConnection = Symbol('berth.connection');
+
+interface PooledSocket extends net.Socket {
+  [kConnection]?: Connection;
+}
+
+// Shared listeners (one function for every socket, found through the socket): installing a
+// closure per connection would cost an allocation per dial for nothing.
+function onEnd(this: PooledSocket): void {
+  const conn = this[kConnection];
+  if (conn !== undefined) conn.owner.onSocketEnded(conn);
+}
+
+function onError(this: PooledSocket): void {
+  // Without a listener an 'error' on an idle socket would crash the process. While leased, the
+  // user's own 'error' listeners see the error too; the socket closes and the lease's release
+  // then discards it.
+  const conn = this[kConnection];
+  if (conn !== undefined) conn.owner.onSocketEnded(conn);
+}
+
+function onClose(this: PooledSocket): void {
+  const conn = this[kConnection];
+  if (conn !== undefined) conn.owner.onSocketClosed(conn);
+}
+
+export class Connection {
+  readonly id: number;
+  readonly socket: net.Socket;
+  readonly destination: string;
+  readonly owner: ConnectionOwner;
+  state: ConnState = ConnState.Leased;
+  /** Leases handed out so far: the first lease is not `reused`. */
+  uses = 0;
+  /** The socket is ref'd (keeps the event loop alive): true while leased, and briefly after. */
+  refed = true;
+  /** Queued for the batched unref of idle sockets. */
+  unrefQueued = false;
+  /** Listeners present when the pool installed its own: anything beyond them is the user's. */
+  readonly #baseline: ReadonlyMap<string | symbol, readonly Function[]>;
+  readonly #baselineCount: number;
+
+  constructor(id: number, fd: number, destination: string, owner: ConnectionOwner) {
+    this.id = id;
+    this.destination = destination;
+    this.owner = owner;
+    const socket: PooledSocket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
+    socket[kConnection] = this;
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    this.socket = socket;
+    this.#baseline = new Map(socket.eventNames().map((name) => [name, socket.listeners(name)]));
+    this.#baselineCount = listenerTotal(socket);
+  }
+
+  /**
+   * Whether the socket can go back to the pool as it is: open both ways, nothing unread,
+   * nothing that changes how the next user reads it.
+   */
+  reusable(): boolean {
+    const s = this.socket;
+    return (
+      !s.destroyed &&
+      !s.readableEnded &&
+      !s.writableEnded &&
+      s.readableLength === 0 &&
+      s.readableEncoding === null &&
+      s.writableCorked === 0 &&
+      s.errored === null
+    );
+  }
+
+  /** Whether a socket taken from the idle list is still fit to hand out. */
+  stillUsable(): boolean {
+    const s = this.socket;
+    return !s.destroyed && s.readableLength === 0 && s.readableFlowing === null;
+  }
+
+  /** Undoes what a lease may have done to the socket: listeners, flowing mode, timeout. */
+  resetAfterLease(): void {
+    const s = this.socket;
+    if (listenerTotal(s) !== this.#baselineCount || s.eventNames().length !== this.#baseline.size) {
+      this.#removeUserListeners();
+    }
+    if (s.readableFlowing !== null) {
+      // The user read in flowing mode (or paused): stop, and return to the initial state in
+      // which data waits in the buffer until the next user attaches a reader.
+      s.pause();
+      // Node has a setter for this (the typings call it read-only).
+      (s as { readableFlowing: boolean | null }).readableFlowing = null;
+    }
+    if (s.timeout !== undefined && s.timeout !== 0) s.setTimeout(0);
+  }
+
+  #removeUserListeners(): void {
+    const s = this.socket;
+    for (const name of s.eventNames()) {
+      const keep = this.#baseline.get(name) ?? [];
+      for (const listener of s.listeners(name)) {
+        if (!keep.includes(listener)) s.removeListener(name, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+
+  /** Destroys the socket; the pool learns of the closed descriptor through 'close'. */
+  destroy(error?: Error): void {
+    this.state = ConnState.Closing;
+    if (!this.socket.destroyed) this.socket.destroy(error);
+  }
+}
+
+function listenerTotal(socket: net.Socket): number {
+  let total = 0;
+  for (const name of socket.eventNames()) total += socket.listenerCount(name);
+  return total;
+}

@@ -1,0 +1,53 @@
+/**
+ * Stable codes of the runtime failures berth reports. Invalid input (config, destination,
+ * options) is a `TypeError` instead, thrown or rejected at once.
+ */
+export type BerthErrorCode =
+  /** No connection became available within the acquire timeout. */
+  | 'ACQUIRE_TIMEOUT'
+  /** The destination already has `maxWaiters` acquires queued. */
+  | 'QUEUE_FULL'
+  /** The pool is closed (or closed while the acquire waited). */
+  | 'POOL_CLOSED'
+  /** The pool is draining and accepts no new acquires. */
+  | 'POOL_DRAINING'
+  /** `drain({ timeout })` ran out of time with leases still out. */
+  | 'DRAIN_TIMEOUT'
+  /** The connect did not complete within `connectTimeout`. */
+  | 'CONNECT_TIMEOUT'
+  /** Nobody listens there (ECONNREFUSED, or a missing Unix socket path). */
+  | 'CONNECT_REFUSED'
+  /** The host name did not resolve. */
+  | 'DNS_FAILED'
+  /** Any other connect failure (unreachable network, permission, ...). */
+  | 'CONNECT_FAILED'
+  /** `release()` or `destroy()` on a lease that was already released or destroyed. */
+  | 'ALREADY_RELEASED';
+
+/** A runtime failure of the pool, with a stable `code` to branch on. */
+export class BerthError extends Error {
+  override readonly name = 'BerthError';
+  readonly code: BerthErrorCode;
+  /** The destination the failure concerns, when there is one. */
+  readonly destination: string | undefined;
+
+  constructor(code: BerthErrorCode, message: string, destination?: string) {
+    super(message);
+    this.code = code;
+    this.destination = destination;
+  }
+}
+
+const DIAL_CODES: ReadonlySet<string> = new Set([
+  'CONNECT_TIMEOUT',
+  'CONNECT_REFUSED',
+  'DNS_FAILED',
+  'CONNECT_FAILED',
+  'POOL_CLOSED',
+]);
+
+/** Maps an engine dial failure to a BerthError. */
+export function dialError(code: string | undefined, message: string | undefined, destination: string): BerthError {
+  const known = code !== undefined && DIAL_CODES.has(code) ? (code as BerthErrorCode) : 'CONNECT_FAILED';
+  return new BerthError(known, message ?? `connect to ${destination} failed`, destination);
+}

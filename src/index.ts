@@ -1,0 +1,17 @@
+/**
+ * berth: an upstream connection pool for Node.js with a Rust engine.
+ *
+ * ```ts
+ * import { Pool } from 'berth';
+ * const pool = new Pool({ maxPerDestination: 10 });
+ * await pool.use('127.0.0.1:6379', async (socket) => { ... });
+ * ```
+ */
+export { Pool } from './pool';
+export type { AcquireOptions, DrainOptions } from './pool';
+export { Lease } from './lease';
+export { BerthError } from './errors';
+export type { BerthErrorCode } from './errors';
+export { DEFAULTS } from './config';
+export type { PoolOptions, ResolvedPoolOptions } from './config';
+export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot } from './stats';

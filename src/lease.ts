@@ -1,0 +1,69 @@
+/** A connection lent to one caller until it is released or destroyed. */
+import type * as net from 'node:net';
+import type { Connection } from './connection';
+import { BerthError } from './errors';
+
+/** What a lease calls back into (the pool). */
+export interface LeaseOwner {
+  releaseConnection(conn: Connection): void;
+  destroyConnection(conn: Connection, error?: Error): void;
+}
+
+export class Lease implements AsyncDisposable {
+  /** The connected socket, ready to write. Do not `end()` it: release or destroy the lease. */
+  readonly socket: net.Socket;
+  /** True when an earlier lease used this connection. */
+  readonly reused: boolean;
+  /** The destination this connection goes to, as passed to `acquire`. */
+  readonly destination: string;
+  #conn: Connection | null;
+  readonly #owner: LeaseOwner;
+
+  /** @internal Leases are made by the pool. */
+  constructor(conn: Connection, owner: LeaseOwner) {
+    this.socket = conn.socket;
+    this.reused = conn.uses > 0;
+    this.destination = conn.destination;
+    conn.uses++;
+    this.#conn = conn;
+    this.#owner = owner;
+  }
+
+  /** True once released or destroyed. */
+  get released(): boolean {
+    return this.#conn === null;
+  }
+
+  /**
+   * Returns the connection to the pool. The socket must be left as found: everything read
+   * that was sent, no `setEncoding`. Listeners added during the lease are removed; a socket
+   * with unread data or that was ended is closed instead of pooled.
+   * @throws BerthError `ALREADY_RELEASED` when called after `release()` or `destroy()`.
+   */
+  release(): void {
+    this.#owner.releaseConnection(this.#take());
+  }
+
+  /**
+   * Closes the connection instead of returning it (after an error, or a protocol state that
+   * cannot be reused).
+   * @throws BerthError `ALREADY_RELEASED` when called after `release()` or `destroy()`.
+   */
+  destroy(error?: Error): void {
+    this.#owner.destroyConnection(this.#take(), error);
+  }
+
+  /** `await using lease = await pool.acquire(dest)` releases it at the end of the block. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#conn !== null) this.release();
+  }
+
+  #take(): Connection {
+    const conn = this.#conn;
+    if (conn === null) {
+      throw new BerthError('ALREADY_RELEASED', 'this lease was already released or destroyed', this.destination);
+    }
+    this.#conn = null;
+    return conn;
+  }
+}

@@ -1,0 +1,480 @@
+/**
+ * The public `Pool`: a thin layer over the native engine. The engine decides who gets which
+ * connection (limits, waiters, timers, liveness); this class owns the sockets and turns the
+ * engine's numbers into leases, errors and promises.
+ */
+import type * as net from 'node:net';
+import { ConnState, Connection, type ConnectionOwner } from './connection';
+import { resolveOptions, describe, MAX_TIME, type PoolOptions, type ResolvedPoolOptions } from './config';
+import { BerthError, dialError } from './errors';
+import { Lease, type LeaseOwner } from './lease';
+import {
+  DISCARD_BY_USER,
+  Engine,
+  EVENT_DIAL_FAILED,
+  EVENT_DIALED,
+  EVENT_EVICT,
+  EVENT_WAITER_TIMED_OUT,
+  EVICT_PEER_CLOSED,
+  EVICT_UNHEALTHY,
+  MISS,
+  PLACED_CLOSE,
+  PLACED_IDLE,
+  type EngineEvent,
+} from './native';
+import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
+
+/** Options of one `acquire`. */
+export interface AcquireOptions {
+  /** Abandons the wait: the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Overrides the pool's `acquireTimeout` for this call (ms, or `Infinity`). */
+  timeout?: number;
+  /** Higher is served first; equal priorities are first come, first served. Default 0. */
+  priority?: number;
+}
+
+export interface DrainOptions {
+  /** Reject with `DRAIN_TIMEOUT` if leases are still out after this long (ms). Default: wait forever. */
+  timeout?: number;
+}
+
+interface Waiter {
+  resolve(lease: Lease): void;
+  reject(error: unknown): void;
+  readonly destination: string;
+  readonly destId: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+}
+
+const enum PoolState {
+  Open,
+  Draining,
+  Closed,
+}
+
+const ACQUIRE_KEYS: ReadonlySet<string> = new Set(['signal', 'timeout', 'priority']);
+const I32_MIN = -(2 ** 31);
+const I32_MAX = 2 ** 31 - 1;
+
+export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
+  /** The resolved configuration, defaults filled in. */
+  readonly options: Readonly<ResolvedPoolOptions>;
+  readonly #engine: Engine;
+  readonly #destIds = new Map<string, number>();
+  /** Destination strings by engine id, as first passed to `acquire`. */
+  readonly #destNames: string[] = [];
+  /** Connections by engine id (ids are small and reused, so an array beats a Map). */
+  readonly #conns: (Connection | undefined)[] = [];
+  readonly #waiters = new Map<number, Waiter>();
+  #state = PoolState.Open;
+  #leased = 0;
+  #sockets = 0;
+  #refed = false;
+  #closed: Promise<void> | undefined;
+  #onClosed: (() => void) | undefined;
+  #onDrained: (() => void) | undefined;
+  #unrefQueue: Connection[] = [];
+
+  constructor(options?: PoolOptions) {
+    this.options = Object.freeze(resolveOptions(options));
+    const o = this.options;
+    this.#engine = new Engine(
+      {
+        maxPerDestination: o.maxPerDestination,
+        maxIdlePerDestination: o.maxIdlePerDestination,
+        maxTotal: o.maxTotal,
+        maxTotalIdle: o.maxTotalIdle,
+        maxWaiters: o.maxWaiters,
+        maxConcurrentDials: o.maxConcurrentDials,
+        idleTimeout: o.idleTimeout,
+        maxLifetime: o.maxLifetime,
+        connectTimeout: o.connectTimeout,
+        order: o.order,
+      },
+      (event: EngineEvent) => this.#onEngineEvent(event),
+    );
+  }
+
+  /**
+   * Leases a connection to `destination` (`'host:port'`, `'[v6]:port'` or
+   * `'unix:/absolute/path'`): an idle one that passes its liveness check, or a new one.
+   */
+  acquire(destination: string, options?: AcquireOptions): Promise<Lease> {
+    if (this.#state !== PoolState.Open) return Promise.reject(this.#refusal(destination));
+    let destId = this.#destIds.get(destination);
+    if (destId === undefined) {
+      try {
+        destId = this.#intern(destination);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (options !== undefined) {
+      try {
+        checkAcquireOptions(options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    }
+    const engine = this.#engine;
+    for (;;) {
+      const id = engine.tryAcquire(destId);
+      if (id === MISS) break;
+      if (id < MISS) {
+        // The engine found this idle connection closed or dirty and took it out.
+        this.#conns[-2 - id]?.destroy();
+        continue;
+      }
+      const conn = this.#conns[id]!;
+      if (!conn.stillUsable()) {
+        engine.discard(id, EVICT_UNHEALTHY);
+        conn.destroy();
+        continue;
+      }
+      return Promise.resolve(this.#lend(conn));
+    }
+    return this.#wait(destId, destination, options);
+  }
+
+  /**
+   * Acquires, runs `fn` with the socket, and releases when it returns, or destroys the
+   * connection when it throws (then rethrows). Resolves to what `fn` returns.
+   */
+  async use<T>(destination: string, fn: (socket: net.Socket) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+    const lease = await this.acquire(destination, options);
+    let result: T;
+    try {
+      result = await fn(lease.socket);
+    } catch (error) {
+      if (!lease.released) lease.destroy(error instanceof Error ? error : undefined);
+      throw error;
+    }
+    if (!lease.released) lease.release();
+    return result;
+  }
+
+  /** Counters, gauges and latency quantiles, read without stopping the pool. */
+  stats(): PoolStats {
+    return toPoolStats(this.#engine.stats());
+  }
+
+  /** Per destination counts and per connection metadata (no live handles). */
+  snapshot(): PoolSnapshot {
+    return toPoolSnapshot(this.#engine.snapshot());
+  }
+
+  /**
+   * Refuses new acquires (`POOL_DRAINING`), lets queued acquires be served, waits for every
+   * lease to come back, then closes the pool. With `timeout`, rejects with `DRAIN_TIMEOUT`
+   * if leases are still out by then (the pool stays draining; call `close()` to force).
+   */
+  async drain(options?: DrainOptions): Promise<void> {
+    const timeout = options?.timeout ?? Infinity;
+    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME)) {
+      throw new TypeError(`drain timeout must be a number of milliseconds >= 0 or Infinity, got ${describe(timeout)}`);
+    }
+    if (this.#state === PoolState.Closed) return this.#closed;
+    this.#state = PoolState.Draining;
+    if (this.#leased > 0 || this.#waiters.size > 0) {
+      await new Promise<void>((resolve, reject) => {
+        const timer = Number.isFinite(timeout)
+          ? setTimeout(() => {
+              this.#onDrained = undefined;
+              reject(new BerthError('DRAIN_TIMEOUT', `${this.#leased} leases still out after ${timeout} ms`));
+            }, timeout)
+          : undefined;
+        this.#onDrained = () => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    return this.close();
+  }
+
+  /**
+   * Closes the pool: queued acquires reject with `POOL_CLOSED`, dials in flight are cancelled,
+   * every connection (leased ones included) is destroyed. Resolves once every descriptor is
+   * closed. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    this.#state = PoolState.Closed;
+    this.#closed = new Promise<void>((resolve) => {
+      this.#onClosed = resolve;
+    });
+    const closedError = () => new BerthError('POOL_CLOSED', 'the pool was closed');
+    for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
+    for (const waiter of [...this.#waiters.keys()]) this.#settleWaiter(waiter)?.reject(closedError());
+    for (const conn of this.#conns) conn?.destroy();
+    this.#onDrained?.();
+    this.#updateRef();
+    this.#checkClosed();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- acquiring ----------------------------------------------------------------------
+
+  #intern(destination: unknown): number {
+    if (typeof destination !== 'string') {
+      throw new TypeError(`destination must be a string like "host:port" or "unix:/path", got ${describe(destination)}`);
+    }
+    let id: number;
+    try {
+      id = this.#engine.intern(destination);
+    } catch (error) {
+      throw new TypeError((error as Error).message);
+    }
+    this.#destIds.set(destination, id);
+    this.#destNames[id] ??= destination;
+    return id;
+  }
+
+  #lend(conn: Connection): Lease {
+    conn.state = ConnState.Leased;
+    if (!conn.refed) {
+      conn.socket.ref();
+      conn.refed = true;
+    }
+    this.#leased++;
+    return new Lease(conn, this);
+  }
+
+  #wait(destId: number, destination: string, options: AcquireOptions | undefined): Promise<Lease> {
+    const timeout = options?.timeout ?? this.options.acquireTimeout;
+    const waiterId = this.#engine.enqueue(destId, options?.priority ?? 0, timeout);
+    if (waiterId < 0) {
+      return Promise.reject(
+        new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
+      );
+    }
+    return new Promise<Lease>((resolve, reject) => {
+      const signal = options?.signal;
+      const onAbort =
+        signal === undefined
+          ? undefined
+          : () => {
+              // Only a waiter still queued in the engine can be taken back; otherwise its
+              // outcome is already on its way and will find no waiter.
+              this.#engine.cancel(destId, waiterId);
+              this.#settleWaiter(waiterId)?.reject(signal.reason);
+            };
+      this.#waiters.set(waiterId, { resolve, reject, destination, destId, signal, onAbort });
+      signal?.addEventListener('abort', onAbort!, { once: true });
+      this.#updateRef();
+    });
+  }
+
+  /** Takes a waiter out of the books; the caller resolves or rejects it. */
+  #settleWaiter(id: number): Waiter | undefined {
+    const waiter = this.#waiters.get(id);
+    if (waiter === undefined) return undefined;
+    this.#waiters.delete(id);
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    this.#updateRef();
+    this.#checkDrained();
+    return waiter;
+  }
+
+  /** Acts on the engine's placement of a free connection. */
+  #place(conn: Connection, placement: number): void {
+    if (placement === PLACED_IDLE) {
+      conn.state = ConnState.Idle;
+      this.#queueUnref(conn);
+    } else if (placement === PLACED_CLOSE) {
+      conn.destroy();
+    } else {
+      const waiter = this.#settleWaiter(placement);
+      if (waiter === undefined) {
+        // Cannot happen (hand-offs go to waiters still queued); never strand the connection.
+        conn.state = ConnState.Leased;
+        this.releaseConnection(conn);
+        return;
+      }
+      waiter.resolve(this.#lend(conn));
+    }
+  }
+
+  // ---- idle sockets must not keep the process alive ------------------------------------
+
+  /**
+   * Unref'ing on every release and ref'ing on every acquire would cost two calls into libuv
+   * per reuse; instead idle sockets are unref'd in one batch once the current tick is done,
+   * and a socket reused before then never changes state.
+   */
+  #queueUnref(conn: Connection): void {
+    if (!conn.refed || conn.unrefQueued) return;
+    conn.unrefQueued = true;
+    if (this.#unrefQueue.push(conn) === 1) setImmediate(this.#flushUnref).unref();
+  }
+
+  readonly #flushUnref = (): void => {
+    const queue = this.#unrefQueue;
+    this.#unrefQueue = [];
+    for (const conn of queue) {
+      conn.unrefQueued = false;
+      if (conn.state === ConnState.Idle && conn.refed) {
+        conn.socket.unref();
+        conn.refed = false;
+      }
+    }
+  };
+
+  /** Engine events arrive through a function that only keeps the loop alive while awaited. */
+  #updateRef(): void {
+    const wanted = this.#waiters.size > 0 || (this.#state === PoolState.Closed && this.#onClosed !== undefined);
+    if (wanted === this.#refed) return;
+    this.#refed = wanted;
+    if (wanted) this.#engine.ref();
+    else this.#engine.unref();
+  }
+
+  // ---- LeaseOwner ---------------------------------------------------------------------
+
+  /** @internal */
+  releaseConnection(conn: Connection): void {
+    this.#leased--;
+    if (conn.state !== ConnState.Leased) {
+      // Destroyed under the lease (pool closed, or the socket died): nothing to return.
+      this.#checkDrained();
+      return;
+    }
+    if (!conn.reusable()) {
+      this.#engine.discard(conn.id, EVICT_UNHEALTHY);
+      conn.destroy();
+    } else {
+      conn.resetAfterLease();
+      this.#place(conn, this.#engine.release(conn.id));
+    }
+    this.#checkDrained();
+  }
+
+  /** @internal */
+  destroyConnection(conn: Connection, error?: Error): void {
+    this.#leased--;
+    if (conn.state === ConnState.Leased) {
+      this.#engine.discard(conn.id, DISCARD_BY_USER);
+      conn.destroy(error);
+    }
+    this.#checkDrained();
+  }
+
+  // ---- ConnectionOwner ----------------------------------------------------------------
+
+  /** @internal */
+  onSocketEnded(conn: Connection): void {
+    // While leased the user sees the end; release() then finds the socket unusable.
+    if (conn.state !== ConnState.Idle) return;
+    this.#engine.evictIdle(conn.id, EVICT_PEER_CLOSED);
+    conn.destroy();
+  }
+
+  /** @internal */
+  onSocketClosed(conn: Connection): void {
+    if (conn.state === ConnState.Leased) {
+      // The user still holds the lease; the descriptor is closed, so free the slot now and
+      // let release()/destroy() find the connection gone.
+      this.#engine.discard(conn.id, EVICT_UNHEALTHY);
+      conn.state = ConnState.Closing;
+    } else if (conn.state === ConnState.Idle) {
+      this.#engine.evictIdle(conn.id, EVICT_PEER_CLOSED);
+      conn.state = ConnState.Closing;
+    }
+    this.#conns[conn.id] = undefined;
+    this.#sockets--;
+    this.#engine.forget(conn.id);
+    this.#checkClosed();
+  }
+
+  // ---- engine events ------------------------------------------------------------------
+
+  #onEngineEvent(event: EngineEvent): void {
+    switch (event.kind) {
+      case EVENT_DIALED:
+        return this.#onDialed(event.id, event.dest);
+      case EVENT_DIAL_FAILED: {
+        const destination = this.#destNames[event.dest] ?? 'unknown destination';
+        const waiter = this.#engine.dialFailed(event.id);
+        if (waiter >= 0) this.#settleWaiter(waiter)?.reject(dialError(event.code, event.message, destination));
+        return this.#checkClosed();
+      }
+      case EVENT_EVICT:
+        return this.#conns[event.id]?.destroy();
+      case EVENT_WAITER_TIMED_OUT: {
+        const waiter = this.#settleWaiter(event.id);
+        waiter?.reject(
+          new BerthError('ACQUIRE_TIMEOUT', `no connection to ${waiter.destination} became available in time`, waiter.destination),
+        );
+        return;
+      }
+    }
+  }
+
+  #onDialed(id: number, destId: number): void {
+    if (this.#state === PoolState.Closed) {
+      this.#engine.abandon(id);
+      return this.#checkClosed();
+    }
+    const fd = this.#engine.adopt(id);
+    if (fd < 0) return;
+    const destination = this.#destNames[destId] ?? 'unknown destination';
+    const conn = new Connection(id, fd, destination, this);
+    this.#conns[id] = conn;
+    this.#sockets++;
+    this.#place(conn, this.#engine.offer(id));
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------
+
+  #refusal(destination: string): BerthError {
+    return this.#state === PoolState.Draining
+      ? new BerthError('POOL_DRAINING', 'the pool is draining and accepts no new acquires', destination)
+      : new BerthError('POOL_CLOSED', 'the pool is closed', destination);
+  }
+
+  #checkDrained(): void {
+    if (this.#onDrained !== undefined && this.#leased === 0 && this.#waiters.size === 0) {
+      const done = this.#onDrained;
+      this.#onDrained = undefined;
+      done();
+    }
+  }
+
+  #checkClosed(): void {
+    if (this.#onClosed === undefined || this.#state !== PoolState.Closed || this.#sockets > 0) return;
+    if (this.#engine.stats().open > 0) return;
+    const done = this.#onClosed;
+    this.#onClosed = undefined;
+    this.#updateRef();
+    done();
+  }
+}
+
+function checkAcquireOptions(options: AcquireOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`acquire options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!ACQUIRE_KEYS.has(key)) throw new TypeError(`unknown acquire option ${JSON.stringify(key)} (known: signal, timeout, priority)`);
+  }
+  const { signal, timeout, priority } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME))
+  ) {
+    throw new TypeError(`timeout must be a number of milliseconds from 0 to ${MAX_TIME} or Infinity, got ${describe(timeout)}`);
+  }
+  if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < I32_MIN || priority > I32_MAX)) {
+    throw new TypeError(`priority must be an integer from ${I32_MIN} to ${I32_MAX}, got ${describe(priority)}`);
+  }
+}
