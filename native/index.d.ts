@@ -12,17 +12,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** One pool's engine, owned by one JS `Pool`. */
 export declare class Engine {
   constructor(config: EngineConfig, onEvent: EventCallback)
+  /** The number the hot functions (`tryAcquire`, `release`) take to find this engine. */
+  get handle(): number
   /** The id of a destination string; throws with a message quoting bad input. */
   intern(destination: string): number
-  /**
-   * A connection id (>= 0) on a hit, -1 on a miss, or `-2 - id` for a dead idle connection
-   * the caller must close before trying again.
-   */
-  tryAcquire(dest: number): number
   /** A waiter id (>= 0), -1 when the destination's queue is full, -2 for an unknown id. */
   enqueue(dest: number, priority: number, timeoutMs: number): number
   cancel(dest: number, waiter: number): boolean
-  release(conn: number): number
   /** Takes ownership of a dialed connection's descriptor; -1 when there is none to take. */
   adopt(conn: number): number
   offer(conn: number): number

@@ -40,6 +40,11 @@ function onError(this: PooledSocket): void {
   if (conn !== undefined) conn.owner.onSocketEnded(conn);
 }
 
+function onNewListener(this: PooledSocket): void {
+  const conn = this[kConnection];
+  if (conn !== undefined && conn.state === ConnState.Leased) conn.listenersAdded = true;
+}
+
 function onClose(this: PooledSocket): void {
   const conn = this[kConnection];
   if (conn !== undefined) conn.owner.onSocketClosed(conn);
@@ -57,9 +62,11 @@ export class Connection {
   refed = true;
   /** Queued for the batched unref of idle sockets. */
   unrefQueued = false;
+  /** A listener was added during the current lease (seen through 'newListener'). */
+  listenersAdded = false;
   /** Listeners present when the pool installed its own: anything beyond them is the user's. */
   readonly #baseline: ReadonlyMap<string | symbol, readonly Function[]>;
-  readonly #baselineCount: number;
+  readonly #baselineNames: number;
 
   constructor(id: number, fd: number, destination: string, owner: ConnectionOwner) {
     this.id = id;
@@ -70,9 +77,10 @@ export class Connection {
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
+    socket.on('newListener', onNewListener);
     this.socket = socket;
     this.#baseline = new Map(socket.eventNames().map((name) => [name, socket.listeners(name)]));
-    this.#baselineCount = listenerTotal(socket);
+    this.#baselineNames = eventNameCount(socket);
   }
 
   /**
@@ -101,9 +109,9 @@ export class Connection {
   /** Undoes what a lease may have done to the socket: listeners, flowing mode, timeout. */
   resetAfterLease(): void {
     const s = this.socket;
-    if (listenerTotal(s) !== this.#baselineCount || s.eventNames().length !== this.#baseline.size) {
-      this.#removeUserListeners();
-    }
+    // Adding a listener is seen through 'newListener'; removing a whole event's listeners
+    // (removeAllListeners) changes the number of event names. Either way: restore the baseline.
+    if (this.listenersAdded || eventNameCount(s) !== this.#baselineNames) this.#restoreListeners();
     if (s.readableFlowing !== null) {
       // The user read in flowing mode (or paused): stop, and return to the initial state in
       // which data waits in the buffer until the next user attaches a reader.
@@ -114,7 +122,7 @@ export class Connection {
     if (s.timeout !== undefined && s.timeout !== 0) s.setTimeout(0);
   }
 
-  #removeUserListeners(): void {
+  #restoreListeners(): void {
     const s = this.socket;
     for (const name of s.eventNames()) {
       const keep = this.#baseline.get(name) ?? [];
@@ -122,6 +130,14 @@ export class Connection {
         if (!keep.includes(listener)) s.removeListener(name, listener as (...args: unknown[]) => void);
       }
     }
+    // The user may have removed the pool's own listeners: put them back.
+    for (const [name, listeners] of this.#baseline) {
+      const present = s.listeners(name);
+      for (const listener of listeners) {
+        if (!present.includes(listener)) s.on(name as string, listener as (...args: unknown[]) => void);
+      }
+    }
+    this.listenersAdded = false;
   }
 
   /** Destroys the socket; the pool learns of the closed descriptor through 'close'. */
@@ -131,8 +147,10 @@ export class Connection {
   }
 }
 
-function listenerTotal(socket: net.Socket): number {
-  let total = 0;
-  for (const name of socket.eventNames()) total += socket.listenerCount(name);
-  return total;
+/**
+ * The number of event names with listeners: EventEmitter's long-stable `_eventsCount`, read
+ * on every release because `eventNames()` allocates and costs more than the rest of a reuse.
+ */
+function eventNameCount(socket: net.Socket): number {
+  return (socket as unknown as { _eventsCount: number })._eventsCount;
 }

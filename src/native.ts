@@ -4,10 +4,23 @@
  */
 import type { Engine as EngineClass } from '../native/index';
 
+/**
+ * The hot path, as raw Node-API functions taking an engine's `handle` (see
+ * crates/berth-node/src/hot.rs): napi-rs's generated wrappers cost ten times more per call.
+ */
+interface HotPath {
+  /** A connection id (>= 0) on a hit, `MISS`, or `-2 - id` for a dead idle connection to close. */
+  tryAcquire(engine: number, dest: number): number;
+  /** A waiter id (>= 0) the connection went to, `PLACED_IDLE` or `PLACED_CLOSE`. */
+  release(engine: number, conn: number): number;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const binding = require('../native/index.js') as { Engine: typeof EngineClass };
+const binding = require('../native/index.js') as { Engine: typeof EngineClass } & HotPath;
 
 export const Engine = binding.Engine;
+export const tryAcquire = binding.tryAcquire;
+export const release = binding.release;
 export type Engine = EngineClass;
 export type { EngineConfig, EngineEvent, EngineStats, EngineDestSnapshot } from '../native/index';
 

@@ -20,6 +20,8 @@ import {
   MISS,
   PLACED_CLOSE,
   PLACED_IDLE,
+  release,
+  tryAcquire,
   type EngineEvent,
 } from './native';
 import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
@@ -62,6 +64,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
   /** The resolved configuration, defaults filled in. */
   readonly options: Readonly<ResolvedPoolOptions>;
   readonly #engine: Engine;
+  /** The engine's handle for the raw hot-path functions. */
+  readonly #handle: number;
   readonly #destIds = new Map<string, number>();
   /** Destination strings by engine id, as first passed to `acquire`. */
   readonly #destNames: string[] = [];
@@ -95,6 +99,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       },
       (event: EngineEvent) => this.#onEngineEvent(event),
     );
+    this.#handle = this.#engine.handle;
   }
 
   /**
@@ -119,9 +124,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       }
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     }
-    const engine = this.#engine;
     for (;;) {
-      const id = engine.tryAcquire(destId);
+      const id = tryAcquire(this.#handle, destId);
       if (id === MISS) break;
       if (id < MISS) {
         // The engine found this idle connection closed or dirty and took it out.
@@ -130,7 +134,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       }
       const conn = this.#conns[id]!;
       if (!conn.stillUsable()) {
-        engine.discard(id, EVICT_UNHEALTHY);
+        this.#engine.discard(id, EVICT_UNHEALTHY);
         conn.destroy();
         continue;
       }
@@ -351,7 +355,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       conn.destroy();
     } else {
       conn.resetAfterLease();
-      this.#place(conn, this.#engine.release(conn.id));
+      this.#place(conn, release(this.#handle, conn.id));
     }
     this.#checkDrained();
   }

@@ -1,13 +1,16 @@
 //! The napi-rs binding of berth-core. It maps JS values to engine calls and back; every
 //! decision lives in the engine or in the TypeScript facade.
 //!
-//! Hot calls take and return plain numbers: a reuse hit is `tryAcquire` plus `release`.
+//! Hot calls take and return plain numbers: a reuse hit is `tryAcquire` plus `release`, raw
+//! Node-API functions (see `hot.rs`) that find the engine by handle.
 
 mod config;
 mod events;
+mod hot;
+mod registry;
 mod stats;
 
-use berth_core::{Checkout, EnqueueError, EvictReason, Placement, Pool};
+use berth_core::{EnqueueError, EvictReason, Placement, Pool};
 use config::EngineConfig;
 use events::{EventCallback, JsSink};
 use napi::bindgen_prelude::*;
@@ -21,13 +24,14 @@ use std::time::Duration;
 pub struct Engine {
     pool: Arc<Pool>,
     events: Arc<EventCallback>,
+    handle: u32,
 }
 
 /// `release` / `offer` results: a waiter id (>= 0), or one of these.
 const PLACED_IDLE: f64 = -1.0;
 const PLACED_CLOSE: f64 = -2.0;
 
-fn placement(p: Placement) -> f64 {
+pub(crate) fn placement(p: Placement) -> f64 {
     match p {
         Placement::Idle => PLACED_IDLE,
         Placement::Close => PLACED_CLOSE,
@@ -42,7 +46,18 @@ impl Engine {
         let events = Arc::new(on_event);
         let sink = Arc::new(JsSink(Arc::clone(&events)));
         let pool = Pool::new(config.into(), sink, berth_core::runtime::handle());
-        Engine { pool, events }
+        let handle = registry::register(Arc::clone(&pool));
+        Engine {
+            pool,
+            events,
+            handle,
+        }
+    }
+
+    /// The number the hot functions (`tryAcquire`, `release`) take to find this engine.
+    #[napi(getter)]
+    pub fn handle(&self) -> u32 {
+        self.handle
     }
 
     /// The id of a destination string; throws with a message quoting bad input.
@@ -51,17 +66,6 @@ impl Engine {
         self.pool
             .intern(&destination)
             .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
-    }
-
-    /// A connection id (>= 0) on a hit, -1 on a miss, or `-2 - id` for a dead idle connection
-    /// the caller must close before trying again.
-    #[napi]
-    pub fn try_acquire(&self, dest: u32) -> i32 {
-        match self.pool.try_acquire(dest) {
-            Checkout::Hit(id) => id as i32,
-            Checkout::Miss => -1,
-            Checkout::Dead(id) => -2 - id as i32,
-        }
     }
 
     /// A waiter id (>= 0), -1 when the destination's queue is full, -2 for an unknown id.
@@ -80,11 +84,6 @@ impl Engine {
     #[napi]
     pub fn cancel(&self, dest: u32, waiter: f64) -> bool {
         self.pool.cancel(dest, waiter as u64)
-    }
-
-    #[napi]
-    pub fn release(&self, conn: u32) -> f64 {
-        placement(self.pool.release(conn))
     }
 
     /// Takes ownership of a dialed connection's descriptor; -1 when there is none to take.
@@ -167,8 +166,15 @@ impl Engine {
     }
 }
 
+/// Adds the raw hot functions next to the generated exports.
+#[napi(module_exports)]
+pub fn init(exports: Object, env: Env) -> Result<()> {
+    hot::register(env.raw(), exports.raw())
+}
+
 impl Drop for Engine {
     fn drop(&mut self) {
+        registry::unregister(self.handle);
         // The JS object is gone (GC or env teardown): stop timers and dials, close what the
         // engine still owns.
         self.pool.shutdown();
