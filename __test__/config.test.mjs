@@ -1,5 +1,6 @@
 // Config validation: new Pool(config) throws a TypeError naming the offending key.
 import test from 'ava';
+import { inspect } from 'node:util';
 import { Pool, BerthError } from 'berth';
 
 const COUNT_KEYS = ['maxPerDestination', 'maxIdlePerDestination', 'maxTotal', 'maxTotalIdle', 'maxWaiters', 'maxConcurrentDials'];
@@ -17,7 +18,7 @@ const rejectsKey = test.macro({
 });
 
 function describe(config) {
-  return `{ ${Object.entries(config).map(([k, v]) => `${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}`).join(', ')} }`;
+  return inspect(config, { breakLength: Infinity });
 }
 
 // Every numeric key: negative, NaN, wrong types.

@@ -60,6 +60,7 @@ test('an idle connection closed by the server is evicted promptly, without any a
   t.is(pool.stats().idle, 1);
   await server.control({ cmd: 'closeAll' });
   await waitFor(() => pool.stats().evicted.peerClosed === 1, { message: 'evicted.peerClosed reaches 1' });
+  await waitFor(() => pool.stats().open === 0, { message: () => `open back to 0 (stats ${JSON.stringify(pool.stats())})` });
   const stats = pool.stats();
   assertStatsConsistent(t, stats);
   t.like(stats, { idle: 0, open: 0, closed: 1 });

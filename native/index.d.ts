@@ -88,6 +88,7 @@ export interface EngineEvent {
 
 export interface EngineStats {
   open: number
+  closing: number
   idle: number
   inUse: number
   dialing: number

@@ -60,6 +60,8 @@ export class Connection {
   uses = 0;
   /** The socket is ref'd (keeps the event loop alive): true while leased, and briefly after. */
   refed = true;
+  /** `socket.bytesWritten` when the current lease began. */
+  writtenAtLease = 0;
   /** Queued for the batched unref of idle sockets. */
   unrefQueued = false;
   /** A listener was added during the current lease (seen through 'newListener'). */

@@ -13,6 +13,8 @@ interface HotPath {
   tryAcquire(engine: number, dest: number): number;
   /** A waiter id (>= 0) the connection went to, `PLACED_IDLE` or `PLACED_CLOSE`. */
   release(engine: number, conn: number): number;
+  /** As `release`, after a peek for bytes the lease left unread in the kernel. */
+  releaseChecked(engine: number, conn: number): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -21,6 +23,7 @@ const binding = require('../native/index.js') as { Engine: typeof EngineClass } 
 export const Engine = binding.Engine;
 export const tryAcquire = binding.tryAcquire;
 export const release = binding.release;
+export const releaseChecked = binding.releaseChecked;
 export type Engine = EngineClass;
 export type { EngineConfig, EngineEvent, EngineStats, EngineDestSnapshot } from '../native/index';
 

@@ -21,6 +21,7 @@ import {
   PLACED_CLOSE,
   PLACED_IDLE,
   release,
+  releaseChecked,
   tryAcquire,
   type EngineEvent,
 } from './native';
@@ -243,6 +244,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
 
   #lend(conn: Connection): Lease {
     conn.state = ConnState.Leased;
+    conn.writtenAtLease = conn.socket.bytesWritten;
     if (!conn.refed) {
       conn.socket.ref();
       conn.refed = true;
@@ -354,8 +356,11 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       this.#engine.discard(conn.id, EVICT_UNHEALTHY);
       conn.destroy();
     } else {
+      // A lease that wrote may have left part of a reply in the kernel: peek before pooling.
+      // One that wrote nothing cannot have, and skips the syscall.
+      const wrote = conn.socket.bytesWritten !== conn.writtenAtLease;
       conn.resetAfterLease();
-      this.#place(conn, release(this.#handle, conn.id));
+      this.#place(conn, (wrote ? releaseChecked : release)(this.#handle, conn.id));
     }
     this.#checkDrained();
   }
@@ -453,7 +458,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
 
   #checkClosed(): void {
     if (this.#onClosed === undefined || this.#state !== PoolState.Closed || this.#sockets > 0) return;
-    if (this.#engine.stats().open > 0) return;
+    const engine = this.#engine.stats();
+    if (engine.open + engine.closing > 0) return;
     const done = this.#onClosed;
     this.#onClosed = undefined;
     this.#updateRef();

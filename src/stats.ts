@@ -2,8 +2,10 @@
 import type { EngineDestSnapshot, EngineStats } from './native';
 
 export interface PoolStats {
-  /** Connections holding (or about to hold) a descriptor: idle + inUse + dialing + closing. */
+  /** idle + inUse + dialing. */
   open: number;
+  /** Destroyed, descriptor not closed yet (a moment at most): still counted against the limits. */
+  closing: number;
   idle: number;
   inUse: number;
   dialing: number;
@@ -60,6 +62,7 @@ export interface PoolSnapshot {
 export function toPoolStats(s: EngineStats): PoolStats {
   return {
     open: s.open,
+    closing: s.closing,
     idle: s.idle,
     inUse: s.inUse,
     dialing: s.dialing,

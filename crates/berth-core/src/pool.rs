@@ -211,8 +211,10 @@ impl Pool {
         Checkout::Hit(id)
     }
 
-    /// Returns a leased connection; says where it goes next.
-    pub fn release(&self, id: ConnId) -> Placement {
+    /// Returns a leased connection; says where it goes next. With `check`, the connection is
+    /// peeked first: a lease that wrote a request may have left part of its reply unread, and
+    /// those bytes must not reach the next lease.
+    pub fn release(&self, id: ConnId, check: bool) -> Placement {
         let mut shard = self.shard(id);
         let Some((conn, ds)) = shard.conn_and_dest(id) else {
             return Placement::Close;
@@ -221,6 +223,18 @@ impl Pool {
             return Placement::Close;
         }
         ds.in_use -= 1;
+        if check {
+            let verdict = match liveness::check(conn.fd) {
+                Liveness::Alive => None,
+                Liveness::Closed => Some(EvictReason::PeerClosed),
+                Liveness::Dirty => Some(EvictReason::Unhealthy),
+            };
+            if let Some(reason) = verdict {
+                self.counters.evicted(reason);
+                conn.state = ConnState::Closing;
+                return Placement::Close;
+            }
+        }
         let placement = self.place(conn, ds, id);
         if placement == Placement::Close {
             conn.state = ConnState::Closing;
@@ -413,8 +427,9 @@ impl Pool {
         Some(conn.fd)
     }
 
-    /// Places an adopted connection: to the oldest waiter, the idle list, or closing.
-    pub fn offer(&self, id: ConnId) -> Placement {
+    /// Places an adopted connection: to the oldest waiter, the idle list, or closing; then
+    /// starts the next dial if waiters remain that no dial in flight will serve.
+    pub fn offer(self: &Arc<Self>, id: ConnId) -> Placement {
         let mut shard = self.shard(id);
         let Some((conn, ds)) = shard.conn_and_dest(id) else {
             return Placement::Close;
@@ -426,6 +441,12 @@ impl Pool {
         let placement = self.place(conn, ds, id);
         if placement == Placement::Close {
             conn.state = ConnState::Closing;
+        }
+        let dest = conn.dest;
+        let needs_room = self.pump(&mut shard, dest);
+        drop(shard);
+        if needs_room {
+            self.make_room(dest);
         }
         placement
     }
@@ -691,8 +712,10 @@ impl Pool {
         for shard in self.shards.iter() {
             let shard = lock(shard);
             for (_, ds) in shard.dests() {
-                s.open += u64::from(ds.open);
-                s.idle += ds.idle.len() as u64;
+                let idle = ds.idle.len() as u32;
+                s.open += u64::from(idle + ds.in_use + ds.dialing);
+                s.closing += u64::from(ds.open - idle - ds.in_use - ds.dialing);
+                s.idle += u64::from(idle);
                 s.in_use += u64::from(ds.in_use);
                 s.dialing += u64::from(ds.dialing);
                 s.waiting += ds.waiters.len() as u64;

@@ -65,7 +65,10 @@ impl Counters {
 /// A point-in-time copy of every figure `pool.stats()` reports.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StatsSnapshot {
+    /// Idle + in use + dialing.
     pub open: u64,
+    /// Destroyed by their owner, descriptor not closed yet: still counted against the limits.
+    pub closing: u64,
     pub idle: u64,
     pub in_use: u64,
     pub dialing: u64,

@@ -76,17 +76,38 @@ pub unsafe extern "C" fn release(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: env/info come straight from Node for this call.
+    unsafe { release_with(env, info, false) }
+}
+
+/// `releaseChecked(pool, conn)`: as `release`, after a peek for bytes the lease left unread.
+pub unsafe extern "C" fn release_checked(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: env/info come straight from Node for this call.
+    unsafe { release_with(env, info, true) }
+}
+
+/// # Safety
+/// `env` and `info` must be the values Node passed to the running callback.
+unsafe fn release_with(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    check: bool,
+) -> sys::napi_value {
+    // SAFETY: forwarded from the caller.
     let args = unsafe { two_u32(env, info) };
-    let placement = args.and_then(|(pool, conn)| registry::with(pool, |p| p.release(conn)));
+    let placement = args.and_then(|(pool, conn)| registry::with(pool, |p| p.release(conn, check)));
     // SAFETY: as above.
     unsafe { number(env, crate::placement(placement.unwrap_or(Placement::Close))) }
 }
 
 /// Defines the hot functions on the module's exports.
 pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
-    let functions: [(&str, sys::napi_callback); 2] = [
+    let functions: [(&str, sys::napi_callback); 3] = [
         ("tryAcquire", Some(try_acquire)),
         ("release", Some(release)),
+        ("releaseChecked", Some(release_checked)),
     ];
     for (name, callback) in functions {
         let mut function = ptr::null_mut();

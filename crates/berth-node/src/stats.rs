@@ -6,6 +6,7 @@ use napi_derive::napi;
 #[napi(object)]
 pub struct EngineStats {
     pub open: f64,
+    pub closing: f64,
     pub idle: f64,
     pub in_use: f64,
     pub dialing: f64,
@@ -29,6 +30,7 @@ impl From<StatsSnapshot> for EngineStats {
     fn from(s: StatsSnapshot) -> Self {
         EngineStats {
             open: s.open as f64,
+            closing: s.closing as f64,
             idle: s.idle as f64,
             in_use: s.in_use as f64,
             dialing: s.dialing as f64,

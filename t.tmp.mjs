@@ -1,0 +1,13 @@
+import net from 'node:net';
+import { Pool } from 'berth';
+const srv = net.createServer(s => s.pipe(s)).listen(0, '127.0.0.1');
+await new Promise(r => srv.once('listening', r));
+const dest = `127.0.0.1:${srv.address().port}`;
+const pool = new Pool();
+const l = await pool.acquire(dest);
+l.socket.write('hello');
+await new Promise(r => setTimeout(r, 100));
+console.log('readableLength', l.socket.readableLength, 'flowing', l.socket.readableFlowing, 'reading', l.socket._handle.reading);
+l.release();
+console.log('destroyed', l.socket.destroyed);
+await pool.close(); srv.close();
