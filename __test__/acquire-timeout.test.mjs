@@ -9,7 +9,8 @@ import { roundTrip, waitFor, track, range, sleep } from './helpers/net.mjs';
 async function busyPool(t, config = {}) {
   const server = await startServer(t);
   const pool = createPool(t, { maxPerDestination: 1, ...config });
-  const holder = await pool.acquire(server.dest);
+  // An explicit timeout: a short configured acquireTimeout must not fail the holder's own dial.
+  const holder = await pool.acquire(server.dest, { timeout: 10_000 });
   return { server, pool, holder };
 }
 

@@ -5,6 +5,7 @@ import { Pool, BerthError } from 'berth';
 
 const COUNT_KEYS = ['maxPerDestination', 'maxIdlePerDestination', 'maxTotal', 'maxTotalIdle', 'maxWaiters', 'maxConcurrentDials'];
 const MS_KEYS = ['idleTimeout', 'maxLifetime', 'connectTimeout', 'acquireTimeout'];
+// Per the contract (/tmp/contract.md) only these two accept Infinity; idleTimeout does not.
 const INFINITY_ALLOWED = new Set(['maxLifetime', 'acquireTimeout']);
 
 const rejectsKey = test.macro({
@@ -80,8 +81,8 @@ test('every key at a valid value is accepted', async (t) => {
   await pool.close();
 });
 
-test('Infinity is accepted for maxLifetime and acquireTimeout', async (t) => {
-  const pool = new Pool({ maxLifetime: Infinity, acquireTimeout: Infinity, order: 'lifo' });
+test('Infinity is accepted for idleTimeout, maxLifetime and acquireTimeout', async (t) => {
+  const pool = new Pool({ idleTimeout: Infinity, maxLifetime: Infinity, acquireTimeout: Infinity, order: 'lifo' });
   t.pass();
   await pool.close();
 });

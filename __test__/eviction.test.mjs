@@ -1,7 +1,7 @@
 // The pool's own evictions: idleTimeout and maxLifetime.
 import test from 'ava';
 import { startServer } from './helpers/server.mjs';
-import { createPool, useEcho, assertStatsConsistent } from './helpers/pool.mjs';
+import { createPool, useEcho, assertStatsConsistent, settledStats } from './helpers/pool.mjs';
 import { roundTrip, waitFor, sleep, range } from './helpers/net.mjs';
 
 test('idleTimeout closes a connection left idle (evicted.idle, the server sees the close)', async (t) => {
@@ -12,12 +12,14 @@ test('idleTimeout closes a connection left idle (evicted.idle, the server sees t
 
   await waitFor(() => pool.stats().evicted.idle === 1, { message: () => `evicted.idle reaches 1 (stats ${JSON.stringify(pool.stats())})` });
   await waitFor(async () => (await server.stats()).current === 0, { message: 'server sees the close' });
-  const stats = pool.stats();
+  const expected = { open: 0, idle: 0, closed: 1 };
+  const stats = await settledStats(pool, expected);
   assertStatsConsistent(t, stats);
-  t.like(stats, { open: 0, idle: 0, closed: 1 });
+  t.like(stats, expected);
 
   const lease = await pool.acquire(server.dest);
   t.false(lease.reused, 'a new connection after the idle one was evicted');
+  t.is((await roundTrip(lease.socket, 'new')).toString(), 'new');
   lease.release();
   t.is((await server.stats()).accepted, 2);
 });
@@ -29,7 +31,7 @@ test('idleTimeout evicts each of several idle connections', async (t) => {
   for (const lease of leases) lease.release();
   await waitFor(() => pool.stats().evicted.idle === 4, { message: () => `evicted.idle reaches 4 (stats ${JSON.stringify(pool.stats())})` });
   await waitFor(async () => (await server.stats()).current === 0, { message: 'server sees all four closed' });
-  t.like(pool.stats(), { open: 0, closed: 4 });
+  t.like(await settledStats(pool, { open: 0, closed: 4 }), { open: 0, closed: 4 });
 });
 
 test('idleTimeout does not touch a leased connection', async (t) => {
@@ -66,9 +68,10 @@ test('maxLifetime retires an idle connection (evicted.lifetime, the server sees 
   await useEcho(t, pool, server.dest, 'short-lived');
   await waitFor(() => pool.stats().evicted.lifetime === 1, { message: () => `evicted.lifetime reaches 1 (stats ${JSON.stringify(pool.stats())})` });
   await waitFor(async () => (await server.stats()).current === 0, { message: 'server sees the close' });
-  const stats = pool.stats();
+  const expected = { open: 0, closed: 1, evicted: { idle: 0, lifetime: 1, peerClosed: 0, unhealthy: 0 } };
+  const stats = await settledStats(pool, expected);
   assertStatsConsistent(t, stats);
-  t.like(stats, { open: 0, closed: 1, evicted: { idle: 0, lifetime: 1, peerClosed: 0, unhealthy: 0 } });
+  t.like(stats, expected);
 });
 
 test('maxLifetime retires a busy connection: reused until it expires, then replaced', async (t) => {

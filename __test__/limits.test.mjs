@@ -116,7 +116,7 @@ test('maxTotal: idle connections to one destination do not block an acquire for 
 
 test('maxIdlePerDestination: connections beyond the idle cap are closed on release', async (t) => {
   const server = await startServer(t);
-  const pool = createPool(t, { maxPerDestination: 5, maxIdlePerDestination: 2 });
+  const pool = createPool(t, { maxPerDestination: 5, maxIdlePerDestination: 2, acquireTimeout: 10_000 });
   const leases = await Promise.all(range(5).map(() => pool.acquire(server.dest)));
   for (const lease of leases) lease.release();
   t.like(pool.stats(), { idle: 2, inUse: 0 });
@@ -167,7 +167,7 @@ test('maxWaiters: one more queued acquire than allowed rejects with QUEUE_FULL',
 
 test('maxConcurrentDials: no more dials in flight than allowed (against a real server)', async (t) => {
   const server = await startServer(t);
-  const pool = createPool(t, { maxPerDestination: 20, maxConcurrentDials: 2 });
+  const pool = createPool(t, { maxPerDestination: 20, maxConcurrentDials: 2, acquireTimeout: 10_000 });
   const leases = [];
   let maxDialing = 0;
   let done = false;
@@ -180,10 +180,13 @@ test('maxConcurrentDials: no more dials in flight than allowed (against a real s
   })();
   const all = range(20).map(() => pool.acquire(server.dest).then((l) => { leases.push(l); return l; }));
   maxDialing = Math.max(maxDialing, pool.stats().dialing);
-  await Promise.all(all);
-  done = true;
-  await sampler;
+  try {
+    await Promise.all(all);
+  } finally {
+    done = true; // stop sampling even if an acquire failed
+    await sampler;
+  }
   t.true(maxDialing <= 2, `dialing never above 2 (saw ${maxDialing})`);
-  t.is((await server.stats()).current, 20, 'twenty distinct connections in the end');
+  await waitFor(async () => (await server.stats()).current === 20, { message: 'server sees twenty distinct connections' });
   for (const lease of leases) lease.release();
 });

@@ -2,7 +2,7 @@
 // next lease, and a socket left in a state that cannot be reused must be destroyed, not pooled.
 import test from 'ava';
 import { startServer } from './helpers/server.mjs';
-import { createPool, assertStatsConsistent } from './helpers/pool.mjs';
+import { createPool, assertStatsConsistent, settledStats } from './helpers/pool.mjs';
 import { roundTrip, waitFor, sleep } from './helpers/net.mjs';
 
 test("a 'data' listener added during a lease is removed on release", async (t) => {
@@ -71,9 +71,10 @@ async function assertDestroyedOnRelease(t, spoil) {
   t.true(lease.socket.destroyed, 'the socket was destroyed on release');
   await waitFor(async () => !(await server.stats()).connections.some((c) => c.remotePort === port),
     { message: 'server sees the connection closed' });
-  const stats = pool.stats();
+  const expected = { open: 0, idle: 0, inUse: 0, closed: 1 };
+  const stats = await settledStats(pool, expected);
   assertStatsConsistent(t, stats);
-  t.like(stats, { open: 0, idle: 0, inUse: 0, closed: 1 });
+  t.like(stats, expected);
 
   const next = await pool.acquire(server.dest);
   t.false(next.reused, 'the next lease is a new connection');

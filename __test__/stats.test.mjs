@@ -8,8 +8,11 @@ test('a fresh pool reports zeros everywhere', (t) => {
   const pool = createPool(t);
   const s = pool.stats();
   assertStatsConsistent(t, s);
-  t.deepEqual(Object.keys(s).sort(), ['acquireTimeouts', 'acquireWaitMs', 'closed', 'connectMs', 'created', 'dialFailures',
-    'dialing', 'evicted', 'idle', 'inUse', 'open', 'reused', 'waiting'].sort());
+  // The contract's keys (the pool may report more, e.g. connections still closing).
+  for (const key of ['acquireTimeouts', 'acquireWaitMs', 'closed', 'connectMs', 'created', 'dialFailures',
+    'dialing', 'evicted', 'idle', 'inUse', 'open', 'reused', 'waiting']) {
+    t.true(key in s, `stats() has ${key}`);
+  }
   t.deepEqual(Object.keys(s.evicted).sort(), ['idle', 'lifetime', 'peerClosed', 'unhealthy']);
   t.like(s, { open: 0, idle: 0, inUse: 0, dialing: 0, waiting: 0, created: 0, reused: 0, closed: 0,
     dialFailures: 0, acquireTimeouts: 0, evicted: { idle: 0, lifetime: 0, peerClosed: 0, unhealthy: 0 } });
@@ -35,10 +38,13 @@ test('counts match a known sequence of acquires, releases and destroys', async (
   a2.release();
   const s = pool.stats();
   assertStatsConsistent(t, s);
-  t.like(s, { open: 2, idle: 2, inUse: 0, dialing: 0, waiting: 0, created: 3, reused: 1, closed: 1,
+  t.like(s, { open: 2, idle: 2, inUse: 0, dialing: 0, waiting: 0, created: 3, reused: 1,
     dialFailures: 0, acquireTimeouts: 0 });
+  // The destroyed connection is counted in `closed` once its descriptor is closed.
+  await waitFor(() => pool.stats().closed === 1, { message: () => `closed reaches 1 (stats ${JSON.stringify(pool.stats())})` });
   // At rest, every connection ever created is either open or closed.
-  t.is(s.idle + s.inUse, s.created - s.closed);
+  const rest = pool.stats();
+  t.is(rest.idle + rest.inUse, rest.created - rest.closed);
   // The server agrees.
   await waitFor(async () => (await server.stats()).current === 2, { message: 'server sees 2 open connections' });
   t.is((await server.stats()).accepted, 3);
@@ -89,7 +95,7 @@ test('open = idle + inUse + dialing holds at every step under load', async (t) =
       await new Promise((resolve) => setImmediate(resolve));
     }
   })();
-  await Promise.all(range(300).map(async (i) => {
+  const work = Promise.all(range(300).map(async (i) => {
     const dest = i % 3 ? a.dest : b.dest;
     const lease = await pool.acquire(dest);
     sample();
@@ -100,8 +106,12 @@ test('open = idle + inUse + dialing holds at every step under load', async (t) =
       sample();
     }
   }));
-  done = true;
-  await sampler;
+  try {
+    await work;
+  } finally {
+    done = true; // stop sampling even if a use failed
+    await sampler;
+  }
   t.is(violations, 0, `${violations} of ${samples} samples were inconsistent`);
   assertStatsConsistent(t, pool.stats());
 });

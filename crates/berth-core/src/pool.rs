@@ -199,7 +199,7 @@ impl Pool {
             }
         };
         if let Some(reason) = verdict {
-            conn.state = ConnState::Closing;
+            self.start_closing(conn);
             self.counters.evicted(reason);
             return Checkout::Dead(id);
         }
@@ -231,13 +231,13 @@ impl Pool {
             };
             if let Some(reason) = verdict {
                 self.counters.evicted(reason);
-                conn.state = ConnState::Closing;
+                self.start_closing(conn);
                 return Placement::Close;
             }
         }
         let placement = self.place(conn, ds, id);
         if placement == Placement::Close {
-            conn.state = ConnState::Closing;
+            self.start_closing(conn);
         }
         placement
     }
@@ -440,7 +440,7 @@ impl Pool {
         ds.dialing -= 1;
         let placement = self.place(conn, ds, id);
         if placement == Placement::Close {
-            conn.state = ConnState::Closing;
+            self.start_closing(conn);
         }
         let dest = conn.dest;
         let needs_room = self.pump(&mut shard, dest);
@@ -498,7 +498,7 @@ impl Pool {
             ds.idle.remove(pos);
             self.total_idle.fetch_sub(1, Ordering::Relaxed);
         }
-        conn.state = ConnState::Closing;
+        self.start_closing(conn);
         self.counters.evicted(reason);
         true
     }
@@ -511,7 +511,7 @@ impl Pool {
         };
         if matches!(conn.state, ConnState::InUse) {
             ds.in_use -= 1;
-            conn.state = ConnState::Closing;
+            self.start_closing(conn);
             if let Some(reason) = reason {
                 self.counters.evicted(reason);
             }
@@ -541,13 +541,24 @@ impl Pool {
             ds.open -= 1;
         }
         self.total_open.fetch_sub(1, Ordering::Relaxed);
-        Counters::bump(&self.counters.closed);
+        if !matches!(conn.state, ConnState::Closing) {
+            Counters::bump(&self.counters.closed);
+        }
         let needs_room = self.pump(&mut shard, conn.dest);
         drop(shard);
         if needs_room {
             self.make_room(conn.dest);
         }
         self.feed_starved();
+    }
+
+    /// The owner is about to close this connection: from now on it counts as closed, though
+    /// it holds its place under the limits until `forget` reports the descriptor gone.
+    fn start_closing(&self, conn: &mut Conn) {
+        if !matches!(conn.state, ConnState::Closing) {
+            conn.state = ConnState::Closing;
+            Counters::bump(&self.counters.closed);
+        }
     }
 
     /// Takes a removed record's counts out of its destination and the totals.
@@ -593,7 +604,7 @@ impl Pool {
             if let Some(id) = found {
                 self.total_idle.fetch_sub(1, Ordering::Relaxed);
                 if let Some(conn) = shard.conn_mut(id) {
-                    conn.state = ConnState::Closing;
+                    self.start_closing(conn);
                 }
                 self.counters.evicted(EvictReason::Idle);
                 victim = Some(id);
@@ -675,7 +686,7 @@ impl Pool {
                     ds.idle.remove(pos);
                     self.total_idle.fetch_sub(1, Ordering::Relaxed);
                 }
-                conn.state = ConnState::Closing;
+                self.start_closing(conn);
                 self.counters.evicted(reason);
                 evicted.push((id, reason));
             }
