@@ -34,6 +34,20 @@ test('every queued acquire for a refusing destination is rejected, none hangs', 
   t.like(pool.stats(), { waiting: 0, dialing: 0, open: 0 });
 });
 
+test('each dial failure rejects the oldest waiter of the highest priority', async (t) => {
+  const dest = `127.0.0.1:${await freePort()}`;
+  // One dial at a time, so failures reach the waiters one by one.
+  const pool = createPool(t, { maxConcurrentDials: 1 });
+  const rejected = [];
+  const acquires = [0, 5, 0, 5].map((priority, i) => track(pool.acquire(dest, { priority }).catch((err) => {
+    rejected.push(i);
+    throw err;
+  })));
+  const results = await Promise.allSettled(acquires);
+  for (const r of results) t.is(r.reason?.code, 'CONNECT_REFUSED');
+  t.deepEqual(rejected, [1, 3, 0, 2]);
+});
+
 test('a server that stops listening: the next dial is refused, idle connections still work', async (t) => {
   const server = await startServer(t);
   const pool = createPool(t);

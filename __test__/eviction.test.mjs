@@ -49,9 +49,9 @@ test('idleTimeout does not touch a leased connection', async (t) => {
 
 test('using a connection restarts its idle clock', async (t) => {
   const server = await startServer(t);
-  const pool = createPool(t, { idleTimeout: 400 });
-  // Ten uses 100 ms apart span a full second on one connection, never idle for 400 ms.
-  for (let i = 0; i < 10; i++) {
+  const pool = createPool(t, { idleTimeout: 1_000 });
+  // Fifteen uses 100 ms apart span 1.5 s on one connection, never idle anywhere near 1 s.
+  for (let i = 0; i < 15; i++) {
     const lease = await pool.acquire(server.dest);
     t.is(lease.reused, i > 0, `use ${i} reused`);
     await roundTrip(lease.socket, `use ${i}`);

@@ -190,3 +190,15 @@ test('maxConcurrentDials: no more dials in flight than allowed (against a real s
   await waitFor(async () => (await server.stats()).current === 20, { message: 'server sees twenty distinct connections' });
   for (const lease of leases) lease.release();
 });
+
+test('more leases held at once than maxConcurrentDials: each still gets its own connection (defaults)', async (t) => {
+  const server = await startServer(t);
+  const pool = createPool(t, { acquireTimeout: 10_000 }); // maxConcurrentDials 4, maxPerDestination 32
+  const leases = await Promise.all(range(12).map(() => pool.acquire(server.dest)));
+  t.is(new Set(leases.map((l) => l.socket.localPort)).size, 12, 'twelve distinct connections');
+  const replies = await Promise.all(leases.map((l, i) => roundTrip(l.socket, `held ${i}`)));
+  t.deepEqual(replies.map(String), range(12).map((i) => `held ${i}`));
+  t.is((await server.stats()).current, 12);
+  for (const lease of leases) lease.release();
+  t.like(pool.stats(), { idle: 12, inUse: 0, created: 12 });
+});

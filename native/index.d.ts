@@ -16,8 +16,6 @@ export declare class Engine {
   get handle(): number
   /** The id of a destination string; throws with a message quoting bad input. */
   intern(destination: string): number
-  /** A waiter id (>= 0), -1 when the destination's queue is full, -2 for an unknown id. */
-  enqueue(dest: number, priority: number, timeoutMs: number): number
   cancel(dest: number, waiter: number): boolean
   /** Takes ownership of a dialed connection's descriptor; -1 when there is none to take. */
   adopt(conn: number): number

@@ -9,8 +9,11 @@ import type { Engine as EngineClass } from '../native/index';
  * crates/berth-node/src/hot.rs): napi-rs's generated wrappers cost ten times more per call.
  */
 interface HotPath {
-  /** A connection id (>= 0) on a hit, `MISS`, or `-2 - id` for a dead idle connection to close. */
-  tryAcquire(engine: number, dest: number): number;
+  /**
+   * A connection id (>= 0, < `WAITER_BASE`) on a hit; `WAITER_BASE + waiter id` when queued;
+   * `QUEUE_FULL`; or `-2 - id` for a dead idle connection to close before calling again.
+   */
+  acquire(engine: number, dest: number, priority: number, timeoutMs: number): number;
   /** A waiter id (>= 0) the connection went to, `PLACED_IDLE` or `PLACED_CLOSE`. */
   release(engine: number, conn: number): number;
   /** As `release`, after a peek for bytes the lease left unread in the kernel. */
@@ -21,7 +24,7 @@ interface HotPath {
 const binding = require('../native/index.js') as { Engine: typeof EngineClass } & HotPath;
 
 export const Engine = binding.Engine;
-export const tryAcquire = binding.tryAcquire;
+export const acquire = binding.acquire;
 export const release = binding.release;
 export const releaseChecked = binding.releaseChecked;
 export type Engine = EngineClass;
@@ -31,8 +34,9 @@ export type { EngineConfig, EngineEvent, EngineStats, EngineDestSnapshot } from 
 export const PLACED_IDLE = -1;
 export const PLACED_CLOSE = -2;
 
-/** `tryAcquire` result for "no idle connection". */
-export const MISS = -1;
+/** `acquire` results: queue full, and the offset of waiter ids. */
+export const QUEUE_FULL = -1;
+export const WAITER_BASE = 2 ** 32;
 
 /** Event kinds (see EngineEvent). */
 export const EVENT_DIALED = 0;

@@ -9,6 +9,7 @@ import { resolveOptions, describe, MAX_TIME, type PoolOptions, type ResolvedPool
 import { BerthError, dialError } from './errors';
 import { Lease, type LeaseOwner } from './lease';
 import {
+  acquire,
   DISCARD_BY_USER,
   Engine,
   EVENT_DIAL_FAILED,
@@ -17,12 +18,12 @@ import {
   EVENT_WAITER_TIMED_OUT,
   EVICT_PEER_CLOSED,
   EVICT_UNHEALTHY,
-  MISS,
   PLACED_CLOSE,
   PLACED_IDLE,
   release,
   releaseChecked,
-  tryAcquire,
+  QUEUE_FULL,
+  WAITER_BASE,
   type EngineEvent,
 } from './native';
 import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
@@ -117,6 +118,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
         return Promise.reject(error);
       }
     }
+    let priority = 0;
+    let timeout = this.options.acquireTimeout;
     if (options !== undefined) {
       try {
         checkAcquireOptions(options);
@@ -124,24 +127,30 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
         return Promise.reject(error);
       }
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+      priority = options.priority ?? 0;
+      timeout = options.timeout ?? timeout;
     }
     for (;;) {
-      const id = tryAcquire(this.#handle, destId);
-      if (id === MISS) break;
-      if (id < MISS) {
+      const result = acquire(this.#handle, destId, priority, timeout);
+      if (result >= WAITER_BASE) return this.#wait(result - WAITER_BASE, destId, destination, options?.signal);
+      if (result === QUEUE_FULL) {
+        return Promise.reject(
+          new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
+        );
+      }
+      if (result < QUEUE_FULL) {
         // The engine found this idle connection closed or dirty and took it out.
-        this.#conns[-2 - id]?.destroy();
+        this.#conns[-2 - result]?.destroy();
         continue;
       }
-      const conn = this.#conns[id]!;
+      const conn = this.#conns[result]!;
       if (!conn.stillUsable()) {
-        this.#engine.discard(id, EVICT_UNHEALTHY);
+        this.#engine.discard(result, EVICT_UNHEALTHY);
         conn.destroy();
         continue;
       }
       return Promise.resolve(this.#lend(conn));
     }
-    return this.#wait(destId, destination, options);
   }
 
   /**
@@ -244,7 +253,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
 
   #lend(conn: Connection): Lease {
     conn.state = ConnState.Leased;
-    conn.writtenAtLease = conn.socket.bytesWritten;
+    conn.wrote = false;
     if (!conn.refed) {
       conn.socket.ref();
       conn.refed = true;
@@ -253,16 +262,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     return new Lease(conn, this);
   }
 
-  #wait(destId: number, destination: string, options: AcquireOptions | undefined): Promise<Lease> {
-    const timeout = options?.timeout ?? this.options.acquireTimeout;
-    const waiterId = this.#engine.enqueue(destId, options?.priority ?? 0, timeout);
-    if (waiterId < 0) {
-      return Promise.reject(
-        new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
-      );
-    }
+  #wait(waiterId: number, destId: number, destination: string, signal: AbortSignal | undefined): Promise<Lease> {
     return new Promise<Lease>((resolve, reject) => {
-      const signal = options?.signal;
       const onAbort =
         signal === undefined
           ? undefined
@@ -358,9 +359,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     } else {
       // A lease that wrote may have left part of a reply in the kernel: peek before pooling.
       // One that wrote nothing cannot have, and skips the syscall.
-      const wrote = conn.socket.bytesWritten !== conn.writtenAtLease;
       conn.resetAfterLease();
-      this.#place(conn, (wrote ? releaseChecked : release)(this.#handle, conn.id));
+      this.#place(conn, (conn.wrote ? releaseChecked : release)(this.#handle, conn.id));
     }
     this.#checkDrained();
   }

@@ -5,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// roundTrip(socket, buf) lives in ./net.mjs (the child-process fixtures use it too).
+export { roundTrip } from './net.mjs';
+
 const FIXTURE = fileURLToPath(new URL('../fixtures/server.mjs', import.meta.url));
 const START_TIMEOUT = 15_000;
 const CONTROL_TIMEOUT = 10_000;

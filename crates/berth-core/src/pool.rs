@@ -7,6 +7,7 @@
 
 use crate::clock::now_ms;
 use crate::config::{IdleOrder, PoolConfig};
+use crate::deadlines::Deadlines;
 use crate::destination::InvalidDestination;
 use crate::dial::dial;
 use crate::error::{DialError, DialErrorCode};
@@ -15,14 +16,13 @@ use crate::interner::Interner;
 use crate::liveness::{self, Liveness};
 use crate::shard::{shard_of, Conn, ConnId, ConnState, DestId, DestState, Shard, SHARDS};
 use crate::stats::{Counters, EvictReason, StatsSnapshot};
-use crate::waiters::WaiterId;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use crate::waiters::{Waiter, WaiterId};
+use std::collections::VecDeque;
 use std::os::fd::{IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 /// Where a connection goes when it becomes free (released, or freshly dialed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,20 @@ pub enum Checkout {
     Dead(ConnId),
     /// No idle connection: enqueue a waiter.
     Miss,
+}
+
+/// The result of `acquire`: a connection now, or a place in the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acquire {
+    /// This idle connection passed its check and is now in use.
+    Hit(ConnId),
+    /// This idle connection failed its check and must be closed; call again.
+    Dead(ConnId),
+    /// No idle connection: this waiter is queued (and dials started as limits allow).
+    Queued(WaiterId),
+    /// No idle connection, and `maxWaiters` are already queued.
+    QueueFull,
+    UnknownDestination,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,9 +100,7 @@ pub struct Pool {
     /// Destinations whose waiters are blocked by `maxTotal`, served first when room appears.
     starved: Mutex<VecDeque<DestId>>,
     has_starved: AtomicBool,
-    /// Acquire deadlines: (deadline ms, destination, waiter), earliest first.
-    deadlines: Mutex<BinaryHeap<Reverse<(u64, DestId, WaiterId)>>>,
-    timer_wake: Notify,
+    deadlines: Deadlines,
     shutdown: watch::Sender<bool>,
     sink: Arc<dyn EventSink>,
     runtime: tokio::runtime::Handle,
@@ -119,8 +131,7 @@ impl Pool {
             closed: AtomicBool::new(false),
             starved: Mutex::new(VecDeque::new()),
             has_starved: AtomicBool::new(false),
-            deadlines: Mutex::new(BinaryHeap::new()),
-            timer_wake: Notify::new(),
+            deadlines: Deadlines::default(),
             shutdown,
             sink,
             runtime,
@@ -142,8 +153,8 @@ impl Pool {
         &self.counters
     }
 
-    pub(crate) fn timer_wake(&self) -> &Notify {
-        &self.timer_wake
+    pub(crate) fn deadlines(&self) -> &Deadlines {
+        &self.deadlines
     }
 
     /// Parses `input` once; later calls with the same string are a map lookup.
@@ -168,9 +179,32 @@ impl Pool {
 
     // ---- the hot path -------------------------------------------------------------------
 
+    /// Takes an idle connection of `dest`, or queues a waiter for one: a single lock and a
+    /// single call from JS either way.
+    pub fn acquire(
+        self: &Arc<Self>,
+        dest: DestId,
+        priority: i32,
+        timeout: Option<Duration>,
+    ) -> Acquire {
+        let mut shard = self.shard(dest);
+        match self.checkout(&mut shard, dest) {
+            Checkout::Hit(id) => Acquire::Hit(id),
+            Checkout::Dead(id) => Acquire::Dead(id),
+            Checkout::Miss => match self.enqueue_locked(shard, dest, priority, timeout) {
+                Ok(waiter) => Acquire::Queued(waiter),
+                Err(EnqueueError::QueueFull) => Acquire::QueueFull,
+                Err(EnqueueError::UnknownDestination) => Acquire::UnknownDestination,
+            },
+        }
+    }
+
     /// Takes an idle connection of `dest` if one passes its liveness check.
     pub fn try_acquire(&self, dest: DestId) -> Checkout {
-        let mut shard = self.shard(dest);
+        self.checkout(&mut self.shard(dest), dest)
+    }
+
+    fn checkout(&self, shard: &mut Shard, dest: DestId) -> Checkout {
         let Some(ds) = shard.dest(dest) else {
             return Checkout::Miss;
         };
@@ -252,7 +286,7 @@ impl Pool {
             self.counters.evicted(EvictReason::Lifetime);
             return Placement::Close;
         }
-        if let Some((waiter, since)) = ds.waiters.pop() {
+        if let Some(waiter) = ds.waiters.pop() {
             conn.state = ConnState::InUse;
             if conn.uses > 0 {
                 Counters::bump(&self.counters.reused);
@@ -261,8 +295,9 @@ impl Pool {
             ds.in_use += 1;
             self.counters
                 .acquire_wait
-                .record_us(since.elapsed().as_micros() as u64);
-            return Placement::Handoff(waiter);
+                .record_us(waiter.since.elapsed().as_micros() as u64);
+            self.forget_deadline(conn.dest, &waiter);
+            return Placement::Handoff(waiter.id);
         }
         // Another destination is waiting for room under maxTotal: give it ours.
         if self.has_starved.load(Ordering::Relaxed) {
@@ -289,7 +324,16 @@ impl Pool {
         priority: i32,
         timeout: Option<Duration>,
     ) -> Result<WaiterId, EnqueueError> {
-        let mut shard = self.shard(dest);
+        self.enqueue_locked(self.shard(dest), dest, priority, timeout)
+    }
+
+    fn enqueue_locked(
+        self: &Arc<Self>,
+        mut shard: MutexGuard<'_, Shard>,
+        dest: DestId,
+        priority: i32,
+        timeout: Option<Duration>,
+    ) -> Result<WaiterId, EnqueueError> {
         let Some(ds) = shard.dest(dest) else {
             return Err(EnqueueError::UnknownDestination);
         };
@@ -297,14 +341,22 @@ impl Pool {
             return Err(EnqueueError::QueueFull);
         }
         let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
-        ds.waiters.push(id, priority, Instant::now());
+        let deadline = timeout.map(|t| now_ms().saturating_add(t.as_millis() as u64));
+        ds.waiters.push(
+            Waiter {
+                id,
+                since: Instant::now(),
+                deadline,
+            },
+            priority,
+        );
+        // Registered before the shard lock is released, so that a serve (which removes it)
+        // cannot run first and leave a stale entry behind.
+        if let Some(deadline) = deadline {
+            self.deadlines.add(deadline, dest, id);
+        }
         let needs_room = self.pump(&mut shard, dest);
         drop(shard);
-        if let Some(timeout) = timeout {
-            let deadline = now_ms().saturating_add(timeout.as_millis() as u64);
-            lock(&self.deadlines).push(Reverse((deadline, dest, id)));
-            self.timer_wake.notify_one();
-        }
         if needs_room {
             self.make_room(dest);
         }
@@ -313,9 +365,23 @@ impl Pool {
 
     /// Removes a waiter that gave up (abort); false when it was already served or timed out.
     pub fn cancel(&self, dest: DestId, waiter: WaiterId) -> bool {
-        self.shard(dest)
+        let removed = self
+            .shard(dest)
             .dest(dest)
-            .is_some_and(|ds| ds.waiters.remove(waiter))
+            .and_then(|ds| ds.waiters.remove(waiter));
+        match removed {
+            Some(waiter) => {
+                self.forget_deadline(dest, &waiter);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn forget_deadline(&self, dest: DestId, waiter: &Waiter) {
+        if let Some(deadline) = waiter.deadline {
+            self.deadlines.remove(deadline, dest, waiter.id);
+        }
     }
 
     /// Starts as many dials for `dest` as its waiters need and the limits allow.
@@ -460,7 +526,11 @@ impl Pool {
         ds.open -= 1;
         self.total_open.fetch_sub(1, Ordering::Relaxed);
         Counters::bump(&self.counters.dial_failures);
-        let waiter = ds.waiters.pop().map(|(w, _)| w);
+        let waiter = ds.waiters.pop();
+        if let Some(w) = &waiter {
+            self.forget_deadline(conn.dest, w);
+        }
+        let waiter = waiter.map(|w| w.id);
         let needs_room = self.pump(&mut shard, conn.dest);
         drop(shard);
         if needs_room {
@@ -641,16 +711,9 @@ impl Pool {
     /// Rejects waiters whose deadline passed; returns the next deadline (ms), if any.
     pub(crate) fn expire_waiters(&self, now: u64) -> Option<u64> {
         loop {
-            let due = {
-                let mut heap = lock(&self.deadlines);
-                match heap.peek() {
-                    Some(Reverse((deadline, _, _))) if *deadline <= now => heap.pop(),
-                    Some(Reverse((deadline, _, _))) => return Some(*deadline),
-                    None => return None,
-                }
-            };
-            let Some(Reverse((_, dest, waiter))) = due else {
-                return None;
+            let (dest, waiter) = match self.deadlines.pop_due(now) {
+                Ok(due) => due,
+                Err(next) => return next,
             };
             if self.cancel(dest, waiter) {
                 Counters::bump(&self.counters.acquire_timeouts);
@@ -707,10 +770,10 @@ impl Pool {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
             for (_, ds) in shard.dests_mut() {
-                waiters.extend(ds.waiters.drain_ids());
+                waiters.extend(ds.waiters.drain().into_iter().map(|w| w.id));
             }
         }
-        lock(&self.deadlines).clear();
+        self.deadlines.clear();
         waiters
     }
 

@@ -18,11 +18,17 @@ pub(crate) async fn run(pool: Arc<Pool>, stop: &mut watch::Receiver<bool>, sweep
             next_sweep = now + sweep_ms;
         }
         let wake_at = next_deadline.map_or(next_sweep, |d| d.min(next_sweep));
+        pool.deadlines().plan_wake(wake_at);
+        // A deadline added from now on notifies if it falls before the plan; one added while
+        // the plan was being made is caught here.
+        if pool.deadlines().earliest().is_some_and(|d| d < wake_at) {
+            continue;
+        }
         // At least 1 ms: the coarse clock may lag a deadline by a tick, and spinning helps no one.
         let nap = Duration::from_millis(wake_at.saturating_sub(now_ms()).max(1));
         tokio::select! {
             _ = tokio::time::sleep(nap) => {}
-            _ = pool.timer_wake().notified() => {}
+            _ = pool.deadlines().woken().notified() => {}
             _ = stop.wait_for(|closed| *closed) => return,
         }
     }

@@ -2,53 +2,78 @@
 //! first come first served within a priority.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 pub type WaiterId = u64;
 
+#[derive(Clone, Copy, Debug)]
+pub struct Waiter {
+    pub id: WaiterId,
+    /// When it started waiting, for the acquire-wait histogram.
+    pub since: Instant,
+    /// Its acquire deadline (clock ms), if it has one.
+    pub deadline: Option<u64>,
+}
+
 #[derive(Default)]
 pub struct Waiters {
-    /// Keyed by (higher priority first, then lower id = earlier arrival).
-    queue: BTreeMap<(Reverse<i32>, WaiterId), Instant>,
-    priority_of: HashMap<WaiterId, i32>,
+    /// One FIFO per priority level, highest level first. Almost every pool uses one level, so
+    /// push and pop are a map lookup and a deque operation.
+    levels: BTreeMap<Reverse<i32>, VecDeque<Waiter>>,
+    len: usize,
 }
 
 impl Waiters {
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len == 0
     }
 
-    /// `id` must grow with arrival order: it breaks ties within a priority.
-    pub fn push(&mut self, id: WaiterId, priority: i32, since: Instant) {
-        self.queue.insert((Reverse(priority), id), since);
-        self.priority_of.insert(id, priority);
+    pub fn push(&mut self, waiter: Waiter, priority: i32) {
+        self.levels
+            .entry(Reverse(priority))
+            .or_default()
+            .push_back(waiter);
+        self.len += 1;
     }
 
-    /// The waiter to serve next, with when it started waiting.
-    pub fn pop(&mut self) -> Option<(WaiterId, Instant)> {
-        let ((_, id), since) = self.queue.pop_first()?;
-        self.priority_of.remove(&id);
-        Some((id, since))
-    }
-
-    /// Removes a waiter that gave up; false when it is no longer queued.
-    pub fn remove(&mut self, id: WaiterId) -> bool {
-        match self.priority_of.remove(&id) {
-            Some(priority) => self.queue.remove(&(Reverse(priority), id)).is_some(),
-            None => false,
+    /// The waiter to serve next.
+    pub fn pop(&mut self) -> Option<Waiter> {
+        let mut level = self.levels.first_entry()?;
+        let waiter = level.get_mut().pop_front();
+        if level.get().is_empty() {
+            level.remove();
         }
+        if waiter.is_some() {
+            self.len -= 1;
+        }
+        waiter
     }
 
-    pub fn drain_ids(&mut self) -> Vec<WaiterId> {
-        self.priority_of.clear();
-        std::mem::take(&mut self.queue)
-            .into_keys()
-            .map(|(_, id)| id)
+    /// Removes a waiter that gave up (abort, timeout); None when it is no longer queued.
+    /// Linear in the queue length: giving up is the rare path.
+    pub fn remove(&mut self, id: WaiterId) -> Option<Waiter> {
+        let (key, pos) = self.levels.iter().find_map(|(key, queue)| {
+            queue.iter().position(|w| w.id == id).map(|pos| (*key, pos))
+        })?;
+        let queue = self.levels.get_mut(&key)?;
+        let waiter = queue.remove(pos)?;
+        if queue.is_empty() {
+            self.levels.remove(&key);
+        }
+        self.len -= 1;
+        Some(waiter)
+    }
+
+    pub fn drain(&mut self) -> Vec<Waiter> {
+        self.len = 0;
+        std::mem::take(&mut self.levels)
+            .into_values()
+            .flatten()
             .collect()
     }
 }
@@ -57,16 +82,24 @@ impl Waiters {
 mod tests {
     use super::*;
 
+    fn waiter(id: WaiterId) -> Waiter {
+        Waiter {
+            id,
+            since: Instant::now(),
+            deadline: None,
+        }
+    }
+
     #[test]
     fn fifo_within_priority_and_higher_priority_first() {
         let mut w = Waiters::default();
-        let now = Instant::now();
-        w.push(1, 0, now);
-        w.push(2, 0, now);
-        w.push(3, 5, now);
-        w.push(4, -1, now);
-        w.push(5, 5, now);
-        let order: Vec<_> = std::iter::from_fn(|| w.pop().map(|(id, _)| id)).collect();
+        w.push(waiter(1), 0);
+        w.push(waiter(2), 0);
+        w.push(waiter(3), 5);
+        w.push(waiter(4), -1);
+        w.push(waiter(5), 5);
+        assert_eq!(w.len(), 5);
+        let order: Vec<_> = std::iter::from_fn(|| w.pop().map(|w| w.id)).collect();
         assert_eq!(order, vec![3, 5, 1, 2, 4]);
         assert!(w.is_empty());
     }
@@ -74,13 +107,25 @@ mod tests {
     #[test]
     fn remove_takes_out_only_queued_waiters() {
         let mut w = Waiters::default();
-        let now = Instant::now();
-        w.push(1, 0, now);
-        w.push(2, 3, now);
-        assert!(w.remove(1));
-        assert!(!w.remove(1));
+        w.push(waiter(1), 0);
+        w.push(waiter(2), 3);
+        assert_eq!(w.remove(1).map(|w| w.id), Some(1));
+        assert!(w.remove(1).is_none());
         assert_eq!(w.len(), 1);
-        assert_eq!(w.pop().map(|(id, _)| id), Some(2));
-        assert!(!w.remove(2));
+        assert_eq!(w.pop().map(|w| w.id), Some(2));
+        assert!(w.remove(2).is_none());
+        assert!(w.pop().is_none());
+    }
+
+    #[test]
+    fn drain_returns_everyone() {
+        let mut w = Waiters::default();
+        for id in 0..10 {
+            w.push(waiter(id), (id % 3) as i32);
+        }
+        let mut ids: Vec<_> = w.drain().into_iter().map(|w| w.id).collect();
+        ids.sort();
+        assert_eq!(ids, (0..10).collect::<Vec<_>>());
+        assert!(w.is_empty());
     }
 }

@@ -10,14 +10,13 @@ mod hot;
 mod registry;
 mod stats;
 
-use berth_core::{EnqueueError, EvictReason, Placement, Pool};
+use berth_core::{EvictReason, Placement, Pool};
 use config::EngineConfig;
 use events::{EventCallback, JsSink};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stats::{EngineDestSnapshot, EngineStats};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// One pool's engine, owned by one JS `Pool`.
 #[napi]
@@ -66,19 +65,6 @@ impl Engine {
         self.pool
             .intern(&destination)
             .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
-    }
-
-    /// A waiter id (>= 0), -1 when the destination's queue is full, -2 for an unknown id.
-    #[napi]
-    pub fn enqueue(&self, dest: u32, priority: i32, timeout_ms: f64) -> f64 {
-        let timeout = timeout_ms
-            .is_finite()
-            .then(|| Duration::from_millis(timeout_ms.max(0.0) as u64));
-        match self.pool.enqueue(dest, priority, timeout) {
-            Ok(waiter) => waiter as f64,
-            Err(EnqueueError::QueueFull) => -1.0,
-            Err(EnqueueError::UnknownDestination) => -2.0,
-        }
     }
 
     #[napi]

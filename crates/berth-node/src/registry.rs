@@ -35,9 +35,9 @@ pub fn unregister(handle: u32) {
     });
 }
 
-pub fn with<R>(handle: u32, f: impl FnOnce(&Pool) -> R) -> Option<R> {
+pub fn with<R>(handle: u32, f: impl FnOnce(&Arc<Pool>) -> R) -> Option<R> {
     POOLS.with(|pools| {
         let pools = pools.borrow();
-        pools.get(handle as usize)?.as_deref().map(f)
+        pools.get(handle as usize)?.as_ref().map(f)
     })
 }
