@@ -80,6 +80,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
   #refed = false;
   #closed: Promise<void> | undefined;
   #onClosed: (() => void) | undefined;
+  #drained: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
   #unrefQueue: Connection[] = [];
 
@@ -193,18 +194,26 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     if (this.#state === PoolState.Closed) return this.#closed;
     this.#state = PoolState.Draining;
     if (this.#leased > 0 || this.#waiters.size > 0) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = Number.isFinite(timeout)
-          ? setTimeout(() => {
-              this.#onDrained = undefined;
-              reject(new BerthError('DRAIN_TIMEOUT', `${this.#leased} leases still out after ${timeout} ms`));
-            }, timeout)
-          : undefined;
-        this.#onDrained = () => {
-          if (timer !== undefined) clearTimeout(timer);
-          resolve();
-        };
+      // One "everything is back" promise, however many drain() calls wait on it.
+      this.#drained ??= new Promise<void>((resolve) => {
+        this.#onDrained = resolve;
       });
+      if (Number.isFinite(timeout)) {
+        let timer: NodeJS.Timeout | undefined;
+        const expired = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new BerthError('DRAIN_TIMEOUT', `${this.#leased} leases still out after ${timeout} ms`)),
+            timeout,
+          );
+        });
+        try {
+          await Promise.race([this.#drained, expired]);
+        } finally {
+          clearTimeout(timer);
+        }
+      } else {
+        await this.#drained;
+      }
     }
     return this.close();
   }
@@ -298,14 +307,14 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     } else if (placement === PLACED_CLOSE) {
       conn.destroy();
     } else {
-      const waiter = this.#settleWaiter(placement);
-      if (waiter === undefined) {
+      if (!this.#waiters.has(placement)) {
         // Cannot happen (hand-offs go to waiters still queued); never strand the connection.
-        conn.state = ConnState.Leased;
-        this.releaseConnection(conn);
+        this.#place(conn, release(this.#handle, conn.id));
         return;
       }
-      waiter.resolve(this.#lend(conn));
+      // Lend before settling: settling may find the pool drained, and it is not.
+      const lease = this.#lend(conn);
+      this.#settleWaiter(placement)!.resolve(lease);
     }
   }
 
