@@ -10,10 +10,11 @@ import type { Engine as EngineClass } from '../native/index';
  */
 interface HotPath {
   /**
-   * A connection id (>= 0, < `WAITER_BASE`) on a hit; `WAITER_BASE + waiter id` when queued;
-   * `QUEUE_FULL`; or `-2 - id` for a dead idle connection to close before calling again.
+   * A connection id (>= 0, < `WAITER_BASE`) on a hit; `WAITER_BASE + waiter` when queued under
+   * the caller's `waiter` token; `QUEUE_FULL`; or `-2 - id` for a dead idle connection to close
+   * before calling again.
    */
-  acquire(engine: number, dest: number, priority: number, timeoutMs: number): number;
+  acquire(engine: number, dest: number, waiter: number, priority: number, timeoutMs: number): number;
   /** A waiter id (>= 0) the connection went to, `PLACED_IDLE` or `PLACED_CLOSE`. */
   release(engine: number, conn: number): number;
   /** As `release`, after a peek for bytes the lease left unread in the kernel. */

@@ -8,6 +8,7 @@ import { ConnState, Connection, type ConnectionOwner } from './connection';
 import { resolveOptions, describe, MAX_TIME, type PoolOptions, type ResolvedPoolOptions } from './config';
 import { BerthError, dialError } from './errors';
 import { Lease, type LeaseOwner } from './lease';
+import { WaiterTable } from './waiter-table';
 import {
   acquire,
   DISCARD_BY_USER,
@@ -49,7 +50,7 @@ interface Waiter {
   readonly destination: string;
   readonly destId: number;
   readonly signal: AbortSignal | undefined;
-  readonly onAbort: (() => void) | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 const enum PoolState {
@@ -73,7 +74,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
   readonly #destNames: string[] = [];
   /** Connections by engine id (ids are small and reused, so an array beats a Map). */
   readonly #conns: (Connection | undefined)[] = [];
-  readonly #waiters = new Map<number, Waiter>();
+  readonly #waiters = new WaiterTable<Waiter>();
   #state = PoolState.Open;
   #leased = 0;
   #sockets = 0;
@@ -132,8 +133,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       timeout = options.timeout ?? timeout;
     }
     for (;;) {
-      const result = acquire(this.#handle, destId, priority, timeout);
-      if (result >= WAITER_BASE) return this.#wait(result - WAITER_BASE, destId, destination, options?.signal);
+      const result = acquire(this.#handle, destId, this.#waiters.nextToken(), priority, timeout);
+      if (result >= WAITER_BASE) return this.#wait(destId, destination, options?.signal);
       if (result === QUEUE_FULL) {
         return Promise.reject(
           new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
@@ -231,7 +232,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     });
     const closedError = () => new BerthError('POOL_CLOSED', 'the pool was closed');
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
-    for (const waiter of [...this.#waiters.keys()]) this.#settleWaiter(waiter)?.reject(closedError());
+    for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();
     this.#onDrained?.();
     this.#updateRef();
@@ -271,28 +272,28 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     return new Lease(conn, this);
   }
 
-  #wait(waiterId: number, destId: number, destination: string, signal: AbortSignal | undefined): Promise<Lease> {
+  /** Books the waiter the engine just queued under the table's next token. */
+  #wait(destId: number, destination: string, signal: AbortSignal | undefined): Promise<Lease> {
     return new Promise<Lease>((resolve, reject) => {
-      const onAbort =
-        signal === undefined
-          ? undefined
-          : () => {
-              // Only a waiter still queued in the engine can be taken back; otherwise its
-              // outcome is already on its way and will find no waiter.
-              this.#engine.cancel(destId, waiterId);
-              this.#settleWaiter(waiterId)?.reject(signal.reason);
-            };
-      this.#waiters.set(waiterId, { resolve, reject, destination, destId, signal, onAbort });
-      signal?.addEventListener('abort', onAbort!, { once: true });
+      const waiter: Waiter = { resolve, reject, destination, destId, signal, onAbort: undefined };
+      const token = this.#waiters.add(waiter);
+      if (signal !== undefined) {
+        waiter.onAbort = () => {
+          // Only a waiter still queued in the engine can be taken back; otherwise its
+          // outcome is already on its way and will find no waiter.
+          this.#engine.cancel(destId, token);
+          this.#settleWaiter(token)?.reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
       this.#updateRef();
     });
   }
 
   /** Takes a waiter out of the books; the caller resolves or rejects it. */
   #settleWaiter(id: number): Waiter | undefined {
-    const waiter = this.#waiters.get(id);
+    const waiter = this.#waiters.take(id);
     if (waiter === undefined) return undefined;
-    this.#waiters.delete(id);
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     this.#updateRef();
     this.#checkDrained();
@@ -307,7 +308,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     } else if (placement === PLACED_CLOSE) {
       conn.destroy();
     } else {
-      if (!this.#waiters.has(placement)) {
+      if (this.#waiters.get(placement) === undefined) {
         // Cannot happen (hand-offs go to waiters still queued); never strand the connection.
         this.#place(conn, release(this.#handle, conn.id));
         return;

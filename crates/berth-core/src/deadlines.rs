@@ -1,63 +1,57 @@
-//! Acquire deadlines of queued waiters, earliest first, shared by the pool (which adds and
-//! removes them) and its timer task (which expires them).
+//! When the earliest acquire deadline falls, shared by the pool (which queues waiters) and
+//! its timer task (which expires them).
 //!
-//! Entries are removed as soon as their waiter is served or gives up, so the set holds only
-//! live waiters however many pass through. The timer task publishes when it plans to wake; a
-//! new deadline wakes it early only when it falls before that, so a burst of waiters with the
-//! usual long timeout costs no cross-thread wake-ups.
+//! Deadlines live in the waiter entries themselves; this keeps only the earliest, as an atomic
+//! that queuing lowers with one `fetch_min`. Serving or cancelling a waiter costs nothing here:
+//! a stale (too early) value only makes the timer task look once more and find nothing due.
+//! The timer task publishes when it plans to wake; a new deadline wakes it early only when it
+//! falls before that, so a burst of waiters with the usual long timeout wakes no thread.
 
-use crate::shard::DestId;
-use crate::waiters::WaiterId;
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use tokio::sync::Notify;
 
-#[derive(Default)]
+const NONE: u64 = u64::MAX;
+
 pub struct Deadlines {
-    set: Mutex<BTreeSet<(u64, DestId, WaiterId)>>,
+    earliest: AtomicU64,
     planned_wake: AtomicU64,
     wake: Notify,
 }
 
-impl Deadlines {
-    fn set(&self) -> std::sync::MutexGuard<'_, BTreeSet<(u64, DestId, WaiterId)>> {
-        self.set
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            earliest: AtomicU64::new(NONE),
+            planned_wake: AtomicU64::new(NONE),
+            wake: Notify::new(),
+        }
     }
+}
 
-    pub fn add(&self, deadline: u64, dest: DestId, waiter: WaiterId) {
-        self.set().insert((deadline, dest, waiter));
+impl Deadlines {
+    /// A waiter with this deadline (clock ms) was queued.
+    pub fn note(&self, deadline: u64) {
+        self.earliest.fetch_min(deadline, Ordering::AcqRel);
         if deadline < self.planned_wake.load(Ordering::Acquire) {
             self.wake.notify_one();
         }
     }
 
-    pub fn remove(&self, deadline: u64, dest: DestId, waiter: WaiterId) {
-        self.set().remove(&(deadline, dest, waiter));
+    /// Puts back a deadline still pending after a scan, without waking anyone.
+    pub fn keep(&self, deadline: u64) {
+        self.earliest.fetch_min(deadline, Ordering::AcqRel);
     }
 
-    /// Takes the earliest deadline if it is due at `now`; otherwise returns when the next one
-    /// falls due.
-    pub fn pop_due(&self, now: u64) -> Result<(DestId, WaiterId), Option<u64>> {
-        let mut set = self.set();
-        match set.first() {
-            Some(&(deadline, dest, waiter)) if deadline <= now => {
-                set.pop_first();
-                Ok((dest, waiter))
-            }
-            Some(&(deadline, _, _)) => Err(Some(deadline)),
-            None => Err(None),
-        }
+    /// Takes the earliest deadline for a scan, leaving none: the scan `keep`s what remains,
+    /// and deadlines noted meanwhile are not lost.
+    pub fn take(&self) -> Option<u64> {
+        let earliest = self.earliest.swap(NONE, Ordering::AcqRel);
+        (earliest != NONE).then_some(earliest)
     }
 
     pub fn earliest(&self) -> Option<u64> {
-        self.set().first().map(|&(deadline, _, _)| deadline)
-    }
-
-    pub fn clear(&self) {
-        self.set().clear();
+        let earliest = self.earliest.load(Ordering::Acquire);
+        (earliest != NONE).then_some(earliest)
     }
 
     /// The timer task says when it will wake next (clock ms).
@@ -75,16 +69,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pops_due_deadlines_in_order_and_forgets_removed_ones() {
+    fn keeps_the_earliest_through_a_scan() {
         let d = Deadlines::default();
-        d.add(30, 1, 3);
-        d.add(10, 1, 1);
-        d.add(20, 2, 2);
-        d.remove(20, 2, 2);
-        assert_eq!(d.pop_due(5), Err(Some(10)));
-        assert_eq!(d.pop_due(15), Ok((1, 1)));
-        assert_eq!(d.pop_due(15), Err(Some(30)));
-        assert_eq!(d.pop_due(30), Ok((1, 3)));
-        assert_eq!(d.pop_due(100), Err(None));
+        assert_eq!(d.earliest(), None);
+        d.note(30);
+        d.note(10);
+        d.note(20);
+        assert_eq!(d.take(), Some(10));
+        assert_eq!(d.earliest(), None);
+        d.note(25); // queued during the scan
+        d.keep(30); // left by the scan
+        assert_eq!(d.earliest(), Some(25));
     }
 }

@@ -94,7 +94,8 @@ pub struct Pool {
     /// Open connections across destinations (dialing and closing included), under `maxTotal`.
     total_open: AtomicU32,
     total_idle: AtomicU32,
-    next_waiter: AtomicU64,
+    /// Dials started, ever: seeds the lifetime jitter.
+    dials_started: AtomicU64,
     counters: Counters,
     closed: AtomicBool,
     /// Destinations whose waiters are blocked by `maxTotal`, served first when room appears.
@@ -126,7 +127,7 @@ impl Pool {
             interner: RwLock::new(Interner::default()),
             total_open: AtomicU32::new(0),
             total_idle: AtomicU32::new(0),
-            next_waiter: AtomicU64::new(0),
+            dials_started: AtomicU64::new(0),
             counters: Counters::default(),
             closed: AtomicBool::new(false),
             starved: Mutex::new(VecDeque::new()),
@@ -179,11 +180,13 @@ impl Pool {
 
     // ---- the hot path -------------------------------------------------------------------
 
-    /// Takes an idle connection of `dest`, or queues a waiter for one: a single lock and a
-    /// single call from JS either way.
+    /// Takes an idle connection of `dest`, or queues `waiter` for one: a single lock and a
+    /// single call from JS either way. `waiter` is the caller's name for the wait, unique among
+    /// its queued waiters; it is used only when there is no idle connection.
     pub fn acquire(
         self: &Arc<Self>,
         dest: DestId,
+        waiter: WaiterId,
         priority: i32,
         timeout: Option<Duration>,
     ) -> Acquire {
@@ -191,7 +194,7 @@ impl Pool {
         match self.checkout(&mut shard, dest) {
             Checkout::Hit(id) => Acquire::Hit(id),
             Checkout::Dead(id) => Acquire::Dead(id),
-            Checkout::Miss => match self.enqueue_locked(shard, dest, priority, timeout) {
+            Checkout::Miss => match self.enqueue_locked(shard, dest, waiter, priority, timeout) {
                 Ok(waiter) => Acquire::Queued(waiter),
                 Err(EnqueueError::QueueFull) => Acquire::QueueFull,
                 Err(EnqueueError::UnknownDestination) => Acquire::UnknownDestination,
@@ -296,7 +299,6 @@ impl Pool {
             self.counters
                 .acquire_wait
                 .record_us(waiter.since.elapsed().as_micros() as u64);
-            self.forget_deadline(conn.dest, &waiter);
             return Placement::Handoff(waiter.id);
         }
         // Another destination is waiting for room under maxTotal: give it ours.
@@ -321,16 +323,18 @@ impl Pool {
     pub fn enqueue(
         self: &Arc<Self>,
         dest: DestId,
+        waiter: WaiterId,
         priority: i32,
         timeout: Option<Duration>,
     ) -> Result<WaiterId, EnqueueError> {
-        self.enqueue_locked(self.shard(dest), dest, priority, timeout)
+        self.enqueue_locked(self.shard(dest), dest, waiter, priority, timeout)
     }
 
     fn enqueue_locked(
         self: &Arc<Self>,
         mut shard: MutexGuard<'_, Shard>,
         dest: DestId,
+        id: WaiterId,
         priority: i32,
         timeout: Option<Duration>,
     ) -> Result<WaiterId, EnqueueError> {
@@ -340,7 +344,6 @@ impl Pool {
         if ds.waiters.len() as u32 >= self.config.max_waiters {
             return Err(EnqueueError::QueueFull);
         }
-        let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let deadline = timeout.map(|t| now_ms().saturating_add(t.as_millis() as u64));
         ds.waiters.push(
             Waiter {
@@ -350,10 +353,8 @@ impl Pool {
             },
             priority,
         );
-        // Registered before the shard lock is released, so that a serve (which removes it)
-        // cannot run first and leave a stale entry behind.
         if let Some(deadline) = deadline {
-            self.deadlines.add(deadline, dest, id);
+            self.deadlines.note(deadline);
         }
         let needs_room = self.pump(&mut shard, dest);
         drop(shard);
@@ -370,17 +371,8 @@ impl Pool {
             .dest(dest)
             .and_then(|ds| ds.waiters.remove(waiter));
         match removed {
-            Some(waiter) => {
-                self.forget_deadline(dest, &waiter);
-                true
-            }
+            Some(_) => true,
             None => false,
-        }
-    }
-
-    fn forget_deadline(&self, dest: DestId, waiter: &Waiter) {
-        if let Some(deadline) = waiter.deadline {
-            self.deadlines.remove(deadline, dest, waiter.id);
         }
     }
 
@@ -433,7 +425,7 @@ impl Pool {
             Some(lifetime) => {
                 let ms = lifetime.as_millis() as u64;
                 let jitter = (ms / 40).max(1);
-                let seed = self.next_waiter.load(Ordering::Relaxed) ^ now.rotate_left(17);
+                let seed = self.dials_started.fetch_add(1, Ordering::Relaxed) ^ now.rotate_left(17);
                 now.saturating_add(ms - (splitmix(seed) % jitter).min(ms))
             }
         }
@@ -526,11 +518,7 @@ impl Pool {
         ds.open -= 1;
         self.total_open.fetch_sub(1, Ordering::Relaxed);
         Counters::bump(&self.counters.dial_failures);
-        let waiter = ds.waiters.pop();
-        if let Some(w) = &waiter {
-            self.forget_deadline(conn.dest, w);
-        }
-        let waiter = waiter.map(|w| w.id);
+        let waiter = ds.waiters.pop().map(|w| w.id);
         let needs_room = self.pump(&mut shard, conn.dest);
         drop(shard);
         if needs_room {
@@ -710,16 +698,30 @@ impl Pool {
 
     /// Rejects waiters whose deadline passed; returns the next deadline (ms), if any.
     pub(crate) fn expire_waiters(&self, now: u64) -> Option<u64> {
-        loop {
-            let (dest, waiter) = match self.deadlines.pop_due(now) {
-                Ok(due) => due,
-                Err(next) => return next,
-            };
-            if self.cancel(dest, waiter) {
-                Counters::bump(&self.counters.acquire_timeouts);
-                self.sink.emit(Event::WaiterTimedOut { waiter });
+        let earliest = self.deadlines.take()?;
+        if earliest > now {
+            self.deadlines.keep(earliest);
+            return self.deadlines.earliest();
+        }
+        let mut expired = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            for (_, ds) in shard.dests_mut() {
+                if ds.waiters.is_empty() {
+                    continue;
+                }
+                let (gone, next) = ds.waiters.expire(now);
+                expired.extend(gone.into_iter().map(|w| w.id));
+                if let Some(next) = next {
+                    self.deadlines.keep(next);
+                }
             }
         }
+        for waiter in expired {
+            Counters::bump(&self.counters.acquire_timeouts);
+            self.sink.emit(Event::WaiterTimedOut { waiter });
+        }
+        self.deadlines.earliest()
     }
 
     /// Evicts idle connections past their idle timeout or lifetime.
@@ -773,7 +775,6 @@ impl Pool {
                 waiters.extend(ds.waiters.drain().into_iter().map(|w| w.id));
             }
         }
-        self.deadlines.clear();
         waiters
     }
 

@@ -69,6 +69,29 @@ impl Waiters {
         Some(waiter)
     }
 
+    /// Takes out every waiter whose deadline is at or before `now`; returns them and the
+    /// earliest deadline among those left.
+    pub fn expire(&mut self, now: u64) -> (Vec<Waiter>, Option<u64>) {
+        let mut expired = Vec::new();
+        let mut earliest: Option<u64> = None;
+        for queue in self.levels.values_mut() {
+            queue.retain(|w| match w.deadline {
+                Some(d) if d <= now => {
+                    expired.push(*w);
+                    false
+                }
+                Some(d) => {
+                    earliest = Some(earliest.map_or(d, |e| e.min(d)));
+                    true
+                }
+                None => true,
+            });
+        }
+        self.levels.retain(|_, queue| !queue.is_empty());
+        self.len -= expired.len();
+        (expired, earliest)
+    }
+
     pub fn drain(&mut self) -> Vec<Waiter> {
         self.len = 0;
         std::mem::take(&mut self.levels)
@@ -115,6 +138,28 @@ mod tests {
         assert_eq!(w.pop().map(|w| w.id), Some(2));
         assert!(w.remove(2).is_none());
         assert!(w.pop().is_none());
+    }
+
+    #[test]
+    fn expire_takes_due_waiters_and_reports_the_next_deadline() {
+        let mut w = Waiters::default();
+        let at = |id, deadline| Waiter {
+            id,
+            since: Instant::now(),
+            deadline,
+        };
+        w.push(at(1, Some(10)), 0);
+        w.push(at(2, None), 0);
+        w.push(at(3, Some(30)), 1);
+        w.push(at(4, Some(5)), 1);
+        let (expired, next) = w.expire(10);
+        let mut ids: Vec<_> = expired.iter().map(|w| w.id).collect();
+        ids.sort();
+        assert_eq!(ids, vec![1, 4]);
+        assert_eq!(next, Some(30));
+        assert_eq!(w.len(), 2);
+        assert_eq!(w.pop().map(|w| w.id), Some(3));
+        assert_eq!(w.pop().map(|w| w.id), Some(2));
     }
 
     #[test]

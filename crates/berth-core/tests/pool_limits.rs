@@ -37,6 +37,13 @@ fn listener() -> (TcpListener, String) {
     (l, dest)
 }
 
+/// Waiter names for `acquire`, unique within a test process.
+fn name() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 fn queued(a: Acquire) -> u64 {
     match a {
         Acquire::Queued(w) => w,
@@ -61,7 +68,9 @@ fn dials_serve_waiters_in_order_within_the_limits() {
         ..PoolConfig::default()
     });
     let d = pool.intern(&dest).unwrap();
-    let waiters: Vec<u64> = (0..5).map(|_| queued(pool.acquire(d, 0, None))).collect();
+    let waiters: Vec<u64> = (0..5)
+        .map(|_| queued(pool.acquire(d, name(), 0, None)))
+        .collect();
     // Two dials in flight at most, however many wait.
     assert_eq!(pool.stats().dialing, 2);
     assert_eq!(pool.stats().waiting, 5);
@@ -108,9 +117,9 @@ fn higher_priority_is_served_first() {
         ..PoolConfig::default()
     });
     let d = pool.intern(&dest).unwrap();
-    let first = queued(pool.acquire(d, 0, None));
-    let low = queued(pool.acquire(d, 0, None));
-    let high = queued(pool.acquire(d, 7, None));
+    let first = queued(pool.acquire(d, name(), 0, None));
+    let low = queued(pool.acquire(d, name(), 0, None));
+    let high = queued(pool.acquire(d, name(), 7, None));
     let mut fds = Vec::new();
     let Event::Dialed { conn, .. } = next(&rx) else {
         panic!("expected a dial")
@@ -135,8 +144,8 @@ fn a_failed_dial_rejects_one_waiter_and_the_next_dial_starts() {
         ..PoolConfig::default()
     });
     let d = pool.intern(&dest).unwrap();
-    let a = queued(pool.acquire(d, 0, None));
-    let b = queued(pool.acquire(d, 0, None));
+    let a = queued(pool.acquire(d, name(), 0, None));
+    let b = queued(pool.acquire(d, name(), 0, None));
     for expected in [a, b] {
         match next(&rx) {
             Event::DialFailed { conn, error, .. } => {
@@ -162,7 +171,7 @@ fn max_total_takes_room_from_another_destinations_idle_connection() {
     let a = pool.intern(&dest_a).unwrap();
     let b = pool.intern(&dest_b).unwrap();
     let mut fds = Vec::new();
-    queued(pool.acquire(a, 0, None));
+    queued(pool.acquire(a, name(), 0, None));
     let Event::Dialed { conn: ca, .. } = next(&rx) else {
         panic!("expected a dial")
     };
@@ -173,7 +182,7 @@ fn max_total_takes_room_from_another_destinations_idle_connection() {
     assert_eq!(pool.release(ca, false), Placement::Idle);
 
     // b needs room: a's idle connection is evicted to make it.
-    let wb = queued(pool.acquire(b, 0, None));
+    let wb = queued(pool.acquire(b, name(), 0, None));
     match next(&rx) {
         Event::Evict { conn, .. } => assert_eq!(conn, ca),
         other => panic!("expected an eviction, got {other:?}"),
@@ -202,7 +211,7 @@ fn queue_full_and_deadlines() {
     });
     let d = pool.intern(&dest).unwrap();
     let mut fds = Vec::new();
-    queued(pool.acquire(d, 0, None));
+    queued(pool.acquire(d, name(), 0, None));
     let Event::Dialed { conn, .. } = next(&rx) else {
         panic!("expected a dial")
     };
@@ -210,9 +219,9 @@ fn queue_full_and_deadlines() {
         adopt_and_offer(&pool, conn, &mut fds),
         Placement::Handoff(_)
     ));
-    let timed = queued(pool.acquire(d, 0, Some(Duration::from_millis(50))));
-    let patient = queued(pool.acquire(d, 0, None));
-    assert_eq!(pool.acquire(d, 0, None), Acquire::QueueFull);
+    let timed = queued(pool.acquire(d, name(), 0, Some(Duration::from_millis(50))));
+    let patient = queued(pool.acquire(d, name(), 0, None));
+    assert_eq!(pool.acquire(d, name(), 0, None), Acquire::QueueFull);
     match next(&rx) {
         Event::WaiterTimedOut { waiter } => assert_eq!(waiter, timed),
         other => panic!("expected a timeout, got {other:?}"),
@@ -229,7 +238,7 @@ fn close_returns_waiters_and_cancels_dials() {
     let (_l, dest) = listener();
     let (pool, rx) = pool(PoolConfig::default());
     let d = pool.intern(&dest).unwrap();
-    let w = queued(pool.acquire(d, 0, None));
+    let w = queued(pool.acquire(d, name(), 0, None));
     assert_eq!(pool.close(), vec![w]);
     // The dial either finished first (then the owner abandons it) or was cancelled.
     match next(&rx) {

@@ -121,31 +121,32 @@ unsafe fn release_with(
 /// Waiter ids are returned offset by this, above every connection id.
 const WAITER_BASE: f64 = 4_294_967_296.0;
 
-/// `acquire(pool, dest, priority, timeoutMs)`: a connection id (>= 0, < 2^32) on a hit;
-/// `2^32 + waiter id` when queued; -1 when the queue is full; `-2 - id` for a dead idle
-/// connection the caller must close before calling again; -1 also on bad arguments (the
-/// facade validates them first). `timeoutMs` may be `Infinity` (no deadline).
+/// `acquire(pool, dest, waiter, priority, timeoutMs)`: a connection id (>= 0, < 2^32) on a
+/// hit; `2^32 + waiter` when queued under the caller's `waiter` token; -1 when the queue is
+/// full; `-2 - id` for a dead idle connection the caller must close before calling again; -1
+/// also on bad arguments (the facade validates them first). `timeoutMs` may be `Infinity`.
 pub unsafe extern "C" fn acquire(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: env/info come straight from Node for this call.
     let parsed = unsafe {
-        args::<4>(env, info).and_then(|[pool, dest, priority, timeout]| {
+        args::<5>(env, info).and_then(|[pool, dest, waiter, priority, timeout]| {
             Some((
                 as_u32(env, pool)?,
                 as_u32(env, dest)?,
+                as_f64(env, waiter)?,
                 as_i32(env, priority)?,
                 as_f64(env, timeout)?,
             ))
         })
     };
     let code = parsed
-        .and_then(|(pool, dest, priority, timeout_ms)| {
+        .and_then(|(pool, dest, waiter, priority, timeout_ms)| {
             let timeout = timeout_ms
                 .is_finite()
                 .then(|| Duration::from_millis(timeout_ms.max(0.0) as u64));
-            registry::with(pool, |p| p.acquire(dest, priority, timeout))
+            registry::with(pool, |p| p.acquire(dest, waiter as u64, priority, timeout))
         })
         .map_or(-1.0, |acquired| match acquired {
             Acquire::Hit(id) => f64::from(id),
