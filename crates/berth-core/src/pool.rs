@@ -366,14 +366,10 @@ impl Pool {
 
     /// Removes a waiter that gave up (abort); false when it was already served or timed out.
     pub fn cancel(&self, dest: DestId, waiter: WaiterId) -> bool {
-        let removed = self
-            .shard(dest)
+        self.shard(dest)
             .dest(dest)
-            .and_then(|ds| ds.waiters.remove(waiter));
-        match removed {
-            Some(_) => true,
-            None => false,
-        }
+            .and_then(|ds| ds.waiters.remove(waiter))
+            .is_some()
     }
 
     /// Starts as many dials for `dest` as its waiters need and the limits allow.
