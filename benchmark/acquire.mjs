@@ -15,7 +15,7 @@
 import net from 'node:net';
 import genericPool from 'generic-pool';
 import tarn from 'tarn';
-import { machineInfo, runBatchedSuite } from './harness.mjs';
+import { MAX_TIME, ROUNDS, machineInfo, runBatchedSuite } from './harness.mjs';
 
 export const name = 'acquire';
 
@@ -265,6 +265,13 @@ export async function run({ berth }) {
       suite: name,
       unit: 'acquire→release cycles per second (reuse hits)',
       machine: machineInfo(),
+      method: {
+        harness: 'benny (benchmark.js), one op = a batch of cycles, cycles/s = hz x cycles per op',
+        rounds: ROUNDS,
+        orderRotatedEachRound: true,
+        maxTimePerCaseAndRoundSeconds: MAX_TIME,
+        figure: 'median over the rounds',
+      },
       libraries: await libraryVersions(Boolean(berth)),
       peerConfig: {
         'generic-pool': '{ max, min: max }, create returns {}',

@@ -14,8 +14,11 @@ import b from 'benny';
 
 export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 
-/** Seconds benchmark.js may spend sampling one case (override with BENCH_MAX_TIME). */
-export const MAX_TIME = Number(process.env.BENCH_MAX_TIME ?? 4);
+/** Seconds benchmark.js may spend sampling one case in one round (override with BENCH_MAX_TIME). */
+export const MAX_TIME = Number(process.env.BENCH_MAX_TIME ?? 2);
+
+/** Rounds per suite, the order of the cases rotated each round (override with BENCH_ROUNDS). */
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 export function machineInfo() {
   const cpus = os.cpus();
@@ -50,44 +53,60 @@ function deferredCase(batch) {
 }
 
 /**
- * Runs one benny suite. `cases` is [{ name, cyclesPerOp, batch: async () => void }].
- * Returns [{ name, cyclesPerSec (from the mean), medianCyclesPerSec, opsPerSec, cyclesPerOp, rmePercent, samples }] in case order.
+ * Runs `cases` ([{ name, cyclesPerOp, batch: async () => void }]) as benny suites, `rounds`
+ * times, rotating the order of the cases from round to round so that each library runs in each
+ * position (first, middle, last) once: on a small shared machine, drift in machine speed during
+ * a run and the order of cases both move results by more than the margin benchmark.js reports.
+ *
+ * Returns, in case order, [{ name, cyclesPerSec, cyclesPerOp, rounds: [...] }] where
+ * cyclesPerSec is the median over the rounds of hz × cyclesPerOp (hz from benchmark.js's mean).
  */
-export async function runBatchedSuite(title, cases, { maxTime = MAX_TIME, warmupMs = 500 } = {}) {
+export async function runBatchedSuite(title, cases, { maxTime = MAX_TIME, rounds = ROUNDS, warmupMs = 500 } = {}) {
   // Warm each case up first (JIT, pool internals), so that benchmark.js's first samples are not
   // dominated by compilation: one cold sample can be 10x the others and drag the mean down.
   for (const c of cases) {
     const until = performance.now() + warmupMs;
     while (performance.now() < until) await c.batch();
   }
-  const raw = new Map();
-  await b.suite(
-    title,
-    ...cases.map((c) => b.add(c.name, deferredCase(c.batch))),
-    b.configure({ cases: { maxTime, minSamples: 10 } }),
-    b.cycle((result) => {
-      raw.set(result.name, result);
-      const c = cases.find((x) => x.name === result.name);
-      const cps = result.ops * c.cyclesPerOp;
-      console.log(
-        `  ${result.name.padEnd(14)} ${fmt(cps).padStart(12)} cycles/s  ` +
-          `±${result.margin.toFixed(2)}%  (${result.samples} samples of ${c.cyclesPerOp} cycles)`,
-      );
-    }),
-  );
-  return cases.map((c) => {
-    const r = raw.get(c.name);
-    if (!r || !r.completed) throw new Error(`benchmark case "${c.name}" did not complete`);
-    return {
-      name: c.name,
-      cyclesPerSec: Math.round(r.ops * c.cyclesPerOp),
-      medianCyclesPerSec: Math.round(c.cyclesPerOp / r.details.median),
-      opsPerSec: Number(r.ops.toFixed(2)),
-      cyclesPerOp: c.cyclesPerOp,
-      rmePercent: r.margin,
-      samples: r.samples,
-    };
-  });
+  const perCase = new Map(cases.map((c) => [c.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const shift = round % cases.length;
+    const order = [...cases.slice(shift), ...cases.slice(0, shift)];
+    await b.suite(
+      `${title} — round ${round + 1}/${rounds}`,
+      ...order.map((c) => b.add(c.name, deferredCase(c.batch))),
+      b.configure({ cases: { maxTime, minSamples: 10 } }),
+      b.cycle((r) => {
+        const c = cases.find((x) => x.name === r.name);
+        if (!r.completed) throw new Error(`benchmark case "${r.name}" did not complete`);
+        const entry = {
+          cyclesPerSec: Math.round(r.ops * c.cyclesPerOp),
+          medianSampleCyclesPerSec: Math.round(c.cyclesPerOp / r.details.median),
+          opsPerSec: Number(r.ops.toFixed(2)),
+          rmePercent: r.margin,
+          samples: r.samples,
+          position: order.indexOf(c) + 1,
+        };
+        perCase.get(r.name).push(entry);
+        console.log(
+          `  ${r.name.padEnd(14)} ${fmt(entry.cyclesPerSec).padStart(12)} cycles/s  ` +
+            `±${r.margin.toFixed(2)}%  (${r.samples} samples of ${c.cyclesPerOp} cycles)`,
+        );
+      }),
+    );
+  }
+  return cases.map((c) => ({
+    name: c.name,
+    cyclesPerSec: median(perCase.get(c.name).map((e) => e.cyclesPerSec)),
+    cyclesPerOp: c.cyclesPerOp,
+    rounds: perCase.get(c.name),
+  }));
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : Math.round((s[m - 1] + s[m]) / 2);
 }
 
 export function writeResult(file, data) {
