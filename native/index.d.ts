@@ -49,6 +49,8 @@ export interface EngineConfig {
   maxLifetime: number
   /** Milliseconds. */
   connectTimeout: number
+  /** Milliseconds; `Infinity` waits forever. */
+  acquireTimeout: number
   /** `"lifo"` or `"fifo"`. */
   order: string
 }

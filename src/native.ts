@@ -10,15 +10,21 @@ import type { Engine as EngineClass } from '../native/index';
  */
 interface HotPath {
   /**
-   * A connection id (>= 0, < `WAITER_BASE`) on a hit; `WAITER_BASE + waiter` when queued under
-   * the caller's `waiter` token; `QUEUE_FULL`; or `-2 - id` for a dead idle connection to close
+   * `key` is `engine handle * KEY_BASE + destination id`. A connection id (>= 0, < `WAITER_BASE`)
+   * on a hit; `WAITER_BASE + waiter` when queued under the caller's `waiter` token (priority 0,
+   * the pool's acquire timeout); `QUEUE_FULL`; or `-2 - id` for a dead idle connection to close
    * before calling again.
    */
-  acquire(engine: number, dest: number, waiter: number, priority: number, timeoutMs: number): number;
-  /** A waiter id (>= 0) the connection went to, `PLACED_IDLE` or `PLACED_CLOSE`. */
-  release(engine: number, conn: number): number;
+  acquire(key: number, waiter: number): number;
+  /** As `acquire`, with a priority and a timeout (ms or `Infinity`). */
+  acquireWith(key: number, waiter: number, priority: number, timeoutMs: number): number;
+  /**
+   * `key` is `engine handle * KEY_BASE + connection id`. A waiter (>= 0) the connection went to,
+   * `PLACED_IDLE` or `PLACED_CLOSE`.
+   */
+  release(key: number): number;
   /** As `release`, after a peek for bytes the lease left unread in the kernel. */
-  releaseChecked(engine: number, conn: number): number;
+  releaseChecked(key: number): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,6 +32,7 @@ const binding = require('../native/index.js') as { Engine: typeof EngineClass } 
 
 export const Engine = binding.Engine;
 export const acquire = binding.acquire;
+export const acquireWith = binding.acquireWith;
 export const release = binding.release;
 export const releaseChecked = binding.releaseChecked;
 export type Engine = EngineClass;
@@ -34,6 +41,9 @@ export type { EngineConfig, EngineEvent, EngineStats, EngineDestSnapshot } from 
 /** `release` / `offer` placements other than a waiter id. */
 export const PLACED_IDLE = -1;
 export const PLACED_CLOSE = -2;
+
+/** Hot-path keys pack an engine handle and an id into one number: `handle * KEY_BASE + id`. */
+export const KEY_BASE = 2 ** 32;
 
 /** `acquire` results: queue full, and the offset of waiter ids. */
 export const QUEUE_FULL = -1;

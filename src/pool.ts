@@ -11,6 +11,7 @@ import { Lease, type LeaseOwner } from './lease';
 import { WaiterTable } from './waiter-table';
 import {
   acquire,
+  acquireWith,
   DISCARD_BY_USER,
   Engine,
   EVENT_DIAL_FAILED,
@@ -19,6 +20,7 @@ import {
   EVENT_WAITER_TIMED_OUT,
   EVICT_PEER_CLOSED,
   EVICT_UNHEALTHY,
+  KEY_BASE,
   PLACED_CLOSE,
   PLACED_IDLE,
   release,
@@ -67,8 +69,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
   /** The resolved configuration, defaults filled in. */
   readonly options: Readonly<ResolvedPoolOptions>;
   readonly #engine: Engine;
-  /** The engine's handle for the raw hot-path functions. */
-  readonly #handle: number;
+  /** The engine's handle, scaled: adding an id gives a hot-path key. */
+  readonly #keyBase: number;
   readonly #destIds = new Map<string, number>();
   /** Destination strings by engine id, as first passed to `acquire`. */
   readonly #destNames: string[] = [];
@@ -99,11 +101,12 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
         idleTimeout: o.idleTimeout,
         maxLifetime: o.maxLifetime,
         connectTimeout: o.connectTimeout,
+        acquireTimeout: o.acquireTimeout,
         order: o.order,
       },
       (event: EngineEvent) => this.#onEngineEvent(event),
     );
-    this.#handle = this.#engine.handle;
+    this.#keyBase = this.#engine.handle * KEY_BASE;
   }
 
   /**
@@ -122,6 +125,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     }
     let priority = 0;
     let timeout = this.options.acquireTimeout;
+    let custom = false;
     if (options !== undefined) {
       try {
         checkAcquireOptions(options);
@@ -131,9 +135,12 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
       priority = options.priority ?? 0;
       timeout = options.timeout ?? timeout;
+      custom = priority !== 0 || timeout !== this.options.acquireTimeout;
     }
+    const key = this.#keyBase + destId;
     for (;;) {
-      const result = acquire(this.#handle, destId, this.#waiters.nextToken(), priority, timeout);
+      const token = this.#waiters.nextToken();
+      const result = custom ? acquireWith(key, token, priority, timeout) : acquire(key, token);
       if (result >= WAITER_BASE) return this.#wait(destId, destination, options?.signal);
       if (result === QUEUE_FULL) {
         return Promise.reject(
@@ -310,7 +317,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     } else {
       if (this.#waiters.get(placement) === undefined) {
         // Cannot happen (hand-offs go to waiters still queued); never strand the connection.
-        this.#place(conn, release(this.#handle, conn.id));
+        this.#place(conn, release(this.#keyBase + conn.id));
         return;
       }
       // Lend before settling: settling may find the pool drained, and it is not.
@@ -370,7 +377,8 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       // A lease that wrote may have left part of a reply in the kernel: peek before pooling.
       // One that wrote nothing cannot have, and skips the syscall.
       conn.resetAfterLease();
-      this.#place(conn, (conn.wrote ? releaseChecked : release)(this.#handle, conn.id));
+      const key = this.#keyBase + conn.id;
+      this.#place(conn, conn.wrote ? releaseChecked(key) : release(key));
     }
     this.#checkDrained();
   }

@@ -24,6 +24,8 @@ pub struct PoolConfig {
     /// `None`: connections live forever.
     pub max_lifetime: Option<Duration>,
     pub connect_timeout: Duration,
+    /// How long an acquire waits when the caller names no timeout; `None`: forever.
+    pub acquire_timeout: Option<Duration>,
     pub order: IdleOrder,
     /// A connection released less than this long ago is handed out again without a peek
     /// (HikariCP's trick): its socket was healthy a moment ago and is watched while idle.
@@ -42,6 +44,7 @@ impl Default for PoolConfig {
             idle_timeout: Some(Duration::from_secs(30)),
             max_lifetime: Some(Duration::from_secs(600)),
             connect_timeout: Duration::from_secs(10),
+            acquire_timeout: Some(Duration::from_secs(30)),
             order: IdleOrder::Lifo,
             liveness_skip: Duration::from_millis(100),
         }

@@ -243,8 +243,7 @@ impl Pool {
         conn.state = ConnState::InUse;
         conn.uses += 1;
         ds.in_use += 1;
-        Counters::bump(&self.counters.reused);
-        self.counters.acquire_wait.record_us(0);
+        shard.hits += 1;
         Checkout::Hit(id)
     }
 
@@ -296,9 +295,11 @@ impl Pool {
             }
             conn.uses += 1;
             ds.in_use += 1;
-            self.counters
-                .acquire_wait
-                .record_us(waiter.since.elapsed().as_micros() as u64);
+            if let Some((since, weight)) = waiter.since {
+                self.counters
+                    .acquire_wait
+                    .record_weighted_us(since.elapsed().as_micros() as u64, weight);
+            }
             return Placement::Handoff(waiter.id);
         }
         // Another destination is waiting for room under maxTotal: give it ours.
@@ -338,17 +339,22 @@ impl Pool {
         priority: i32,
         timeout: Option<Duration>,
     ) -> Result<WaiterId, EnqueueError> {
+        match shard.dest(dest) {
+            None => return Err(EnqueueError::UnknownDestination),
+            Some(ds) if ds.waiters.len() as u32 >= self.config.max_waiters => {
+                return Err(EnqueueError::QueueFull)
+            }
+            Some(_) => {}
+        }
+        let sample = shard.wait_sample();
         let Some(ds) = shard.dest(dest) else {
             return Err(EnqueueError::UnknownDestination);
         };
-        if ds.waiters.len() as u32 >= self.config.max_waiters {
-            return Err(EnqueueError::QueueFull);
-        }
         let deadline = timeout.map(|t| now_ms().saturating_add(t.as_millis() as u64));
         ds.waiters.push(
             Waiter {
                 id,
-                since: Instant::now(),
+                since: sample.map(|weight| (Instant::now(), weight)),
                 deadline,
             },
             priority,
@@ -780,8 +786,10 @@ impl Pool {
 
     pub fn stats(&self) -> StatsSnapshot {
         let mut s = StatsSnapshot::default();
+        let mut hits = 0;
         for shard in self.shards.iter() {
             let shard = lock(shard);
+            hits += shard.hits;
             for (_, ds) in shard.dests() {
                 let idle = ds.idle.len() as u32;
                 s.open += u64::from(idle + ds.in_use + ds.dialing);
@@ -792,7 +800,7 @@ impl Pool {
                 s.waiting += ds.waiters.len() as u64;
             }
         }
-        self.counters.fill(&mut s);
+        self.counters.fill(&mut s, hits);
         s
     }
 

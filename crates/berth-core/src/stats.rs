@@ -35,6 +35,7 @@ impl EvictReason {
 #[derive(Default)]
 pub struct Counters {
     pub created: AtomicU64,
+    /// Hand-offs of a used connection to a waiter (hits are counted per shard).
     pub reused: AtomicU64,
     pub closed: AtomicU64,
     pub dial_failures: AtomicU64,
@@ -89,11 +90,12 @@ pub struct StatsSnapshot {
 }
 
 impl Counters {
-    /// Fills the counter half of a snapshot; the gauges come from the shards.
-    pub fn fill(&self, s: &mut StatsSnapshot) {
+    /// Fills the counter half of a snapshot; the gauges come from the shards, as do `hits`
+    /// (reuses served from an idle list, each an acquire that waited 0 µs).
+    pub fn fill(&self, s: &mut StatsSnapshot, hits: u64) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         s.created = get(&self.created);
-        s.reused = get(&self.reused);
+        s.reused = get(&self.reused) + hits;
         s.closed = get(&self.closed);
         s.dial_failures = get(&self.dial_failures);
         s.acquire_timeouts = get(&self.acquire_timeouts);
@@ -101,7 +103,9 @@ impl Counters {
         s.evicted_lifetime = get(&self.evicted_lifetime);
         s.evicted_peer_closed = get(&self.evicted_peer_closed);
         s.evicted_unhealthy = get(&self.evicted_unhealthy);
-        let wait = self.acquire_wait.quantiles_ms(&[0.5, 0.99]);
+        let wait = self
+            .acquire_wait
+            .quantiles_ms_with_zeros(hits, &[0.5, 0.99]);
         s.acquire_wait_p50_ms = wait[0];
         s.acquire_wait_p99_ms = wait[1];
         let connect = self.connect.quantiles_ms(&[0.5, 0.99]);

@@ -10,8 +10,9 @@ pub type WaiterId = u64;
 #[derive(Clone, Copy, Debug)]
 pub struct Waiter {
     pub id: WaiterId,
-    /// When it started waiting, for the acquire-wait histogram.
-    pub since: Instant,
+    /// When it started waiting and how many waits it stands for in the acquire-wait
+    /// histogram, if this wait is timed.
+    pub since: Option<(Instant, u64)>,
     /// Its acquire deadline (clock ms), if it has one.
     pub deadline: Option<u64>,
 }
@@ -108,7 +109,7 @@ mod tests {
     fn waiter(id: WaiterId) -> Waiter {
         Waiter {
             id,
-            since: Instant::now(),
+            since: Some((Instant::now(), 1)),
             deadline: None,
         }
     }
@@ -145,7 +146,7 @@ mod tests {
         let mut w = Waiters::default();
         let at = |id, deadline| Waiter {
             id,
-            since: Instant::now(),
+            since: Some((Instant::now(), 1)),
             deadline,
         };
         w.push(at(1, Some(10)), 0);

@@ -18,11 +18,13 @@ pub struct EngineConfig {
     pub max_lifetime: f64,
     /// Milliseconds.
     pub connect_timeout: f64,
+    /// Milliseconds; `Infinity` waits forever.
+    pub acquire_timeout: f64,
     /// `"lifo"` or `"fifo"`.
     pub order: String,
 }
 
-fn millis(ms: f64) -> Option<Duration> {
+pub(crate) fn millis(ms: f64) -> Option<Duration> {
     ms.is_finite()
         .then(|| Duration::from_millis(ms.max(0.0) as u64))
 }
@@ -39,6 +41,7 @@ impl From<EngineConfig> for PoolConfig {
             idle_timeout: millis(c.idle_timeout),
             max_lifetime: millis(c.max_lifetime),
             connect_timeout: millis(c.connect_timeout).unwrap_or(Duration::MAX),
+            acquire_timeout: millis(c.acquire_timeout),
             order: if c.order == "fifo" {
                 IdleOrder::Fifo
             } else {
