@@ -185,20 +185,6 @@ fn acquired_code(acquired: Option<Acquire>) -> f64 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::split_key;
-
-    #[test]
-    fn keys_split_into_engine_and_id() {
-        assert_eq!(split_key(3.0 * 4_294_967_296.0 + 17.0), Some((3, 17)));
-        assert_eq!(split_key(0.0), Some((0, 0)));
-        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 9_007_199_254_740_992.0] {
-            assert_eq!(split_key(bad), None, "{bad}");
-        }
-    }
-}
-
 /// Defines the hot functions on the module's exports.
 pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
     let functions: [(&str, sys::napi_callback); 4] = [
@@ -232,4 +218,18 @@ pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_key;
+
+    #[test]
+    fn keys_split_into_engine_and_id() {
+        assert_eq!(split_key(3.0 * 4_294_967_296.0 + 17.0), Some((3, 17)));
+        assert_eq!(split_key(0.0), Some((0, 0)));
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 9_007_199_254_740_992.0] {
+            assert_eq!(split_key(bad), None, "{bad}");
+        }
+    }
 }
