@@ -31,7 +31,11 @@ impl Default for Deadlines {
 impl Deadlines {
     /// A waiter with this deadline (clock ms) was queued.
     pub fn note(&self, deadline: u64) {
-        self.earliest.fetch_min(deadline, Ordering::AcqRel);
+        // Deadlines mostly arrive in increasing order (one timeout for all): a plain load then
+        // spares the read-modify-write.
+        if deadline < self.earliest.load(Ordering::Acquire) {
+            self.earliest.fetch_min(deadline, Ordering::AcqRel);
+        }
         if deadline < self.planned_wake.load(Ordering::Acquire) {
             self.wake.notify_one();
         }
