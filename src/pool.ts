@@ -50,7 +50,6 @@ interface Waiter {
   resolve(lease: Lease): void;
   reject(error: unknown): void;
   readonly destination: string;
-  readonly destId: number;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -282,7 +281,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
   /** Books the waiter the engine just queued under the table's next token. */
   #wait(destId: number, destination: string, signal: AbortSignal | undefined): Promise<Lease> {
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, destination, destId, signal, onAbort: undefined };
+      const waiter: Waiter = { resolve, reject, destination, signal, onAbort: undefined };
       const token = this.#waiters.add(waiter);
       if (signal !== undefined) {
         waiter.onAbort = () => {

@@ -25,7 +25,7 @@ pub use config::{IdleOrder, PoolConfig};
 pub use destination::{Destination, InvalidDestination};
 pub use error::{DialError, DialErrorCode};
 pub use events::{Event, EventSink};
-pub use pool::{Acquire, Checkout, ConnSnapshot, DestSnapshot, EnqueueError, Placement, Pool};
+pub use pool::{Acquire, ConnSnapshot, DestSnapshot, Placement, Pool};
 pub use shard::{ConnId, DestId};
 pub use stats::{EvictReason, StatsSnapshot};
 pub use waiters::WaiterId;

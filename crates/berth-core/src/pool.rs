@@ -37,7 +37,7 @@ pub enum Placement {
 
 /// The result of trying to take an idle connection without waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Checkout {
+pub(crate) enum Checkout {
     /// This idle connection passed its check and is now in use.
     Hit(ConnId),
     /// This idle connection failed its check and must be closed; try again.
@@ -61,7 +61,7 @@ pub enum Acquire {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EnqueueError {
+pub(crate) enum EnqueueError {
     QueueFull,
     UnknownDestination,
 }
@@ -203,10 +203,6 @@ impl Pool {
     }
 
     /// Takes an idle connection of `dest` if one passes its liveness check.
-    pub fn try_acquire(&self, dest: DestId) -> Checkout {
-        self.checkout(&mut self.shard(dest), dest)
-    }
-
     fn checkout(&self, shard: &mut Shard, dest: DestId) -> Checkout {
         let Some(ds) = shard.dest(dest) else {
             return Checkout::Miss;
@@ -321,16 +317,6 @@ impl Pool {
     // ---- waiting and dialing ------------------------------------------------------------
 
     /// Queues an acquire that found no idle connection, and starts dials if limits allow.
-    pub fn enqueue(
-        self: &Arc<Self>,
-        dest: DestId,
-        waiter: WaiterId,
-        priority: i32,
-        timeout: Option<Duration>,
-    ) -> Result<WaiterId, EnqueueError> {
-        self.enqueue_locked(self.shard(dest), dest, waiter, priority, timeout)
-    }
-
     fn enqueue_locked(
         self: &Arc<Self>,
         mut shard: MutexGuard<'_, Shard>,
