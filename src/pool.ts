@@ -64,7 +64,7 @@ const ACQUIRE_KEYS: ReadonlySet<string> = new Set(['signal', 'timeout', 'priorit
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
 
-export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
+export class Pool implements AsyncDisposable {
   /** The resolved configuration, defaults filled in. */
   readonly options: Readonly<ResolvedPoolOptions>;
   readonly #engine: Engine;
@@ -85,6 +85,13 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
   #drained: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
   #unrefQueue: Connection[] = [];
+  /** What leases and connections call back into: kept off the public type. */
+  readonly #owner: LeaseOwner & ConnectionOwner = {
+    releaseConnection: (conn) => this.#releaseConnection(conn),
+    destroyConnection: (conn, error) => this.#destroyConnection(conn, error),
+    onSocketEnded: (conn) => this.#onSocketEnded(conn),
+    onSocketClosed: (conn) => this.#onSocketClosed(conn),
+  };
 
   constructor(options?: PoolOptions) {
     this.options = Object.freeze(resolveOptions(options));
@@ -275,7 +282,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
       conn.refed = true;
     }
     this.#leased++;
-    return new Lease(conn, this);
+    return new Lease(conn, this.#owner);
   }
 
   /** Books the waiter the engine just queued under the table's next token. */
@@ -359,10 +366,9 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     else this.#engine.unref();
   }
 
-  // ---- LeaseOwner ---------------------------------------------------------------------
+  // ---- what leases call back into ------------------------------------------------------
 
-  /** @internal */
-  releaseConnection(conn: Connection): void {
+  #releaseConnection(conn: Connection): void {
     this.#leased--;
     if (conn.state !== ConnState.Leased) {
       // Destroyed under the lease (pool closed, or the socket died): nothing to return.
@@ -382,8 +388,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     this.#checkDrained();
   }
 
-  /** @internal */
-  destroyConnection(conn: Connection, error?: Error): void {
+  #destroyConnection(conn: Connection, error?: Error): void {
     this.#leased--;
     if (conn.state === ConnState.Leased) {
       this.#engine.discard(conn.id, DISCARD_BY_USER);
@@ -392,18 +397,16 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     this.#checkDrained();
   }
 
-  // ---- ConnectionOwner ----------------------------------------------------------------
+  // ---- what sockets tell the pool -------------------------------------------------------
 
-  /** @internal */
-  onSocketEnded(conn: Connection): void {
+  #onSocketEnded(conn: Connection): void {
     // While leased the user sees the end; release() then finds the socket unusable.
     if (conn.state !== ConnState.Idle) return;
     this.#engine.evictIdle(conn.id, EVICT_PEER_CLOSED);
     conn.destroy();
   }
 
-  /** @internal */
-  onSocketClosed(conn: Connection): void {
+  #onSocketClosed(conn: Connection): void {
     if (conn.state === ConnState.Leased) {
       // The user still holds the lease; the descriptor is closed, so free the slot now and
       // let release()/destroy() find the connection gone.
@@ -451,7 +454,7 @@ export class Pool implements LeaseOwner, ConnectionOwner, AsyncDisposable {
     const fd = this.#engine.adopt(id);
     if (fd < 0) return;
     const destination = this.#destNames[destId] ?? 'unknown destination';
-    const conn = new Connection(id, fd, destination, this);
+    const conn = new Connection(id, fd, destination, this.#owner);
     this.#conns[id] = conn;
     this.#sockets++;
     this.#place(conn, this.#engine.offer(id));
