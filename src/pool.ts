@@ -60,6 +60,9 @@ const enum PoolState {
   Closed,
 }
 
+/** Pools awaiting engine events (queued acquires, a close in progress): kept reachable. */
+const BUSY = new Set<Pool>();
+
 const ACQUIRE_KEYS: ReadonlySet<string> = new Set(['signal', 'timeout', 'priority']);
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
@@ -110,7 +113,7 @@ export class Pool implements AsyncDisposable {
         acquireTimeout: o.acquireTimeout,
         order: o.order,
       },
-      (event: EngineEvent) => this.#onEngineEvent(event),
+      Pool.#eventHandler(new WeakRef(this)),
     );
     this.#keyBase = this.#engine.handle * KEY_BASE;
   }
@@ -362,8 +365,27 @@ export class Pool implements AsyncDisposable {
     const wanted = this.#waiters.size > 0 || (this.#state === PoolState.Closed && this.#onClosed !== undefined);
     if (wanted === this.#refed) return;
     this.#refed = wanted;
-    if (wanted) this.#engine.ref();
-    else this.#engine.unref();
+    if (wanted) {
+      this.#engine.ref();
+      BUSY.add(this);
+    } else {
+      this.#engine.unref();
+      BUSY.delete(this);
+    }
+  }
+
+  /**
+   * The engine's event callback holds the pool weakly: a strong reference from native code
+   * would keep a pool its user dropped (and its engine's timer task) alive forever. While the
+   * pool awaits engine events it is held in `BUSY`; otherwise its open sockets hold it (their
+   * listeners lead back to it), and once they are gone it can be collected, which shuts the
+   * engine down.
+   */
+  static #eventHandler(pool: WeakRef<Pool>): (event: EngineEvent) => void {
+    return (event) => {
+      const target = pool.deref();
+      if (target !== undefined) target.#onEngineEvent(event);
+    };
   }
 
   // ---- what leases call back into ------------------------------------------------------
