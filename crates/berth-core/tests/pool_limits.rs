@@ -59,6 +59,17 @@ fn adopt_and_offer(pool: &Arc<Pool>, conn: u32, fds: &mut Vec<OwnedFd>) -> Place
     pool.offer(conn)
 }
 
+/// Queues one acquire on an idle destination and plays the owner until it holds the freshly
+/// dialed connection; returns the connection.
+fn lease_new(pool: &Arc<Pool>, rx: &Receiver<Event>, dest: u32, fds: &mut Vec<OwnedFd>) -> u32 {
+    let waiter = queued(pool.acquire(dest, name(), 0, None));
+    let Event::Dialed { conn, .. } = next(rx) else {
+        panic!("expected a dial")
+    };
+    assert_eq!(adopt_and_offer(pool, conn, fds), Placement::Handoff(waiter));
+    conn
+}
+
 #[test]
 fn dials_serve_waiters_in_order_within_the_limits() {
     let (_l, dest) = listener();
@@ -171,14 +182,7 @@ fn max_total_takes_room_from_another_destinations_idle_connection() {
     let a = pool.intern(&dest_a).unwrap();
     let b = pool.intern(&dest_b).unwrap();
     let mut fds = Vec::new();
-    queued(pool.acquire(a, name(), 0, None));
-    let Event::Dialed { conn: ca, .. } = next(&rx) else {
-        panic!("expected a dial")
-    };
-    assert!(matches!(
-        adopt_and_offer(&pool, ca, &mut fds),
-        Placement::Handoff(_)
-    ));
+    let ca = lease_new(&pool, &rx, a, &mut fds);
     assert_eq!(pool.release(ca, false), Placement::Idle);
 
     // b needs room: a's idle connection is evicted to make it.
@@ -211,14 +215,7 @@ fn queue_full_and_deadlines() {
     });
     let d = pool.intern(&dest).unwrap();
     let mut fds = Vec::new();
-    queued(pool.acquire(d, name(), 0, None));
-    let Event::Dialed { conn, .. } = next(&rx) else {
-        panic!("expected a dial")
-    };
-    assert!(matches!(
-        adopt_and_offer(&pool, conn, &mut fds),
-        Placement::Handoff(_)
-    ));
+    let conn = lease_new(&pool, &rx, d, &mut fds);
     let timed = queued(pool.acquire(d, name(), 0, Some(Duration::from_millis(50))));
     let patient = queued(pool.acquire(d, name(), 0, None));
     assert_eq!(pool.acquire(d, name(), 0, None), Acquire::QueueFull);
