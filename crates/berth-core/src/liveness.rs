@@ -1,6 +1,7 @@
 //! The check a reused connection passes before it is handed out: a non-blocking peek that
 //! consumes nothing.
 
+use crate::stats::EvictReason;
 use std::os::fd::RawFd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +12,17 @@ pub enum Liveness {
     Closed,
     /// Bytes the client never asked for are waiting: the stream's framing is unknown.
     Dirty,
+}
+
+impl Liveness {
+    /// Why a connection in this state must not be handed out, if it must not.
+    pub fn eviction(self) -> Option<EvictReason> {
+        match self {
+            Liveness::Alive => None,
+            Liveness::Closed => Some(EvictReason::PeerClosed),
+            Liveness::Dirty => Some(EvictReason::Unhealthy),
+        }
+    }
 }
 
 /// Peeks one byte without blocking and without consuming it.

@@ -13,7 +13,7 @@ use crate::dial::dial;
 use crate::error::{DialError, DialErrorCode};
 use crate::events::{Event, EventSink};
 use crate::interner::Interner;
-use crate::liveness::{self, Liveness};
+use crate::liveness;
 use crate::shard::{shard_of, Conn, ConnId, ConnState, DestId, DestState, Shard, SHARDS};
 use crate::stats::{Counters, EvictReason, StatsSnapshot};
 use crate::waiters::{Waiter, WaiterId};
@@ -225,11 +225,7 @@ impl Pool {
         } else if now.saturating_sub(conn.released_ms) < skip_window {
             None
         } else {
-            match liveness::check(conn.fd) {
-                Liveness::Alive => None,
-                Liveness::Closed => Some(EvictReason::PeerClosed),
-                Liveness::Dirty => Some(EvictReason::Unhealthy),
-            }
+            liveness::check(conn.fd).eviction()
         };
         if let Some(reason) = verdict {
             self.start_closing(conn);
@@ -256,12 +252,7 @@ impl Pool {
         }
         ds.in_use -= 1;
         if check {
-            let verdict = match liveness::check(conn.fd) {
-                Liveness::Alive => None,
-                Liveness::Closed => Some(EvictReason::PeerClosed),
-                Liveness::Dirty => Some(EvictReason::Unhealthy),
-            };
-            if let Some(reason) = verdict {
+            if let Some(reason) = liveness::check(conn.fd).eviction() {
                 self.counters.evicted(reason);
                 self.start_closing(conn);
                 return Placement::Close;
