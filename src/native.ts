@@ -5,36 +5,71 @@
 import type { Engine as EngineClass } from '../native/index';
 
 /**
- * The hot path, as raw Node-API functions taking an engine's `handle` (see
- * crates/berth-node/src/hot.rs): napi-rs's generated wrappers cost ten times more per call.
+ * The hot path, as raw Node-API functions (see crates/berth-node/src/hot.rs): napi-rs's
+ * generated wrappers cost ten times more per call, and even reading arguments through
+ * Node-API costs more than the engine's work. These take their arguments from, and leave
+ * their result in, `io`, a buffer shared with the engine; the wrappers below hide that.
  */
 interface HotPath {
-  /**
-   * `key` is `engine handle * KEY_BASE + destination id`. A connection id (>= 0, < `WAITER_BASE`)
-   * on a hit; `WAITER_BASE + waiter` when queued under the caller's `waiter` token (priority 0,
-   * the pool's acquire timeout); `QUEUE_FULL`; or `-2 - id` for a dead idle connection to close
-   * before calling again.
-   */
-  acquire(key: number, waiter: number): number;
-  /** As `acquire`, with a priority and a timeout (ms or `Infinity`). */
-  acquireWith(key: number, waiter: number, priority: number, timeoutMs: number): number;
-  /**
-   * `key` is `engine handle * KEY_BASE + connection id`. A waiter (>= 0) the connection went to,
-   * `PLACED_IDLE` or `PLACED_CLOSE`.
-   */
-  release(key: number): number;
-  /** As `release`, after a peek for bytes the lease left unread in the kernel. */
-  releaseChecked(key: number): number;
+  /** The ArrayBuffer (4 doubles) the hot functions read and write: one per JS thread. */
+  hotIo(): ArrayBuffer;
+  acquire(): void;
+  acquireWith(): void;
+  release(): void;
+  releaseChecked(): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding = require('../native/index.js') as { Engine: typeof EngineClass } & HotPath;
 
 export const Engine = binding.Engine;
-export const acquire = binding.acquire;
-export const acquireWith = binding.acquireWith;
-export const release = binding.release;
-export const releaseChecked = binding.releaseChecked;
+
+const io = new Float64Array(binding.hotIo());
+const nativeAcquire = binding.acquire;
+const nativeAcquireWith = binding.acquireWith;
+const nativeRelease = binding.release;
+const nativeReleaseChecked = binding.releaseChecked;
+
+/**
+ * `key` is `engine handle * KEY_BASE + destination id`. A connection id (>= 0) on a hit;
+ * `QUEUED` when queued under the caller's `waiter` token (priority 0, the pool's acquire
+ * timeout); `QUEUE_FULL`; or `DEAD_BASE - id` for a dead idle connection to close before
+ * calling again.
+ */
+export function acquire(key: number, waiter: number): number {
+  io[0] = key;
+  io[1] = waiter;
+  nativeAcquire();
+  return io[0]!;
+}
+
+/** As `acquire`, with a priority (an int32) and a timeout (ms or `Infinity`). */
+export function acquireWith(key: number, waiter: number, priority: number, timeoutMs: number): number {
+  io[0] = key;
+  io[1] = waiter;
+  io[2] = priority;
+  io[3] = timeoutMs;
+  nativeAcquireWith();
+  return io[0]!;
+}
+
+/**
+ * `key` is `engine handle * KEY_BASE + connection id`. A waiter (>= 0) the connection went to,
+ * `PLACED_IDLE` or `PLACED_CLOSE`.
+ */
+export function release(key: number): number {
+  io[0] = key;
+  nativeRelease();
+  return io[0]!;
+}
+
+/** As `release`, after a peek for bytes the lease left unread in the kernel. */
+export function releaseChecked(key: number): number {
+  io[0] = key;
+  nativeReleaseChecked();
+  return io[0]!;
+}
+
 export type Engine = EngineClass;
 export type { EngineConfig, EngineEvent, EngineStats, EngineDestSnapshot } from '../native/index';
 
@@ -45,9 +80,11 @@ export const PLACED_CLOSE = -2;
 /** Hot-path keys pack an engine handle and an id into one number: `handle * KEY_BASE + id`. */
 export const KEY_BASE = 2 ** 32;
 
-/** `acquire` results: queue full, and the offset of waiter ids. */
-export const QUEUE_FULL = -1;
-export const WAITER_BASE = 2 ** 32;
+/** `acquire` results other than a connection id (small integers: no allocation to return). */
+export const QUEUED = -1;
+export const QUEUE_FULL = -2;
+/** A dead idle connection `id` comes back as `DEAD_BASE - id`. */
+export const DEAD_BASE = -3;
 
 /** Event kinds (see EngineEvent). */
 export const EVENT_DIALED = 0;

@@ -26,7 +26,8 @@ import {
   release,
   releaseChecked,
   QUEUE_FULL,
-  WAITER_BASE,
+  QUEUED,
+  DEAD_BASE,
   type EngineEvent,
 } from './native';
 import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
@@ -150,15 +151,15 @@ export class Pool implements AsyncDisposable {
     for (;;) {
       const token = this.#waiters.nextToken();
       const result = custom ? acquireWith(key, token, priority, timeout) : acquire(key, token);
-      if (result >= WAITER_BASE) return this.#wait(destId, destination, options?.signal);
+      if (result === QUEUED) return this.#wait(destId, destination, options?.signal);
       if (result === QUEUE_FULL) {
         return Promise.reject(
           new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
         );
       }
-      if (result < QUEUE_FULL) {
+      if (result <= DEAD_BASE) {
         // The engine found this idle connection closed or dirty and took it out.
-        this.#conns[-2 - result]?.destroy();
+        this.#conns[DEAD_BASE - result]?.destroy();
         continue;
       }
       const conn = this.#conns[result]!;

@@ -19,9 +19,12 @@ pub struct Waiter {
 
 #[derive(Default)]
 pub struct Waiters {
-    /// One FIFO per priority level, highest level first. Almost every pool uses one level, so
-    /// push and pop are a map lookup and a deque operation.
-    levels: BTreeMap<Reverse<i32>, VecDeque<Waiter>>,
+    /// Priority 0, the level almost every acquire uses. Its own deque, kept (with its
+    /// capacity) when empty: a map entry per level would be allocated when a level fills and
+    /// freed when it empties, which on a contended pool is every other acquire.
+    normal: VecDeque<Waiter>,
+    /// Every other level, highest first.
+    others: BTreeMap<Reverse<i32>, VecDeque<Waiter>>,
     len: usize,
 }
 
@@ -35,20 +38,30 @@ impl Waiters {
     }
 
     pub fn push(&mut self, waiter: Waiter, priority: i32) {
-        self.levels
-            .entry(Reverse(priority))
-            .or_default()
-            .push_back(waiter);
+        if priority == 0 {
+            self.normal.push_back(waiter);
+        } else {
+            self.others
+                .entry(Reverse(priority))
+                .or_default()
+                .push_back(waiter);
+        }
         self.len += 1;
     }
 
     /// The waiter to serve next.
     pub fn pop(&mut self) -> Option<Waiter> {
-        let mut level = self.levels.first_entry()?;
-        let waiter = level.get_mut().pop_front();
-        if level.get().is_empty() {
-            level.remove();
-        }
+        let waiter = match self.others.first_entry() {
+            // A level above 0 goes first; otherwise the normal lane, then the levels below.
+            Some(mut level) if level.key().0 > 0 || self.normal.is_empty() => {
+                let waiter = level.get_mut().pop_front();
+                if level.get().is_empty() {
+                    level.remove();
+                }
+                waiter
+            }
+            _ => self.normal.pop_front(),
+        };
         if waiter.is_some() {
             self.len -= 1;
         }
@@ -58,14 +71,19 @@ impl Waiters {
     /// Removes a waiter that gave up (abort, timeout); None when it is no longer queued.
     /// Linear in the queue length: giving up is the rare path.
     pub fn remove(&mut self, id: WaiterId) -> Option<Waiter> {
-        let (key, pos) = self.levels.iter().find_map(|(key, queue)| {
-            queue.iter().position(|w| w.id == id).map(|pos| (*key, pos))
-        })?;
-        let queue = self.levels.get_mut(&key)?;
-        let waiter = queue.remove(pos)?;
-        if queue.is_empty() {
-            self.levels.remove(&key);
-        }
+        let waiter = if let Some(pos) = self.normal.iter().position(|w| w.id == id) {
+            self.normal.remove(pos)?
+        } else {
+            let (key, pos) = self.others.iter().find_map(|(key, queue)| {
+                queue.iter().position(|w| w.id == id).map(|pos| (*key, pos))
+            })?;
+            let queue = self.others.get_mut(&key)?;
+            let waiter = queue.remove(pos)?;
+            if queue.is_empty() {
+                self.others.remove(&key);
+            }
+            waiter
+        };
         self.len -= 1;
         Some(waiter)
     }
@@ -75,7 +93,7 @@ impl Waiters {
     pub fn expire(&mut self, now: u64) -> (Vec<Waiter>, Option<u64>) {
         let mut expired = Vec::new();
         let mut earliest: Option<u64> = None;
-        for queue in self.levels.values_mut() {
+        for queue in std::iter::once(&mut self.normal).chain(self.others.values_mut()) {
             queue.retain(|w| match w.deadline {
                 Some(d) if d <= now => {
                     expired.push(*w);
@@ -88,17 +106,16 @@ impl Waiters {
                 None => true,
             });
         }
-        self.levels.retain(|_, queue| !queue.is_empty());
+        self.others.retain(|_, queue| !queue.is_empty());
         self.len -= expired.len();
         (expired, earliest)
     }
 
     pub fn drain(&mut self) -> Vec<Waiter> {
         self.len = 0;
-        std::mem::take(&mut self.levels)
-            .into_values()
-            .flatten()
-            .collect()
+        let mut all: Vec<Waiter> = self.normal.drain(..).collect();
+        all.extend(std::mem::take(&mut self.others).into_values().flatten());
+        all
     }
 }
 
@@ -125,6 +142,20 @@ mod tests {
         assert_eq!(w.len(), 5);
         let order: Vec<_> = std::iter::from_fn(|| w.pop().map(|w| w.id)).collect();
         assert_eq!(order, vec![3, 5, 1, 2, 4]);
+        assert!(w.is_empty());
+    }
+
+    #[test]
+    fn levels_below_zero_wait_for_the_normal_lane() {
+        let mut w = Waiters::default();
+        w.push(waiter(1), -3);
+        w.push(waiter(2), 0);
+        w.push(waiter(3), -1);
+        assert_eq!(w.pop().map(|w| w.id), Some(2));
+        w.push(waiter(4), 0);
+        w.push(waiter(5), 2);
+        let order: Vec<_> = std::iter::from_fn(|| w.pop().map(|w| w.id)).collect();
+        assert_eq!(order, vec![5, 4, 3, 1]);
         assert!(w.is_empty());
     }
 

@@ -1,61 +1,62 @@
 //! The reuse path (`acquire`, `acquireWith`, `release`, `releaseChecked`) as raw Node-API
-//! functions.
+//! functions that take their arguments and leave their result in a small block of memory
+//! shared with JS.
 //!
 //! napi-rs's generated wrappers guard every call (argument validation, receiver borrow
 //! tracking, panic catching): measured here at 300 ns for a free function and 850 ns for a
-//! method — more than the rest of an acquire/release cycle together. These two functions take
-//! plain numbers (a pool handle and an id), so they need none of that: four Node-API calls
-//! each, about 50 ns.
+//! method, more than the rest of an acquire/release cycle together. Even a bare Node-API
+//! function pays about 10 ns per Node-API call it makes to read an argument or create its
+//! result (and a heap number for results beyond 31 bits). So these functions take no
+//! arguments: JS writes them into a `Float64Array` over the block, calls, and reads the
+//! result from slot 0. The call itself makes no Node-API call at all.
 
 use crate::registry;
 use berth_core::{Acquire, Placement};
 use napi::sys;
+use std::cell::Cell;
 use std::ptr;
 
-/// The first `N` arguments of the running call; None when fewer were passed.
+/// Slots in the argument block: enough for `acquireWith`'s four arguments.
+const SLOTS: usize = 4;
+
+thread_local! {
+    /// This thread's argument block: the data of an ArrayBuffer kept alive by a reference that
+    /// is never released. Null until `hotIo` runs. Thread-local because every JS thread (main,
+    /// workers) has its own env and its own buffer, and calls come only from that thread.
+    static BLOCK: Cell<*mut f64> = const { Cell::new(ptr::null_mut()) };
+    /// The reference that keeps this thread's buffer alive, to hand the same buffer to every
+    /// load of the module in this thread.
+    static BUFFER: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// The argument block, or None before `hotIo` ran.
+fn block() -> Option<*mut f64> {
+    let p = BLOCK.with(Cell::get);
+    (!p.is_null()).then_some(p)
+}
+
+/// Reads slot `i` (< SLOTS).
 ///
 /// # Safety
-/// `env` and `info` must be the values Node passed to the running callback.
-unsafe fn args<const N: usize>(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-) -> Option<[sys::napi_value; N]> {
-    let mut argc = N;
-    let mut argv = [ptr::null_mut(); N];
-    // SAFETY: argv has room for argc values; this/data are not requested.
-    let status = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    };
-    (status == sys::Status::napi_ok && argc >= N).then_some(argv)
+/// `block` must come from `block()` on this thread, and no JS may run during the call (true
+/// of every hot function: none calls back into JS).
+unsafe fn get(block: *mut f64, i: usize) -> f64 {
+    debug_assert!(i < SLOTS);
+    // SAFETY: the buffer holds SLOTS f64s, is 8-byte aligned (ArrayBuffer data is) and is kept
+    // alive by a never-released reference; JS, the only other user, is not running.
+    unsafe { block.add(i).read() }
 }
 
+/// Writes the result into slot 0.
+///
 /// # Safety
-/// `env` must be the running callback's env and `value` one of its arguments.
-unsafe fn as_i32(env: sys::napi_env, value: sys::napi_value) -> Option<i32> {
-    let mut out = 0i32;
-    // SAFETY: per the caller; a non-number yields an error status, not UB.
-    (unsafe { sys::napi_get_value_int32(env, value, &mut out) } == sys::Status::napi_ok)
-        .then_some(out)
+/// As `get`.
+unsafe fn set_result(block: *mut f64, value: f64) {
+    // SAFETY: as in `get`.
+    unsafe { block.write(value) }
 }
 
-/// # Safety
-/// As `as_i32`.
-unsafe fn as_f64(env: sys::napi_env, value: sys::napi_value) -> Option<f64> {
-    let mut out = 0f64;
-    // SAFETY: as in `as_i32`.
-    (unsafe { sys::napi_get_value_double(env, value, &mut out) } == sys::Status::napi_ok)
-        .then_some(out)
-}
-
-/// Splits a key: `engine handle * 2^32 + id`, one number instead of two arguments (each
-/// argument costs a Node-API call to read).
+/// Splits a key: `engine handle * 2^32 + id`, one number instead of two slots.
 fn split_key(key: f64) -> Option<(u32, u32)> {
     // The cast saturates (NaN to 0); the round trip rejects fractions, negatives and NaN
     // without calling libm.
@@ -66,128 +67,136 @@ fn split_key(key: f64) -> Option<(u32, u32)> {
     Some(((int >> 32) as u32, int as u32))
 }
 
-/// Reads the key the release functions take.
-///
-/// # Safety
-/// `env` and `info` must be the values Node passed to the running callback.
-unsafe fn one_key(env: sys::napi_env, info: sys::napi_callback_info) -> Option<(u32, u32)> {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        let [key] = args::<1>(env, info)?;
-        split_key(as_f64(env, key)?)
+/// `hotIo()`: the ArrayBuffer (4 doubles) the hot functions read their arguments from and
+/// write their result to. The same buffer for every call in this thread.
+pub unsafe extern "C" fn hot_io(
+    env: sys::napi_env,
+    _info: sys::napi_callback_info,
+) -> sys::napi_value {
+    let mut buffer = ptr::null_mut();
+    let existing = BUFFER.with(Cell::get);
+    if !existing.is_null() {
+        // SAFETY: `existing` is a live reference created below in this env's thread.
+        unsafe { sys::napi_get_reference_value(env, existing, &mut buffer) };
+        return buffer;
     }
+    let mut data = ptr::null_mut();
+    let mut reference = ptr::null_mut();
+    // SAFETY: env is the running callback's; out-pointers are valid. On failure `buffer` stays
+    // null, JS sees `undefined`, and the hot functions keep answering "no" (BLOCK stays null).
+    unsafe {
+        if sys::napi_create_arraybuffer(env, SLOTS * 8, &mut data, &mut buffer)
+            != sys::Status::napi_ok
+            || sys::napi_create_reference(env, buffer, 1, &mut reference) != sys::Status::napi_ok
+        {
+            return ptr::null_mut();
+        }
+    }
+    BUFFER.with(|b| b.set(reference));
+    BLOCK.with(|b| b.set(data.cast()));
+    buffer
 }
 
-/// # Safety
-/// `env` must be the running callback's env.
-unsafe fn number(env: sys::napi_env, value: f64) -> sys::napi_value {
-    let mut out = ptr::null_mut();
-    // SAFETY: creating a number cannot fail with a valid env; on failure `out` stays null,
-    // which Node reads as `undefined`.
-    unsafe { sys::napi_create_double(env, value, &mut out) };
-    out
-}
-
-/// `release(engine * 2^32 + conn)`: a waiter (>= 0) the connection was handed to, -1 when it
-/// went idle, -2 when the caller must close it.
+/// `release()` with slot 0 = `engine * 2^32 + conn`: slot 0 becomes the waiter (>= 0) the
+/// connection was handed to, -1 when it went idle, -2 when the caller must close it.
 pub unsafe extern "C" fn release(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    // SAFETY: env/info come straight from Node for this call.
-    unsafe { release_with(env, info, false) }
+    release_with(false);
+    ptr::null_mut()
 }
 
-/// `releaseChecked(engine * 2^32 + conn)`: as `release`, after a peek for bytes the lease left
-/// unread.
+/// `releaseChecked()`: as `release`, after a peek for bytes the lease left unread.
 pub unsafe extern "C" fn release_checked(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    // SAFETY: env/info come straight from Node for this call.
-    unsafe { release_with(env, info, true) }
+    release_with(true);
+    ptr::null_mut()
 }
 
-/// # Safety
-/// `env` and `info` must be the values Node passed to the running callback.
-unsafe fn release_with(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
-    check: bool,
-) -> sys::napi_value {
-    // SAFETY: forwarded from the caller.
-    let key = unsafe { one_key(env, info) };
-    let placement = key.and_then(|(pool, conn)| registry::with(pool, |p| p.release(conn, check)));
+fn release_with(check: bool) {
+    let Some(block) = block() else { return };
+    // SAFETY: `block` is this thread's and no JS runs during the call.
+    let key = unsafe { get(block, 0) };
+    let placement = split_key(key)
+        .and_then(|(pool, conn)| registry::with(pool, |p| p.release(conn, check)))
+        .unwrap_or(Placement::Close);
     // SAFETY: as above.
-    unsafe { number(env, crate::placement(placement.unwrap_or(Placement::Close))) }
+    unsafe { set_result(block, crate::placement(placement)) };
 }
 
-/// Waiter ids are returned offset by this, above every connection id.
-const WAITER_BASE: f64 = 4_294_967_296.0;
+/// `acquire` results other than a connection id (the caller knows the waiter token it passed).
+const QUEUED: f64 = -1.0;
+const QUEUE_FULL: f64 = -2.0;
+/// A dead idle connection `id` comes back as `DEAD_BASE - id`.
+const DEAD_BASE: f64 = -3.0;
 
-/// `acquire(engine * 2^32 + dest, waiter)`: a connection id (>= 0, < 2^32) on a hit;
-/// `2^32 + waiter` when queued under the caller's `waiter` token (priority 0, the pool's
-/// acquire timeout); -1 when the queue is full; `-2 - id` for a dead idle connection the caller
-/// must close before calling again; -1 also on bad arguments (the facade validates first).
+/// `acquire()` with slot 0 = `engine * 2^32 + dest`, slot 1 = the caller's waiter token.
+/// Slot 0 becomes a connection id (>= 0) on a hit; `QUEUED` when queued under the token
+/// (priority 0, the pool's acquire timeout); `QUEUE_FULL`; `DEAD_BASE - id` for a dead idle
+/// connection the caller must close before calling again; `QUEUE_FULL` also on bad arguments
+/// (the facade validates first).
 pub unsafe extern "C" fn acquire(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    // SAFETY: env/info come straight from Node for this call.
-    let parsed = unsafe {
-        args::<2>(env, info).and_then(|[key, waiter]| {
-            let (pool, dest) = split_key(as_f64(env, key)?)?;
-            Some((pool, dest, as_f64(env, waiter)?))
-        })
+    let Some(block) = block() else {
+        return ptr::null_mut();
     };
-    let acquired = parsed.and_then(|(pool, dest, waiter)| {
+    // SAFETY: `block` is this thread's and no JS runs during the call.
+    let (key, waiter) = unsafe { (get(block, 0), get(block, 1)) };
+    let acquired = split_key(key).and_then(|(pool, dest)| {
         registry::with(pool, |p| {
             p.acquire(dest, waiter as u64, 0, p.config().acquire_timeout)
         })
     });
     // SAFETY: as above.
-    unsafe { number(env, acquired_code(acquired)) }
+    unsafe { set_result(block, acquired_code(acquired)) };
+    ptr::null_mut()
 }
 
-/// `acquireWith(engine * 2^32 + dest, waiter, priority, timeoutMs)`: as `acquire`, with the
-/// caller's priority and timeout (`Infinity`: wait forever).
+/// `acquireWith()`: as `acquire`, with slot 2 = priority (an i32) and slot 3 = timeout in ms
+/// (`Infinity`: wait forever).
 pub unsafe extern "C" fn acquire_with(
-    env: sys::napi_env,
-    info: sys::napi_callback_info,
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    // SAFETY: env/info come straight from Node for this call.
-    let parsed = unsafe {
-        args::<4>(env, info).and_then(|[key, waiter, priority, timeout]| {
-            let (pool, dest) = split_key(as_f64(env, key)?)?;
-            Some((
-                pool,
-                dest,
-                as_f64(env, waiter)?,
-                as_i32(env, priority)?,
-                as_f64(env, timeout)?,
-            ))
-        })
+    let Some(block) = block() else {
+        return ptr::null_mut();
     };
-    let acquired = parsed.and_then(|(pool, dest, waiter, priority, timeout_ms)| {
-        let timeout = crate::config::millis(timeout_ms);
-        registry::with(pool, |p| p.acquire(dest, waiter as u64, priority, timeout))
-    });
+    // SAFETY: `block` is this thread's and no JS runs during the call.
+    let (key, waiter, priority, timeout_ms) =
+        unsafe { (get(block, 0), get(block, 1), get(block, 2), get(block, 3)) };
+    let acquired = split_key(key)
+        .filter(|_| {
+            priority.fract() == 0.0 && (i32::MIN as f64..=i32::MAX as f64).contains(&priority)
+        })
+        .and_then(|(pool, dest)| {
+            let timeout = crate::config::millis(timeout_ms);
+            registry::with(pool, |p| {
+                p.acquire(dest, waiter as u64, priority as i32, timeout)
+            })
+        });
     // SAFETY: as above.
-    unsafe { number(env, acquired_code(acquired)) }
+    unsafe { set_result(block, acquired_code(acquired)) };
+    ptr::null_mut()
 }
 
 fn acquired_code(acquired: Option<Acquire>) -> f64 {
     match acquired {
         Some(Acquire::Hit(id)) => f64::from(id),
-        Some(Acquire::Dead(id)) => -2.0 - f64::from(id),
-        Some(Acquire::Queued(waiter)) => WAITER_BASE + waiter as f64,
-        Some(Acquire::QueueFull | Acquire::UnknownDestination) | None => -1.0,
+        Some(Acquire::Dead(id)) => DEAD_BASE - f64::from(id),
+        Some(Acquire::Queued(_)) => QUEUED,
+        Some(Acquire::QueueFull | Acquire::UnknownDestination) | None => QUEUE_FULL,
     }
 }
 
 /// Defines the hot functions on the module's exports.
 pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
-    let functions: [(&str, sys::napi_callback); 4] = [
+    let functions: [(&str, sys::napi_callback); 5] = [
+        ("hotIo", Some(hot_io)),
         ("acquire", Some(acquire)),
         ("acquireWith", Some(acquire_with)),
         ("release", Some(release)),
