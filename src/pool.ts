@@ -64,6 +64,9 @@ const enum PoolState {
 /** Pools awaiting engine events (queued acquires, a close in progress): kept reachable. */
 const BUSY = new Set<Pool>();
 
+/** Matches no destination a caller can pass. */
+const NO_DESTINATION: unique symbol = Symbol('berth.noDestination');
+
 const ACQUIRE_KEYS: ReadonlySet<string> = new Set(['signal', 'timeout', 'priority']);
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
@@ -75,6 +78,14 @@ export class Pool implements AsyncDisposable {
   /** The engine's handle, scaled: adding an id gives a hot-path key. */
   readonly #keyBase: number;
   readonly #destIds = new Map<string, number>();
+  /**
+   * The destination of the last acquire and its id: most pools serve one destination at a
+   * time, and comparing a string with itself is cheaper than a Map lookup.
+   */
+  #lastDestination: string | typeof NO_DESTINATION = NO_DESTINATION;
+  #lastDestId = 0;
+  /** The hot-path key of `#lastDestination`. */
+  #lastKey = 0;
   /** Destination strings by engine id, as first passed to `acquire`. */
   readonly #destNames: string[] = [];
   /** Connections by engine id (ids are small and reused, so an array beats a Map). */
@@ -124,6 +135,24 @@ export class Pool implements AsyncDisposable {
    * `'unix:/absolute/path'`): an idle one that passes its liveness check, or a new one.
    */
   acquire(destination: string, options?: AcquireOptions): Promise<Lease> {
+    // The common call (same destination as last time, no options) in as few steps as
+    // possible: small enough for V8 to inline what it calls. Anything else takes the general
+    // path below.
+    if (destination === this.#lastDestination && options === undefined && this.#state === PoolState.Open) {
+      const result = acquire(this.#lastKey, this.#waiters.nextToken());
+      if (result >= 0) {
+        const conn = this.#conns[result]!;
+        if (conn.stillUsable()) return Promise.resolve(this.#lend(conn));
+      } else if (result === QUEUED) {
+        return this.#wait(this.#lastDestId, destination, undefined);
+      }
+      return this.#acquired(result, this.#lastDestId, destination, undefined, 0, this.options.acquireTimeout);
+    }
+    return this.#acquireSlow(destination, options);
+  }
+
+  /** `acquire` with options, another destination than last time, or a pool not open. */
+  #acquireSlow(destination: string, options: AcquireOptions | undefined): Promise<Lease> {
     if (this.#state !== PoolState.Open) return Promise.reject(this.#refusal(destination));
     let destId = this.#destIds.get(destination);
     if (destId === undefined) {
@@ -133,9 +162,11 @@ export class Pool implements AsyncDisposable {
         return Promise.reject(error);
       }
     }
+    this.#lastDestination = destination;
+    this.#lastDestId = destId;
+    this.#lastKey = this.#keyBase + destId;
     let priority = 0;
     let timeout = this.options.acquireTimeout;
-    let custom = false;
     if (options !== undefined) {
       try {
         checkAcquireOptions(options);
@@ -145,13 +176,31 @@ export class Pool implements AsyncDisposable {
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
       priority = options.priority ?? 0;
       timeout = options.timeout ?? timeout;
-      custom = priority !== 0 || timeout !== this.options.acquireTimeout;
     }
+    return this.#acquired(undefined, destId, destination, options?.signal, priority, timeout);
+  }
+
+  /**
+   * Acts on the engine's answer to an acquire (`first`, if the caller already asked), asking
+   * again after a connection that turned out dead, until the acquire is served or queued.
+   */
+  #acquired(
+    first: number | undefined,
+    destId: number,
+    destination: string,
+    signal: AbortSignal | undefined,
+    priority: number,
+    timeout: number,
+  ): Promise<Lease> {
     const key = this.#keyBase + destId;
+    const custom = priority !== 0 || timeout !== this.options.acquireTimeout;
+    let result = first;
     for (;;) {
-      const token = this.#waiters.nextToken();
-      const result = custom ? acquireWith(key, token, priority, timeout) : acquire(key, token);
-      if (result === QUEUED) return this.#wait(destId, destination, options?.signal);
+      if (result === undefined) {
+        const token = this.#waiters.nextToken();
+        result = custom ? acquireWith(key, token, priority, timeout) : acquire(key, token);
+      }
+      if (result === QUEUED) return this.#wait(destId, destination, signal);
       if (result === QUEUE_FULL) {
         return Promise.reject(
           new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
@@ -160,15 +209,13 @@ export class Pool implements AsyncDisposable {
       if (result <= DEAD_BASE) {
         // The engine found this idle connection closed or dirty and took it out.
         this.#conns[DEAD_BASE - result]?.destroy();
-        continue;
-      }
-      const conn = this.#conns[result]!;
-      if (!conn.stillUsable()) {
+      } else {
+        const conn = this.#conns[result]!;
+        if (conn.stillUsable()) return Promise.resolve(this.#lend(conn));
         this.#engine.discard(result, EVICT_UNHEALTHY);
         conn.destroy();
-        continue;
       }
-      return Promise.resolve(this.#lend(conn));
+      result = undefined;
     }
   }
 
@@ -310,11 +357,15 @@ export class Pool implements AsyncDisposable {
   /** Takes a waiter out of the books; the caller resolves or rejects it. */
   #settleWaiter(id: number): Waiter | undefined {
     const waiter = this.#waiters.take(id);
-    if (waiter === undefined) return undefined;
+    if (waiter !== undefined) this.#waiterGone(waiter);
+    return waiter;
+  }
+
+  /** Bookkeeping once a waiter has left the table. */
+  #waiterGone(waiter: Waiter): void {
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     this.#updateRef();
     this.#checkDrained();
-    return waiter;
   }
 
   /** Acts on the engine's placement of a free connection. */
@@ -325,14 +376,15 @@ export class Pool implements AsyncDisposable {
     } else if (placement === PLACED_CLOSE) {
       conn.destroy();
     } else {
-      if (this.#waiters.get(placement) === undefined) {
+      const waiter = this.#waiters.take(placement);
+      if (waiter === undefined) {
         // Cannot happen (hand-offs go to waiters still queued); never strand the connection.
         this.#place(conn, release(this.#keyBase + conn.id));
         return;
       }
-      // Lend before settling: settling may find the pool drained, and it is not.
-      const lease = this.#lend(conn);
-      this.#settleWaiter(placement)!.resolve(lease);
+      // Lend before the books see the waiter gone: that may find the pool drained, and it is not.
+      waiter.resolve(this.#lend(conn));
+      this.#waiterGone(waiter);
     }
   }
 
