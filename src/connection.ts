@@ -101,31 +101,24 @@ export class Connection {
   }
 
   /**
-   * Whether the socket can go back to the pool as it is: open both ways, nothing unread,
-   * nothing that changes how the next user reads it.
+   * Readies the socket for the next lease, or says it cannot be: it must be open both ways,
+   * with nothing unread and nothing that changes how the next user reads it. Then undoes what
+   * the lease may have done to it: listeners, flowing mode, timeout. (One method rather than a
+   * check and a reset: this runs on every release.)
    */
-  reusable(): boolean {
+  readyForReuse(): boolean {
     const s = this.socket;
-    return (
-      !s.destroyed &&
-      !s.readableEnded &&
-      !s.writableEnded &&
-      s.readableLength === 0 &&
-      s.readableEncoding === null &&
-      s.writableCorked === 0 &&
-      s.errored === null
-    );
-  }
-
-  /** Whether a socket taken from the idle list is still fit to hand out. */
-  stillUsable(): boolean {
-    const s = this.socket;
-    return !s.destroyed && s.readableLength === 0 && s.readableFlowing === null;
-  }
-
-  /** Undoes what a lease may have done to the socket: listeners, flowing mode, timeout. */
-  resetAfterLease(): void {
-    const s = this.socket;
+    if (
+      s.destroyed ||
+      s.readableEnded ||
+      s.writableEnded ||
+      s.readableLength !== 0 ||
+      s.readableEncoding !== null ||
+      s.writableCorked !== 0 ||
+      s.errored !== null
+    ) {
+      return false;
+    }
     // Adding a listener is seen through 'newListener'; removing a whole event's listeners
     // (removeAllListeners) changes the number of event names. Either way: restore the baseline.
     if (this.listenersAdded || eventNameCount(s) !== this.#baselineNames) this.#restoreListeners();
@@ -137,6 +130,13 @@ export class Connection {
       (s as { readableFlowing: boolean | null }).readableFlowing = null;
     }
     if (s.timeout !== undefined && s.timeout !== 0) s.setTimeout(0);
+    return true;
+  }
+
+  /** Whether a socket taken from the idle list is still fit to hand out. */
+  stillUsable(): boolean {
+    const s = this.socket;
+    return !s.destroyed && s.readableLength === 0 && s.readableFlowing === null;
   }
 
   #restoreListeners(): void {

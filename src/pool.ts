@@ -350,7 +350,7 @@ export class Pool implements AsyncDisposable {
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      this.#updateRef();
+      if (!this.#refed) this.#updateRef();
     });
   }
 
@@ -364,8 +364,9 @@ export class Pool implements AsyncDisposable {
   /** Bookkeeping once a waiter has left the table. */
   #waiterGone(waiter: Waiter): void {
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-    this.#updateRef();
-    this.#checkDrained();
+    // Guarded here rather than inside: this runs on every hand-off.
+    if (this.#refed && this.#waiters.size === 0) this.#updateRef();
+    if (this.#onDrained !== undefined) this.#checkDrained();
   }
 
   /** Acts on the engine's placement of a free connection. */
@@ -450,17 +451,16 @@ export class Pool implements AsyncDisposable {
       this.#checkDrained();
       return;
     }
-    if (!conn.reusable()) {
-      this.#engine.discard(conn.id, EVICT_UNHEALTHY);
-      conn.destroy();
-    } else {
+    if (conn.readyForReuse()) {
       // A lease that wrote may have left part of a reply in the kernel: peek before pooling.
       // One that wrote nothing cannot have, and skips the syscall.
-      conn.resetAfterLease();
       const key = this.#keyBase + conn.id;
       this.#place(conn, conn.wrote ? releaseChecked(key) : release(key));
+    } else {
+      this.#engine.discard(conn.id, EVICT_UNHEALTHY);
+      conn.destroy();
     }
-    this.#checkDrained();
+    if (this.#onDrained !== undefined) this.#checkDrained();
   }
 
   #destroyConnection(conn: Connection, error?: Error): void {
