@@ -278,7 +278,7 @@ impl Pool {
         if let Some(waiter) = ds.waiters.pop() {
             conn.state = ConnState::InUse;
             if conn.uses > 0 {
-                Counters::bump(&self.counters.reused);
+                ds.handoff_reuses += 1;
             }
             conn.uses += 1;
             ds.in_use += 1;
@@ -764,10 +764,12 @@ impl Pool {
     pub fn stats(&self) -> StatsSnapshot {
         let mut s = StatsSnapshot::default();
         let mut hits = 0;
+        let mut handoffs = 0;
         for shard in self.shards.iter() {
             let shard = lock(shard);
             hits += shard.hits;
             for (_, ds) in shard.dests() {
+                handoffs += ds.handoff_reuses;
                 let idle = ds.idle.len() as u32;
                 s.open += u64::from(idle + ds.in_use + ds.dialing);
                 s.closing += u64::from(ds.open - idle - ds.in_use - ds.dialing);
@@ -777,7 +779,7 @@ impl Pool {
                 s.waiting += ds.waiters.len() as u64;
             }
         }
-        self.counters.fill(&mut s, hits);
+        self.counters.fill(&mut s, hits, handoffs);
         s
     }
 

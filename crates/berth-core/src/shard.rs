@@ -68,6 +68,9 @@ pub struct DestState {
     pub in_use: u32,
     pub dialing: u32,
     pub waiters: Waiters,
+    /// Reuses handed straight to a waiter on release: counted under the shard's lock, like
+    /// the shard's `hits`, rather than in a shared atomic on every contended release.
+    pub handoff_reuses: u64,
 }
 
 #[derive(Default)]

@@ -35,8 +35,6 @@ impl EvictReason {
 #[derive(Default)]
 pub struct Counters {
     pub created: AtomicU64,
-    /// Hand-offs of a used connection to a waiter (hits are counted per shard).
-    pub reused: AtomicU64,
     pub closed: AtomicU64,
     pub dial_failures: AtomicU64,
     pub acquire_timeouts: AtomicU64,
@@ -91,11 +89,12 @@ pub struct StatsSnapshot {
 
 impl Counters {
     /// Fills the counter half of a snapshot; the gauges come from the shards, as do `hits`
-    /// (reuses served from an idle list, each an acquire that waited 0 µs).
-    pub fn fill(&self, s: &mut StatsSnapshot, hits: u64) {
+    /// (reuses served from an idle list, each an acquire that waited 0 µs) and `handoffs`
+    /// (reuses handed to a waiter on release).
+    pub fn fill(&self, s: &mut StatsSnapshot, hits: u64, handoffs: u64) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         s.created = get(&self.created);
-        s.reused = get(&self.reused) + hits;
+        s.reused = hits + handoffs;
         s.closed = get(&self.closed);
         s.dial_failures = get(&self.dial_failures);
         s.acquire_timeouts = get(&self.acquire_timeouts);
