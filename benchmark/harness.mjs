@@ -18,7 +18,7 @@ export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)
 export const MAX_TIME = Number(process.env.BENCH_MAX_TIME ?? 2);
 
 /** Rounds per suite, the order of the cases rotated each round (override with BENCH_ROUNDS). */
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 export function machineInfo() {
   const cpus = os.cpus();

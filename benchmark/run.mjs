@@ -5,7 +5,7 @@
 //   node benchmark/run.mjs acquire     only the named suites
 //   node benchmark/run.mjs --peers-only   run without berth (e.g. before the addon is built)
 //
-// BENCH_ROUNDS=<n> rounds per suite, the order of the libraries rotated each round (default 3);
+// BENCH_ROUNDS=<n> rounds per suite, the order of the libraries rotated each round (default 5);
 // BENCH_MAX_TIME=<seconds> sampling time per case and round (default 2). Each figure reported
 // is the median over the rounds.
 
