@@ -108,3 +108,16 @@ test('the ALREADY_RELEASED error is a BerthError and an Error', async (t) => {
   t.true(err instanceof Error);
   t.is(typeof err.message, 'string');
 });
+
+test('a lease is a plain value, not a thenable: awaiting it again yields the lease itself', async (t) => {
+  const server = await startServer(t);
+  const pool = createPool(t);
+  const lease = await pool.acquire(server.dest);
+  t.not(typeof lease.then, 'function');
+  t.false(Object.keys(lease).includes('then'));
+  t.is(await lease, lease);
+  t.is(await Promise.resolve(lease), lease);
+  const [viaAll] = await Promise.all([lease]);
+  t.is(viaAll, lease);
+  lease.release();
+});

@@ -67,3 +67,11 @@ export class Lease implements AsyncDisposable {
     return conn;
   }
 }
+
+/**
+ * Resolving a promise with an object looks up `then` on it, in case it is a thenable. A lease
+ * has none, and V8 answers "none" only after walking the whole prototype chain: about 20 ns,
+ * several percent of a reuse cycle. Declaring the absence here ends the walk one step earlier.
+ * Not enumerable, not a function: `await` and `Promise.resolve` treat a lease as a plain value.
+ */
+Object.defineProperty(Lease.prototype, 'then', { value: undefined, enumerable: false, writable: false, configurable: false });
