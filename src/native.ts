@@ -24,7 +24,16 @@ const binding = require('../native/index.js') as { Engine: typeof EngineClass } 
 
 export const Engine = binding.Engine;
 
-const io = new Float64Array(binding.hotIo());
+const io = hotIo();
+
+function hotIo(): Float64Array {
+  const buffer: unknown = binding.hotIo();
+  // Only out of memory could make this fail; without the block every acquire would misread.
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 4 * Float64Array.BYTES_PER_ELEMENT) {
+    throw new Error('berth: the native module could not allocate its argument block');
+  }
+  return new Float64Array(buffer, 0, 4);
+}
 const nativeAcquire = binding.acquire;
 const nativeAcquireWith = binding.acquireWith;
 const nativeRelease = binding.release;
