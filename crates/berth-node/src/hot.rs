@@ -20,9 +20,12 @@ use std::ptr;
 const SLOTS: usize = 4;
 
 thread_local! {
-    /// This thread's argument block: the data of an ArrayBuffer kept alive by a reference that
-    /// is never released. Null until `hotIo` runs. Thread-local because every JS thread (main,
-    /// workers) has its own env and its own buffer, and calls come only from that thread.
+    /// This thread's argument block: memory the addon allocates once per JS thread and never
+    /// frees (32 bytes), exposed to JS as an external ArrayBuffer. Owning it here rather than
+    /// borrowing V8's memory means nothing JS does to the buffer (detaching it by a transfer,
+    /// say) can leave the hot functions with a dangling pointer. Null until `hotIo` runs.
+    /// Thread-local because every JS thread (main, workers) has its own env and its own
+    /// buffer, and calls come only from that thread.
     static BLOCK: Cell<*mut f64> = const { Cell::new(ptr::null_mut()) };
     /// The reference that keeps this thread's buffer alive, to hand the same buffer to every
     /// load of the module in this thread.
@@ -42,8 +45,8 @@ fn block() -> Option<*mut f64> {
 /// of every hot function: none calls back into JS).
 unsafe fn get(block: *mut f64, i: usize) -> f64 {
     debug_assert!(i < SLOTS);
-    // SAFETY: the buffer holds SLOTS f64s, is 8-byte aligned (ArrayBuffer data is) and is kept
-    // alive by a never-released reference; JS, the only other user, is not running.
+    // SAFETY: the block holds SLOTS f64s, is aligned for f64 and is never freed; JS, the only
+    // other user, is not running.
     unsafe { block.add(i).read() }
 }
 
@@ -80,20 +83,29 @@ pub unsafe extern "C" fn hot_io(
         unsafe { sys::napi_get_reference_value(env, existing, &mut buffer) };
         return buffer;
     }
-    let mut data = ptr::null_mut();
+    // Leaked on purpose: the block must outlive every buffer over it, and a JS thread loads
+    // the addon once.
+    let block: *mut f64 = Box::leak(Box::new([0f64; SLOTS])).as_mut_ptr();
     let mut reference = ptr::null_mut();
-    // SAFETY: env is the running callback's; out-pointers are valid. On failure `buffer` stays
-    // null, JS sees `undefined`, and the hot functions keep answering "no" (BLOCK stays null).
+    // SAFETY: env is the running callback's; `block` is valid for SLOTS * 8 bytes forever, so
+    // no finalizer is needed; out-pointers are valid. On failure JS gets `undefined` and
+    // refuses to load (see src/native.ts).
     unsafe {
-        if sys::napi_create_arraybuffer(env, SLOTS * 8, &mut data, &mut buffer)
-            != sys::Status::napi_ok
+        if sys::napi_create_external_arraybuffer(
+            env,
+            block.cast(),
+            SLOTS * 8,
+            None,
+            ptr::null_mut(),
+            &mut buffer,
+        ) != sys::Status::napi_ok
             || sys::napi_create_reference(env, buffer, 1, &mut reference) != sys::Status::napi_ok
         {
             return ptr::null_mut();
         }
     }
     BUFFER.with(|b| b.set(reference));
-    BLOCK.with(|b| b.set(data.cast()));
+    BLOCK.with(|b| b.set(block));
     buffer
 }
 
