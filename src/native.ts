@@ -24,16 +24,17 @@ const binding = require('../native/index.js') as { Engine: typeof EngineClass } 
 
 export const Engine = binding.Engine;
 
-const io = hotIo();
-
 function hotIo(): Float64Array {
   const buffer: unknown = binding.hotIo();
-  // Only out of memory could make this fail; without the block every acquire would misread.
+  // Fails only out of memory, or on a runtime that forbids external ArrayBuffers (V8's
+  // sandbox, as in Electron). Without the block every acquire would misread: refuse to load.
   if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 4 * Float64Array.BYTES_PER_ELEMENT) {
-    throw new Error('berth: the native module could not allocate its argument block');
+    throw new Error('berth: the native module could not create its argument block (external ArrayBuffers unavailable?)');
   }
   return new Float64Array(buffer, 0, 4);
 }
+
+const io = hotIo();
 const nativeAcquire = binding.acquire;
 const nativeAcquireWith = binding.acquireWith;
 const nativeRelease = binding.release;
