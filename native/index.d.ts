@@ -12,7 +12,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** One pool's engine, owned by one JS `Pool`. */
 export declare class Engine {
   constructor(config: EngineConfig, onEvent: EventCallback)
-  /** The number the hot functions (`tryAcquire`, `release`) take to find this engine. */
+  /** The number the hot functions (`acquire`, `release`, ...) take to find this engine. */
   get handle(): number
   /** The id of a destination string; throws with a message quoting bad input. */
   intern(destination: string): number

@@ -84,8 +84,6 @@ export class Pool implements AsyncDisposable {
    */
   #lastDestination: string | typeof NO_DESTINATION = NO_DESTINATION;
   #lastDestId = 0;
-  /** The hot-path key of `#lastDestination`. */
-  #lastKey = 0;
   /** Destination strings by engine id, as first passed to `acquire`. */
   readonly #destNames: string[] = [];
   /** Connections by engine id (ids are small and reused, so an array beats a Map). */
@@ -139,7 +137,7 @@ export class Pool implements AsyncDisposable {
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
     if (destination === this.#lastDestination && options === undefined && this.#state === PoolState.Open) {
-      const result = acquire(this.#lastKey, this.#waiters.nextToken());
+      const result = acquire(this.#keyBase + this.#lastDestId, this.#waiters.nextToken());
       if (result >= 0) {
         const conn = this.#conns[result]!;
         if (conn.stillUsable()) return Promise.resolve(this.#lend(conn));
@@ -164,7 +162,6 @@ export class Pool implements AsyncDisposable {
     }
     this.#lastDestination = destination;
     this.#lastDestId = destId;
-    this.#lastKey = this.#keyBase + destId;
     let priority = 0;
     let timeout = this.options.acquireTimeout;
     if (options !== undefined) {

@@ -15,6 +15,7 @@ use berth_core::{Acquire, Placement};
 use napi::sys;
 use std::cell::Cell;
 use std::ptr;
+use std::time::Duration;
 
 /// Slots in the argument block: enough for `acquireWith`'s four arguments.
 const SLOTS: usize = 4;
@@ -154,18 +155,9 @@ pub unsafe extern "C" fn acquire(
     _env: sys::napi_env,
     _info: sys::napi_callback_info,
 ) -> sys::napi_value {
-    let Some(block) = block() else {
-        return ptr::null_mut();
-    };
-    // SAFETY: `block` is this thread's and no JS runs during the call.
-    let (key, waiter) = unsafe { (get(block, 0), get(block, 1)) };
-    let acquired = split_key(key).and_then(|(pool, dest)| {
-        registry::with(pool, |p| {
-            p.acquire(dest, waiter as u64, 0, p.config().acquire_timeout)
-        })
-    });
-    // SAFETY: as above.
-    unsafe { set_result(block, acquired_code(acquired)) };
+    if let Some(block) = block() {
+        acquire_in(block, None);
+    }
     ptr::null_mut()
 }
 
@@ -179,21 +171,32 @@ pub unsafe extern "C" fn acquire_with(
         return ptr::null_mut();
     };
     // SAFETY: `block` is this thread's and no JS runs during the call.
-    let (key, waiter, priority, timeout_ms) =
-        unsafe { (get(block, 0), get(block, 1), get(block, 2), get(block, 3)) };
-    let acquired = split_key(key)
-        .filter(|_| {
-            priority.fract() == 0.0 && (i32::MIN as f64..=i32::MAX as f64).contains(&priority)
+    let (priority, timeout_ms) = unsafe { (get(block, 2), get(block, 3)) };
+    if priority.fract() == 0.0 && (i32::MIN as f64..=i32::MAX as f64).contains(&priority) {
+        acquire_in(
+            block,
+            Some((priority as i32, crate::config::millis(timeout_ms))),
+        );
+    } else {
+        // SAFETY: as above.
+        unsafe { set_result(block, QUEUE_FULL) };
+    }
+    ptr::null_mut()
+}
+
+/// The acquire both functions share: the key from slot 0, the waiter token from slot 1, the
+/// given priority and timeout or the pool's defaults. Writes the result code into slot 0.
+fn acquire_in(block: *mut f64, options: Option<(i32, Option<Duration>)>) {
+    // SAFETY: `block` comes from `block()` on this thread and no JS runs during the call.
+    let (key, waiter) = unsafe { (get(block, 0), get(block, 1)) };
+    let acquired = split_key(key).and_then(|(pool, dest)| {
+        registry::with(pool, |p| {
+            let (priority, timeout) = options.unwrap_or((0, p.config().acquire_timeout));
+            p.acquire(dest, waiter as u64, priority, timeout)
         })
-        .and_then(|(pool, dest)| {
-            let timeout = crate::config::millis(timeout_ms);
-            registry::with(pool, |p| {
-                p.acquire(dest, waiter as u64, priority as i32, timeout)
-            })
-        });
+    });
     // SAFETY: as above.
     unsafe { set_result(block, acquired_code(acquired)) };
-    ptr::null_mut()
 }
 
 fn acquired_code(acquired: Option<Acquire>) -> f64 {

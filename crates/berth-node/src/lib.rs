@@ -1,7 +1,7 @@
 //! The napi-rs binding of berth-core. It maps JS values to engine calls and back; every
 //! decision lives in the engine or in the TypeScript facade.
 //!
-//! Hot calls take and return plain numbers: a reuse hit is `tryAcquire` plus `release`, raw
+//! Hot calls take and return plain numbers: a reuse hit is `acquire` plus `release`, raw
 //! Node-API functions (see `hot.rs`) that find the engine by handle.
 
 mod config;
@@ -53,7 +53,7 @@ impl Engine {
         }
     }
 
-    /// The number the hot functions (`tryAcquire`, `release`) take to find this engine.
+    /// The number the hot functions (`acquire`, `release`, ...) take to find this engine.
     #[napi(getter)]
     pub fn handle(&self) -> u32 {
         self.handle
