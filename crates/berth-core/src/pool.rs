@@ -267,11 +267,12 @@ impl Pool {
 
     /// Decides where a free connection goes: the next waiter, the idle list, or closing.
     fn place(&self, conn: &mut Conn, ds: &mut DestState, id: ConnId) -> Placement {
-        let now = now_ms();
         if self.closed.load(Ordering::Relaxed) {
             return Placement::Close;
         }
-        if now >= conn.expires_ms {
+        // The clock only where an answer depends on it: without maxLifetime a hand-off, the
+        // contended path, needs no time at all.
+        if conn.expires_ms != u64::MAX && now_ms() >= conn.expires_ms {
             self.counters.evicted(EvictReason::Lifetime);
             return Placement::Close;
         }
@@ -300,7 +301,7 @@ impl Pool {
             return Placement::Close;
         }
         conn.state = ConnState::Idle;
-        conn.released_ms = now;
+        conn.released_ms = now_ms();
         ds.idle.push_back(id);
         Placement::Idle
     }
@@ -377,18 +378,21 @@ impl Pool {
                 starts += 1;
             }
         }
-        let now = now_ms();
-        for _ in 0..starts {
-            let id = shard.insert_conn(Conn {
-                dest,
-                state: ConnState::Dialing,
-                fd: -1,
-                created_ms: now,
-                expires_ms: self.expiry(now),
-                released_ms: now,
-                uses: 0,
-            });
-            self.spawn_dial(dest, id);
+        if starts > 0 {
+            // Read only when dialing: pump runs on every queued acquire.
+            let now = now_ms();
+            for _ in 0..starts {
+                let id = shard.insert_conn(Conn {
+                    dest,
+                    state: ConnState::Dialing,
+                    fd: -1,
+                    created_ms: now,
+                    expires_ms: self.expiry(now),
+                    released_ms: now,
+                    uses: 0,
+                });
+                self.spawn_dial(dest, id);
+            }
         }
         if blocked {
             self.mark_starved(dest);
