@@ -325,6 +325,7 @@ export class Pool implements AsyncDisposable {
   #lend(conn: Connection): Lease {
     conn.state = ConnState.Leased;
     conn.wrote = false;
+    conn.touched = false;
     if (!conn.refed) {
       conn.socket.ref();
       conn.refed = true;
