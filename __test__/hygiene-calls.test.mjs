@@ -72,3 +72,30 @@ test('a lease that writes and reads with read() (no listener) is reused', async 
   t.is((await server.stats()).accepted, 1);
   next.release();
 });
+
+test.serial('a patch of net.Socket.prototype made after loading berth applies to pooled sockets', async (t) => {
+  // Instrumentation patches socket methods at any time; the pool's wrappers must not bypass it.
+  const net = await import('node:net');
+  const server = await startServer(t);
+  const pool = createPool(t);
+  const lease = await pool.acquire(server.dest);
+  const calls = [];
+  const { write, setTimeout: setSocketTimeout } = net.Socket.prototype;
+  net.Socket.prototype.write = function (...args) {
+    calls.push('write');
+    return write.apply(this, args);
+  };
+  net.Socket.prototype.setTimeout = function (...args) {
+    calls.push('setTimeout');
+    return setSocketTimeout.apply(this, args);
+  };
+  try {
+    lease.socket.setTimeout(1000);
+    t.is((await roundTrip(lease.socket, 'patched')).toString(), 'patched');
+  } finally {
+    net.Socket.prototype.write = write;
+    net.Socket.prototype.setTimeout = setSocketTimeout;
+  }
+  t.deepEqual(calls, ['setTimeout', 'write']);
+  lease.release();
+});

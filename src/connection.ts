@@ -58,10 +58,10 @@ function onNewListener(this: PooledSocket): void {
 function pooledWrite(this: PooledSocket, ...args: unknown[]): boolean {
   const conn = this[kConnection];
   if (conn !== undefined) conn.wrote = true;
-  return (netWrite as (...a: unknown[]) => boolean).apply(this, args);
+  // Looked up at each call rather than captured at load, so that a later patch of
+  // net.Socket.prototype (instrumentation does this) still applies to pooled sockets.
+  return (net.Socket.prototype.write as (...a: unknown[]) => boolean).apply(this, args);
 }
-
-const netWrite = net.Socket.prototype.write;
 
 /**
  * The socket methods after which the next lease could find the socket different: ended,
@@ -72,11 +72,11 @@ const netWrite = net.Socket.prototype.write;
 const STATE_CHANGERS = ['end', 'pause', 'resume', 'setEncoding', 'cork', 'setTimeout'] as const;
 
 const stateChangerWrappers = STATE_CHANGERS.map((name) => {
-  const original = net.Socket.prototype[name] as (...args: unknown[]) => unknown;
   function noted(this: PooledSocket, ...args: unknown[]): unknown {
     const conn = this[kConnection];
     if (conn !== undefined) conn.touched = true;
-    return original.apply(this, args);
+    // Looked up at each call, as in pooledWrite.
+    return (net.Socket.prototype[name] as (...a: unknown[]) => unknown).apply(this, args);
   }
   return [name, noted] as const;
 });
