@@ -136,10 +136,10 @@ export class Connection {
    */
   readyForReuse(): boolean {
     const s = this.socket;
-    // The usual lease wrote and read and did nothing else to the socket: then only data left
-    // unread and a socket destroyed under it (a reset, an error) need a look. Anything else
-    // the full check below looks at changes only through a call or an event noted in
-    // `touched`, or a listener added or removed.
+    // A lease that made no state-changing call and added or removed no listener (it only
+    // wrote, or read with read()): then only data left unread and a socket destroyed under it
+    // (a reset, an error) need a look. Anything else the full check below looks at changes
+    // only through a call or an event noted in `touched`, or a listener added or removed.
     if (
       !this.touched &&
       !this.listenersAdded &&
