@@ -140,15 +140,8 @@ export class Connection {
     // wrote, or read with read()): then only data left unread and a socket destroyed under it
     // (a reset, an error) need a look. Anything else the full check below looks at changes
     // only through a call or an event noted in `touched`, or a listener added or removed.
-    if (
-      !this.touched &&
-      !this.listenersAdded &&
-      s.readableLength === 0 &&
-      !s.destroyed &&
-      eventNameCount(s) === this.#baselineNames
-    ) {
-      return true;
-    }
+    const listenersChanged = this.#listenersChanged();
+    if (!this.touched && !listenersChanged && s.readableLength === 0 && !s.destroyed) return true;
     if (
       s.destroyed ||
       s.readableEnded ||
@@ -160,9 +153,7 @@ export class Connection {
     ) {
       return false;
     }
-    // Adding a listener is seen through 'newListener'; removing a whole event's listeners
-    // (removeAllListeners) changes the number of event names. Either way: restore the baseline.
-    if (this.listenersAdded || eventNameCount(s) !== this.#baselineNames) this.#restoreListeners();
+    if (listenersChanged) this.#restoreListeners();
     if (s.readableFlowing !== null) {
       // The user read in flowing mode (or paused): stop, and return to the initial state in
       // which data waits in the buffer until the next user attaches a reader.
@@ -178,6 +169,14 @@ export class Connection {
   stillUsable(): boolean {
     const s = this.socket;
     return !s.destroyed && s.readableLength === 0 && s.readableFlowing === null;
+  }
+
+  /**
+   * Adding a listener is seen through 'newListener'; removing a whole event's listeners
+   * (removeAllListeners) changes the number of event names.
+   */
+  #listenersChanged(): boolean {
+    return this.listenersAdded || eventNameCount(this.socket) !== this.#baselineNames;
   }
 
   #restoreListeners(): void {
