@@ -15,3 +15,5 @@ export type { BerthErrorCode } from './errors';
 export { DEFAULTS } from './config';
 export type { PoolOptions, ResolvedPoolOptions } from './config';
 export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot } from './stats';
+export { HttpAgent } from './http-agent';
+export type { HttpAgentOptions } from './http-agent';

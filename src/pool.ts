@@ -31,6 +31,7 @@ import {
   type EngineEvent,
 } from './native';
 import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
+import { HttpAgent, type HttpAgentOptions } from './http-agent';
 
 /** Options of one `acquire`. */
 export interface AcquireOptions {
@@ -231,6 +232,14 @@ export class Pool implements AsyncDisposable {
     }
     if (!lease.released) lease.release();
     return result;
+  }
+
+  /**
+   * An `http.Agent` for `http.request` / `http.get` and libraries that take an `agent`, whose
+   * keep-alive sockets are this pool's connections (its limits, timers and stats).
+   */
+  httpAgent(options?: HttpAgentOptions): HttpAgent {
+    return new HttpAgent(this, options);
   }
 
   /** Counters, gauges and latency quantiles, read without stopping the pool. */
