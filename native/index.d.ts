@@ -31,9 +31,33 @@ export declare class Engine {
   close(): Array<number>
   stats(): EngineStats
   snapshot(): Array<EngineDestSnapshot>
+  /**
+   * Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
+   * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
+   * session's id for `abortForward`.
+   */
+  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, done: ForwardCallback): number
+  /** Stops a forward in progress; false when it already ended. */
+  abortForward(session: number): boolean
+  /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
+  listen(config: ListenConfig, onRoute: RouteCallback): NativeListener
   /** Keeps the event loop alive while JS awaits engine events (pending acquires, close). */
   ref(): void
   unref(): void
+}
+
+export declare class NativeListener {
+  /** The route function's answer for `token`: a destination string, or null to refuse. */
+  answer(token: number, destination?: string | undefined | null): void
+  stats(): ListenerStats
+  get address(): string
+  get family(): string
+  get port(): number
+  /**
+   * Stops accepting and ends the sessions in progress; `done` is called once every
+   * descriptor of the listener is closed.
+   */
+  close(done: ClosedCallback): void
 }
 
 export interface EngineConfig {
@@ -106,4 +130,48 @@ export interface EngineStats {
   acquireWaitP99: number
   connectP50: number
   connectP99: number
+}
+
+export interface ForwardDone {
+  bytesIn: number
+  bytesOut: number
+  upstreamReused: boolean
+  upstreamReturned: boolean
+  durationMs: number
+  /**
+   * `client-closed`, `upstream-closed`, `client-error`, `upstream-error`, `connect-failed`,
+   * `aborted` or `pool-closed`.
+   */
+  end: string
+  code?: string
+  message?: string
+}
+
+export interface ListenConfig {
+  host: string
+  port: number
+  peek: number
+  /** Milliseconds. */
+  peekTimeout: number
+  reuseUpstream: boolean
+  backlog: number
+}
+
+export interface ListenerStats {
+  sessionsTotal: number
+  sessionsActive: number
+  bytesIn: number
+  bytesOut: number
+  routeFailures: number
+  connectFailures: number
+  upstreamReused: number
+}
+
+export interface RouteRequest {
+  token: number
+  remoteAddress: string
+  remoteFamily: string
+  remotePort: number
+  localPort: number
+  head: Buffer
 }

@@ -4,5 +4,5 @@ import { writeFileSync } from 'node:fs';
 
 writeFileSync(
   new URL('../dist/index.mjs', import.meta.url),
-  `import berth from './index.js';\n\nexport const { Pool, Lease, BerthError, DEFAULTS, HttpAgent } = berth;\nexport default berth;\n`,
+  `import berth from './index.js';\n\nexport const { Pool, Lease, BerthError, DEFAULTS, HttpAgent, ProxyListener } = berth;\nexport default berth;\n`,
 );

@@ -22,7 +22,11 @@ export type BerthErrorCode =
   /** Any other connect failure (unreachable network, permission, ...). */
   | 'CONNECT_FAILED'
   /** `release()` or `destroy()` on a lease that was already released or destroyed. */
-  | 'ALREADY_RELEASED';
+  | 'ALREADY_RELEASED'
+  /** A forwarded session failed: the message says which side and the OS error. */
+  | 'FORWARD_ERROR'
+  /** `pool.listen` could not bind (address in use, permission, ...). */
+  | 'LISTEN_FAILED';
 
 /** A runtime failure of the pool, with a stable `code` to branch on. */
 export class BerthError extends Error {

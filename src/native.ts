@@ -81,7 +81,17 @@ export function releaseChecked(key: number): number {
 }
 
 export type Engine = EngineClass;
-export type { EngineConfig, EngineEvent, EngineStats, EngineDestSnapshot } from '../native/index';
+export type {
+  EngineConfig,
+  EngineEvent,
+  EngineStats,
+  EngineDestSnapshot,
+  ForwardDone,
+  ListenConfig,
+  ListenerStats,
+  NativeListener,
+  RouteRequest,
+} from '../native/index';
 
 /** `release` / `offer` placements other than a waiter id. */
 export const PLACED_IDLE = -1;

@@ -4,6 +4,8 @@
  * engine's numbers into leases, errors and promises.
  */
 import type * as net from 'node:net';
+import { checkForwardOptions, checkInbound, flushed, handOver, toForwardResult, type ForwardOptions, type ForwardResult } from './forward';
+import { ProxyListener, resolveListenOptions, routeHandler, type ListenOptions, type RouteFunction } from './listener';
 import { ConnState, Connection, type ConnectionOwner } from './connection';
 import { resolveOptions, describe, MAX_TIME, type PoolOptions, type ResolvedPoolOptions } from './config';
 import { BerthError, dialError } from './errors';
@@ -65,6 +67,9 @@ const enum PoolState {
 /** Pools awaiting engine events (queued acquires, a close in progress): kept reachable. */
 const BUSY = new Set<Pool>();
 
+/** Pools with forwards in flight or listeners open: kept reachable, as their sockets would be. */
+const FORWARDING = new Set<Pool>();
+
 /** Matches no destination a caller can pass. */
 const NO_DESTINATION: unique symbol = Symbol('berth.noDestination');
 
@@ -99,6 +104,9 @@ export class Pool implements AsyncDisposable {
   #drained: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
   #unrefQueue: Connection[] = [];
+  /** Forwards in flight and listeners open (see FORWARDING). */
+  #forwards = 0;
+  readonly #listeners = new Set<ProxyListener>();
   /** What leases and connections call back into: kept off the public type. */
   readonly #owner: LeaseOwner & ConnectionOwner = {
     releaseConnection: (conn) => this.#releaseConnection(conn),
@@ -242,6 +250,91 @@ export class Pool implements AsyncDisposable {
     return new HttpAgent(this, options);
   }
 
+  /**
+   * Takes `inbound` over from Node and forwards it to `destination` natively: the engine
+   * leases an upstream connection from this pool (its limits, timers and stats), writes
+   * `head` upstream and `reply` to the client, then moves bytes both ways, passing each
+   * side's end of stream on as a half-close, until both directions end, one fails, or
+   * `signal` aborts. Resolves once with what happened (it does not reject for failures of the
+   * session itself: see `end` and `error`). From the call on, JS must not touch `inbound`: it
+   * is destroyed as soon as everything already written to it is flushed.
+   *
+   * Invalid input rejects with a TypeError and leaves `inbound` untouched, as does a pool
+   * that is closed or draining (BerthError) or an aborted `signal`.
+   */
+  forward(inbound: net.Socket, destination: string, options?: ForwardOptions): Promise<ForwardResult> {
+    let destId: number;
+    let opts: ForwardOptions;
+    try {
+      checkInbound(inbound);
+      opts = checkForwardOptions(options);
+      destId = this.#destIds.get(destination) ?? this.#intern(destination);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#forward(inbound, destination, destId, opts);
+  }
+
+  async #forward(inbound: net.Socket, destination: string, destId: number, opts: ForwardOptions): Promise<ForwardResult> {
+    if (this.#state !== PoolState.Open) throw this.#refusal(destination);
+    const signal = opts.signal;
+    if (signal?.aborted) throw signal.reason;
+    await flushed(inbound);
+    if (this.#state !== PoolState.Open) throw this.#refusal(destination);
+    if (signal?.aborted) throw signal.reason;
+    const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
+    return new Promise<ForwardResult>((resolve) => {
+      let onAbort: (() => void) | undefined;
+      const session = handOver(this.#engine, inbound, destId, opts.head, reply, opts.reuseUpstream ?? false, (done) => {
+        if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+        this.#forwardEnded();
+        resolve(toForwardResult(done, destination));
+      });
+      this.#forwardStarted();
+      if (signal !== undefined) {
+        onAbort = () => this.#engine.abortForward(session);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+
+  /**
+   * Starts a native listener on `options.host:options.port`: the engine accepts each
+   * connection, calls `route` once with its addresses (and up to `peek` initial bytes), and
+   * forwards it to the destination `route` returns, through this pool's upstream connections.
+   * JS never touches the sessions' bytes. A route that throws, rejects or returns null closes
+   * the connection (counted in `stats().routeFailures`). The listener keeps the process
+   * alive until `close()`; closing the pool closes it too.
+   */
+  async listen(options: ListenOptions | undefined, route: RouteFunction): Promise<ProxyListener> {
+    const o = resolveListenOptions(options);
+    if (typeof route !== 'function') throw new TypeError(`route must be a function, got ${describe(route)}`);
+    if (this.#state !== PoolState.Open) throw this.#refusal(`${o.host}:${o.port}`);
+    let native: ReturnType<Engine['listen']> | undefined;
+    try {
+      native = this.#engine.listen(o, routeHandler(route, () => native));
+    } catch (error) {
+      throw new BerthError('LISTEN_FAILED', (error as Error).message);
+    }
+    const listener: ProxyListener = new ProxyListener(native, () => {
+      this.#listeners.delete(listener);
+      this.#forwardEnded();
+    });
+    this.#listeners.add(listener);
+    this.#forwardStarted();
+    return listener;
+  }
+
+  #forwardStarted(): void {
+    if (this.#forwards++ === 0) FORWARDING.add(this);
+  }
+
+  #forwardEnded(): void {
+    if (--this.#forwards === 0) FORWARDING.delete(this);
+    // Native sessions' upstreams count as open: a close waiting for them may be done now.
+    this.#checkClosed();
+  }
+
   /** Counters, gauges and latency quantiles, read without stopping the pool. */
   stats(): PoolStats {
     return toPoolStats(this.#engine.stats());
@@ -304,6 +397,7 @@ export class Pool implements AsyncDisposable {
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();
+    for (const listener of this.#listeners) void listener.close();
     this.#onDrained?.();
     this.#updateRef();
     this.#checkClosed();

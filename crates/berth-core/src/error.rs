@@ -11,6 +11,8 @@ pub enum DialErrorCode {
     ConnectFailed,
     /// The pool was closed while the dial was in flight.
     PoolClosed,
+    /// A native session found no connection within the acquire timeout.
+    AcquireTimeout,
 }
 
 impl DialErrorCode {
@@ -21,6 +23,7 @@ impl DialErrorCode {
             DialErrorCode::DnsFailed => "DNS_FAILED",
             DialErrorCode::ConnectFailed => "CONNECT_FAILED",
             DialErrorCode::PoolClosed => "POOL_CLOSED",
+            DialErrorCode::AcquireTimeout => "ACQUIRE_TIMEOUT",
         }
     }
 }

@@ -22,7 +22,7 @@ use std::os::fd::{IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 /// Where a connection goes when it becomes free (released, or freshly dialed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,16 +88,20 @@ pub struct ConnSnapshot {
 }
 
 pub struct Pool {
-    config: PoolConfig,
+    pub(crate) config: PoolConfig,
     shards: Box<[Mutex<Shard>]>,
-    interner: RwLock<Interner>,
+    pub(crate) interner: RwLock<Interner>,
     /// Open connections across destinations (dialing and closing included), under `maxTotal`.
-    total_open: AtomicU32,
-    total_idle: AtomicU32,
+    pub(crate) total_open: AtomicU32,
+    pub(crate) total_idle: AtomicU32,
     /// Dials started, ever: seeds the lifetime jitter.
     dials_started: AtomicU64,
-    counters: Counters,
+    pub(crate) counters: Counters,
     closed: AtomicBool,
+    /// Native sessions waiting for room or an idle upstream (see upstream.rs), and where they
+    /// wait: every freed place wakes them while there are any.
+    pub(crate) native_waiting: AtomicU32,
+    pub(crate) upstream_room: Notify,
     /// Destinations whose waiters are blocked by `maxTotal`, served first when room appears.
     starved: Mutex<VecDeque<DestId>>,
     has_starved: AtomicBool,
@@ -107,7 +111,7 @@ pub struct Pool {
     runtime: tokio::runtime::Handle,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a shard lock leaves counts that are still internally consistent
     // (every mutation is a few plain assignments); keep serving rather than poison the pool.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -130,6 +134,8 @@ impl Pool {
             dials_started: AtomicU64::new(0),
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            native_waiting: AtomicU32::new(0),
+            upstream_room: Notify::new(),
             starved: Mutex::new(VecDeque::new()),
             has_starved: AtomicBool::new(false),
             deadlines: Deadlines::default(),
@@ -174,7 +180,7 @@ impl Pool {
         Ok(id)
     }
 
-    fn shard(&self, id: u32) -> MutexGuard<'_, Shard> {
+    pub(crate) fn shard(&self, id: u32) -> MutexGuard<'_, Shard> {
         lock(&self.shards[shard_of(id)])
     }
 
@@ -290,8 +296,11 @@ impl Pool {
             }
             return Placement::Handoff(waiter.id);
         }
-        // Another destination is waiting for room under maxTotal: give it ours.
-        if self.has_starved.load(Ordering::Relaxed) {
+        // Another destination is waiting for room under maxTotal, or a native session for a
+        // place: give it ours.
+        if self.has_starved.load(Ordering::Relaxed)
+            || self.native_waiting.load(Ordering::Relaxed) > 0
+        {
             self.counters.evicted(EvictReason::Idle);
             return Placement::Close;
         }
@@ -358,7 +367,7 @@ impl Pool {
 
     /// Starts as many dials for `dest` as its waiters need and the limits allow.
     /// Returns true when `maxTotal` blocked a dial that waiters need.
-    fn pump(self: &Arc<Self>, shard: &mut Shard, dest: DestId) -> bool {
+    pub(crate) fn pump(self: &Arc<Self>, shard: &mut Shard, dest: DestId) -> bool {
         if self.closed.load(Ordering::Relaxed) {
             return false;
         }
@@ -402,7 +411,7 @@ impl Pool {
 
     /// When a connection made now must retire: maxLifetime less up to 2.5% jitter, so that
     /// connections made together do not all expire together.
-    fn expiry(&self, now: u64) -> u64 {
+    pub(crate) fn expiry(&self, now: u64) -> u64 {
         match self.config.max_lifetime {
             None => u64::MAX,
             Some(lifetime) => {
@@ -502,12 +511,7 @@ impl Pool {
         self.total_open.fetch_sub(1, Ordering::Relaxed);
         Counters::bump(&self.counters.dial_failures);
         let waiter = ds.waiters.pop().map(|w| w.id);
-        let needs_room = self.pump(&mut shard, conn.dest);
-        drop(shard);
-        if needs_room {
-            self.make_room(conn.dest);
-        }
-        self.feed_starved();
+        self.place_freed(shard, conn.dest);
         waiter
     }
 
@@ -578,6 +582,15 @@ impl Pool {
                     ds.dialing -= 1
                 }
                 ConnState::Closing => {}
+                // Native connections are never reported by JS; keep the counts right anyway.
+                ConnState::NativeDialing => ds.native_dialing -= 1,
+                ConnState::NativeInUse => ds.in_use -= 1,
+                ConnState::NativeIdle(_) => {
+                    if let Some(pos) = ds.native_idle.iter().position(|&c| c == id) {
+                        ds.native_idle.remove(pos);
+                        self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
             }
             ds.open -= 1;
         }
@@ -585,12 +598,26 @@ impl Pool {
         if !matches!(conn.state, ConnState::Closing) {
             Counters::bump(&self.counters.closed);
         }
-        let needs_room = self.pump(&mut shard, conn.dest);
+        self.place_freed(shard, conn.dest);
+    }
+
+    /// A place under the limits was freed in `dest` (shard locked): start the dials that JS
+    /// waiters need, let starved destinations and waiting native sessions try again.
+    pub(crate) fn place_freed(self: &Arc<Self>, mut shard: MutexGuard<'_, Shard>, dest: DestId) {
+        let needs_room = self.pump(&mut shard, dest);
         drop(shard);
         if needs_room {
-            self.make_room(conn.dest);
+            self.make_room(dest);
         }
         self.feed_starved();
+        self.wake_native();
+    }
+
+    /// Wakes native sessions waiting for a place, if there are any.
+    pub(crate) fn wake_native(&self) {
+        if self.native_waiting.load(Ordering::Relaxed) > 0 {
+            self.upstream_room.notify_waiters();
+        }
     }
 
     /// The owner is about to close this connection: from now on it counts as closed, though
@@ -628,7 +655,7 @@ impl Pool {
     }
 
     /// `dest` needs room under maxTotal: close one idle connection of another destination.
-    fn make_room(&self, dest: DestId) {
+    pub(crate) fn make_room(&self, dest: DestId) {
         let mut victim = None;
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
@@ -708,7 +735,7 @@ impl Pool {
     }
 
     /// Evicts idle connections past their idle timeout or lifetime.
-    pub(crate) fn sweep(&self, now: u64) {
+    pub(crate) fn sweep(self: &Arc<Self>, now: u64) {
         let idle_limit = self.config.idle_timeout.map(|d| d.as_millis() as u64);
         let mut evicted = Vec::new();
         for shard in self.shards.iter() {
@@ -742,13 +769,14 @@ impl Pool {
         for (conn, reason) in evicted {
             self.sink.emit(Event::Evict { conn, reason });
         }
+        self.sweep_native(now, idle_limit);
     }
 
     // ---- shutdown and introspection -----------------------------------------------------
 
     /// Refuses new work, cancels dials in flight (each reports `PoolClosed`) and returns every
     /// queued waiter so the owner can reject it.
-    pub fn close(&self) -> Vec<WaiterId> {
+    pub fn close(self: &Arc<Self>) -> Vec<WaiterId> {
         self.closed.store(true, Ordering::Relaxed);
         self.shutdown.send_replace(true);
         let mut waiters = Vec::new();
@@ -758,7 +786,25 @@ impl Pool {
                 waiters.extend(ds.waiters.drain().into_iter().map(|w| w.id));
             }
         }
+        self.close_native_idle();
+        self.upstream_room.notify_waiters();
         waiters
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    pub(crate) fn sink(&self) -> &Arc<dyn EventSink> {
+        &self.sink
+    }
+
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    pub(crate) fn shards(&self) -> &[Mutex<Shard>] {
+        &self.shards
     }
 
     pub fn is_closed(&self) -> bool {
@@ -774,12 +820,13 @@ impl Pool {
             hits += shard.hits;
             for (_, ds) in shard.dests() {
                 handoffs += ds.handoff_reuses;
-                let idle = ds.idle.len() as u32;
-                s.open += u64::from(idle + ds.in_use + ds.dialing);
-                s.closing += u64::from(ds.open - idle - ds.in_use - ds.dialing);
+                let idle = (ds.idle.len() + ds.native_idle.len()) as u32;
+                let dialing = ds.dialing + ds.native_dialing;
+                s.open += u64::from(idle + ds.in_use + dialing);
+                s.closing += u64::from(ds.open - idle - ds.in_use - dialing);
                 s.idle += u64::from(idle);
                 s.in_use += u64::from(ds.in_use);
-                s.dialing += u64::from(ds.dialing);
+                s.dialing += u64::from(dialing);
                 s.waiting += ds.waiters.len() as u64;
             }
         }
@@ -806,9 +853,9 @@ impl Pool {
                     *slot = Some(DestSnapshot {
                         destination: names[id as usize].clone(),
                         open: ds.open,
-                        idle: ds.idle.len() as u32,
+                        idle: (ds.idle.len() + ds.native_idle.len()) as u32,
                         in_use: ds.in_use,
-                        dialing: ds.dialing,
+                        dialing: ds.dialing + ds.native_dialing,
                         waiting: ds.waiters.len() as u32,
                         connections: Vec::new(),
                     });
@@ -819,9 +866,13 @@ impl Pool {
                     continue;
                 };
                 let state = match conn.state {
-                    ConnState::Dialing | ConnState::Delivered(_) | ConnState::Adopted => "dialing",
-                    ConnState::Idle => "idle",
+                    ConnState::Dialing
+                    | ConnState::Delivered(_)
+                    | ConnState::Adopted
+                    | ConnState::NativeDialing => "dialing",
+                    ConnState::Idle | ConnState::NativeIdle(_) => "idle",
                     ConnState::InUse => "inUse",
+                    ConnState::NativeInUse => "forwarding",
                     ConnState::Closing => "closing",
                 };
                 dest.connections.push(ConnSnapshot {
@@ -841,13 +892,13 @@ impl Pool {
     }
 
     /// Stops the timer task and cancels dials; called when the owner goes away.
-    pub fn shutdown(&self) {
+    pub fn shutdown(self: &Arc<Self>) {
         self.close();
     }
 }
 
 /// Takes one unit of `counter` if it stays within `max`.
-fn reserve(counter: &AtomicU32, max: u32) -> bool {
+pub(crate) fn reserve(counter: &AtomicU32, max: u32) -> bool {
     counter
         .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
             (n < max).then_some(n + 1)

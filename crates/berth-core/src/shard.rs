@@ -34,6 +34,12 @@ pub enum ConnState {
     InUse,
     /// Being destroyed by JS; counts as open until JS reports the descriptor closed.
     Closing,
+    /// A dial for the engine's own use (native forwarding) is in flight.
+    NativeDialing,
+    /// Forwarding natively: the session that leased it owns the descriptor.
+    NativeInUse,
+    /// Idle in the engine's own list; the core owns the descriptor.
+    NativeIdle(OwnedFd),
 }
 
 #[derive(Debug)]
@@ -56,6 +62,14 @@ impl Conn {
             ConnState::Dialing | ConnState::Delivered(_) | ConnState::Adopted
         )
     }
+
+    /// Whether the engine itself uses this connection (native forwarding), not JS.
+    pub fn is_native(&self) -> bool {
+        matches!(
+            self.state,
+            ConnState::NativeDialing | ConnState::NativeInUse | ConnState::NativeIdle(_)
+        )
+    }
 }
 
 /// Per-destination counts, idle list and waiters.
@@ -65,9 +79,16 @@ pub struct DestState {
     pub idle: VecDeque<ConnId>,
     /// Every connection of this destination that holds (or will hold) a descriptor.
     pub open: u32,
+    /// Leased connections, to JS and to native sessions alike.
     pub in_use: u32,
+    /// Dials for JS waiters in flight.
     pub dialing: u32,
     pub waiters: Waiters,
+    /// Idle connections the engine owns (native forwarding), least recently released first.
+    /// Kept apart from `idle`: JS owns the descriptors there, the core owns these.
+    pub native_idle: VecDeque<ConnId>,
+    /// Dials for native sessions in flight (kept apart from `dialing`, which paces JS dials).
+    pub native_dialing: u32,
     /// Reuses handed straight to a waiter on release: counted under the shard's lock, like
     /// the shard's `hits`, rather than in a shared atomic on every contended release.
     pub handoff_reuses: u64,

@@ -6,17 +6,25 @@
 
 mod config;
 mod events;
+mod forward;
 mod hot;
+mod listener;
 mod registry;
 mod stats;
 
+use berth_core::listener::ListenOptions;
+use berth_core::session::{Forwarder, SessionRequest};
 use berth_core::{EvictReason, Placement, Pool};
-use config::EngineConfig;
+use config::{millis, EngineConfig};
 use events::{EventCallback, JsSink};
+use forward::ForwardCallback;
+use listener::{JsRouter, ListenConfig, NativeListener, RouteCallback};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stats::{EngineDestSnapshot, EngineStats};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// One pool's engine, owned by one JS `Pool`.
 #[napi]
@@ -24,6 +32,7 @@ pub struct Engine {
     pool: Arc<Pool>,
     events: Arc<EventCallback>,
     handle: u32,
+    forwarder: Arc<Forwarder>,
 }
 
 /// `release` / `offer` results: a waiter id (>= 0), or one of these.
@@ -50,6 +59,7 @@ impl Engine {
             pool,
             events,
             handle,
+            forwarder: Arc::default(),
         }
     }
 
@@ -125,6 +135,70 @@ impl Engine {
     #[napi]
     pub fn snapshot(&self) -> Vec<EngineDestSnapshot> {
         self.pool.snapshot().into_iter().map(Into::into).collect()
+    }
+
+    /// Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
+    /// own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
+    /// session's id for `abortForward`.
+    #[napi]
+    pub fn forward(
+        &self,
+        fd: i32,
+        dest: u32,
+        head: Option<Buffer>,
+        reply: Option<Buffer>,
+        reuse: bool,
+        done: ForwardCallback,
+    ) -> Result<f64> {
+        let client = berth_core::socket::dup_stream_socket(fd).map_err(|e| {
+            Error::new(
+                Status::InvalidArg,
+                format!("cannot take over the socket: {e}"),
+            )
+        })?;
+        let request = SessionRequest {
+            client,
+            dest,
+            head: head.map(|b| b.to_vec()).unwrap_or_default(),
+            reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
+            reuse,
+        };
+        let id = self.forwarder.start(&self.pool, request, move |outcome| {
+            forward::deliver(done, outcome)
+        });
+        Ok(id as f64)
+    }
+
+    /// Stops a forward in progress; false when it already ended.
+    #[napi]
+    pub fn abort_forward(&self, session: f64) -> bool {
+        self.forwarder.abort(session as u64)
+    }
+
+    /// Binds a native listener; `on_route` is asked where each inbound connection goes.
+    #[napi]
+    pub fn listen(&self, config: ListenConfig, on_route: RouteCallback) -> Result<NativeListener> {
+        let ip: IpAddr = config.host.parse().map_err(|_| {
+            Error::new(
+                Status::InvalidArg,
+                format!("listen host must be an IP address, got {:?}", config.host),
+            )
+        })?;
+        let options = ListenOptions {
+            addr: SocketAddr::new(ip, config.port as u16),
+            peek: config.peek as usize,
+            peek_timeout: millis(config.peek_timeout).unwrap_or(Duration::MAX),
+            reuse_upstream: config.reuse_upstream,
+            backlog: config.backlog.min(i32::MAX as u32) as i32,
+        };
+        let inner = berth_core::listener::listen(&self.pool, options, Arc::new(JsRouter(on_route)))
+            .map_err(|e| {
+                Error::new(
+                    Status::GenericFailure,
+                    format!("listen on {}:{} failed: {e}", config.host, config.port),
+                )
+            })?;
+        Ok(NativeListener { inner })
     }
 
     /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).

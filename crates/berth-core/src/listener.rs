@@ -1,0 +1,255 @@
+//! The native listener: the engine accepts inbound connections itself, asks a router (the JS
+//! routing function) once per connection where it goes, and runs the session natively, so
+//! that JS never touches a proxied session's bytes.
+
+use crate::pool::Pool;
+use crate::relay::Counts;
+use crate::session::{self, Abort, SessionEnd, SessionRequest};
+use crate::shard::DestId;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+
+pub struct ListenOptions {
+    pub addr: SocketAddr,
+    /// Up to this many initial bytes are peeked (not consumed) and shown to the router.
+    pub peek: usize,
+    /// How long to wait for those bytes; a client that sends nothing first (a server-speaks-
+    /// first protocol) is routed with what arrived by then.
+    pub peek_timeout: Duration,
+    /// Give upstreams back to the pool after sessions that ended cleanly.
+    pub reuse_upstream: bool,
+    pub backlog: i32,
+}
+
+/// What the router is told about a new connection.
+pub struct Inbound {
+    pub remote: SocketAddr,
+    pub local_port: u16,
+    /// The peeked bytes; they are still in the stream and go upstream with the rest.
+    pub head: Vec<u8>,
+}
+
+/// Decides where connections go. `ask` starts a decision and returns false when it cannot
+/// (the router is gone); the answer comes through `Listener::answer(token, ..)`.
+pub trait Router: Send + Sync {
+    fn ask(&self, token: u64, inbound: Inbound) -> bool;
+}
+
+/// A listener's figures, readable at any time.
+#[derive(Default, Debug)]
+pub struct ListenerCounters {
+    pub sessions_total: AtomicU64,
+    pub sessions_active: AtomicU64,
+    /// Client to upstream, over ended sessions.
+    pub bytes_in: AtomicU64,
+    /// Upstream to client, over ended sessions.
+    pub bytes_out: AtomicU64,
+    /// Routes that threw, rejected, returned no destination or an invalid one.
+    pub route_failures: AtomicU64,
+    /// Sessions whose upstream could not be connected.
+    pub connect_failures: AtomicU64,
+    /// Sessions served by a reused upstream connection.
+    pub upstream_reused: AtomicU64,
+}
+
+pub struct Listener {
+    pool: Arc<Pool>,
+    local: SocketAddr,
+    peek: usize,
+    peek_timeout: Duration,
+    reuse: bool,
+    router: Mutex<Option<Arc<dyn Router>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Option<String>>>>,
+    next_token: AtomicU64,
+    pub counters: ListenerCounters,
+    abort: Abort,
+    accepting: AtomicBool,
+    done: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Binds `options.addr` and starts accepting on the pool's runtime.
+pub fn listen(
+    pool: &Arc<Pool>,
+    options: ListenOptions,
+    router: Arc<dyn Router>,
+) -> io::Result<Arc<Listener>> {
+    let domain = socket2::Domain::for_address(options.addr);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if options.addr.is_ipv6() {
+        // '::' means IPv6 only here; bind '0.0.0.0' for IPv4, as with Node's `ipv6Only`.
+        let _ = socket.set_only_v6(true);
+    }
+    socket.bind(&options.addr.into())?;
+    socket.listen(options.backlog)?;
+    socket.set_nonblocking(true)?;
+    let std_listener: std::net::TcpListener = socket.into();
+    let local = std_listener.local_addr()?;
+    let tcp = {
+        let _runtime = pool.runtime().enter();
+        TcpListener::from_std(std_listener)?
+    };
+    let (done, _) = watch::channel(false);
+    let listener = Arc::new(Listener {
+        pool: Arc::clone(pool),
+        local,
+        peek: options.peek,
+        peek_timeout: options.peek_timeout,
+        reuse: options.reuse_upstream,
+        router: Mutex::new(Some(router)),
+        pending: Mutex::new(HashMap::new()),
+        next_token: AtomicU64::new(0),
+        counters: ListenerCounters::default(),
+        abort: Abort::default(),
+        accepting: AtomicBool::new(true),
+        done,
+    });
+    let me = Arc::clone(&listener);
+    pool.runtime()
+        .spawn(async move { me.accept_loop(tcp).await });
+    Ok(listener)
+}
+
+impl Listener {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The router's answer for `token`: a destination, or `None` to refuse the connection.
+    pub fn answer(&self, token: u64, destination: Option<String>) {
+        if let Some(tx) = lock(&self.pending).remove(&token) {
+            let _ = tx.send(destination);
+        }
+    }
+
+    /// Stops accepting, ends the sessions in progress and drops the router; resolves once
+    /// every session's descriptors are closed.
+    pub async fn close(self: &Arc<Self>) {
+        self.abort.fire();
+        lock(&self.router).take();
+        for (_, tx) in lock(&self.pending).drain() {
+            let _ = tx.send(None);
+        }
+        let mut done = self.done.subscribe();
+        let _ = done.wait_for(|done| *done).await;
+    }
+
+    async fn accept_loop(self: Arc<Self>, tcp: TcpListener) {
+        let mut stop = self.pool.shutdown_signal();
+        loop {
+            let accepted = tokio::select! {
+                accepted = tcp.accept() => accepted,
+                _ = self.abort.fired() => break,
+                _ = stop.wait_for(|closed| *closed) => break,
+            };
+            match accepted {
+                Ok((stream, remote)) => {
+                    self.counters
+                        .sessions_active
+                        .fetch_add(1, Ordering::Relaxed);
+                    let me = Arc::clone(&self);
+                    self.pool.runtime().spawn(async move {
+                        me.serve(stream, remote).await;
+                        me.counters.sessions_active.fetch_sub(1, Ordering::Relaxed);
+                        me.check_done();
+                    });
+                }
+                // Out of descriptors or memory: back off a little instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        drop(tcp);
+        // A pool that closed ends its listeners for good: nothing will route again.
+        lock(&self.router).take();
+        self.accepting.store(false, Ordering::Release);
+        self.check_done();
+    }
+
+    fn check_done(&self) {
+        if !self.accepting.load(Ordering::Acquire)
+            && self.counters.sessions_active.load(Ordering::Relaxed) == 0
+        {
+            self.done.send_replace(true);
+        }
+    }
+
+    async fn serve(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let Some(dest) = self.route(&stream, remote).await else {
+            self.counters.route_failures.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let client = match stream.into_std() {
+            Ok(std) => OwnedFd::from(std),
+            Err(_) => return,
+        };
+        self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);
+        let request = SessionRequest {
+            client,
+            dest,
+            head: Vec::new(),
+            reply: Vec::new(),
+            reuse: self.reuse,
+        };
+        let counts = Counts::default();
+        let outcome = session::run(&self.pool, request, &counts, &self.abort).await;
+        let c = &self.counters;
+        c.bytes_in.fetch_add(outcome.bytes_in, Ordering::Relaxed);
+        c.bytes_out.fetch_add(outcome.bytes_out, Ordering::Relaxed);
+        if outcome.upstream_reused {
+            c.upstream_reused.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome.end == SessionEnd::ConnectFailed {
+            c.connect_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Peeks, asks the router, and interns its answer; `None` refuses the connection.
+    async fn route(&self, stream: &TcpStream, remote: SocketAddr) -> Option<DestId> {
+        let mut head = Vec::new();
+        if self.peek > 0 {
+            head.resize(self.peek, 0);
+            let peeked = tokio::select! {
+                peeked = tokio::time::timeout(self.peek_timeout, stream.peek(&mut head)) => peeked,
+                _ = self.abort.fired() => return None,
+            };
+            let n = match peeked {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) => return None,
+                Err(_timed_out) => 0,
+            };
+            head.truncate(n);
+        }
+        let router = lock(&self.router).clone()?;
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(token, tx);
+        let inbound = Inbound {
+            remote,
+            local_port: self.local.port(),
+            head,
+        };
+        if !router.ask(token, inbound) {
+            lock(&self.pending).remove(&token);
+            return None;
+        }
+        drop(router);
+        let answer = tokio::select! {
+            answer = rx => answer.ok().flatten(),
+            _ = self.abort.fired() => None,
+        };
+        lock(&self.pending).remove(&token);
+        self.pool.intern(&answer?).ok()
+    }
+}

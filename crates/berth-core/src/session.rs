@@ -1,0 +1,240 @@
+//! One proxied session: lease an upstream from the pool's native lane, relay, give the
+//! upstream back (or close it), and report once. Used by `pool.forward` and by the listener.
+
+use crate::error::{DialError, DialErrorCode};
+use crate::pool::Pool;
+use crate::relay::{relay, Counts, End, RelayOutcome};
+use crate::shard::DestId;
+use crate::socket::Socket;
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// What a session is asked to do.
+pub struct SessionRequest {
+    /// The inbound connection, owned by the engine from now on.
+    pub client: OwnedFd,
+    pub dest: DestId,
+    /// Sent upstream before anything the client sends.
+    pub head: Vec<u8>,
+    /// Sent to the client once the upstream is connected, before anything the upstream sends.
+    pub reply: Vec<u8>,
+    /// Give the upstream back to the pool when the session ends cleanly.
+    pub reuse: bool,
+}
+
+/// How a session ended, beyond the relay's own ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    Relay(End),
+    /// No upstream: the dial failed or no connection came free in time.
+    ConnectFailed,
+    /// The pool closed under the session.
+    PoolClosed,
+}
+
+impl SessionEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionEnd::Relay(end) => end.as_str(),
+            SessionEnd::ConnectFailed => "connect-failed",
+            SessionEnd::PoolClosed => "pool-closed",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SessionOutcome {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub upstream_reused: bool,
+    /// The upstream went back to the pool's idle list.
+    pub upstream_returned: bool,
+    pub duration: Duration,
+    pub end: SessionEnd,
+    /// A stable code and a message, when an error ended the session.
+    pub error: Option<(&'static str, String)>,
+}
+
+/// Stops a session from outside (JS's abort signal, a listener closing).
+#[derive(Default)]
+pub struct Abort {
+    fired: std::sync::atomic::AtomicBool,
+    notify: Notify,
+}
+
+impl Abort {
+    pub fn fire(&self) {
+        self.fired.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub async fn fired(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.fired.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Runs one session to its end. `counts` can be read while it runs.
+pub async fn run(
+    pool: &Arc<Pool>,
+    request: SessionRequest,
+    counts: &Counts,
+    abort: &Abort,
+) -> SessionOutcome {
+    let started = Instant::now();
+    let mut stop = pool.shutdown_signal();
+    let pool_closed = async move {
+        let _ = stop.wait_for(|closed| *closed).await;
+    };
+    tokio::pin!(pool_closed);
+    let outcome = |end, reused, returned, error| SessionOutcome {
+        bytes_in: counts.bytes_in.load(Ordering::Relaxed),
+        bytes_out: counts.bytes_out.load(Ordering::Relaxed),
+        upstream_reused: reused,
+        upstream_returned: returned,
+        duration: started.elapsed(),
+        end,
+        error,
+    };
+    let client = match Socket::new(request.client) {
+        Ok(client) => client,
+        Err(e) => {
+            let error = Some(("FORWARD_ERROR", format!("client: {e}")));
+            return outcome(SessionEnd::Relay(End::ClientError), false, false, error);
+        }
+    };
+    let acquired = tokio::select! {
+        acquired = pool.acquire_upstream(request.dest, None) => acquired,
+        _ = abort.fired() => return outcome(SessionEnd::Relay(End::Aborted), false, false, None),
+        _ = &mut pool_closed => return outcome(SessionEnd::PoolClosed, false, false, None),
+    };
+    let mut lease = match acquired {
+        Ok(lease) => lease,
+        Err(DialError {
+            code: DialErrorCode::PoolClosed,
+            ..
+        }) => return outcome(SessionEnd::PoolClosed, false, false, None),
+        Err(e) => {
+            let error = Some((e.code.as_str(), e.message));
+            return outcome(SessionEnd::ConnectFailed, false, false, error);
+        }
+    };
+    let reused = lease.reused;
+    let upstream = match lease.take_fd().map(Socket::new) {
+        Some(Ok(socket)) => socket,
+        Some(Err(e)) => {
+            let error = Some(("FORWARD_ERROR", format!("upstream: {e}")));
+            return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
+        }
+        None => {
+            let error = Some(("FORWARD_ERROR", "upstream: no descriptor".to_owned()));
+            return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
+        }
+    };
+    let stopped = async {
+        tokio::select! {
+            _ = abort.fired() => {}
+            _ = &mut pool_closed => {}
+        }
+    };
+    let RelayOutcome {
+        end,
+        error,
+        upstream_reusable,
+    } = relay(
+        &client,
+        &upstream,
+        &request.head,
+        &request.reply,
+        request.reuse,
+        counts,
+        stopped,
+    )
+    .await;
+    let closed = pool.is_closed();
+    match end {
+        // A peer that broke the stream: tell the other one with a reset, not a clean end.
+        End::UpstreamError => client.reset(),
+        End::ClientError => {}
+        _ => drop(client),
+    }
+    if upstream_reusable {
+        lease.put_fd(upstream.into_fd());
+        lease.release(true);
+    } else {
+        if end == End::ClientError {
+            upstream.reset();
+        } else {
+            drop(upstream);
+        }
+        lease.release(false);
+    }
+    let end = if end == End::Aborted && closed {
+        SessionEnd::PoolClosed
+    } else {
+        SessionEnd::Relay(end)
+    };
+    let error = error.map(|e| {
+        let side = if end == SessionEnd::Relay(End::ClientError) {
+            "client"
+        } else {
+            "upstream"
+        };
+        ("FORWARD_ERROR", format!("{side}: {e}"))
+    });
+    outcome(end, reused, upstream_reusable, error)
+}
+
+/// Sessions started from JS (`pool.forward`), by id, so that an abort signal can stop one.
+#[derive(Default)]
+pub struct Forwarder {
+    next: AtomicU64,
+    running: Mutex<HashMap<u64, Arc<Abort>>>,
+}
+
+impl Forwarder {
+    /// Starts a session on the pool's runtime; `done` gets its outcome, once.
+    pub fn start(
+        self: &Arc<Self>,
+        pool: &Arc<Pool>,
+        request: SessionRequest,
+        done: impl FnOnce(SessionOutcome) + Send + 'static,
+    ) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let abort = Arc::new(Abort::default());
+        self.lock().insert(id, Arc::clone(&abort));
+        let runtime = pool.runtime().clone();
+        let pool = Arc::clone(pool);
+        let me = Arc::clone(self);
+        runtime.spawn(async move {
+            let counts = Counts::default();
+            let outcome = run(&pool, request, &counts, &abort).await;
+            me.lock().remove(&id);
+            done(outcome);
+        });
+        id
+    }
+
+    /// Stops a running session; false when it already ended.
+    pub fn abort(&self, id: u64) -> bool {
+        let abort = self.lock().get(&id).cloned();
+        abort.map(|a| a.fire()).is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Abort>>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,158 @@
+//! A stream socket (TCP or Unix) the engine owns, registered with tokio's reactor: the few
+//! non-blocking operations the relay needs, on the raw descriptor.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+pub struct Socket {
+    io: AsyncFd<OwnedFd>,
+}
+
+/// `-1` from a syscall is the OS error; anything else a count.
+fn cvt(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+impl Socket {
+    /// Registers `fd` (made non-blocking) with the reactor of the current runtime.
+    pub fn new(fd: OwnedFd) -> io::Result<Socket> {
+        set_nonblocking(fd.as_raw_fd())?;
+        // SAFETY: an OwnedFd is a valid, open descriptor, and it stays open and the same for
+        // the AsyncFd's whole life: the AsyncFd owns it until `into_inner` or drop.
+        let io =
+            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE | Interest::WRITABLE) }
+                .map_err(|e| e.into_parts().1)?;
+        Ok(Socket { io })
+    }
+
+    /// Deregisters the socket and hands the descriptor back.
+    pub fn into_fd(self) -> OwnedFd {
+        self.io.into_inner()
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
+
+    /// Reads what is there (0 at end of stream), waiting until something is.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let mut ready = self.io.readable().await?;
+            // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the descriptor is open
+            // for as long as `self.io` owns it.
+            let result = ready.try_io(|fd| {
+                cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })
+            });
+            match result {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Copies up to `buf.len()` bytes without consuming them, waiting until at least one
+    /// byte (or the end of the stream) is there.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let mut ready = self.io.readable().await?;
+            // SAFETY: as in `read`; MSG_PEEK leaves the bytes in the socket.
+            let result = ready.try_io(|fd| {
+                cvt(unsafe {
+                    libc::recv(
+                        fd.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_PEEK,
+                    )
+                })
+            });
+            match result {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Writes all of `buf`, waiting for room as the peer reads (backpressure).
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let mut ready = self.io.writable().await?;
+            // SAFETY: `buf` is valid for reads of `buf.len()` bytes. MSG_NOSIGNAL: a peer that
+            // went away is an EPIPE error here, never a SIGPIPE for the process.
+            let result = ready.try_io(|fd| {
+                cvt(unsafe {
+                    libc::send(
+                        fd.as_raw_fd(),
+                        buf.as_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_NOSIGNAL,
+                    )
+                })
+            });
+            match result {
+                Ok(Ok(n)) => buf = &buf[n..],
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends FIN: the peer reads end of stream, and may still send.
+    pub fn shutdown_write(&self) {
+        // SAFETY: plain syscall on an open descriptor; a failure (peer already gone) changes
+        // nothing the relay relies on.
+        unsafe { libc::shutdown(self.raw(), libc::SHUT_WR) };
+    }
+
+    /// Closes with a reset instead of FIN (SO_LINGER 0): for sessions that ended in error,
+    /// so that the peer does not take a truncated stream for a complete one.
+    pub fn reset(self) {
+        let _ =
+            socket2::SockRef::from(self.io.get_ref()).set_linger(Some(std::time::Duration::ZERO));
+    }
+}
+
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor the caller owns; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Takes a descriptor JS still holds: a duplicate the engine owns from now on, checked to be
+/// a stream socket. JS then closes its own copy; the connection stays open on ours.
+pub fn dup_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor or fails; nothing else is touched.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `dup` was just created by fcntl and is owned by nobody else.
+    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+    match socket2::SockRef::from(&owned).r#type() {
+        Ok(t) if t == socket2::Type::STREAM => Ok(owned),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "descriptor is not a stream socket",
+        )),
+        Err(e) => Err(e),
+    }
+}

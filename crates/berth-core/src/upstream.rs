@@ -1,0 +1,445 @@
+//! The pool's native lane: upstream connections that the engine itself uses for forwarding.
+//!
+//! They share the destination's limits (`maxPerDestination`, `maxTotal`, idle caps), timers
+//! and counters with the connections JS leases, but their descriptors never go to JS: the
+//! core owns them while idle (`NativeIdle`) and the session that leased one owns it while it
+//! forwards (`NativeInUse`). So a proxy's hot path never crosses into JS for an upstream.
+//!
+//! Waiting: a native acquire that finds no idle connection and no room waits on the pool's
+//! `upstream_room`, woken whenever a place is freed; while any wait, JS releases close their
+//! connection instead of idling it, so JS-held places come free.
+
+use crate::clock::now_ms;
+use crate::config::IdleOrder;
+use crate::dial::dial;
+use crate::error::{DialError, DialErrorCode};
+use crate::events::Event;
+use crate::liveness::{self, Liveness};
+use crate::pool::{reserve, Pool};
+use crate::shard::{Conn, ConnId, ConnState, DestId, Shard};
+use crate::stats::{Counters, EvictReason};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// An upstream connection leased to a native session. Dropping it closes the connection;
+/// `release` may return it to the pool instead.
+pub struct Upstream {
+    pool: Arc<Pool>,
+    id: ConnId,
+    fd: Option<OwnedFd>,
+    /// An earlier session used this connection.
+    pub reused: bool,
+}
+
+impl Upstream {
+    /// The descriptor, for the session's I/O; it stays owned by this lease.
+    pub fn take_fd(&mut self) -> Option<OwnedFd> {
+        self.fd.take()
+    }
+
+    /// Gives back the descriptor taken with `take_fd` once the session is done with it.
+    pub fn put_fd(&mut self, fd: OwnedFd) {
+        self.fd = Some(fd);
+    }
+
+    /// Returns the connection: to the idle list when `reusable` and it passes its checks,
+    /// otherwise closed.
+    pub fn release(mut self, reusable: bool) {
+        let id = std::mem::replace(&mut self.id, RELEASED);
+        let fd = self.fd.take();
+        self.pool.release_upstream(id, fd, reusable);
+    }
+}
+
+/// The id of an `Upstream` already released: its drop has nothing left to do.
+const RELEASED: ConnId = ConnId::MAX;
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if self.id != RELEASED {
+            // Never released (the session was dropped): close it and settle the books.
+            let fd = self.fd.take();
+            self.pool.release_upstream(self.id, fd, false);
+        }
+    }
+}
+
+/// What one look at a destination found for a native acquire.
+enum Take {
+    Hit(ConnId, OwnedFd),
+    Dial(ConnId),
+    Wait,
+}
+
+/// Removes a native dial's record if the dialing future is dropped before it finishes (the
+/// session was aborted), so that its place is not held forever.
+struct DialGuard<'a> {
+    pool: &'a Arc<Pool>,
+    id: ConnId,
+    armed: bool,
+}
+
+impl Drop for DialGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.pool.native_dial_ended(self.id, None);
+        }
+    }
+}
+
+impl Pool {
+    /// Leases an upstream connection to `dest` for the engine's own use: an idle native one
+    /// that passes its peek, or a new dial when the limits allow, or the first of those to come
+    /// free within `timeout` (`None`: the pool's acquire timeout).
+    pub async fn acquire_upstream(
+        self: &Arc<Self>,
+        dest: DestId,
+        timeout: Option<Duration>,
+    ) -> Result<Upstream, DialError> {
+        let wait = timeout.or(self.config.acquire_timeout);
+        let deadline = wait.map(|t| tokio::time::Instant::now() + t);
+        let mut stop = self.shutdown_signal();
+        let mut waiting = false;
+        let result = loop {
+            // Registered before looking, so that a place freed in between is not missed.
+            let notified = self.upstream_room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() {
+                break Err(closed_error());
+            }
+            match self.take_upstream(dest) {
+                Ok(Take::Hit(id, fd)) => {
+                    break Ok(Upstream {
+                        pool: Arc::clone(self),
+                        id,
+                        fd: Some(fd),
+                        reused: true,
+                    })
+                }
+                Ok(Take::Dial(id)) => break self.dial_upstream(dest, id).await,
+                Ok(Take::Wait) => {}
+                Err(e) => break Err(e),
+            }
+            if !waiting {
+                waiting = true;
+                self.native_waiting.fetch_add(1, Ordering::Relaxed);
+            }
+            let expired = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = notified => {}
+                _ = expired => {
+                    Counters::bump(&self.counters.acquire_timeouts);
+                    break Err(DialError::new(
+                        DialErrorCode::AcquireTimeout,
+                        format!(
+                            "no connection to {} became available within {} ms",
+                            self.dest_label(dest),
+                            wait.map_or(0, |w| w.as_millis())
+                        ),
+                    ));
+                }
+                _ = stop.wait_for(|closed| *closed) => break Err(closed_error()),
+            }
+        };
+        if waiting {
+            self.native_waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn dest_label(&self, dest: DestId) -> String {
+        self.interner
+            .read()
+            .ok()
+            .and_then(|i| i.get(dest))
+            .map_or_else(|| format!("destination #{dest}"), |d| d.to_string())
+    }
+
+    /// One look under the shard lock: an idle native connection, a place to dial, or neither.
+    fn take_upstream(self: &Arc<Self>, dest: DestId) -> Result<Take, DialError> {
+        let mut shard = self.shard(dest);
+        let mut needs_room = false;
+        let mut evict = None;
+        let take = 'look: {
+            let max_per_dest = self.config.max_per_destination;
+            while let Some(id) = pop_native_idle(&mut shard, dest, self.config.order) {
+                self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                let now = now_ms();
+                let Some((conn, ds)) = shard.conn_and_dest(id) else {
+                    continue;
+                };
+                let ConnState::NativeIdle(fd) =
+                    std::mem::replace(&mut conn.state, ConnState::NativeInUse)
+                else {
+                    continue;
+                };
+                let verdict = if now >= conn.expires_ms {
+                    Some(EvictReason::Lifetime)
+                } else {
+                    // Always peeked: a native idle connection is not watched while idle.
+                    liveness::check(fd.as_raw_fd()).eviction()
+                };
+                if let Some(reason) = verdict {
+                    self.counters.evicted(reason);
+                    ds.open -= 1;
+                    shard.remove_conn(id);
+                    self.total_open.fetch_sub(1, Ordering::Relaxed);
+                    Counters::bump(&self.counters.closed);
+                    drop(fd);
+                    continue;
+                }
+                conn.uses += 1;
+                ds.in_use += 1;
+                shard.hits += 1;
+                break 'look Take::Hit(id, fd);
+            }
+            let Some(ds) = shard.dest(dest) else {
+                return Err(DialError::new(
+                    DialErrorCode::ConnectFailed,
+                    format!("unknown destination #{dest}"),
+                ));
+            };
+            if ds.open < max_per_dest {
+                if reserve(&self.total_open, self.config.max_total) {
+                    ds.open += 1;
+                    ds.native_dialing += 1;
+                    let now = now_ms();
+                    let conn = Conn {
+                        dest,
+                        state: ConnState::NativeDialing,
+                        fd: -1,
+                        created_ms: now,
+                        expires_ms: self.expiry(now),
+                        released_ms: now,
+                        uses: 1,
+                    };
+                    break 'look Take::Dial(shard.insert_conn(conn));
+                }
+                needs_room = true;
+            } else if let Some(id) = ds.idle.pop_front() {
+                // JS's idle connections hold every place: close one to make room for us.
+                self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                if let Some(conn) = shard.conn_mut(id) {
+                    if !matches!(conn.state, ConnState::Closing) {
+                        conn.state = ConnState::Closing;
+                        Counters::bump(&self.counters.closed);
+                    }
+                }
+                self.counters.evicted(EvictReason::Idle);
+                evict = Some(id);
+            }
+            Take::Wait
+        };
+        drop(shard);
+        if let Some(conn) = evict {
+            self.sink_evict(conn);
+        }
+        if needs_room {
+            self.make_room(dest);
+        }
+        Ok(take)
+    }
+
+    async fn dial_upstream(
+        self: &Arc<Self>,
+        dest: DestId,
+        id: ConnId,
+    ) -> Result<Upstream, DialError> {
+        let mut guard = DialGuard {
+            pool: self,
+            id,
+            armed: true,
+        };
+        let target = self.interner.read().ok().and_then(|i| i.get(dest));
+        let Some(target) = target else {
+            return Err(DialError::new(
+                DialErrorCode::ConnectFailed,
+                format!("unknown destination #{dest}"),
+            ));
+        };
+        let mut stop = self.shutdown_signal();
+        let started = Instant::now();
+        let result = tokio::select! {
+            result = dial(&target, self.config.connect_timeout) => result,
+            _ = stop.wait_for(|closed| *closed) => Err(closed_error()),
+        };
+        guard.armed = false;
+        match result {
+            Ok(fd) => {
+                self.counters
+                    .connect
+                    .record_us(started.elapsed().as_micros() as u64);
+                if self.native_dial_ended(id, Some(())) {
+                    Counters::bump(&self.counters.created);
+                    Ok(Upstream {
+                        pool: Arc::clone(self),
+                        id,
+                        fd: Some(fd),
+                        reused: false,
+                    })
+                } else {
+                    Err(closed_error())
+                }
+            }
+            Err(error) => {
+                if error.code != DialErrorCode::PoolClosed {
+                    Counters::bump(&self.counters.dial_failures);
+                }
+                self.native_dial_ended(id, None);
+                Err(error)
+            }
+        }
+    }
+
+    /// A native dial finished: `Some` moves the record to in use (false if it is gone),
+    /// `None` removes it and frees its place.
+    fn native_dial_ended(self: &Arc<Self>, id: ConnId, ok: Option<()>) -> bool {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return false;
+        };
+        if !matches!(conn.state, ConnState::NativeDialing) {
+            return false;
+        }
+        ds.native_dialing -= 1;
+        if ok.is_some() && !self.is_closed() {
+            conn.state = ConnState::NativeInUse;
+            ds.in_use += 1;
+            return true;
+        }
+        ds.open -= 1;
+        let dest = conn.dest;
+        shard.remove_conn(id);
+        self.total_open.fetch_sub(1, Ordering::Relaxed);
+        self.place_freed(shard, dest);
+        false
+    }
+
+    /// Takes back a native lease: idle again if `reusable` and it passes its checks (open,
+    /// nothing unread, not expired, room in the idle caps, nobody waiting for its place),
+    /// otherwise closed.
+    pub(crate) fn release_upstream(
+        self: &Arc<Self>,
+        id: ConnId,
+        fd: Option<OwnedFd>,
+        reusable: bool,
+    ) {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return;
+        };
+        if !matches!(conn.state, ConnState::NativeInUse) {
+            return;
+        }
+        ds.in_use -= 1;
+        if let Some(fd) = fd {
+            let keep = reusable
+                && !self.is_closed()
+                && (conn.expires_ms == u64::MAX || now_ms() < conn.expires_ms)
+                && ds.waiters.is_empty()
+                && self.native_waiting.load(Ordering::Relaxed) == 0
+                && (ds.native_idle.len() as u32) < self.config.max_idle_per_destination
+                && liveness::check(fd.as_raw_fd()) == Liveness::Alive
+                && reserve(&self.total_idle, self.config.max_total_idle);
+            if keep {
+                conn.state = ConnState::NativeIdle(fd);
+                conn.released_ms = now_ms();
+                ds.native_idle.push_back(id);
+                return;
+            }
+            if reusable {
+                self.counters.evicted(EvictReason::Unhealthy);
+            }
+        }
+        ds.open -= 1;
+        let dest = conn.dest;
+        // Dropping the record (and `fd`, at the end of this scope) closes the descriptor.
+        shard.remove_conn(id);
+        self.total_open.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&self.counters.closed);
+        self.place_freed(shard, dest);
+    }
+
+    /// Evicts native idle connections past their idle timeout or lifetime (the sweep).
+    pub(crate) fn sweep_native(self: &Arc<Self>, now: u64, idle_limit: Option<u64>) {
+        self.retire_native_idle(|conn| {
+            if now >= conn.expires_ms {
+                Some(EvictReason::Lifetime)
+            } else if idle_limit.is_some_and(|l| now.saturating_sub(conn.released_ms) >= l) {
+                Some(EvictReason::Idle)
+            } else {
+                None
+            }
+        });
+    }
+
+    /// Closes every native idle connection (the pool is closing).
+    pub(crate) fn close_native_idle(self: &Arc<Self>) {
+        self.retire_native_idle(|_| Some(EvictReason::Idle));
+    }
+
+    fn retire_native_idle(self: &Arc<Self>, verdict: impl Fn(&Conn) -> Option<EvictReason>) {
+        let closing = self.is_closed();
+        let mut freed = Vec::new();
+        for shard in self.shards().iter() {
+            let mut shard = crate::pool::lock(shard);
+            let mut gone = Vec::new();
+            for (dest, ds) in shard.dests() {
+                for &id in &ds.native_idle {
+                    gone.push((dest, id));
+                }
+            }
+            for (dest, id) in gone {
+                let Some(conn) = shard.conn(id) else { continue };
+                let Some(reason) = verdict(conn) else {
+                    continue;
+                };
+                if let Some(ds) = shard.dest(dest) {
+                    if let Some(pos) = ds.native_idle.iter().position(|&c| c == id) {
+                        ds.native_idle.remove(pos);
+                    }
+                    ds.open -= 1;
+                }
+                shard.remove_conn(id);
+                self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                self.total_open.fetch_sub(1, Ordering::Relaxed);
+                Counters::bump(&self.counters.closed);
+                if !closing {
+                    self.counters.evicted(reason);
+                }
+                freed.push(dest);
+            }
+        }
+        for dest in freed {
+            let shard = self.shard(dest);
+            self.place_freed(shard, dest);
+        }
+    }
+
+    fn sink_evict(&self, conn: ConnId) {
+        self.sink().emit(Event::Evict {
+            conn,
+            reason: EvictReason::Idle,
+        });
+    }
+}
+
+fn pop_native_idle(shard: &mut Shard, dest: DestId, order: IdleOrder) -> Option<ConnId> {
+    let ds = shard.dest(dest)?;
+    match order {
+        IdleOrder::Lifo => ds.native_idle.pop_back(),
+        IdleOrder::Fifo => ds.native_idle.pop_front(),
+    }
+}
+
+fn closed_error() -> DialError {
+    DialError::new(DialErrorCode::PoolClosed, "the pool was closed")
+}

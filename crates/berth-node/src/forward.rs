@@ -1,0 +1,47 @@
+//! `pool.forward`: the session's outcome as a plain JS object, delivered once through a
+//! threadsafe function that keeps the event loop alive while the session runs.
+
+use berth_core::session::SessionOutcome;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+#[napi(object)]
+pub struct ForwardDone {
+    pub bytes_in: f64,
+    pub bytes_out: f64,
+    pub upstream_reused: bool,
+    pub upstream_returned: bool,
+    pub duration_ms: f64,
+    /// `client-closed`, `upstream-closed`, `client-error`, `upstream-error`, `connect-failed`,
+    /// `aborted` or `pool-closed`.
+    pub end: String,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Strong (ref'd): a forward in progress keeps the process alive, as its sockets would.
+pub type ForwardCallback = ThreadsafeFunction<ForwardDone, (), ForwardDone, Status, false>;
+
+impl From<SessionOutcome> for ForwardDone {
+    fn from(o: SessionOutcome) -> Self {
+        let (code, message) = match o.error {
+            Some((code, message)) => (Some(code.to_owned()), Some(message)),
+            None => (None, None),
+        };
+        ForwardDone {
+            bytes_in: o.bytes_in as f64,
+            bytes_out: o.bytes_out as f64,
+            upstream_reused: o.upstream_reused,
+            upstream_returned: o.upstream_returned,
+            duration_ms: o.duration.as_secs_f64() * 1000.0,
+            end: o.end.as_str().to_owned(),
+            code,
+            message,
+        }
+    }
+}
+
+pub fn deliver(done: ForwardCallback, outcome: SessionOutcome) {
+    done.call(outcome.into(), ThreadsafeFunctionCallMode::NonBlocking);
+}

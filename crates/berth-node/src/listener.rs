@@ -1,0 +1,130 @@
+//! The native listener's JS face: routing requests go to the JS route function through a
+//! threadsafe function (ref'd while the listener is open, as a net.Server's handle would be),
+//! and its answers come back through `answer`.
+
+use berth_core::listener::{Inbound, Listener, ListenerCounters, Router};
+use napi::bindgen_prelude::Buffer;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[napi(object)]
+pub struct ListenConfig {
+    pub host: String,
+    pub port: u32,
+    pub peek: u32,
+    /// Milliseconds.
+    pub peek_timeout: f64,
+    pub reuse_upstream: bool,
+    pub backlog: u32,
+}
+
+#[napi(object)]
+pub struct RouteRequest {
+    pub token: f64,
+    pub remote_address: String,
+    pub remote_family: String,
+    pub remote_port: u32,
+    pub local_port: u32,
+    pub head: Buffer,
+}
+
+pub type RouteCallback = ThreadsafeFunction<RouteRequest, (), RouteRequest, Status, false>;
+pub type ClosedCallback = ThreadsafeFunction<u32, (), u32, Status, false>;
+
+pub struct JsRouter(pub RouteCallback);
+
+impl Router for JsRouter {
+    fn ask(&self, token: u64, inbound: Inbound) -> bool {
+        let ip = inbound.remote.ip().to_canonical();
+        let request = RouteRequest {
+            token: token as f64,
+            remote_address: ip.to_string(),
+            remote_family: if ip.is_ipv4() { "IPv4" } else { "IPv6" }.to_owned(),
+            remote_port: u32::from(inbound.remote.port()),
+            local_port: u32::from(inbound.local_port),
+            head: inbound.head.into(),
+        };
+        self.0
+            .call(request, ThreadsafeFunctionCallMode::NonBlocking)
+            == Status::Ok
+    }
+}
+
+#[napi(object)]
+pub struct ListenerStats {
+    pub sessions_total: f64,
+    pub sessions_active: f64,
+    pub bytes_in: f64,
+    pub bytes_out: f64,
+    pub route_failures: f64,
+    pub connect_failures: f64,
+    pub upstream_reused: f64,
+}
+
+impl From<&ListenerCounters> for ListenerStats {
+    fn from(c: &ListenerCounters) -> Self {
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+        ListenerStats {
+            sessions_total: get(&c.sessions_total),
+            sessions_active: get(&c.sessions_active),
+            bytes_in: get(&c.bytes_in),
+            bytes_out: get(&c.bytes_out),
+            route_failures: get(&c.route_failures),
+            connect_failures: get(&c.connect_failures),
+            upstream_reused: get(&c.upstream_reused),
+        }
+    }
+}
+
+#[napi]
+pub struct NativeListener {
+    pub(crate) inner: Arc<Listener>,
+}
+
+#[napi]
+impl NativeListener {
+    /// The route function's answer for `token`: a destination string, or null to refuse.
+    #[napi]
+    pub fn answer(&self, token: f64, destination: Option<String>) {
+        self.inner.answer(token as u64, destination)
+    }
+
+    #[napi]
+    pub fn stats(&self) -> ListenerStats {
+        (&self.inner.counters).into()
+    }
+
+    #[napi(getter)]
+    pub fn address(&self) -> String {
+        self.inner.local_addr().ip().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn family(&self) -> String {
+        if self.inner.local_addr().is_ipv4() {
+            "IPv4"
+        } else {
+            "IPv6"
+        }
+        .to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        u32::from(self.inner.local_addr().port())
+    }
+
+    /// Stops accepting and ends the sessions in progress; `done` is called once every
+    /// descriptor of the listener is closed.
+    #[napi]
+    pub fn close(&self, done: ClosedCallback) {
+        let inner = Arc::clone(&self.inner);
+        berth_core::runtime::handle().spawn(async move {
+            inner.close().await;
+            done.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+    }
+}

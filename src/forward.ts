@@ -1,0 +1,192 @@
+/**
+ * `pool.forward`: the engine takes an inbound socket over from Node and moves its bytes to and
+ * from a pooled upstream natively. This file holds the JS half: validating, handing the
+ * descriptor over (one owner at a time), and turning the engine's report into a result.
+ */
+import * as net from 'node:net';
+import { BerthError, type BerthErrorCode } from './errors';
+import { describe } from './config';
+import type { Engine, ForwardDone } from './native';
+
+export interface ForwardOptions {
+  /** Bytes sent upstream before anything the client sends (e.g. the `head` of an HTTP `'connect'` event). */
+  head?: Uint8Array;
+  /**
+   * Bytes written to the client once the upstream is connected, before anything the upstream
+   * sends: e.g. `'HTTP/1.1 200 Connection Established\r\n\r\n'` for a CONNECT proxy. Nothing
+   * is written when the upstream cannot be connected.
+   */
+  reply?: string | Uint8Array;
+  /** Ends the session (both sockets closed); the result's `end` is then `'aborted'`. */
+  signal?: AbortSignal;
+  /**
+   * Return the upstream connection to the pool when the session ends cleanly: the client
+   * closed first, nothing was in flight either way, and the upstream has nothing unread.
+   * Otherwise it is closed. Default false. For request/response protocols whose client
+   * closes only after the whole reply.
+   */
+  reuseUpstream?: boolean;
+}
+
+/** How a forwarded session ended. */
+export type ForwardEnd =
+  /** The client closed (FIN) first; the rest ended cleanly. */
+  | 'client-closed'
+  /** The upstream closed first; the rest ended cleanly. */
+  | 'upstream-closed'
+  /** Reading from or writing to the client failed (reset, broken pipe). */
+  | 'client-error'
+  /** Reading from or writing to the upstream failed; the client is reset. */
+  | 'upstream-error'
+  /** No upstream connection: dial failure, or none came free in time (see `error`). */
+  | 'connect-failed'
+  /** The `signal` aborted the session, or its listener closed. */
+  | 'aborted'
+  /** The pool closed under the session. */
+  | 'pool-closed';
+
+export interface ForwardResult {
+  /** Bytes from the client to the upstream, `head` included. */
+  bytesIn: number;
+  /** Bytes from the upstream to the client, `reply` included. */
+  bytesOut: number;
+  /** The upstream connection had served an earlier session. */
+  upstreamReused: boolean;
+  /** The upstream connection went back to the pool (only with `reuseUpstream`). */
+  upstreamReturned: boolean;
+  durationMs: number;
+  end: ForwardEnd;
+  /** What ended the session, for the `*-error` and `connect-failed` ends. */
+  error?: BerthError;
+}
+
+const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'signal', 'reuseUpstream']);
+
+export function checkForwardOptions(options: unknown): ForwardOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`forward options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!FORWARD_KEYS.has(key)) throw new TypeError(`unknown forward option "${key}"`);
+  }
+  const o = options as ForwardOptions;
+  if (o.head !== undefined && !(o.head instanceof Uint8Array)) {
+    throw new TypeError(`forward option "head" must be a Buffer or Uint8Array, got ${describe(o.head)}`);
+  }
+  if (o.reply !== undefined && typeof o.reply !== 'string' && !(o.reply instanceof Uint8Array)) {
+    throw new TypeError(`forward option "reply" must be a string, Buffer or Uint8Array, got ${describe(o.reply)}`);
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(`forward option "signal" must be an AbortSignal, got ${describe(o.signal)}`);
+  }
+  if (o.reuseUpstream !== undefined && typeof o.reuseUpstream !== 'boolean') {
+    throw new TypeError(`forward option "reuseUpstream" must be a boolean, got ${describe(o.reuseUpstream)}`);
+  }
+  return o;
+}
+
+interface SocketHandle {
+  fd?: number;
+}
+
+/** The descriptor behind a connected TCP or Unix `net.Socket`, or a TypeError. */
+export function checkInbound(inbound: unknown): net.Socket {
+  if (!(inbound instanceof net.Socket)) {
+    throw new TypeError(`inbound must be a net.Socket, got ${describe(inbound)}`);
+  }
+  if ('encrypted' in inbound) {
+    throw new TypeError('inbound must be a plain TCP or Unix socket: a TLS socket cannot be forwarded natively');
+  }
+  if (inbound.destroyed || inbound.readableEnded || inbound.writableEnded) {
+    throw new TypeError('inbound socket is already ended or destroyed');
+  }
+  if (inbound.readableEncoding !== null) {
+    throw new TypeError('inbound socket has an encoding set (setEncoding): its buffered bytes are no longer bytes');
+  }
+  return inbound;
+}
+
+/**
+ * Waits until everything written to `socket` has reached the kernel (a CONNECT proxy may have
+ * written its reply just before): the engine writes on its own copy of the descriptor, and
+ * bytes still queued in Node would otherwise be lost or reordered.
+ */
+export async function flushed(socket: net.Socket): Promise<void> {
+  if (socket.connecting) {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+  }
+  // A write's callback runs once every earlier write has completed.
+  while (socket.writableLength > 0) {
+    await new Promise<void>((resolve, reject) => {
+      socket.write(Buffer.alloc(0), (error) => (error ? reject(error) : resolve()));
+    });
+  }
+}
+
+/**
+ * Moves the socket to the engine: what Node has buffered is read out (it goes upstream after
+ * `head`), the engine duplicates the descriptor, and Node's socket is destroyed, which closes
+ * only Node's copy (no FIN: the connection stays open on the engine's). Synchronous from the
+ * read-out to the destroy, so no byte can arrive in Node in between.
+ */
+export function handOver(
+  engine: Engine,
+  socket: net.Socket,
+  destId: number,
+  head: Uint8Array | undefined,
+  reply: Uint8Array | undefined,
+  reuse: boolean,
+  done: (result: ForwardDone) => void,
+): number {
+  const fd = (socket as unknown as { _handle?: SocketHandle | null })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    throw new TypeError('inbound socket has no descriptor to take over (not a connected TCP or Unix socket)');
+  }
+  socket.pause();
+  const buffered = socket.readableLength > 0 ? (socket.read() as Buffer | null) : null;
+  let first: Buffer | undefined;
+  if (head !== undefined && head.length > 0) first = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (buffered !== null && buffered.length > 0) first = first === undefined ? buffered : Buffer.concat([first, buffered]);
+  const replyBuffer = reply === undefined ? undefined : Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
+  let session: number;
+  try {
+    session = engine.forward(fd, destId, first, replyBuffer, reuse, done);
+  } catch (error) {
+    // Nothing was taken: the socket is still the caller's (its buffered bytes put back).
+    if (buffered !== null) socket.unshift(buffered);
+    throw new BerthError('FORWARD_ERROR', (error as Error).message);
+  }
+  // Node's copy goes; the engine's stays. The socket may still emit 'close' to listeners.
+  socket.destroy();
+  return session;
+}
+
+const END_CODES: ReadonlySet<string> = new Set([
+  'CONNECT_TIMEOUT',
+  'CONNECT_REFUSED',
+  'DNS_FAILED',
+  'CONNECT_FAILED',
+  'ACQUIRE_TIMEOUT',
+  'POOL_CLOSED',
+  'FORWARD_ERROR',
+]);
+
+export function toForwardResult(done: ForwardDone, destination: string): ForwardResult {
+  const result: ForwardResult = {
+    bytesIn: done.bytesIn,
+    bytesOut: done.bytesOut,
+    upstreamReused: done.upstreamReused,
+    upstreamReturned: done.upstreamReturned,
+    durationMs: done.durationMs,
+    end: done.end as ForwardEnd,
+  };
+  if (done.code != null) {
+    const code = (END_CODES.has(done.code) ? done.code : 'FORWARD_ERROR') as BerthErrorCode;
+    result.error = new BerthError(code, done.message ?? done.code, destination);
+  }
+  return result;
+}

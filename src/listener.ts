@@ -1,0 +1,180 @@
+/**
+ * `pool.listen`: a listener whose connections the engine accepts and forwards itself. JS is
+ * asked once per connection where it goes (the route function) and never touches its bytes.
+ */
+import * as net from 'node:net';
+import { describe } from './config';
+import type { NativeListener, RouteRequest } from './native';
+
+export interface ListenOptions {
+  /** IP address to bind (`'localhost'` means `127.0.0.1`). Default `'127.0.0.1'`. */
+  host?: string;
+  /** Port; 0 (the default) picks a free one: see `address()`. */
+  port?: number;
+  /**
+   * Show the route function up to this many initial bytes of each connection (peeked, not
+   * consumed: they still go upstream), e.g. to route on a Host header or a TLS SNI. Default 0.
+   */
+  peek?: number;
+  /** How long to wait for those bytes (ms); the route then gets what arrived. Default 1000. */
+  peekTimeout?: number;
+  /** Return upstreams to the pool after sessions that ended cleanly (see `ForwardOptions.reuseUpstream`). Default false. */
+  reuseUpstream?: boolean;
+  /** Listen backlog. Default 511, as Node's. */
+  backlog?: number;
+}
+
+/** What the route function learns of a new connection. */
+export interface RouteInfo {
+  remoteAddress: string;
+  remoteFamily: 'IPv4' | 'IPv6';
+  remotePort: number;
+  localPort: number;
+  /** Up to `peek` initial bytes (empty without `peek`). */
+  head: Buffer;
+}
+
+/**
+ * Where a connection goes: a destination (`'host:port'`, `'[v6]:port'`, `'unix:/path'`), or
+ * `null` / `undefined` to refuse it. Throwing, rejecting, or an invalid destination refuses it
+ * too; each refusal closes the connection and counts in `stats().routeFailures`.
+ */
+export type RouteFunction = (conn: RouteInfo) => string | null | undefined | Promise<string | null | undefined>;
+
+export interface ProxyStats {
+  /** Connections routed to an upstream, ever. */
+  sessionsTotal: number;
+  /** Connections accepted and not yet closed (being routed or forwarding). */
+  sessionsActive: number;
+  /** Client to upstream bytes, over ended sessions. */
+  bytesIn: number;
+  /** Upstream to client bytes, over ended sessions. */
+  bytesOut: number;
+  /** Connections refused by the route function (null, throw, reject, invalid destination). */
+  routeFailures: number;
+  /** Sessions whose upstream could not be connected. */
+  connectFailures: number;
+  /** Sessions served by a reused upstream connection. */
+  upstreamReused: number;
+}
+
+const LISTEN_KEYS: ReadonlySet<string> = new Set(['host', 'port', 'peek', 'peekTimeout', 'reuseUpstream', 'backlog']);
+/** Peeked bytes are copied per connection: a few KiB covers a Host header or a ClientHello. */
+const MAX_PEEK = 64 * 1024;
+
+export interface ResolvedListenOptions {
+  host: string;
+  port: number;
+  peek: number;
+  peekTimeout: number;
+  reuseUpstream: boolean;
+  backlog: number;
+}
+
+function integer(key: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`listen option "${key}" must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function resolveListenOptions(options: unknown): ResolvedListenOptions {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`listen options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!LISTEN_KEYS.has(key)) throw new TypeError(`unknown listen option "${key}"`);
+  }
+  const o = options as ListenOptions;
+  let host = o.host ?? '127.0.0.1';
+  if (host === 'localhost') host = '127.0.0.1';
+  if (typeof host !== 'string' || net.isIP(host) === 0) {
+    throw new TypeError(`listen option "host" must be an IP address or "localhost", got ${describe(o.host)}`);
+  }
+  if (o.reuseUpstream !== undefined && typeof o.reuseUpstream !== 'boolean') {
+    throw new TypeError(`listen option "reuseUpstream" must be a boolean, got ${describe(o.reuseUpstream)}`);
+  }
+  const peekTimeout = o.peekTimeout ?? 1000;
+  if (typeof peekTimeout !== 'number' || Number.isNaN(peekTimeout) || peekTimeout < 0) {
+    throw new TypeError(`listen option "peekTimeout" must be a number of milliseconds >= 0, got ${describe(o.peekTimeout)}`);
+  }
+  return {
+    host,
+    port: integer('port', o.port, 0, 65535, 0),
+    peek: integer('peek', o.peek, 0, MAX_PEEK, 0),
+    peekTimeout,
+    reuseUpstream: o.reuseUpstream ?? false,
+    backlog: integer('backlog', o.backlog, 1, 65535, 511),
+  };
+}
+
+/** Calls the route function for one request and sends its answer to the engine. */
+export function routeHandler(route: RouteFunction, listener: () => NativeListener | undefined): (request: RouteRequest) => void {
+  return (request) => {
+    const answer = (destination: unknown) => {
+      listener()?.answer(request.token, typeof destination === 'string' ? destination : null);
+    };
+    const info: RouteInfo = {
+      remoteAddress: request.remoteAddress,
+      remoteFamily: request.remoteFamily as 'IPv4' | 'IPv6',
+      remotePort: request.remotePort,
+      localPort: request.localPort,
+      head: request.head,
+    };
+    let result: ReturnType<RouteFunction>;
+    try {
+      result = route(info);
+    } catch {
+      answer(null);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      (result as Promise<unknown>).then(answer, () => answer(null));
+    } else {
+      answer(result);
+    }
+  };
+}
+
+/** A running native listener (from `pool.listen`). */
+export class ProxyListener implements AsyncDisposable {
+  readonly #native: NativeListener;
+  readonly #onClosed: () => void;
+  #closed: Promise<void> | undefined;
+
+  /** @internal Made by `pool.listen`; `onClosed` runs once every descriptor is closed. */
+  constructor(native: NativeListener, onClosed: () => void) {
+    this.#native = native;
+    this.#onClosed = onClosed;
+  }
+
+  /** The bound address, as `net.Server#address()` gives it. */
+  address(): net.AddressInfo {
+    return { address: this.#native.address, family: this.#native.family, port: this.#native.port };
+  }
+
+  /** Session and byte counts, read without stopping the listener. */
+  stats(): ProxyStats {
+    return { ...this.#native.stats() };
+  }
+
+  /**
+   * Stops accepting and ends the sessions in progress (both sides closed); resolves once every
+   * descriptor of the listener is closed. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) =>
+      this.#native.close(() => {
+        this.#onClosed();
+        resolve();
+      }),
+    );
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
