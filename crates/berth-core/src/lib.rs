@@ -21,6 +21,8 @@ pub mod runtime;
 pub mod session;
 pub mod shard;
 pub mod socket;
+#[cfg(target_os = "linux")]
+mod splice;
 pub mod stats;
 mod timers;
 pub mod upstream;

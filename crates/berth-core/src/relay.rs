@@ -103,10 +103,38 @@ async fn direction(
             return DirEnd::WriteError(e);
         }
         count.fetch_add(n as u64, Ordering::Relaxed);
-        if n == buf.len() && buf.len() < LARGE_BUFFER {
-            buf.resize(LARGE_BUFFER, 0);
+        if n == buf.len() {
+            if buf.len() < LARGE_BUFFER {
+                buf.resize(LARGE_BUFFER, 0);
+            } else if let Some(end) = bulk(src, dst, count, stop).await {
+                return end;
+            }
         }
     }
+}
+
+/// A bulk transfer: on Linux, the rest of the direction goes through `splice(2)`. `None`
+/// when no pipe can be had (out of descriptors): the copy loop goes on.
+#[cfg(target_os = "linux")]
+async fn bulk(
+    src: &Socket,
+    dst: &Socket,
+    count: &AtomicU64,
+    stop: Option<&Notify>,
+) -> Option<DirEnd> {
+    use crate::splice::{self, Spliced};
+    let pipe = splice::Pipe::new().ok()?;
+    Some(match splice::relay(src, dst, &pipe, count, stop).await {
+        Spliced::Eof => DirEnd::Eof,
+        Spliced::Stopped => DirEnd::Stopped,
+        Spliced::ReadError(e) => DirEnd::ReadError(e),
+        Spliced::WriteError(e) => DirEnd::WriteError(e),
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn bulk(_: &Socket, _: &Socket, _: &AtomicU64, _: Option<&Notify>) -> Option<DirEnd> {
+    None
 }
 
 /// Relays between `client` and `upstream` until both directions end, one fails, or `abort`

@@ -57,6 +57,36 @@ impl Socket {
         }
     }
 
+    /// Runs `op` on the descriptor once it is readable, again after each EAGAIN.
+    pub async fn with_readable(
+        &self,
+        mut op: impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        loop {
+            let mut ready = self.io.readable().await?;
+            match ready.try_io(|fd| op(fd.as_raw_fd())) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Runs `op` on the descriptor once it is writable, again after each EAGAIN.
+    pub async fn with_writable(
+        &self,
+        mut op: impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        loop {
+            let mut ready = self.io.writable().await?;
+            match ready.try_io(|fd| op(fd.as_raw_fd())) {
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
     /// Copies up to `buf.len()` bytes without consuming them, waiting until at least one
     /// byte (or the end of the stream) is there.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {

@@ -1,0 +1,330 @@
+//! The native lane (upstreams the engine uses itself) and sessions, against real loopback
+//! sockets: reuse, limits shared with waiting, timeouts, the relay's half-close and reuse rules.
+
+use berth_core::relay::{Counts, End};
+use berth_core::session::{self, Abort, SessionEnd, SessionRequest};
+use berth_core::{DialErrorCode, Event, EventSink, Pool, PoolConfig};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+struct NoSink;
+
+impl EventSink for NoSink {
+    fn emit(&self, _: Event) -> bool {
+        true
+    }
+}
+
+fn pool(config: PoolConfig) -> Arc<Pool> {
+    Pool::new(config, Arc::new(NoSink), berth_core::runtime::handle())
+}
+
+/// An upstream that echoes every byte on every connection it accepts; returns its address
+/// and a count of accepted connections.
+fn echo_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dest = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => {
+                            let _ = stream.shutdown(Shutdown::Write);
+                            return;
+                        }
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (dest, accepted)
+}
+
+/// A connected pair: the client's end for the test, the inbound end for the session.
+fn client_pair() -> (TcpStream, OwnedFd) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (inbound, _) = listener.accept().unwrap();
+    (client, OwnedFd::from(inbound))
+}
+
+fn request(client: OwnedFd, dest: u32, reuse: bool) -> SessionRequest {
+    SessionRequest {
+        client,
+        dest,
+        head: Vec::new(),
+        reply: Vec::new(),
+        reuse,
+    }
+}
+
+/// Sends `msg`, reads the echo of it, then closes its sending side and waits for the end.
+fn echo_then_close(mut client: TcpStream, msg: &[u8]) -> Vec<u8> {
+    client.write_all(msg).unwrap();
+    let mut got = vec![0u8; msg.len()];
+    client.read_exact(&mut got).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+    got.extend(rest);
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_released_upstream_is_reused_and_counted() {
+    let (dest, accepted) = echo_server();
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&dest).unwrap();
+    let first = pool.acquire_upstream(id, None).await.unwrap();
+    assert!(!first.reused);
+    assert_eq!(pool.stats().in_use, 1);
+    first.release(true);
+    assert_eq!(pool.stats().idle, 1);
+    let second = pool.acquire_upstream(id, None).await.unwrap();
+    assert!(second.reused);
+    drop(second);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.open, stats.created, stats.reused, stats.closed),
+        (0, 1, 1, 1)
+    );
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_make_native_acquires_wait_then_time_out() {
+    let (dest, _) = echo_server();
+    let pool = pool(PoolConfig {
+        max_per_destination: 1,
+        ..PoolConfig::default()
+    });
+    let id = pool.intern(&dest).unwrap();
+    let held = pool.acquire_upstream(id, None).await.unwrap();
+    let err = pool
+        .acquire_upstream(id, Some(Duration::from_millis(50)))
+        .await
+        .err()
+        .expect("no place within 50 ms");
+    assert_eq!(err.code, DialErrorCode::AcquireTimeout);
+    // A waiter is served as soon as the place comes free.
+    let waiting = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move { pool.acquire_upstream(id, None).await.map(|u| u.reused) })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    held.release(true);
+    let reused = waiting.await.unwrap().unwrap();
+    // Released while someone waited: closed to free the place, and the waiter dialed anew.
+    assert!(!reused);
+    assert_eq!(pool.stats().acquire_timeouts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_pool_ends_native_waits() {
+    let (dest, _) = echo_server();
+    let pool = pool(PoolConfig {
+        max_per_destination: 1,
+        ..PoolConfig::default()
+    });
+    let id = pool.intern(&dest).unwrap();
+    let _held = pool.acquire_upstream(id, None).await.unwrap();
+    let waiting = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move { pool.acquire_upstream(id, None).await.err().map(|e| e.code) })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    pool.close();
+    assert_eq!(waiting.await.unwrap(), Some(DialErrorCode::PoolClosed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_session_returns_its_upstream_and_the_next_reuses_it() {
+    let (dest, accepted) = echo_server();
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&dest).unwrap();
+    for round in 0..3 {
+        let (client, inbound) = client_pair();
+        let talk = thread::spawn(move || echo_then_close(client, b"ping"));
+        let counts = Counts::default();
+        let outcome = session::run(
+            &pool,
+            request(inbound, id, true),
+            &counts,
+            &Abort::default(),
+        )
+        .await;
+        assert_eq!(talk.join().unwrap(), b"ping");
+        assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
+        assert!(outcome.upstream_returned, "round {round}: {outcome:?}");
+        assert_eq!(outcome.upstream_reused, round > 0);
+        assert_eq!((outcome.bytes_in, outcome.bytes_out), (4, 4));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_reuse_the_clients_fin_reaches_the_upstream() {
+    let (dest, accepted) = echo_server();
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&dest).unwrap();
+    for _ in 0..2 {
+        let (client, inbound) = client_pair();
+        // The echo server answers FIN with FIN: the client reads to the end.
+        let talk = thread::spawn(move || echo_then_close(client, b"half-close"));
+        let counts = Counts::default();
+        let outcome = session::run(
+            &pool,
+            request(inbound, id, false),
+            &counts,
+            &Abort::default(),
+        )
+        .await;
+        assert_eq!(talk.join().unwrap(), b"half-close");
+        assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
+        assert!(!outcome.upstream_returned);
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(pool.stats().open, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_goes_upstream_first_and_reply_to_the_client_first() {
+    let (dest, _) = echo_server();
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&dest).unwrap();
+    let (mut client, inbound) = client_pair();
+    let talk = thread::spawn(move || {
+        client.write_all(b"body").unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut all = Vec::new();
+        client.read_to_end(&mut all).unwrap();
+        all
+    });
+    let req = SessionRequest {
+        head: b"head:".to_vec(),
+        reply: b"200 OK\n".to_vec(),
+        ..request(inbound, id, false)
+    };
+    let outcome = session::run(&pool, req, &Counts::default(), &Abort::default()).await;
+    assert_eq!(talk.join().unwrap(), b"200 OK\nhead:body");
+    assert_eq!((outcome.bytes_in, outcome.bytes_out), (9, 16));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upstream_is_a_connect_failure() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&format!("127.0.0.1:{port}")).unwrap();
+    let (mut client, inbound) = client_pair();
+    let outcome = session::run(
+        &pool,
+        request(inbound, id, false),
+        &Counts::default(),
+        &Abort::default(),
+    )
+    .await;
+    assert_eq!(outcome.end, SessionEnd::ConnectFailed);
+    assert_eq!(outcome.error.map(|e| e.0), Some("CONNECT_REFUSED"));
+    let mut rest = Vec::new();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(
+        client.read_to_end(&mut rest).unwrap(),
+        0,
+        "the client sees the end"
+    );
+    assert_eq!(pool.stats().open, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_ends_the_session_and_closes_both_sides() {
+    let (dest, _) = echo_server();
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&dest).unwrap();
+    let (mut client, inbound) = client_pair();
+    let abort = Arc::new(Abort::default());
+    let fire = Arc::clone(&abort);
+    let session = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move {
+            session::run(
+                &pool,
+                request(inbound, id, true),
+                &Counts::default(),
+                &abort,
+            )
+            .await
+        })
+    };
+    client.write_all(b"x").unwrap();
+    let mut one = [0u8; 1];
+    client.read_exact(&mut one).unwrap();
+    fire.fire();
+    let outcome = session.await.unwrap();
+    assert_eq!(outcome.end, SessionEnd::Relay(End::Aborted));
+    assert!(!outcome.upstream_returned);
+    let mut rest = Vec::new();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+    assert_eq!(pool.stats().open, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_transfer_is_byte_exact_both_ways() {
+    // Large enough for both directions to switch to splice(2) on Linux.
+    const SIZE: usize = 8 * 1024 * 1024;
+    let (dest, _) = echo_server();
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&dest).unwrap();
+    let (client, inbound) = client_pair();
+    let data: Vec<u8> = (0..SIZE).map(|i| (i * 31 % 251) as u8).collect();
+    let expected = data.clone();
+    let mut reader = client.try_clone().unwrap();
+    let mut writer = client;
+    let send = thread::spawn(move || {
+        writer.write_all(&data).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let recv = thread::spawn(move || {
+        let mut got = Vec::with_capacity(SIZE);
+        reader.read_to_end(&mut got).unwrap();
+        got
+    });
+    let outcome = session::run(
+        &pool,
+        request(inbound, id, false),
+        &Counts::default(),
+        &Abort::default(),
+    )
+    .await;
+    send.join().unwrap();
+    let got = recv.join().unwrap();
+    assert_eq!(got.len(), SIZE);
+    assert!(got == expected, "the echo differs from what was sent");
+    assert_eq!(
+        (outcome.bytes_in, outcome.bytes_out),
+        (SIZE as u64, SIZE as u64)
+    );
+    assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
+}
