@@ -1,0 +1,431 @@
+// Load generator and upstream server for benchmark/proxy.mjs, in C so that neither end of the
+// measurement costs much CPU on a 2-core machine (the proxy in between is what is measured).
+// Built at run time by proxy.mjs with `cc -O2`; loopback only.
+//
+//   proxy-load server <sets> <req> <reply>
+//                                     <sets> sets of three ports on 127.0.0.1 (reply, echo, sink),
+//                                     printed as one line "ports r e s r e s ..."; serves until
+//                                     stdin closes
+//   proxy-load short <port> <conc> <sessions> <req> <reply> <close|keep>
+//                                     <sessions> short sessions, <conc> at a time: connect, write
+//                                     <req> bytes, read <reply> bytes, then
+//                                       close: read on to the server's end-of-stream, then close
+//                                       keep:  close at once (the client closes first)
+//                                     prints JSON
+//   proxy-load bulk <port> <bytes>    one connection: an 8-byte length header then <bytes>,
+//                                     waits for the sink's 8-byte ack; prints JSON
+//
+// Reply port: reads <req> bytes, writes <reply> bytes, closes (the server closes first, so no
+// connecting side is left with TIME_WAIT sockets: a connect() never has to search for a port).
+// Echo port: every byte read is written back, for as long as the connection lasts, so one
+// upstream connection may serve several sessions (a proxy that reuses upstream connections).
+// Sink port: reads the 8-byte little-endian length, counts that many bytes, then writes the
+// count back (8 bytes) as the ack; then reads to end-of-stream and closes.
+//
+// In keep mode the client closes first, so its side of each connection stays in TIME_WAIT for
+// a minute. Linux reuses such a local port for the same destination only once its last
+// timestamp is a second old (tcp_tw_reuse, on for loopback), and connect() prefers even ports:
+// once about 14k fresh pairs to one destination are taken, each connect() searches the rest of
+// the range and costs up to milliseconds. proxy.mjs therefore keeps keep-mode runs below that
+// (a few thousand sessions a run, runs of one destination seconds apart).
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+static void cpu_used(double *user, double *sys) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+  *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static struct sockaddr_in loopback(int port) {
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// ------------------------------------------------------------------ server
+
+enum { L_ECHO = 1, L_SINK = 2, C_ECHO = 3, C_SINK = 4, STDIN_TAG = 5, L_REPLY = 6, C_REPLY = 7 };
+
+static int g_req = 100, g_reply = 100;
+static char *g_replybuf;
+
+#define BUF (256 * 1024)
+
+typedef struct conn {
+  int fd, kind;
+  // echo: bytes read but not yet written back
+  char *pend;
+  size_t pend_off, pend_len;
+  // sink
+  unsigned char hdr[8];
+  int hdr_got;
+  uint64_t want, got;
+  int acked;
+} conn;
+
+static int ep;
+static char iobuf[BUF];
+
+static int listen_on(int kind) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = loopback(0);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  if (listen(fd, 4096) < 0) die("listen");
+  conn *c = calloc(1, sizeof *c);
+  c->fd = fd;
+  c->kind = kind;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+  epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  socklen_t len = sizeof a;
+  getsockname(fd, (struct sockaddr *)&a, &len);
+  return ntohs(a.sin_port);
+}
+
+static void conn_close(conn *c) {
+  epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  free(c->pend);
+  free(c);
+}
+
+static void set_events(conn *c, uint32_t events) {
+  struct epoll_event ev = {.events = events, .data.ptr = c};
+  epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+// Writes the pending echo bytes; returns 0 when all written, 1 when blocked, -1 on error.
+static int echo_flush(conn *c) {
+  while (c->pend_off < c->pend_len) {
+    ssize_t n = write(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off);
+    if (n < 0) {
+      if (errno == EAGAIN) return 1;
+      return -1;
+    }
+    c->pend_off += n;
+  }
+  c->pend_off = c->pend_len = 0;
+  return 0;
+}
+
+static void on_echo(conn *c, uint32_t events) {
+  if (c->pend_len) {  // waiting for EPOLLOUT
+    int r = echo_flush(c);
+    if (r < 0) return conn_close(c);
+    if (r == 0) set_events(c, EPOLLIN);
+    return;
+  }
+  (void)events;
+  for (;;) {
+    ssize_t n = read(c->fd, iobuf, BUF);
+    if (n == 0) return conn_close(c);
+    if (n < 0) {
+      if (errno == EAGAIN) return;
+      return conn_close(c);
+    }
+    ssize_t w = write(c->fd, iobuf, n);
+    if (w < 0 && errno != EAGAIN) return conn_close(c);
+    if (w < 0) w = 0;
+    if (w < n) {
+      if (!c->pend) c->pend = malloc(BUF);
+      memcpy(c->pend, iobuf + w, n - w);
+      c->pend_off = 0;
+      c->pend_len = n - w;
+      set_events(c, EPOLLOUT);
+      return;
+    }
+  }
+}
+
+static void on_reply(conn *c) {
+  for (;;) {
+    ssize_t n = read(c->fd, iobuf, BUF);
+    if (n == 0) return conn_close(c);
+    if (n < 0) {
+      if (errno == EAGAIN) return;
+      return conn_close(c);
+    }
+    c->got += n;
+    if (c->got >= (uint64_t)g_req) {
+      // small enough to fit the socket buffer at once; then the server closes first
+      if (write(c->fd, g_replybuf, g_reply) != g_reply) {}
+      return conn_close(c);
+    }
+  }
+}
+
+static void on_sink(conn *c) {
+  for (;;) {
+    ssize_t n = read(c->fd, iobuf, BUF);
+    if (n == 0) return conn_close(c);
+    if (n < 0) {
+      if (errno == EAGAIN) return;
+      return conn_close(c);
+    }
+    size_t off = 0;
+    while (c->hdr_got < 8 && off < (size_t)n) c->hdr[c->hdr_got++] = iobuf[off++];
+    if (c->hdr_got == 8 && c->want == 0 && !c->acked) {
+      for (int i = 7; i >= 0; i--) c->want = (c->want << 8) | c->hdr[i];
+    }
+    c->got += n - off;
+    if (c->hdr_got == 8 && !c->acked && c->got >= c->want) {
+      unsigned char ack[8];
+      for (int i = 0; i < 8; i++) ack[i] = (c->got >> (8 * i)) & 0xff;
+      if (write(c->fd, ack, 8) != 8) return conn_close(c);
+      c->acked = 1;
+    }
+  }
+}
+
+static int serve(int sets, int req, int reply) {
+  signal(SIGPIPE, SIG_IGN);
+  g_req = req;
+  g_reply = reply;
+  g_replybuf = malloc(reply);
+  memset(g_replybuf, 'r', reply);
+  ep = epoll_create1(0);
+  printf("ports");
+  for (int i = 0; i < sets; i++) {
+    int r = listen_on(L_REPLY);
+    int e = listen_on(L_ECHO);
+    int k = listen_on(L_SINK);
+    printf(" %d %d %d", r, e, k);
+  }
+  printf("\n");
+  conn stdin_conn = {.fd = 0, .kind = STDIN_TAG};
+  struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &stdin_conn};
+  epoll_ctl(ep, EPOLL_CTL_ADD, 0, &sev);
+  fflush(stdout);
+  struct epoll_event evs[256];
+  for (;;) {
+    int n = epoll_wait(ep, evs, 256, -1);
+    if (n < 0 && errno == EINTR) continue;
+    for (int i = 0; i < n; i++) {
+      conn *c = evs[i].data.ptr;
+      if (c->kind == STDIN_TAG) {
+        char b[64];
+        ssize_t r = read(0, b, sizeof b);
+        if (r <= 0) return 0;  // parent went away or closed our stdin
+        continue;
+      }
+      if (c->kind == L_ECHO || c->kind == L_SINK || c->kind == L_REPLY) {
+        for (;;) {
+          int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK);
+          if (fd < 0) break;
+          int one = 1;
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          conn *k = calloc(1, sizeof *k);
+          k->fd = fd;
+          k->kind = c->kind == L_ECHO ? C_ECHO : c->kind == L_SINK ? C_SINK : C_REPLY;
+          struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
+          epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        }
+        continue;
+      }
+      if (c->kind == C_ECHO) on_echo(c, evs[i].events);
+      else if (c->kind == C_REPLY) on_reply(c);
+      else on_sink(c);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ short sessions
+
+typedef struct slot {
+  int fd, state;  // 1 connecting, 2 reading
+  size_t got;
+  double t0;
+} slot;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int g_keep;  // keep mode: the client closes first
+
+static int start_session(slot *s, int port) {
+  struct sockaddr_in a = loopback(port);
+  s->t0 = now_s();
+  s->got = 0;
+  s->state = 1;
+  for (int tries = 0;; tries++) {
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (s->fd < 0) die("socket");
+    int one = 1;
+    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int r = connect(s->fd, (struct sockaddr *)&a, sizeof a);
+    if (r == 0 || errno == EINPROGRESS) break;
+    // no free local port for this destination yet (TIME_WAIT pairs too young): try again
+    int again = errno == EADDRNOTAVAIL && tries < 1000;
+    close(s->fd);
+    if (!again) return -1;
+  }
+  struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = s};
+  epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev);
+  return 0;
+}
+
+static int run_short(int port, int conc, long total, int req, int reply, int keep) {
+  signal(SIGPIPE, SIG_IGN);
+  g_keep = keep;
+  ep = epoll_create1(0);
+  char *reqbuf = malloc(req);
+  memset(reqbuf, 'q', req);
+  double *lat = malloc(sizeof(double) * total);
+  slot *slots = calloc(conc, sizeof(slot));
+  long started = 0, done = 0, errors = 0;
+  double t0 = now_s();
+  for (int i = 0; i < conc && started < total; i++, started++)
+    if (start_session(&slots[i], port) < 0) die("connect");
+  struct epoll_event evs[256];
+  while (done < total) {
+    int n = epoll_wait(ep, evs, 256, 10000);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("epoll_wait");
+    if (n == 0) {
+      fprintf(stderr, "short: no progress for 10 s (%ld of %ld done)\n", done, total);
+      return 1;
+    }
+    for (int i = 0; i < n; i++) {
+      slot *s = evs[i].data.ptr;
+      int fail = 0, finished = 0;
+      if (s->state == 1) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) fail = 1;
+        else if (write(s->fd, reqbuf, req) != req) fail = 1;
+        else {
+          s->state = 2;
+          struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+          epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev);
+        }
+      } else {
+        for (;;) {
+          ssize_t r = read(s->fd, iobuf, BUF);
+          if (r > 0) {
+            s->got += r;
+            if (s->got > (size_t)reply) {
+              fail = 1;  // more than the reply
+              break;
+            }
+            if (g_keep && s->got == (size_t)reply) {
+              finished = 1;
+              break;
+            }
+            continue;
+          }
+          if (r < 0 && errno == EAGAIN) break;
+          // end-of-stream: the end of a session in close mode, if the whole reply came
+          finished = r == 0 && !g_keep && s->got == (size_t)reply;
+          fail = !finished;
+          break;
+        }
+      }
+      if (!fail && !finished) continue;
+      close(s->fd);  // closing also removes it from the epoll set
+      if (finished) lat[done++] = now_s() - s->t0;
+      else errors++;
+      if (errors > total) {
+        fprintf(stderr, "short: too many failed sessions (%ld)\n", errors);
+        return 1;
+      }
+      if (started < total || fail) {
+        if (!fail) started++;
+        if (start_session(s, port) < 0) die("connect");
+      }
+    }
+  }
+  double elapsed = now_s() - t0;
+  double cu, cs;
+  cpu_used(&cu, &cs);
+  qsort(lat, done, sizeof(double), cmp_double);
+  printf("{\"sessions\":%ld,\"errors\":%ld,\"elapsedSec\":%.6f,\"sessionsPerSec\":%.1f,"
+         "\"latencyUs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+         "\"clientCpuSec\":%.4f}\n",
+         done, errors, elapsed, done / elapsed, lat[done / 2] * 1e6, lat[(long)(done * 0.99)] * 1e6,
+         lat[done - 1] * 1e6, cu + cs);
+  return 0;
+}
+
+// ------------------------------------------------------------------ bulk
+
+static int run_bulk(int port, uint64_t bytes) {
+  signal(SIGPIPE, SIG_IGN);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = loopback(port);
+  double t0 = now_s();
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
+  unsigned char hdr[8];
+  for (int i = 0; i < 8; i++) hdr[i] = (bytes >> (8 * i)) & 0xff;
+  if (write(fd, hdr, 8) != 8) die("write header");
+  memset(iobuf, 'b', BUF);
+  uint64_t sent = 0;
+  while (sent < bytes) {
+    size_t chunk = bytes - sent < BUF ? bytes - sent : BUF;
+    ssize_t n = write(fd, iobuf, chunk);
+    if (n < 0) die("write");
+    sent += n;
+  }
+  unsigned char ack[8];
+  size_t got = 0;
+  while (got < 8) {
+    ssize_t n = read(fd, ack + got, 8 - got);
+    if (n <= 0) {
+      fprintf(stderr, "bulk: connection closed before the ack\n");
+      return 1;
+    }
+    got += n;
+  }
+  double elapsed = now_s() - t0;
+  uint64_t counted = 0;
+  for (int i = 7; i >= 0; i--) counted = (counted << 8) | ack[i];
+  close(fd);
+  double cu, cs;
+  cpu_used(&cu, &cs);
+  printf("{\"bytes\":%llu,\"counted\":%llu,\"elapsedSec\":%.6f,\"MBps\":%.1f,\"clientCpuSec\":%.4f}\n",
+         (unsigned long long)sent, (unsigned long long)counted, elapsed, sent / elapsed / 1e6, cu + cs);
+  return counted == bytes ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 5 && !strcmp(argv[1], "server")) return serve(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+  if (argc == 8 && !strcmp(argv[1], "short"))
+    return run_short(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), atoi(argv[5]), atoi(argv[6]), !strcmp(argv[7], "keep"));
+  if (argc == 4 && !strcmp(argv[1], "bulk")) return run_bulk(atoi(argv[2]), strtoull(argv[3], NULL, 10));
+  fprintf(stderr, "usage: proxy-load server <sets> <req> <reply> | short <port> <conc> <sessions> <req> <reply> <close|keep> | bulk <port> <bytes>\n");
+  return 2;
+}

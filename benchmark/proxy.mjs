@@ -1,0 +1,534 @@
+// Suite "proxy": a TCP proxy's throughput and its own CPU time, side by side in one run.
+//
+//   node benchmark/proxy.mjs                 all variants, writes benchmark/results/proxy.json
+//   node benchmark/proxy.mjs --peers-only    without berth (direct, Node pipe proxy, HAProxy)
+//
+// Variants (each proxy in its own child process, so that its CPU time is its own):
+//   direct               no proxy: the load generator talks to the upstream
+//   berth-listen         (a) pool.listen(): the engine accepts, asks a JS routing function for
+//                            the destination once per connection, and moves the bytes itself
+//   berth-listen-reuse   (a') the same with reuseUpstream: true (upstream connections pooled
+//                            when the client closes first): not something a TCP-mode HAProxy does
+//   berth-forward        (b) a Node net server whose accepted sockets go to pool.forward()
+//   node-pipe            (c) a plain Node proxy: net.connect() per client, socket.pipe() both ways
+//   haproxy              (d) HAProxy in TCP mode (option splice-auto), if the binary is installed
+//
+// Three workloads, all through 127.0.0.1 only:
+//   short  SESSIONS sessions, CONCURRENCY at a time: connect, write a 100-byte request, read the
+//          100-byte reply, the upstream closes, the client reads the end and closes (the upstream
+//          closes first, as an HTTP/1.0 server would: no connecting side keeps TIME_WAIT sockets,
+//          so no connect() is slowed by a local port search; see proxy-load.c). The targets are
+//          judged on this one. Sessions/s, latency, proxy CPU µs per session.
+//   keep   the same exchange, but the client closes first and the upstream (an echo server)
+//          keeps its connection open: a proxy that reuses upstream connections (a') can.
+//          KEEP_SESSIONS a run (fewer: the client's side is left in TIME_WAIT, see proxy-load.c).
+//   bulk   one connection sends BULK bytes (after an 8-byte length header) through the proxy to
+//          a sink upstream that counts them and, once it has them all, sends an 8-byte ack; the
+//          time is from connect to the ack. So the figure is bytes delivered to the upstream,
+//          client→upstream direction only. MB/s (10^6 bytes/s), proxy CPU s per GiB.
+//
+// The load generator and the upstream are one small C program (proxy-load.c, built at run time
+// with cc -O2) so that the two ends cost little CPU on a 2-core machine; the client's and the
+// upstream's CPU time are reported as well. The proxy's CPU time is read from /proc/<pid>/stat
+// (utime + stime, every thread) before and after each measured phase.
+//
+// ROUNDS (BENCH_ROUNDS, default 5) rounds, the order of the variants rotated each round; each
+// figure is the median over the rounds. BENCH_PROXY_SESSIONS (default 20000),
+// BENCH_PROXY_KEEP_SESSIONS (default 8000), BENCH_PROXY_BULK_MIB (default 1024), BENCH_PROXY_CONCURRENCY (default 32),
+// BENCH_HAPROXY_NBTHREAD (default: HAProxy's own default, one thread per CPU).
+
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ROUNDS, fmt, machineInfo, writeResult } from './harness.mjs';
+
+export const name = 'proxy';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WORKLOADS = ['short', 'keep'];
+const SESSIONS = Number(process.env.BENCH_PROXY_SESSIONS ?? 20000);
+const KEEP_SESSIONS = Number(process.env.BENCH_PROXY_KEEP_SESSIONS ?? 8000);
+const CONCURRENCY = Number(process.env.BENCH_PROXY_CONCURRENCY ?? 32);
+const BULK_BYTES = Number(process.env.BENCH_PROXY_BULK_MIB ?? 1024) * 2 ** 20;
+const REQUEST_BYTES = 100;
+const REPLY_BYTES = 100;
+const WARMUP_SESSIONS = 3000;
+const WARMUP_BULK = 128 * 2 ** 20;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+const LABELS = {
+  direct: 'direct (no proxy)',
+  'berth-listen': '(a) berth pool.listen()',
+  'berth-listen-reuse': "(a') berth pool.listen() reuseUpstream",
+  'berth-forward': '(b) net server + pool.forward()',
+  'node-pipe': '(c) Node socket.pipe() proxy',
+  haproxy: '(d) HAProxy TCP mode',
+};
+
+// Targets (from the issue), for berth's native listener (a) with default options.
+const TARGETS = {
+  cpuPerSessionVsNodePipe: 1 / 3, // ≤
+  sessionsVsNodePipe: 1.25, // ≥
+  bulkVsDirect: 0.9, // ≥
+  bulkVsHaproxy: 1.0, // ≥
+};
+
+// ---------------------------------------------------------------- child processes
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function buildLoad() {
+  const src = path.join(HERE, 'proxy-load.c');
+  const hash = crypto.createHash('sha1').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
+  const bin = path.join(os.tmpdir(), `berth-proxy-load-${hash}`);
+  if (!fs.existsSync(bin)) {
+    const cc = process.env.CC ?? 'cc';
+    const r = spawnSync(cc, ['-O2', '-Wall', '-o', bin + '.tmp', src], { stdio: 'inherit' });
+    if (r.error || r.status !== 0) {
+      throw new Error(`proxy suite: cannot build ${src} with ${cc} (a C compiler is needed): ${r.error?.message ?? `exit ${r.status}`}`);
+    }
+    fs.renameSync(bin + '.tmp', bin);
+  }
+  return bin;
+}
+
+/**
+ * Starts the upstream in its own process: `sets` sets of [reply, echo, sink] ports, one set per
+ * variant, so that no proxy's connections share a 4-tuple space with another's.
+ */
+async function startUpstream(bin, sets) {
+  const child = track(spawn(bin, ['server', String(sets), String(REQUEST_BYTES), String(REPLY_BYTES)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const i = out.indexOf('\n');
+      if (i >= 0) resolve(out.slice(0, i));
+    });
+    child.once('exit', (code) => reject(new Error(`upstream exited (${code}) before listening`)));
+  });
+  const ports = line.split(' ').slice(1).map(Number);
+  const portSets = [];
+  for (let i = 0; i < sets; i++) portSets.push(ports.slice(3 * i, 3 * i + 3));
+  return { pid: child.pid, portSets, stop: () => child.stdin.end() };
+}
+
+/** Starts a Node proxy variant (proxy-node.mjs) in its own process. */
+async function startNodeProxy(variant, upstreams) {
+  const child = track(
+    spawn(process.execPath, [path.join(HERE, 'proxy-node.mjs'), variant, ...upstreams], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  const ready = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${variant} proxy exited (${code}) before listening`)));
+  });
+  let nextId = 1;
+  const ask = (cmd) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      const onMsg = (m) => {
+        if (m.id === id) {
+          child.off('message', onMsg);
+          resolve(m);
+        }
+      };
+      child.on('message', onMsg);
+      child.send({ cmd, id });
+    });
+  return {
+    pid: child.pid,
+    ports: ready.ports,
+    stats: () => ask('stats'),
+    stop: async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      await Promise.race([ask('close'), new Promise((r) => setTimeout(r, 3000))]);
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+function haproxyVersion() {
+  const r = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return null;
+  return /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function startHaproxy(upstreamPorts) {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const nbthread = process.env.BENCH_HAPROXY_NBTHREAD;
+  const config = [
+    'global',
+    '  maxconn 4000', // 2 descriptors a session + splice pipes: within a 20000 fd limit
+    nbthread ? `  nbthread ${nbthread}` : null,
+    'defaults',
+    '  mode tcp',
+    '  option splice-auto',
+    '  timeout connect 5s',
+    '  timeout client 60s',
+    '  timeout server 60s',
+    '  maxconn 4000',
+    'listen reply',
+    `  bind 127.0.0.1:${ports[0]}`,
+    `  server up 127.0.0.1:${upstreamPorts[0]}`,
+    'listen echo',
+    `  bind 127.0.0.1:${ports[1]}`,
+    `  server up 127.0.0.1:${upstreamPorts[1]}`,
+    'listen sink',
+    `  bind 127.0.0.1:${ports[2]}`,
+    `  server up 127.0.0.1:${upstreamPorts[2]}`,
+    '',
+  ]
+    .filter((l) => l !== null)
+    .join('\n');
+  const file = path.join(os.tmpdir(), `berth-proxy-haproxy-${process.pid}.cfg`);
+  fs.writeFileSync(file, config);
+  const child = track(spawn('haproxy', ['-f', file, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const until = Date.now() + 5000;
+  while (!(await canConnect(ports[0]))) {
+    if (exited || Date.now() > until) throw new Error(`haproxy did not start:\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    pid: child.pid,
+    ports,
+    config,
+    threads: nbthread ? Number(nbthread) : os.cpus().length,
+    stop: async () => {
+      const done = new Promise((r) => (exited ? r() : child.once('exit', r)));
+      child.kill('SIGTERM');
+      await done;
+      fs.rmSync(file, { force: true });
+    },
+  };
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state); utime is field 14, stime field 15
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+function runLoad(bin, args) {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator ${args.join(' ')} failed (exit ${code})`));
+      else resolve(JSON.parse(out));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- measurement
+
+async function measureShort(bin, v, upstream, sessions, workload) {
+  const port = workload === 'short' ? v.ports[0] : v.ports[1];
+  const mode = workload === 'short' ? 'close' : 'keep';
+  const p0 = v.pid ? cpuSeconds(v.pid) : 0;
+  const u0 = cpuSeconds(upstream.pid);
+  const r = await runLoad(bin, ['short', String(port), String(CONCURRENCY), String(sessions), String(REQUEST_BYTES), String(REPLY_BYTES), mode]);
+  const proxyCpu = v.pid ? cpuSeconds(v.pid) - p0 : null;
+  const upstreamCpu = cpuSeconds(upstream.pid) - u0;
+  return {
+    sessionsPerSec: Math.round(r.sessionsPerSec),
+    latencyP50Us: r.latencyUs.p50,
+    latencyP99Us: r.latencyUs.p99,
+    proxyCpuUsPerSession: proxyCpu === null ? null : round1((proxyCpu / r.sessions) * 1e6),
+    clientCpuUsPerSession: round1((r.clientCpuSec / r.sessions) * 1e6),
+    upstreamCpuUsPerSession: round1((upstreamCpu / r.sessions) * 1e6),
+    proxyCpuShareOfOneCore: proxyCpu === null ? null : round2(proxyCpu / r.elapsedSec),
+    clientCpuShareOfOneCore: round2(r.clientCpuSec / r.elapsedSec),
+    sessions: r.sessions,
+    errors: r.errors,
+    elapsedSec: round2(r.elapsedSec),
+  };
+}
+
+async function measureBulk(bin, v, upstream, bytes) {
+  const p0 = v.pid ? cpuSeconds(v.pid) : 0;
+  const u0 = cpuSeconds(upstream.pid);
+  const r = await runLoad(bin, ['bulk', String(v.ports[2]), String(bytes)]);
+  const proxyCpu = v.pid ? cpuSeconds(v.pid) - p0 : null;
+  const upstreamCpu = cpuSeconds(upstream.pid) - u0;
+  const gib = bytes / 2 ** 30;
+  return {
+    MBps: Math.round(r.MBps),
+    proxyCpuSecPerGiB: proxyCpu === null ? null : round2(proxyCpu / gib),
+    clientCpuSecPerGiB: round2(r.clientCpuSec / gib),
+    upstreamCpuSecPerGiB: round2(upstreamCpu / gib),
+    elapsedSec: round2(r.elapsedSec),
+  };
+}
+
+const round1 = (x) => Math.round(x * 10) / 10;
+const round2 = (x) => Math.round(x * 100) / 100;
+
+function median(xs) {
+  const s = xs.filter((x) => x !== null).sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function medians(rounds) {
+  const out = {};
+  for (const k of Object.keys(rounds[0])) {
+    if (typeof rounds[0][k] !== 'number' && rounds[0][k] !== null) continue;
+    const m = median(rounds.map((r) => r[k]));
+    out[k] = m === null ? null : Number.isInteger(rounds[0][k]) ? Math.round(m) : round2(m);
+  }
+  return out;
+}
+
+/** Which berth variants this build can run (the API may not have landed yet). */
+function berthCapabilities(berth) {
+  if (!berth) return { listen: false, forward: false, why: 'berth not loaded' };
+  const pool = new berth.Pool();
+  const caps = { listen: typeof pool.listen === 'function', forward: typeof pool.forward === 'function' };
+  pool.close();
+  return caps;
+}
+
+/**
+ * Runs the suite. `berth` is the loaded module ({ Pool }) or null to run only the peers.
+ * Returns the JSON-ready result object.
+ */
+export async function run({ berth }) {
+  const bin = buildLoad();
+  const skipped = [];
+  const caps = berthCapabilities(berth);
+  const want = [];
+  if (caps.listen) want.push('berth-listen', 'berth-listen-reuse');
+  else skipped.push({ variant: 'berth-listen', why: berth ? 'this build has no pool.listen()' : 'berth not loaded' });
+  if (caps.forward) want.push('berth-forward');
+  else skipped.push({ variant: 'berth-forward', why: berth ? 'this build has no pool.forward()' : 'berth not loaded' });
+  want.push('node-pipe');
+  const haVersion = haproxyVersion();
+  if (!haVersion) {
+    const why = 'haproxy binary not found (Debian: apt-get install -y haproxy)';
+    console.log(`proxy: skipping HAProxy: ${why}`);
+    skipped.push({ variant: 'haproxy', why });
+  }
+  const upstream = await startUpstream(bin, 1 + want.length + (haVersion ? 1 : 0));
+  const dests = (i) => upstream.portSets[i].map((p) => `127.0.0.1:${p}`);
+  const variants = [{ name: 'direct', pid: null, ports: upstream.portSets[0], stop: async () => {} }];
+  let haproxy = null;
+  try {
+    for (const w of want) variants.push({ name: w, ...(await startNodeProxy(w, dests(variants.length))) });
+    if (haVersion) {
+      haproxy = await startHaproxy(upstream.portSets[variants.length]);
+      variants.push({ name: 'haproxy', ...haproxy });
+    }
+    for (const s of skipped) if (s.variant !== 'haproxy') console.log(`proxy: skipping ${s.variant}: ${s.why}`);
+
+    // Warm-up: JIT, pools, caches; and a check that every variant passes bytes correctly.
+    for (const v of variants) {
+      for (const w of WORKLOADS) await measureShort(bin, v, upstream, WARMUP_SESSIONS, w);
+      await measureBulk(bin, v, upstream, WARMUP_BULK);
+    }
+
+    const perVariant = new Map(variants.map((v) => [v.name, { short: [], keep: [], bulk: [] }]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const shift = round % variants.length;
+      const order = [...variants.slice(shift), ...variants.slice(0, shift)];
+      console.log(`proxy — round ${round + 1}/${ROUNDS}`);
+      for (const v of order) {
+        const s = await measureShort(bin, v, upstream, SESSIONS, 'short');
+        const k = await measureShort(bin, v, upstream, KEEP_SESSIONS, 'keep');
+        const b = await measureBulk(bin, v, upstream, BULK_BYTES);
+        s.position = k.position = b.position = order.indexOf(v) + 1;
+        perVariant.get(v.name).short.push(s);
+        perVariant.get(v.name).keep.push(k);
+        perVariant.get(v.name).bulk.push(b);
+        const cpu = (x) => (x.proxyCpuUsPerSession === null ? '     -' : x.proxyCpuUsPerSession.toFixed(1).padStart(6));
+        console.log(
+          `  ${v.name.padEnd(19)} short ${fmt(s.sessionsPerSec).padStart(7)}/s ${cpu(s)} µs CPU` +
+            `  keep ${fmt(k.sessionsPerSec).padStart(7)}/s ${cpu(k)} µs CPU` +
+            `  bulk ${fmt(b.MBps).padStart(6)} MB/s` +
+            `  ${b.proxyCpuSecPerGiB === null ? '    -' : b.proxyCpuSecPerGiB.toFixed(2).padStart(5)} s CPU/GiB`,
+        );
+      }
+    }
+
+    const proxyStats = {};
+    for (const v of variants) {
+      if (!v.stats) continue;
+      const m = await v.stats();
+      proxyStats[v.name] = { listeners: m.stats, pool: m.pool };
+    }
+
+    const results = variants.map((v) => {
+      const r = perVariant.get(v.name);
+      return {
+        name: v.name,
+        label: LABELS[v.name],
+        short: { ...medians(r.short), rounds: r.short },
+        keep: { ...medians(r.keep), rounds: r.keep },
+        bulk: { ...medians(r.bulk), rounds: r.bulk },
+      };
+    });
+
+    return {
+      suite: name,
+      unit: 'short sessions/s and proxy CPU µs per session; bulk MB/s (10^6 bytes/s) and proxy CPU s per GiB',
+      machine: machineInfo(),
+      method: {
+        rounds: ROUNDS,
+        orderRotatedEachRound: true,
+        figure: 'median over the rounds, each metric separately',
+        short: `${SESSIONS} sessions, ${CONCURRENCY} concurrent: connect, write ${REQUEST_BYTES} B, read the ${REPLY_BYTES} B reply, the upstream closes, then the client`,
+        keep: `${KEEP_SESSIONS} sessions, ${CONCURRENCY} concurrent: connect, write ${REQUEST_BYTES} B, read the ${REPLY_BYTES} B echo, the client closes first; the upstream keeps its connection open (reusable); fewer sessions a run than short, so that the client's TIME_WAIT pairs never make connect() search for a port (see proxy-load.c)`,
+        upstreamPorts: 'one set of upstream ports (reply, echo, sink) per variant',
+        bulk: `one connection, ${BULK_BYTES / 2 ** 20} MiB client→upstream after an 8-byte length header; timed from connect to the sink's 8-byte ack once it has counted every byte`,
+        cpu: 'proxy process CPU (utime+stime, all threads) from /proc/<pid>/stat around each phase, resolution 1/CLK_TCK s',
+        processes: 'load generator, upstream and each proxy are separate processes; the proxies run side by side, idle when not measured',
+        loadGenerator: 'benchmark/proxy-load.c (epoll, one thread), built with cc -O2 at run time; also the upstream (echo port, sink port)',
+        warmup: `${WARMUP_SESSIONS} short sessions and ${WARMUP_BULK / 2 ** 20} MiB bulk per variant before the rounds`,
+        berthPoolOptions: { maxPerDestination: 1024, maxIdlePerDestination: 256, maxTotal: 4096, maxConcurrentDials: 256 },
+        nodePipe: 'net.createServer({ allowHalfOpen: true, noDelay: true }); net.connect({ allowHalfOpen: true, noDelay: true }) per client; client.pipe(upstream); upstream.pipe(client)',
+        haproxy: haproxy ? { version: haVersion, threads: haproxy.threads, config: haproxy.config } : null,
+      },
+      versions: {
+        node: process.version,
+        haproxy: haVersion,
+        berth: berth ? createRequire(import.meta.url)('berth/package.json').version : null,
+      },
+      results,
+      targets: evaluateTargets(results),
+      skipped,
+      proxyStats,
+    };
+  } finally {
+    for (const v of variants) await v.stop().catch(() => {});
+    upstream.stop();
+  }
+}
+
+function evaluateTargets(results) {
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  const a = by['berth-listen'];
+  if (!a) return null;
+  const out = [];
+  const add = (id, what, value, target, cmp) => {
+    if (value === null || value === undefined || Number.isNaN(value)) return out.push({ id, what, value: null, target, met: null });
+    out.push({ id, what, value: round2(value), target: round2(target), met: cmp === '<=' ? value <= target : cmp === '<' ? value < target : value >= target });
+  };
+  const pipe = by['node-pipe'];
+  const ha = by.haproxy;
+  const direct = by.direct;
+  add('cpuPerSessionVsNodePipe', "(a)'s proxy CPU per session / Node pipe proxy's", pipe && a.short.proxyCpuUsPerSession / pipe.short.proxyCpuUsPerSession, TARGETS.cpuPerSessionVsNodePipe, '<=');
+  add('cpuPerSessionVsHaproxy', "(a)'s proxy CPU per session / HAProxy's (below 1)", ha && a.short.proxyCpuUsPerSession / ha.short.proxyCpuUsPerSession, 1, '<');
+  add('sessionsVsNodePipe', '(a) sessions/s / Node pipe proxy sessions/s', pipe && a.short.sessionsPerSec / pipe.short.sessionsPerSec, TARGETS.sessionsVsNodePipe, '>=');
+  add('bulkVsDirect', '(a) bulk MB/s / direct bulk MB/s', direct && a.bulk.MBps / direct.bulk.MBps, TARGETS.bulkVsDirect, '>=');
+  add('bulkVsHaproxy', '(a) bulk MB/s / HAProxy bulk MB/s', ha && a.bulk.MBps / ha.bulk.MBps, TARGETS.bulkVsHaproxy, '>=');
+  return out;
+}
+
+export function printTable(result) {
+  const head = [
+    'variant',
+    'short/s',
+    'p50 µs',
+    'p99 µs',
+    'proxy CPU µs/sess',
+    'keep/s',
+    'keep proxy CPU µs/sess',
+    'bulk MB/s',
+    'proxy CPU s/GiB',
+    'client µs/sess',
+    'upstream µs/sess',
+  ];
+  const num = (x, d = 0) => (x === null || x === undefined ? '-' : d ? x.toFixed(d) : fmt(x));
+  const body = result.results.map((r) => [
+    r.label,
+    num(r.short.sessionsPerSec),
+    num(r.short.latencyP50Us),
+    num(r.short.latencyP99Us),
+    num(r.short.proxyCpuUsPerSession, 1),
+    num(r.keep.sessionsPerSec),
+    num(r.keep.proxyCpuUsPerSession, 1),
+    num(r.bulk.MBps),
+    num(r.bulk.proxyCpuSecPerGiB, 2),
+    num(r.short.clientCpuUsPerSession, 1),
+    num(r.short.upstreamCpuUsPerSession, 1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  console.log('');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of body) console.log(line(r));
+  console.log('short: upstream closes first; keep: client closes first, upstream connection reusable; client/upstream µs: short workload');
+  for (const s of result.skipped) console.log(`skipped ${s.variant}: ${s.why}`);
+  if (result.targets) {
+    console.log('\ntargets for (a) berth pool.listen():');
+    for (const t of result.targets) {
+      console.log(`  ${t.what}: ${t.value === null ? 'n/a' : t.value.toFixed(2)} (target ${t.id.startsWith('cpu') ? (t.id === 'cpuPerSessionVsHaproxy' ? '<' : '≤') : '≥'} ${t.target}): ${t.met === null ? 'n/a' : t.met ? 'met' : 'NOT met'}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- standalone
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const peersOnly = process.argv.includes('--peers-only');
+  let berth = null;
+  if (!peersOnly) {
+    try {
+      berth = await import('berth');
+    } catch (err) {
+      console.error(`proxy: cannot load berth (${err.message}); measuring the peers only`);
+    }
+  }
+  const result = await run({ berth });
+  if (!berth) result.note = 'berth not measured (--peers-only or not built)';
+  const file = writeResult('proxy.json', result);
+  printTable(result);
+  console.log(`\nwrote ${file}`);
+  process.exit(0);
+}
