@@ -1,0 +1,243 @@
+/**
+ * One request on one pooled connection: from acquiring the lease to returning it (on Node's
+ * 'free'), destroying it (Connection: close, a socket that died), or moving the request to a
+ * fresh connection when a reused one failed before any byte of the response arrived.
+ *
+ * The request gets the pooled `net.Socket` itself, so nothing sits between Node's HTTP client
+ * and the socket on the hot path. A retry does not need a stream in between either: a request
+ * that has not seen a byte of its response can be taken off its socket and bound to another.
+ * Node's socket listeners find the request through `socket._httpMessage`; the agent's own
+ * listeners are added before Node's (before `req.onSocket`), so on a failure they run first,
+ * put a stand-in there, and Node's listeners fail the stand-in instead of the request. The
+ * request's output (copied when it was bound; it was complete, since only finished requests are
+ * retried) is put back and written again to the new socket.
+ */
+import type * as net from 'node:net';
+import type { Lease } from './lease';
+import type { Pool } from './pool';
+import { BerthError } from './errors';
+import { requestError } from './http-errors';
+import {
+  detachedRequest,
+  detachRequest,
+  keepAliveHint,
+  rebind,
+  restoreOutput,
+  snapshotOutput,
+  type Replay,
+  type RequestInternals,
+  type SocketInternals,
+} from './http-internals';
+import type { ResolvedHttpAgentOptions } from './http-options';
+
+/** What an attempt needs from its agent. */
+export interface AttemptOwner {
+  readonly pool: Pool;
+  readonly settings: ResolvedHttpAgentOptions;
+  readonly destroyed: boolean;
+  track(attempt: Attempt): void;
+  untrack(attempt: Attempt): void;
+}
+
+const kAttempt = Symbol('berth.httpAttempt');
+const kReuseBefore = Symbol('berth.httpReuseBefore');
+
+interface AgentSocket extends net.Socket, SocketInternals {
+  /** The attempt that holds this socket's lease (or, detached, still listens to it). */
+  [kAttempt]?: Attempt | undefined;
+  /** performance.now() after which the server's Keep-Alive hint says it may have closed it. */
+  [kReuseBefore]?: number | undefined;
+}
+
+/**
+ * Idle connections a retry (or a request whose connection's Keep-Alive window passed) closes
+ * while looking for a fresh one, at most; then it takes what the pool gives.
+ */
+const MAX_SKIPPED = 16;
+
+// Shared listeners (one function for every socket, finding its attempt through the socket).
+
+function onFree(this: AgentSocket): void {
+  this[kAttempt]?.freed();
+}
+
+function onClose(this: AgentSocket): void {
+  const attempt = this[kAttempt];
+  if (attempt === undefined) return;
+  if (attempt.detached) {
+    // Node's 'close' listener comes next and reads _httpMessage: give it the stand-in.
+    this._httpMessage = detachedRequest();
+    this[kAttempt] = undefined;
+    return;
+  }
+  attempt.finish(false);
+}
+
+function onGuardError(this: AgentSocket): void {
+  this[kAttempt]?.failedBeforeResponse(true);
+}
+
+function onGuardEnd(this: AgentSocket): void {
+  this[kAttempt]?.failedBeforeResponse(false);
+}
+
+export class Attempt {
+  readonly owner: AttemptOwner;
+  readonly req: RequestInternals;
+  readonly destination: string;
+  /** A failure of a reused connection before the response may be retried. */
+  readonly retryable: boolean;
+  /** Set on a retry: the output to write again, on a fresh connection. */
+  readonly resend: Replay | undefined;
+  lease: Lease | null = null;
+  socket: AgentSocket | null = null;
+  /** The request's output while a retry is possible (reused connection, no response byte yet). */
+  replay: Replay | undefined = undefined;
+  /** `socket.bytesRead` when the request was bound: any more is a response byte. */
+  bytesRead = 0;
+  /** The request was moved off this attempt's socket. */
+  detached = false;
+  skipped = 0;
+
+  constructor(owner: AttemptOwner, req: RequestInternals, destination: string, retryable: boolean, resend?: Replay) {
+    this.owner = owner;
+    this.req = req;
+    this.destination = destination;
+    this.retryable = retryable;
+    this.resend = resend;
+  }
+
+  start(): void {
+    this.owner.pool.acquire(this.destination).then(
+      (lease) => this.leased(lease),
+      (error: unknown) => this.req.onSocket(null, requestError(error)),
+    );
+  }
+
+  leased(lease: Lease): void {
+    const socket = lease.socket as AgentSocket;
+    if (this.owner.destroyed) {
+      lease.release();
+      this.req.onSocket(null, new BerthError('POOL_CLOSED', 'the HTTP agent was destroyed', this.destination));
+      return;
+    }
+    if (socket.destroyed) {
+      lease.destroy();
+      this.start();
+      return;
+    }
+    if (lease.reused && this.skipped < MAX_SKIPPED) {
+      const before = socket[kReuseBefore];
+      if (this.resend !== undefined || (before !== undefined && performance.now() >= before)) {
+        this.skipped++;
+        lease.destroy();
+        this.start();
+        return;
+      }
+    }
+    this.bind(lease, socket);
+  }
+
+  bind(lease: Lease, socket: AgentSocket): void {
+    const req = this.req;
+    this.lease = lease;
+    this.socket = socket;
+    socket[kAttempt] = this;
+    // Before Node's own listeners (added when the request takes the socket, on the next tick).
+    socket.on('free', onFree);
+    socket.on('close', onClose);
+    req.reusedSocket = lease.reused;
+    if (lease.reused && this.retryable && req.finished && !req.destroyed) {
+      this.replay = snapshotOutput(req);
+      if (this.replay !== undefined) {
+        this.bytesRead = socket.bytesRead;
+        socket.on('error', onGuardError);
+        socket.on('end', onGuardEnd);
+      }
+    }
+    const timeout = req.timeout !== undefined ? req.timeout : this.owner.settings.timeout;
+    if (timeout !== undefined && timeout > 0) socket.setTimeout(timeout);
+    this.owner.track(this);
+    if (this.resend === undefined) {
+      req.onSocket(socket);
+    } else {
+      restoreOutput(req, this.resend, () => this.resent());
+      rebind(req, socket);
+    }
+  }
+
+  /** Node emitted 'free': the response is complete (or the request never used the socket). */
+  freed(): void {
+    const socket = this.socket!;
+    const req = this.req;
+    let keep = !socket.destroyed && socket.writable;
+    if (socket._httpMessage === req) {
+      // As Node's Agent does on 'free'.
+      socket._httpMessage = null;
+      keep &&= req.shouldKeepAlive;
+      if (keep && req.res !== null) keep = this.#noteKeepAliveHint(socket, req.res.rawHeaders);
+    }
+    // Node frees the parser when the response completes; one still attached means it did not.
+    if (socket.parser !== null && socket.parser !== undefined) keep = false;
+    this.finish(keep);
+  }
+
+  /** Returns the lease (keep) or discards its connection. Idempotent. */
+  finish(keep: boolean): void {
+    const lease = this.lease;
+    if (lease === null) return;
+    this.lease = null;
+    if (!this.detached) this.socket![kAttempt] = undefined;
+    this.owner.untrack(this);
+    if (keep) lease.release();
+    else lease.destroy();
+  }
+
+  /**
+   * The reused socket errored (`error`) or ended. Retries if nothing of the response arrived
+   * and the request can be replayed; otherwise does nothing and Node reports the failure.
+   */
+  failedBeforeResponse(error: boolean): void {
+    const replay = this.replay;
+    if (replay === undefined || this.lease === null) return;
+    this.replay = undefined;
+    const req = this.req;
+    const socket = this.socket!;
+    if (req.destroyed || req.res !== null || socket._httpMessage !== req || socket.bytesRead !== this.bytesRead || this.owner.destroyed) {
+      return;
+    }
+    // For an error, Node's 'error' listener skips a socket without a request; its 'end' listener
+    // needs one, a stand-in that has already failed. Its 'close' listener gets one from onClose.
+    detachRequest(req, socket, error ? null : detachedRequest());
+    this.detached = true;
+    this.finish(false);
+    new Attempt(this.owner, req, this.destination, false, replay).start();
+  }
+
+  /**
+   * The replayed output is written. Node frees a socket once the request's last write is done
+   * and its response ended; the write it waits for was the first socket's. If the response
+   * ended before this write completed, Node will not free this socket: close it instead.
+   */
+  resent(): void {
+    const socket = this.socket;
+    const req = this.req;
+    if (this.lease === null || socket === null || !req._ended || socket._httpMessage !== req) return;
+    // Node detaches the response from a socket it is about to free.
+    if (req.res !== null && req.res.socket === null) return;
+    socket.destroy();
+  }
+
+  #noteKeepAliveHint(socket: AgentSocket, rawHeaders: readonly string[]): boolean {
+    const hint = keepAliveHint(rawHeaders);
+    if (hint < 0) {
+      if (socket[kReuseBefore] !== undefined) socket[kReuseBefore] = undefined;
+      return true;
+    }
+    const ms = hint * 1000;
+    const window = ms - Math.min(this.owner.settings.keepAliveHintMargin, ms / 2);
+    if (window <= 0) return false;
+    socket[kReuseBefore] = performance.now() + window;
+    return true;
+  }
+}

@@ -1,0 +1,54 @@
+/** The pool destination a request goes to, from the options Node's ClientRequest passes to its agent. */
+import * as path from 'node:path';
+
+/** The request options the agent reads (Node has filled in `host` and `port`). */
+export interface RequestTarget {
+  host?: string | null | undefined;
+  port?: number | string | null | undefined;
+  socketPath?: string | undefined;
+  protocol?: string | null | undefined;
+  localAddress?: string | undefined;
+}
+
+/**
+ * Maps request options to a destination: `host:port`, `[v6]:port` or `unix:/path` for
+ * `socketPath`. The last answer is kept: a client talks to one upstream most of the time, and
+ * handing the pool the same string every time lets it compare by identity.
+ */
+export class DestinationCache {
+  #host: unknown = undefined;
+  #port: unknown = undefined;
+  #socketPath: unknown = undefined;
+  #dest = '';
+
+  of(options: RequestTarget): string {
+    const { host, port, socketPath } = options;
+    if (host === this.#host && port === this.#port && socketPath === this.#socketPath && this.#dest !== '') return this.#dest;
+    const dest = destinationOf(options);
+    this.#host = host;
+    this.#port = port;
+    this.#socketPath = socketPath;
+    this.#dest = dest;
+    return dest;
+  }
+}
+
+export function destinationOf(options: RequestTarget): string {
+  if (options.protocol !== undefined && options.protocol !== null && options.protocol !== 'http:') {
+    throw new TypeError(`berth's HttpAgent speaks plain HTTP only (http:), got protocol ${JSON.stringify(options.protocol)}`);
+  }
+  if (options.localAddress !== undefined) {
+    throw new TypeError("berth's HttpAgent does not support localAddress: the pool dials its connections");
+  }
+  const socketPath = options.socketPath;
+  if (socketPath !== undefined && socketPath !== null) {
+    if (typeof socketPath !== 'string' || socketPath === '') {
+      throw new TypeError(`socketPath must be a non-empty string, got ${JSON.stringify(socketPath)}`);
+    }
+    return `unix:${path.resolve(socketPath)}`;
+  }
+  const host = options.host || 'localhost';
+  const port = options.port || 80;
+  if (host.includes(':') && !host.startsWith('[')) return `[${host}]:${port}`;
+  return `${host}:${port}`;
+}

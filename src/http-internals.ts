@@ -1,0 +1,166 @@
+/**
+ * The parts of Node's HTTP client (lib/_http_client.js, _http_outgoing.js, _http_common.js)
+ * that the agent relies on, in one place: the fields of a ClientRequest and of its socket that
+ * Node's own Agent reads and resets, and what it takes to move a request that has not seen a
+ * byte of its response from one socket to another. Stable across Node 18–24.
+ */
+import type * as http from 'node:http';
+import type * as net from 'node:net';
+
+/** One buffered write of a ClientRequest (`req.outputData`), before it has a socket. */
+interface OutputChunk {
+  data: string | Uint8Array | null;
+  encoding: BufferEncoding | null | undefined;
+  callback: ((error?: Error | null) => void) | null | undefined;
+}
+
+/** What the agent uses of a ClientRequest beyond its public type. */
+export interface RequestInternals {
+  method: string;
+  /** Hands the request its socket, or fails it with `err` ('error' then 'close'). */
+  onSocket(socket: net.Socket | null, err?: Error): void;
+  socket: net.Socket | null;
+  reusedSocket: boolean;
+  destroyed: boolean;
+  /** `end()` was called: everything the request will write is known. */
+  finished: boolean;
+  /** The response ended (set by Node before it frees the socket). */
+  _ended: boolean;
+  shouldKeepAlive: boolean;
+  upgradeOrConnect: boolean;
+  timeout: number | undefined;
+  timeoutCb: unknown;
+  res: http.IncomingMessage | null;
+  parser: unknown;
+  outputData: OutputChunk[] | undefined;
+  outputSize: number;
+  _finish(): void;
+}
+
+/** What the agent uses of a socket that Node's HTTP client works on. */
+export interface SocketInternals {
+  _httpMessage: unknown;
+  parser: unknown;
+}
+
+type FreeParser = (parser: unknown, req: unknown, socket: unknown) => void;
+
+/** Node's own parser release (the same as on every completed response); a no-op if unavailable. */
+const freeParser: FreeParser = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const common = require('_http_common') as { freeParser?: FreeParser };
+    if (typeof common.freeParser === 'function') return common.freeParser;
+  } catch {
+    // fall through
+  }
+  return (_parser, req, socket) => {
+    if (req !== null && typeof req === 'object') (req as { parser: unknown }).parser = null;
+    if (socket !== null && typeof socket === 'object') (socket as { parser: unknown }).parser = null;
+  };
+})();
+
+/** A request's complete output, copied before it is written (Node nulls the chunks as it writes). */
+export type Replay = readonly (string | Uint8Array | BufferEncoding | null | undefined)[];
+
+/**
+ * Copies what a finished request (`end()` called, no socket yet) will write, or returns
+ * undefined when there is nothing to copy. Pairs of data, encoding.
+ */
+export function snapshotOutput(req: RequestInternals): Replay | undefined {
+  const out = req.outputData;
+  if (out === undefined || out.length === 0) return undefined;
+  const copy: (string | Uint8Array | BufferEncoding | null | undefined)[] = new Array(out.length * 2);
+  for (let i = 0; i < out.length; i++) {
+    const chunk = out[i]!;
+    if (chunk.data === null) return undefined;
+    copy[2 * i] = chunk.data;
+    copy[2 * i + 1] = chunk.encoding;
+  }
+  return copy;
+}
+
+/**
+ * Puts a replay back as the request's pending output, so that binding the request to a new
+ * socket writes it again. The write callbacks already ran (or run) on the first socket; the last
+ * chunk gets `onWritten` instead.
+ */
+export function restoreOutput(req: RequestInternals, replay: Replay, onWritten: () => void): void {
+  const out: OutputChunk[] = [];
+  let size = 0;
+  for (let i = 0; i < replay.length; i += 2) {
+    const data = replay[i] as string | Uint8Array;
+    out.push({ data, encoding: replay[i + 1] as BufferEncoding | null | undefined, callback: null });
+    size += data.length;
+  }
+  out[out.length - 1]!.callback = onWritten;
+  req.outputData = out;
+  req.outputSize = size;
+}
+
+/**
+ * Stands in for a request on a socket it was moved off: Node's socket listeners that are
+ * still attached (the 'end' and 'close' ones) read `socket._httpMessage` and find one that has
+ * already failed, so they emit nothing.
+ */
+export function detachedRequest(): object {
+  return {
+    res: null,
+    socket: { _hadError: true },
+    finished: true,
+    destroyed: true,
+    _closed: true,
+    outputData: undefined,
+    emit: () => false,
+  };
+}
+
+/**
+ * Takes a request off its socket before any response byte arrived: frees its parser and leaves
+ * `stand` (null or a detachedRequest()) in its place on the socket.
+ */
+export function detachRequest(req: RequestInternals, socket: net.Socket & SocketInternals, stand: object | null): void {
+  const parser = socket.parser;
+  socket._httpMessage = stand;
+  if (parser !== null && parser !== undefined) freeParser(parser, req, socket);
+  socket.parser = null;
+  req.parser = null;
+  req.socket = null;
+  // Node delegates a socket's 'timeout' to the request once per request (`timeoutCb` marks it
+  // done): clear the mark so that the next socket's timeouts reach the request too.
+  req.timeoutCb = null;
+}
+
+function noFinish(): void {}
+
+function unshadowFinish(req: RequestInternals): void {
+  delete (req as { _finish?: unknown })._finish;
+}
+
+/**
+ * Binds a request to its second socket. Node would run the request's `_finish()` again (a
+ * second 'prefinish' and, with diagnostics_channel subscribers, a second request start): it is
+ * shadowed for the duration of the bind, which Node does on the next tick.
+ */
+export function rebind(req: RequestInternals, socket: net.Socket): void {
+  req._finish = noFinish;
+  req.onSocket(socket);
+  process.nextTick(unshadowFinish, req);
+}
+
+const HINT = /(?:^|[\s,;])timeout\s*=\s*(\d+)/i;
+
+/**
+ * The server's `Keep-Alive: timeout=N` hint in seconds, read from the raw headers (cheaper than
+ * building `res.headers`), or -1 when there is none.
+ */
+export function keepAliveHint(rawHeaders: readonly string[]): number {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'keep-alive') {
+      const match = HINT.exec(rawHeaders[i + 1] ?? '');
+      if (match !== null) return Number(match[1]);
+    }
+  }
+  return -1;
+}
