@@ -373,6 +373,7 @@ impl Pool {
         }
         let mut starts = 0;
         let mut blocked = false;
+        self.yield_native_idle(shard, dest);
         if let Some(ds) = shard.dest(dest) {
             while (ds.waiters.len() as u32) > ds.dialing
                 && ds.dialing < self.config.max_concurrent_dials
@@ -407,6 +408,32 @@ impl Pool {
             self.mark_starved(dest);
         }
         blocked
+    }
+
+    /// JS waiters need places that idle native connections hold: close those (the core owns
+    /// their descriptors, so at once) rather than let the waiters wait for an idle timeout.
+    fn yield_native_idle(&self, shard: &mut Shard, dest: DestId) {
+        loop {
+            let Some(ds) = shard.dest(dest) else { return };
+            let wanted = (ds.waiters.len() as u32).saturating_sub(ds.dialing);
+            if wanted == 0
+                || ds.native_idle.is_empty()
+                || ds.open < self.config.max_per_destination
+                || ds.dialing >= self.config.max_concurrent_dials
+            {
+                return;
+            }
+            let Some(id) = ds.native_idle.pop_front() else {
+                return;
+            };
+            ds.open -= 1;
+            self.total_idle.fetch_sub(1, Ordering::Relaxed);
+            self.total_open.fetch_sub(1, Ordering::Relaxed);
+            Counters::bump(&self.counters.closed);
+            self.counters.evicted(EvictReason::Idle);
+            // Dropping the record closes the descriptor.
+            shard.remove_conn(id);
+        }
     }
 
     /// When a connection made now must retire: maxLifetime less up to 2.5% jitter, so that
@@ -655,7 +682,7 @@ impl Pool {
     }
 
     /// `dest` needs room under maxTotal: close one idle connection of another destination.
-    pub(crate) fn make_room(&self, dest: DestId) {
+    pub(crate) fn make_room(self: &Arc<Self>, dest: DestId) {
         let mut victim = None;
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
@@ -684,6 +711,38 @@ impl Pool {
                 conn,
                 reason: EvictReason::Idle,
             });
+        } else {
+            self.make_room_native(dest);
+        }
+    }
+
+    /// `make_room` found no JS idle connection elsewhere: close a native idle one of another
+    /// destination (the core owns it, so at once), then let the starved dial.
+    fn make_room_native(self: &Arc<Self>, dest: DestId) {
+        for shard in self.shards.iter() {
+            let mut shard = lock(shard);
+            let mut found = None;
+            for (d, ds) in shard.dests_mut() {
+                if d == dest {
+                    continue;
+                }
+                if let Some(id) = ds.native_idle.pop_front() {
+                    ds.open -= 1;
+                    found = Some(id);
+                    break;
+                }
+            }
+            if let Some(id) = found {
+                shard.remove_conn(id);
+                self.total_idle.fetch_sub(1, Ordering::Relaxed);
+                self.total_open.fetch_sub(1, Ordering::Relaxed);
+                Counters::bump(&self.counters.closed);
+                self.counters.evicted(EvictReason::Idle);
+                drop(shard);
+                self.feed_starved();
+                self.wake_native();
+                return;
+            }
         }
     }
 

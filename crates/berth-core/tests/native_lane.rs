@@ -13,6 +13,20 @@ use std::time::Duration;
 
 struct NoSink;
 
+struct ChannelSink(std::sync::Mutex<std::sync::mpsc::Sender<Event>>);
+
+impl EventSink for ChannelSink {
+    fn emit(&self, event: Event) -> bool {
+        self.0.lock().unwrap().send(event).is_ok()
+    }
+}
+
+fn pool_with_events(config: PoolConfig) -> (Arc<Pool>, std::sync::mpsc::Receiver<Event>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = Arc::new(ChannelSink(std::sync::Mutex::new(tx)));
+    (Pool::new(config, sink, berth_core::runtime::handle()), rx)
+}
+
 impl EventSink for NoSink {
     fn emit(&self, _: Event) -> bool {
         true
@@ -327,4 +341,65 @@ async fn a_bulk_transfer_is_byte_exact_both_ways() {
         (SIZE as u64, SIZE as u64)
     );
     assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_js_waiter_gets_the_place_of_an_idle_native_connection() {
+    let (dest, accepted) = echo_server();
+    let (pool, events) = pool_with_events(PoolConfig {
+        max_per_destination: 1,
+        ..PoolConfig::default()
+    });
+    let id = pool.intern(&dest).unwrap();
+    pool.acquire_upstream(id, None).await.unwrap().release(true);
+    assert_eq!(pool.stats().idle, 1);
+    // JS asks for the destination: the native idle connection is closed to make room.
+    let queued = pool.acquire(id, 1, 0, None);
+    assert!(
+        matches!(queued, berth_core::Acquire::Queued(1)),
+        "{queued:?}"
+    );
+    let dialed = events.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(matches!(dialed, Event::Dialed { .. }), "{dialed:?}");
+    assert_eq!(pool.stats().evicted_idle, 1);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_session_gets_the_place_of_an_idle_js_connection() {
+    let (dest, _) = echo_server();
+    let (pool, events) = pool_with_events(PoolConfig {
+        max_per_destination: 1,
+        ..PoolConfig::default()
+    });
+    let id = pool.intern(&dest).unwrap();
+    // A JS connection: dialed, adopted (JS owns the descriptor), offered to the idle list.
+    assert!(matches!(
+        pool.acquire(id, 7, 0, None),
+        berth_core::Acquire::Queued(7)
+    ));
+    let Event::Dialed { conn, .. } = events.recv_timeout(Duration::from_secs(10)).unwrap() else {
+        panic!("expected a dial");
+    };
+    let fd = pool.adopt(conn).unwrap();
+    // SAFETY: adopt handed this descriptor to us.
+    let js_socket = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    assert_eq!(pool.offer(conn), berth_core::Placement::Handoff(7));
+    assert_eq!(pool.release(conn, false), berth_core::Placement::Idle);
+    let native = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move { pool.acquire_upstream(id, None).await.map(|u| u.reused) })
+    };
+    // The engine asks JS to close its idle connection; JS does, and reports it.
+    let evict = tokio::task::spawn_blocking(move || events.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(evict, Event::Evict { conn: c, .. } if c == conn),
+        "{evict:?}"
+    );
+    drop(js_socket);
+    pool.forget(conn);
+    assert!(!native.await.unwrap().unwrap());
 }
