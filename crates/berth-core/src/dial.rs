@@ -4,18 +4,25 @@
 use crate::destination::{Destination, Host};
 use crate::dns;
 use crate::error::{DialError, DialErrorCode};
-use socket2::{SockRef, TcpKeepalive};
+use crate::socket::Socket;
+use socket2::{Domain, Protocol, SockAddr, SockRef, TcpKeepalive, Type};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
-use tokio::net::{TcpStream, UnixStream};
 
 /// TCP keep-alive probes start after this long without traffic, so a vanished peer is noticed
 /// even on a connection that sits idle.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 
-/// Dials `dest`, giving up after `timeout` (resolution included).
+/// Dials `dest`, giving up after `timeout` (resolution included), and hands back the bare
+/// descriptor (for JS, which wraps it in a net.Socket).
 pub async fn dial(dest: &Destination, timeout: Duration) -> Result<OwnedFd, DialError> {
+    dial_socket(dest, timeout).await.map(Socket::into_fd)
+}
+
+/// Dials `dest` and keeps the socket registered with the reactor, for the engine's own use.
+pub async fn dial_socket(dest: &Destination, timeout: Duration) -> Result<Socket, DialError> {
     let label = dest.to_string();
     match tokio::time::timeout(timeout, dial_inner(dest, &label)).await {
         Ok(result) => result,
@@ -29,16 +36,13 @@ pub async fn dial(dest: &Destination, timeout: Duration) -> Result<OwnedFd, Dial
     }
 }
 
-async fn dial_inner(dest: &Destination, label: &str) -> Result<OwnedFd, DialError> {
+async fn dial_inner(dest: &Destination, label: &str) -> Result<Socket, DialError> {
     match dest {
         Destination::Unix(path) => {
-            let stream = UnixStream::connect(path)
+            let addr = SockAddr::unix(path).map_err(|e| DialError::from_connect(label, &e))?;
+            connect(Domain::UNIX, None, &addr)
                 .await
-                .map_err(|e| DialError::from_connect(label, &e))?;
-            let std = stream
-                .into_std()
-                .map_err(|e| DialError::from_connect(label, &e))?;
-            Ok(OwnedFd::from(std))
+                .map_err(|e| DialError::from_connect(label, &e))
         }
         Destination::Tcp { host, port } => {
             let addrs = match host {
@@ -50,22 +54,20 @@ async fn dial_inner(dest: &Destination, label: &str) -> Result<OwnedFd, DialErro
                     )
                 })?,
             };
-            let stream = connect_any(&addrs, label).await?;
-            let std = stream
-                .into_std()
-                .map_err(|e| DialError::from_connect(label, &e))?;
-            configure_tcp(&std);
-            Ok(OwnedFd::from(std))
+            let socket = connect_any(&addrs, label).await?;
+            configure_tcp(&socket);
+            Ok(socket)
         }
     }
 }
 
 /// Tries each resolved address in turn; the last error wins.
-async fn connect_any(addrs: &[SocketAddr], label: &str) -> Result<TcpStream, DialError> {
+async fn connect_any(addrs: &[SocketAddr], label: &str) -> Result<Socket, DialError> {
     let mut last = None;
     for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
+        let domain = Domain::for_address(*addr);
+        match connect(domain, Some(Protocol::TCP), &SockAddr::from(*addr)).await {
+            Ok(socket) => return Ok(socket),
             Err(e) => last = Some(DialError::from_connect(label, &e)),
         }
     }
@@ -77,10 +79,41 @@ async fn connect_any(addrs: &[SocketAddr], label: &str) -> Result<TcpStream, Dia
     }))
 }
 
+/// A non-blocking connect, registered with the reactor once: the same registration then
+/// serves the session that uses the socket (the engine's own), or is dropped for JS.
+async fn connect(
+    domain: Domain,
+    protocol: Option<Protocol>,
+    addr: &SockAddr,
+) -> io::Result<Socket> {
+    #[cfg(target_os = "linux")]
+    let raw = socket2::Socket::new(domain, Type::STREAM.nonblocking(), protocol)?;
+    #[cfg(not(target_os = "linux"))]
+    let raw = {
+        let raw = socket2::Socket::new(domain, Type::STREAM, protocol)?;
+        raw.set_nonblocking(true)?;
+        raw
+    };
+    match raw.connect(addr) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        // A Unix socket whose backlog is full: wait for room, as for a TCP handshake.
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    let socket = Socket::new_nonblocking(OwnedFd::from(raw))?;
+    // Writable once the handshake is done, or failed (the error is then pending on the socket).
+    socket.wait_writable().await?;
+    if let Some(e) = SockRef::from(socket.fd()).take_error()? {
+        return Err(e);
+    }
+    Ok(socket)
+}
+
 /// Latency over batching for request/response traffic, and keep-alive probes on idle
 /// connections. Failures here leave a working socket, so they are not errors.
-fn configure_tcp(stream: &std::net::TcpStream) {
-    let sock = SockRef::from(stream);
+fn configure_tcp(socket: &Socket) {
+    let sock = SockRef::from(socket.fd());
     let _ = sock.set_tcp_nodelay(true);
     let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
 }

@@ -4,16 +4,16 @@
 
 use crate::pool::Pool;
 use crate::relay::Counts;
-use crate::session::{self, Abort, SessionEnd, SessionRequest};
+use crate::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use crate::shard::DestId;
+use crate::socket::Socket;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 
 pub struct ListenOptions {
@@ -94,11 +94,13 @@ pub fn listen(
     socket.bind(&options.addr.into())?;
     socket.listen(options.backlog)?;
     socket.set_nonblocking(true)?;
-    let std_listener: std::net::TcpListener = socket.into();
-    let local = std_listener.local_addr()?;
+    let local = socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("listening socket has no IP address"))?;
     let tcp = {
         let _runtime = pool.runtime().enter();
-        TcpListener::from_std(std_listener)?
+        Socket::new_nonblocking(OwnedFd::from(socket))?
     };
     let (done, _) = watch::channel(false);
     let listener = Arc::new(Listener {
@@ -145,11 +147,11 @@ impl Listener {
         let _ = done.wait_for(|done| *done).await;
     }
 
-    async fn accept_loop(self: Arc<Self>, tcp: TcpListener) {
+    async fn accept_loop(self: Arc<Self>, tcp: Socket) {
         let mut stop = self.pool.shutdown_signal();
         loop {
             let accepted = tokio::select! {
-                accepted = tcp.accept() => accepted,
+                accepted = accept(&tcp) => accepted,
                 _ = self.abort.fired() => break,
                 _ = stop.wait_for(|closed| *closed) => break,
             };
@@ -184,19 +186,19 @@ impl Listener {
         }
     }
 
-    async fn serve(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        let Some(dest) = self.route(&stream, remote).await else {
+    async fn serve(self: &Arc<Self>, stream: OwnedFd, remote: SocketAddr) {
+        let _ = socket2::SockRef::from(&stream).set_tcp_nodelay(true);
+        // Accepted non-blocking: registered once, used as it is by the whole session.
+        let Ok(client) = Socket::new_nonblocking(stream) else {
+            return;
+        };
+        let Some(dest) = self.route(&client, remote).await else {
             self.counters.route_failures.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let client = match stream.into_std() {
-            Ok(std) => OwnedFd::from(std),
-            Err(_) => return,
-        };
         self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);
         let request = SessionRequest {
-            client,
+            client: Client::Socket(client),
             dest,
             head: Vec::new(),
             reply: Vec::new(),
@@ -216,7 +218,7 @@ impl Listener {
     }
 
     /// Peeks, asks the router, and interns its answer; `None` refuses the connection.
-    async fn route(&self, stream: &TcpStream, remote: SocketAddr) -> Option<DestId> {
+    async fn route(&self, stream: &Socket, remote: SocketAddr) -> Option<DestId> {
         let mut head = Vec::new();
         if self.peek > 0 {
             head.resize(self.peek, 0);
@@ -252,4 +254,36 @@ impl Listener {
         lock(&self.pending).remove(&token);
         self.pool.intern(&answer?).ok()
     }
+}
+
+/// Accepts one connection, non-blocking and close-on-exec from the start.
+async fn accept(listener: &Socket) -> io::Result<(OwnedFd, SocketAddr)> {
+    let mut remote = None;
+    let fd = listener
+        .with_readable(|fd| {
+            // SAFETY: try_init hands accept4 valid storage and length pointers for the peer's
+            // address and reads back only the `len` bytes accept4 reports.
+            let (fd, addr) = unsafe {
+                socket2::SockAddr::try_init(|storage, len| {
+                    let fd = libc::accept4(
+                        fd,
+                        storage.cast(),
+                        len,
+                        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                    );
+                    if fd < 0 {
+                        Err(io::Error::last_os_error())
+                    } else {
+                        Ok(fd)
+                    }
+                })
+            }?;
+            remote = addr.as_socket();
+            Ok(fd as usize)
+        })
+        .await?;
+    // SAFETY: accept4 just created this descriptor; nobody else owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let remote = remote.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    Ok((owned, remote))
 }

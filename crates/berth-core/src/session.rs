@@ -13,10 +13,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+/// The inbound connection of a session, owned by the engine from now on.
+pub enum Client {
+    /// A descriptor taken over from JS, not yet registered with the reactor.
+    Fd(OwnedFd),
+    /// A socket the engine accepted itself.
+    Socket(Socket),
+}
+
 /// What a session is asked to do.
 pub struct SessionRequest {
-    /// The inbound connection, owned by the engine from now on.
-    pub client: OwnedFd,
+    pub client: Client,
     pub dest: DestId,
     /// Sent upstream before anything the client sends.
     pub head: Vec<u8>,
@@ -107,7 +114,11 @@ pub async fn run(
         end,
         error,
     };
-    let client = match Socket::new(request.client) {
+    let client = match request.client {
+        Client::Socket(client) => Ok(client),
+        Client::Fd(fd) => Socket::new(fd),
+    };
+    let client = match client {
         Ok(client) => client,
         Err(e) => {
             let error = Some(("FORWARD_ERROR", format!("client: {e}")));
@@ -119,7 +130,7 @@ pub async fn run(
         _ = abort.fired() => return outcome(SessionEnd::Relay(End::Aborted), false, false, None),
         _ = &mut pool_closed => return outcome(SessionEnd::PoolClosed, false, false, None),
     };
-    let mut lease = match acquired {
+    let lease = match acquired {
         Ok(lease) => lease,
         Err(DialError {
             code: DialErrorCode::PoolClosed,
@@ -131,16 +142,9 @@ pub async fn run(
         }
     };
     let reused = lease.reused;
-    let upstream = match lease.take_fd().map(Socket::new) {
-        Some(Ok(socket)) => socket,
-        Some(Err(e)) => {
-            let error = Some(("FORWARD_ERROR", format!("upstream: {e}")));
-            return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
-        }
-        None => {
-            let error = Some(("FORWARD_ERROR", "upstream: no descriptor".to_owned()));
-            return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
-        }
+    let Some(upstream) = lease.socket() else {
+        let error = Some(("FORWARD_ERROR", "upstream: no socket".to_owned()));
+        return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
     };
     let stopped = async {
         tokio::select! {
@@ -154,7 +158,7 @@ pub async fn run(
         upstream_reusable,
     } = relay(
         &client,
-        &upstream,
+        upstream,
         &request.head,
         &request.reply,
         request.reuse,
@@ -163,23 +167,14 @@ pub async fn run(
     )
     .await;
     let closed = pool.is_closed();
+    // A peer that broke the stream: tell the other one with a reset, not a clean end.
     match end {
-        // A peer that broke the stream: tell the other one with a reset, not a clean end.
-        End::UpstreamError => client.reset(),
-        End::ClientError => {}
-        _ => drop(client),
+        End::UpstreamError => client.reset_on_close(),
+        End::ClientError => upstream.reset_on_close(),
+        _ => {}
     }
-    if upstream_reusable {
-        lease.put_fd(upstream.into_fd());
-        lease.release(true);
-    } else {
-        if end == End::ClientError {
-            upstream.reset();
-        } else {
-            drop(upstream);
-        }
-        lease.release(false);
-    }
+    drop(client);
+    lease.release(upstream_reusable);
     let end = if end == End::Aborted && closed {
         SessionEnd::PoolClosed
     } else {

@@ -1,6 +1,7 @@
 //! One shard of the pool: the connection records and per-destination state of the
 //! destinations hashed to it, behind the shard's own lock.
 
+use crate::socket::Socket;
 use crate::waiters::Waiters;
 use std::collections::VecDeque;
 use std::os::fd::{OwnedFd, RawFd};
@@ -38,8 +39,9 @@ pub enum ConnState {
     NativeDialing,
     /// Forwarding natively: the session that leased it owns the descriptor.
     NativeInUse,
-    /// Idle in the engine's own list; the core owns the descriptor.
-    NativeIdle(OwnedFd),
+    /// Idle in the engine's own list; the core owns the socket (still registered with the
+    /// reactor, so that the next session uses it as it is).
+    NativeIdle(Socket),
 }
 
 #[derive(Debug)]

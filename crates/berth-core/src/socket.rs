@@ -10,6 +10,12 @@ pub struct Socket {
     io: AsyncFd<OwnedFd>,
 }
 
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Socket({})", self.raw())
+    }
+}
+
 /// `-1` from a syscall is the OS error; anything else a count.
 fn cvt(n: isize) -> io::Result<usize> {
     if n < 0 {
@@ -23,6 +29,11 @@ impl Socket {
     /// Registers `fd` (made non-blocking) with the reactor of the current runtime.
     pub fn new(fd: OwnedFd) -> io::Result<Socket> {
         set_nonblocking(fd.as_raw_fd())?;
+        Socket::new_nonblocking(fd)
+    }
+
+    /// As `new`, for a descriptor created non-blocking (no syscall to check).
+    pub fn new_nonblocking(fd: OwnedFd) -> io::Result<Socket> {
         // SAFETY: an OwnedFd is a valid, open descriptor, and it stays open and the same for
         // the AsyncFd's whole life: the AsyncFd owns it until `into_inner` or drop.
         let io =
@@ -38,6 +49,15 @@ impl Socket {
 
     pub fn raw(&self) -> RawFd {
         self.io.get_ref().as_raw_fd()
+    }
+
+    pub fn fd(&self) -> &OwnedFd {
+        self.io.get_ref()
+    }
+
+    /// Waits until the socket is writable (a connect in progress has finished).
+    pub async fn wait_writable(&self) -> io::Result<()> {
+        self.io.writable().await.map(|_| ())
     }
 
     /// Reads what is there (0 at end of stream), waiting until something is.
@@ -144,9 +164,9 @@ impl Socket {
         unsafe { libc::shutdown(self.raw(), libc::SHUT_WR) };
     }
 
-    /// Closes with a reset instead of FIN (SO_LINGER 0): for sessions that ended in error,
-    /// so that the peer does not take a truncated stream for a complete one.
-    pub fn reset(self) {
+    /// Makes the close that follows a reset instead of FIN (SO_LINGER 0): for sessions that
+    /// ended in error, so that the peer does not take a truncated stream for a complete one.
+    pub fn reset_on_close(&self) {
         let _ =
             socket2::SockRef::from(self.io.get_ref()).set_linger(Some(std::time::Duration::ZERO));
     }

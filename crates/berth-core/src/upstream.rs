@@ -11,14 +11,14 @@
 
 use crate::clock::now_ms;
 use crate::config::IdleOrder;
-use crate::dial::dial;
+use crate::dial::dial_socket;
 use crate::error::{DialError, DialErrorCode};
 use crate::events::Event;
 use crate::liveness::{self, Liveness};
 use crate::pool::{reserve, Pool};
 use crate::shard::{Conn, ConnId, ConnState, DestId, Shard};
+use crate::socket::Socket;
 use crate::stats::{Counters, EvictReason};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,28 +28,23 @@ use std::time::{Duration, Instant};
 pub struct Upstream {
     pool: Arc<Pool>,
     id: ConnId,
-    fd: Option<OwnedFd>,
+    socket: Option<Socket>,
     /// An earlier session used this connection.
     pub reused: bool,
 }
 
 impl Upstream {
-    /// The descriptor, for the session's I/O; it stays owned by this lease.
-    pub fn take_fd(&mut self) -> Option<OwnedFd> {
-        self.fd.take()
-    }
-
-    /// Gives back the descriptor taken with `take_fd` once the session is done with it.
-    pub fn put_fd(&mut self, fd: OwnedFd) {
-        self.fd = Some(fd);
+    /// The socket, for the session's I/O. None only once released.
+    pub fn socket(&self) -> Option<&Socket> {
+        self.socket.as_ref()
     }
 
     /// Returns the connection: to the idle list when `reusable` and it passes its checks,
     /// otherwise closed.
     pub fn release(mut self, reusable: bool) {
         let id = std::mem::replace(&mut self.id, RELEASED);
-        let fd = self.fd.take();
-        self.pool.release_upstream(id, fd, reusable);
+        let socket = self.socket.take();
+        self.pool.release_upstream(id, socket, reusable);
     }
 }
 
@@ -60,15 +55,15 @@ impl Drop for Upstream {
     fn drop(&mut self) {
         if self.id != RELEASED {
             // Never released (the session was dropped): close it and settle the books.
-            let fd = self.fd.take();
-            self.pool.release_upstream(self.id, fd, false);
+            let socket = self.socket.take();
+            self.pool.release_upstream(self.id, socket, false);
         }
     }
 }
 
 /// What one look at a destination found for a native acquire.
 enum Take {
-    Hit(ConnId, OwnedFd),
+    Hit(ConnId, Socket),
     Dial(ConnId),
     Wait,
 }
@@ -111,11 +106,11 @@ impl Pool {
                 break Err(closed_error());
             }
             match self.take_upstream(dest) {
-                Ok(Take::Hit(id, fd)) => {
+                Ok(Take::Hit(id, socket)) => {
                     break Ok(Upstream {
                         pool: Arc::clone(self),
                         id,
-                        fd: Some(fd),
+                        socket: Some(socket),
                         reused: true,
                     })
                 }
@@ -176,7 +171,7 @@ impl Pool {
                 let Some((conn, ds)) = shard.conn_and_dest(id) else {
                     continue;
                 };
-                let ConnState::NativeIdle(fd) =
+                let ConnState::NativeIdle(socket) =
                     std::mem::replace(&mut conn.state, ConnState::NativeInUse)
                 else {
                     continue;
@@ -185,7 +180,7 @@ impl Pool {
                     Some(EvictReason::Lifetime)
                 } else {
                     // Always peeked: a native idle connection is not watched while idle.
-                    liveness::check(fd.as_raw_fd()).eviction()
+                    liveness::check(socket.raw()).eviction()
                 };
                 if let Some(reason) = verdict {
                     self.counters.evicted(reason);
@@ -193,13 +188,13 @@ impl Pool {
                     shard.remove_conn(id);
                     self.total_open.fetch_sub(1, Ordering::Relaxed);
                     Counters::bump(&self.counters.closed);
-                    drop(fd);
+                    drop(socket);
                     continue;
                 }
                 conn.uses += 1;
                 ds.in_use += 1;
                 shard.hits += 1;
-                break 'look Take::Hit(id, fd);
+                break 'look Take::Hit(id, socket);
             }
             let Some(ds) = shard.dest(dest) else {
                 return Err(DialError::new(
@@ -268,12 +263,12 @@ impl Pool {
         let mut stop = self.shutdown_signal();
         let started = Instant::now();
         let result = tokio::select! {
-            result = dial(&target, self.config.connect_timeout) => result,
+            result = dial_socket(&target, self.config.connect_timeout) => result,
             _ = stop.wait_for(|closed| *closed) => Err(closed_error()),
         };
         guard.armed = false;
         match result {
-            Ok(fd) => {
+            Ok(socket) => {
                 self.counters
                     .connect
                     .record_us(started.elapsed().as_micros() as u64);
@@ -282,7 +277,7 @@ impl Pool {
                     Ok(Upstream {
                         pool: Arc::clone(self),
                         id,
-                        fd: Some(fd),
+                        socket: Some(socket),
                         reused: false,
                     })
                 } else {
@@ -329,7 +324,7 @@ impl Pool {
     pub(crate) fn release_upstream(
         self: &Arc<Self>,
         id: ConnId,
-        fd: Option<OwnedFd>,
+        socket: Option<Socket>,
         reusable: bool,
     ) {
         let mut shard = self.shard(id);
@@ -340,17 +335,17 @@ impl Pool {
             return;
         }
         ds.in_use -= 1;
-        if let Some(fd) = fd {
+        if let Some(socket) = socket {
             let keep = reusable
                 && !self.is_closed()
                 && (conn.expires_ms == u64::MAX || now_ms() < conn.expires_ms)
                 && ds.waiters.is_empty()
                 && self.native_waiting.load(Ordering::Relaxed) == 0
                 && (ds.native_idle.len() as u32) < self.config.max_idle_per_destination
-                && liveness::check(fd.as_raw_fd()) == Liveness::Alive
+                && liveness::check(socket.raw()) == Liveness::Alive
                 && reserve(&self.total_idle, self.config.max_total_idle);
             if keep {
-                conn.state = ConnState::NativeIdle(fd);
+                conn.state = ConnState::NativeIdle(socket);
                 conn.released_ms = now_ms();
                 ds.native_idle.push_back(id);
                 return;
@@ -361,7 +356,7 @@ impl Pool {
         }
         ds.open -= 1;
         let dest = conn.dest;
-        // Dropping the record (and `fd`, at the end of this scope) closes the descriptor.
+        // Dropping the record (and `socket`, at the end of this scope) closes the descriptor.
         shard.remove_conn(id);
         self.total_open.fetch_sub(1, Ordering::Relaxed);
         Counters::bump(&self.counters.closed);

@@ -2,7 +2,7 @@
 //! sockets: reuse, limits shared with waiting, timeouts, the relay's half-close and reuse rules.
 
 use berth_core::relay::{Counts, End};
-use berth_core::session::{self, Abort, SessionEnd, SessionRequest};
+use berth_core::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use berth_core::{DialErrorCode, Event, EventSink, Pool, PoolConfig};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -69,6 +69,18 @@ fn echo_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     (dest, accepted)
 }
 
+/// The server's accept count once it reaches `expected` (its thread counts a connection a
+/// moment after the dial completes), or what it is after a bounded wait.
+async fn settled(accepted: &std::sync::atomic::AtomicUsize, expected: usize) -> usize {
+    for _ in 0..500 {
+        if accepted.load(std::sync::atomic::Ordering::SeqCst) >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    accepted.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// A connected pair: the client's end for the test, the inbound end for the session.
 fn client_pair() -> (TcpStream, OwnedFd) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -79,7 +91,7 @@ fn client_pair() -> (TcpStream, OwnedFd) {
 
 fn request(client: OwnedFd, dest: u32, reuse: bool) -> SessionRequest {
     SessionRequest {
-        client,
+        client: Client::Fd(client),
         dest,
         head: Vec::new(),
         reply: Vec::new(),
@@ -108,7 +120,7 @@ async fn a_released_upstream_is_reused_and_counted() {
     assert!(!first.reused);
     assert_eq!(pool.stats().in_use, 1);
     first.release(true);
-    assert_eq!(pool.stats().idle, 1);
+    assert_eq!(pool.stats().idle, 1, "{:?}", pool.stats());
     let second = pool.acquire_upstream(id, None).await.unwrap();
     assert!(second.reused);
     drop(second);
@@ -117,7 +129,7 @@ async fn a_released_upstream_is_reused_and_counted() {
         (stats.open, stats.created, stats.reused, stats.closed),
         (0, 1, 1, 1)
     );
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(settled(&accepted, 1).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +200,7 @@ async fn a_clean_session_returns_its_upstream_and_the_next_reuses_it() {
         assert_eq!(outcome.upstream_reused, round > 0);
         assert_eq!((outcome.bytes_in, outcome.bytes_out), (4, 4));
     }
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(settled(&accepted, 1).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,7 +224,7 @@ async fn without_reuse_the_clients_fin_reaches_the_upstream() {
         assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
         assert!(!outcome.upstream_returned);
     }
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(settled(&accepted, 2).await, 2);
     assert_eq!(pool.stats().open, 0);
 }
 
@@ -362,7 +374,7 @@ async fn a_js_waiter_gets_the_place_of_an_idle_native_connection() {
     let dialed = events.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(matches!(dialed, Event::Dialed { .. }), "{dialed:?}");
     assert_eq!(pool.stats().evicted_idle, 1);
-    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(settled(&accepted, 2).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ mod registry;
 mod stats;
 
 use berth_core::listener::ListenOptions;
-use berth_core::session::{Forwarder, SessionRequest};
+use berth_core::session::{Client, Forwarder, SessionRequest};
 use berth_core::{EvictReason, Placement, Pool};
 use config::{millis, EngineConfig};
 use events::{EventCallback, JsSink};
@@ -157,7 +157,7 @@ impl Engine {
             )
         })?;
         let request = SessionRequest {
-            client,
+            client: Client::Fd(client),
             dest,
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
