@@ -106,6 +106,8 @@ export class Pool implements AsyncDisposable {
   #unrefQueue: Connection[] = [];
   /** Forwards in flight and listeners open (see FORWARDING). */
   #forwards = 0;
+  /** Forwards in flight alone: `drain()` waits for them as for leases. */
+  #forwarding = 0;
   readonly #listeners = new Set<ProxyListener>();
   /** What leases and connections call back into: kept off the public type. */
   readonly #owner: LeaseOwner & ConnectionOwner = {
@@ -287,9 +289,12 @@ export class Pool implements AsyncDisposable {
       let onAbort: (() => void) | undefined;
       const session = handOver(this.#engine, inbound, destId, opts.head, reply, opts.reuseUpstream ?? false, (done) => {
         if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+        this.#forwarding--;
         this.#forwardEnded();
+        if (this.#onDrained !== undefined) this.#checkDrained();
         resolve(toForwardResult(done, destination));
       });
+      this.#forwarding++;
       this.#forwardStarted();
       if (signal !== undefined) {
         onAbort = () => this.#engine.abortForward(session);
@@ -357,7 +362,7 @@ export class Pool implements AsyncDisposable {
     }
     if (this.#state === PoolState.Closed) return this.#closed;
     this.#state = PoolState.Draining;
-    if (this.#leased > 0 || this.#waiters.size > 0) {
+    if (this.#leased > 0 || this.#waiters.size > 0 || this.#forwarding > 0) {
       // One "everything is back" promise, however many drain() calls wait on it.
       this.#drained ??= new Promise<void>((resolve) => {
         this.#onDrained = resolve;
@@ -645,7 +650,7 @@ export class Pool implements AsyncDisposable {
   }
 
   #checkDrained(): void {
-    if (this.#onDrained !== undefined && this.#leased === 0 && this.#waiters.size === 0) {
+    if (this.#onDrained !== undefined && this.#leased === 0 && this.#waiters.size === 0 && this.#forwarding === 0) {
       const done = this.#onDrained;
       this.#onDrained = undefined;
       done();
