@@ -1,172 +1,217 @@
-// berth demo: pool connections to a TCP echo server and watch them being reused.
+// berth demo: a TCP proxy written in Node whose bytes never pass through JavaScript.
 //
 //   npm run demo        (after `npm run build`)
 //
-// Needs nothing external: the echo server runs in this process, on loopback.
+// Needs nothing external; everything runs in this process, on 127.0.0.1:
+//   1. two upstreams: an echo server and a sink that counts what it receives;
+//   2. a native listener, pool.listen(): the engine accepts each connection, shows the routing
+//      function its first 4 bytes (peek: 4; peeked, not consumed), and forwards the connection
+//      to the upstream the function names; reuseUpstream: true returns an upstream connection
+//      to the pool when its client closed first, so the next session reuses it;
+//   3. a bounded load through it: request/reply sessions at some concurrency, one bulk transfer,
+//      and one connection the routing function refuses;
+//   4. a summary (sessions/s, latency, MB/s, upstream connections opened vs reused), then
+//      everything is closed.
+//
+// Exits 0 when every session got its bytes back intact, 1 otherwise (it runs in CI).
 
 import net from 'node:net';
-import { Pool, BerthError } from 'berth';
+import { Pool } from 'berth';
 
-const REQUESTS = 200;
-const WORKERS = 20;
-const MAX_PER_DESTINATION = 8;
+const SESSIONS = 4000; // request/reply sessions
+const CONCURRENCY = 32; // sessions in flight at once
+const REQUEST_BYTES = 100; // 'ECHO' + 96 bytes, echoed back
+const BULK_BYTES = 256 * 2 ** 20; // one upload to the sink
+const GUARD_MS = 25_000;
 
-// A demo must never hang: fail loudly if something keeps the process alive too long.
-setTimeout(() => {
-  console.error('demo: did not finish within 30 s');
+// A demo must never hang: fail loudly if something keeps it running too long.
+const guard = setTimeout(() => {
+  console.error(`demo: FAILED, not finished after ${GUARD_MS / 1000} s (something hangs)`);
   process.exit(1);
-}, 30_000).unref();
+}, GUARD_MS);
+guard.unref();
 
-// ---------------------------------------------------------------- 1. an echo server
+// ---------------------------------------------------------------- 1. upstreams
 
-let serverConnections = 0;
-const serverSockets = new Set();
-const server = net.createServer((socket) => {
-  serverConnections++;
-  serverSockets.add(socket);
-  socket.on('close', () => serverSockets.delete(socket));
-  socket.on('error', () => {});
-  socket.pipe(socket); // echo every byte back
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const dest = `127.0.0.1:${server.address().port}`;
-
-console.log('berth demo');
-console.log('==========');
-console.log(`echo server listening on ${dest}`);
-
-// ---------------------------------------------------------------- 2. a pool
-
-const pool = new Pool({ maxPerDestination: MAX_PER_DESTINATION });
-console.log(`pool: new Pool({ maxPerDestination: ${MAX_PER_DESTINATION} })`);
-
-/** Writes one line on the socket and resolves with the line echoed back. */
-function roundTrip(socket, line) {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const onData = (chunk) => {
-      received += chunk.toString('utf8');
-      if (received.endsWith('\n')) {
-        cleanup();
-        resolve(received.slice(0, -1));
-      }
-    };
-    const onError = (err) => {
-      cleanup();
-      reject(err);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error('connection closed before the echo arrived'));
-    };
-    const cleanup = () => {
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-    };
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    socket.write(line + '\n');
+/** A TCP server on 127.0.0.1; counts the connections it accepted. */
+async function startServer(onConnection) {
+  const sockets = new Set();
+  const server = net.createServer((socket) => {
+    server.accepted++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onConnection(socket);
   });
+  server.accepted = 0;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.dest = `127.0.0.1:${server.address().port}`;
+  server.shutdown = () =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return server;
 }
 
-// ---------------------------------------------------------------- 3. requests
+// Echo: every byte back, for as long as the connection lasts (so it can serve many sessions).
+const echo = await startServer((socket) => socket.pipe(socket));
 
-console.log(`\nsending ${REQUESTS} requests from ${WORKERS} concurrent workers...`);
-const started = performance.now();
-let next = 0;
-let echoed = 0;
-let reusedSeen = 0;
-
-async function worker(id) {
-  while (next < REQUESTS) {
-    const n = next++;
-    const line = `request ${n} from worker ${id}`;
-    let reply;
-    if (n % 2 === 0) {
-      // The short way: pool.use() acquires, runs the callback, and releases
-      // (or destroys the connection if the callback throws).
-      reply = await pool.use(dest, (socket) => roundTrip(socket, line));
-    } else {
-      // The explicit way: acquire a lease, use lease.socket, release it.
-      const lease = await pool.acquire(dest);
-      try {
-        if (lease.reused) reusedSeen++;
-        reply = await roundTrip(lease.socket, line);
-      } catch (err) {
-        lease.destroy(err);
-        throw err;
-      }
-      lease.release();
+// Sink: 'BULK', an 8-byte length, that many bytes; then replies 'OK <count>\n'.
+const sink = await startServer((socket) => {
+  let header = Buffer.alloc(0);
+  let want = -1;
+  let got = 0;
+  socket.on('data', (chunk) => {
+    if (want < 0) {
+      header = Buffer.concat([header, chunk]);
+      if (header.length < 12) return;
+      want = Number(header.readBigUInt64LE(4));
+      chunk = header.subarray(12);
     }
-    if (reply !== line) throw new Error(`bad echo: sent "${line}", got "${reply}"`);
-    echoed++;
-  }
-}
-
-await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(i)));
-const elapsedMs = performance.now() - started;
-
-const stats = pool.stats();
-const leases = stats.created + stats.reused;
-console.log(`done in ${elapsedMs.toFixed(1)} ms`);
-console.log('');
-console.log(`  requests answered correctly     ${echoed} / ${REQUESTS}`);
-console.log(`  connections the server saw      ${serverConnections}  (cap: ${MAX_PER_DESTINATION})`);
-console.log(`  leases on a reused connection   ${stats.reused} / ${leases}  (${((100 * stats.reused) / leases).toFixed(1)}% reuse)`);
-console.log(`  explicit leases marked reused   ${reusedSeen} / ${REQUESTS / 2}`);
-
-console.log('\npool.stats():');
-console.log(indent(JSON.stringify(stats, null, 2)));
-
-const snap = pool.snapshot();
-console.log('\npool.snapshot(), per connection:');
-for (const d of snap.destinations) {
-  console.log(`  ${d.destination}: ${d.open} open, ${d.idle} idle, ${d.inUse} in use`);
-  for (const c of d.connections) {
-    console.log(`    #${String(c.id).padEnd(4)} ${c.state.padEnd(5)}  uses ${String(c.uses).padStart(3)}  age ${c.ageMs} ms`);
-  }
-}
-
-// ---------------------------------------------------------------- 4. a typed error
-
-// A port nobody listens on: the acquire rejects with a BerthError carrying a stable code.
-const closedPort = await new Promise((resolve) => {
-  const probe = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address();
-    probe.close(() => resolve(port));
+    got += chunk.length;
+    if (got === want) socket.write(`OK ${got}\n`);
   });
 });
-try {
-  const lease = await pool.acquire(`127.0.0.1:${closedPort}`, { timeout: 5000 });
-  lease.destroy();
-  throw new Error(`expected acquire to 127.0.0.1:${closedPort} (nothing listening) to fail`);
-} catch (err) {
-  if (!(err instanceof BerthError)) throw err;
-  console.log(`\nacquire('127.0.0.1:${closedPort}') with nothing listening -> BerthError ${err.code}: ${err.message}`);
+
+// ---------------------------------------------------------------- 2. the proxy
+
+const pool = new Pool({ maxPerDestination: 64 });
+const routes = { ECHO: echo.dest, BULK: sink.dest };
+const proxy = await pool.listen(
+  { host: '127.0.0.1', port: 0, peek: 4, reuseUpstream: true },
+  // Called once per connection, with its first bytes; returns where it goes (null: refuse).
+  (conn) => routes[conn.head.toString('latin1')] ?? null,
+);
+const proxyPort = proxy.address().port;
+
+console.log('berth demo: a proxy in Node whose bytes stay in the Rust engine');
+console.log('=================================================================');
+console.log(`upstreams   echo ${echo.dest}, sink ${sink.dest}`);
+console.log(`proxy       pool.listen() on 127.0.0.1:${proxyPort}, routes on the first 4 bytes (peek: 4), reuseUpstream: true`);
+
+// ---------------------------------------------------------------- 3. load
+
+/**
+ * Connects to the proxy, writes `payload`, reads until `done(received)` says the reply is
+ * complete, then closes (the client closes first). Resolves with the reply.
+ */
+function session(payload, done) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port: proxyPort, noDelay: true });
+    const chunks = [];
+    let length = 0;
+    socket.on('data', (chunk) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      const reply = chunks.length === 1 ? chunk : Buffer.concat(chunks, length);
+      if (done(reply)) {
+        socket.destroy(); // closes cleanly (FIN): everything sent was read
+        resolve(reply);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`connection closed after ${length} bytes`)));
+    socket.write(payload);
+  });
 }
+
+// (a) request/reply sessions, CONCURRENCY at a time
+const latencies = new Float64Array(SESSIONS);
+let next = 0;
+let bad = 0;
+async function worker() {
+  while (next < SESSIONS) {
+    const n = next++;
+    const request = Buffer.alloc(REQUEST_BYTES, 97 + (n % 26));
+    request.write('ECHO', 0, 'latin1');
+    const t0 = performance.now();
+    const reply = await session(request, (r) => r.length >= REQUEST_BYTES);
+    latencies[n] = performance.now() - t0;
+    if (!reply.equals(request)) bad++;
+  }
+}
+const t0 = performance.now();
+await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+const sessionsMs = performance.now() - t0;
+const afterSessions = pool.stats();
+
+// (b) one bulk upload through the proxy to the sink
+const bulkHeader = Buffer.alloc(12);
+bulkHeader.write('BULK', 0, 'latin1');
+bulkHeader.writeBigUInt64LE(BigInt(BULK_BYTES), 4);
+const t1 = performance.now();
+const bulkReply = await new Promise((resolve, reject) => {
+  const socket = net.connect({ host: '127.0.0.1', port: proxyPort });
+  const block = Buffer.alloc(1 << 20, 'b');
+  let sent = 0;
+  let reply = '';
+  const pump = () => {
+    while (sent < BULK_BYTES) {
+      sent += block.length;
+      if (!socket.write(block)) return socket.once('drain', pump);
+    }
+  };
+  socket.on('data', (d) => {
+    reply += d;
+    if (reply.endsWith('\n')) {
+      socket.end();
+      resolve(reply.trim());
+    }
+  });
+  socket.on('error', reject);
+  socket.on('close', () => reject(new Error('bulk connection closed before the sink answered')));
+  socket.write(bulkHeader);
+  pump();
+});
+const bulkMs = performance.now() - t1;
+
+// (c) a connection the routing function refuses
+const refused = await new Promise((resolve) => {
+  const socket = net.connect({ host: '127.0.0.1', port: proxyPort }, () => socket.write('QUIT'));
+  socket.on('error', () => {});
+  socket.on('close', () => resolve(true));
+  socket.resume();
+});
+
+// ---------------------------------------------------------------- 4. summary
+
+// Session ends are counted by the engine as they finish: wait for the last ones.
+for (let i = 0; i < 100 && proxy.stats().sessionsActive > 0; i++) await new Promise((r) => setTimeout(r, 10));
+const ps = proxy.stats();
+const st = pool.stats();
+const sorted = Array.from(latencies).sort((a, b) => a - b);
+const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const expectedBulkReply = `OK ${BULK_BYTES}`;
+
+console.log('');
+console.log(`request/reply  ${fmt(SESSIONS)} sessions, ${CONCURRENCY} at a time (connect, ${REQUEST_BYTES} B each way, client closes)`);
+console.log(`               ${fmt(SESSIONS / (sessionsMs / 1000))} sessions/s, latency p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms; ${SESSIONS - bad} of ${SESSIONS} replies intact`);
+console.log(`bulk           ${BULK_BYTES / 2 ** 20} MiB upload in ${(bulkMs / 1000).toFixed(2)} s = ${fmt(BULK_BYTES / 1e6 / (bulkMs / 1000))} MB/s; sink answered "${bulkReply}"`);
+console.log(`refused        a connection starting with 'QUIT': route returned null, connection closed (routeFailures ${ps.routeFailures})`);
+console.log('');
+console.log('upstream connections');
+console.log(`  opened       ${st.created}  (pool.stats().created; the upstreams accepted ${echo.accepted + sink.accepted})`);
+console.log(`  reused       ${st.reused}  (pool.stats().reused; proxy.stats().upstreamReused ${ps.upstreamReused})`);
+console.log(`  sessions     ${ps.sessionsTotal} routed, ${fmt(ps.bytesIn)} bytes in, ${fmt(ps.bytesOut)} bytes out (proxy.stats())`);
+console.log(`  so ${((100 * afterSessions.reused) / SESSIONS).toFixed(1)}% of the request/reply sessions ran on an upstream connection an earlier session had opened`);
 
 // ---------------------------------------------------------------- 5. shutdown
 
+await proxy.close();
 await pool.close();
-for (const s of serverSockets) s.destroy();
-await new Promise((resolve) => server.close(resolve));
-const after = pool.stats();
-console.log(`\npool closed: ${after.open} open, ${after.closed} connections closed in all; server closed.`);
+await Promise.all([echo.shutdown(), sink.shutdown()]);
+console.log(`\nclosed: proxy, pool (${pool.stats().open} connections open), upstreams`);
 
-if (echoed !== REQUESTS) {
-  console.error(`demo: only ${echoed} of ${REQUESTS} requests were answered`);
+const problems = [];
+if (bad) problems.push(`${bad} replies did not match their request`);
+if (bulkReply !== expectedBulkReply) problems.push(`sink answered "${bulkReply}", expected "${expectedBulkReply}"`);
+if (!refused || ps.routeFailures !== 1) problems.push(`expected 1 refused connection, routeFailures is ${ps.routeFailures}`);
+if (ps.sessionsTotal !== SESSIONS + 1) problems.push(`proxy routed ${ps.sessionsTotal} sessions, expected ${SESSIONS + 1}`);
+if (st.reused === 0) problems.push('no upstream connection was reused');
+if (problems.length) {
+  console.error(`\ndemo: FAILED\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-if (serverConnections > MAX_PER_DESTINATION) {
-  console.error(`demo: the server saw ${serverConnections} connections, more than the cap of ${MAX_PER_DESTINATION}`);
-  process.exit(1);
-}
-
-function indent(text) {
-  return text
-    .split('\n')
-    .map((l) => '  ' + l)
-    .join('\n');
-}
+clearTimeout(guard);
