@@ -138,13 +138,18 @@ impl Listener {
     /// Stops accepting, ends the sessions in progress and drops the router; resolves once
     /// every session's descriptors are closed.
     pub async fn close(self: &Arc<Self>) {
+        self.shut();
+        let mut done = self.done.subscribe();
+        let _ = done.wait_for(|done| *done).await;
+    }
+
+    /// Ends everything in progress: sessions, routes still awaited, the router itself.
+    fn shut(&self) {
         self.abort.fire();
         lock(&self.router).take();
         for (_, tx) in lock(&self.pending).drain() {
             let _ = tx.send(None);
         }
-        let mut done = self.done.subscribe();
-        let _ = done.wait_for(|done| *done).await;
     }
 
     async fn accept_loop(self: Arc<Self>, tcp: Socket) {
@@ -173,7 +178,7 @@ impl Listener {
         }
         drop(tcp);
         // A pool that closed ends its listeners for good: nothing will route again.
-        lock(&self.router).take();
+        self.shut();
         self.accepting.store(false, Ordering::Release);
         self.check_done();
     }
@@ -193,7 +198,10 @@ impl Listener {
             return;
         };
         let Some(dest) = self.route(&client, remote).await else {
-            self.counters.route_failures.fetch_add(1, Ordering::Relaxed);
+            // Connections still being routed when the listener closes are not the route's fault.
+            if !self.abort.is_fired() {
+                self.counters.route_failures.fetch_add(1, Ordering::Relaxed);
+            }
             return;
         };
         self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);

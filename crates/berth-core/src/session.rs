@@ -79,6 +79,10 @@ impl Abort {
         self.notify.notify_waiters();
     }
 
+    pub fn is_fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
     pub async fn fired(&self) {
         loop {
             let notified = self.notify.notified();
