@@ -20,7 +20,8 @@
 // Echo port: every byte read is written back, for as long as the connection lasts, so one
 // upstream connection may serve several sessions (a proxy that reuses upstream connections).
 // Sink port: reads the 8-byte little-endian length, counts that many bytes, then writes the
-// count back (8 bytes) as the ack; then reads to end-of-stream and closes.
+// count back (8 bytes) as the ack; then the next transfer's header may follow on the same
+// connection (a reused upstream), until end-of-stream.
 //
 // In keep mode the client closes first, so its side of each connection stays in TIME_WAIT for
 // a minute. Linux reuses such a local port for the same destination only once its last
@@ -91,7 +92,6 @@ typedef struct conn {
   unsigned char hdr[8];
   int hdr_got;
   uint64_t want, got;
-  int acked;
 } conn;
 
 static int ep;
@@ -195,16 +195,27 @@ static void on_sink(conn *c) {
       return conn_close(c);
     }
     size_t off = 0;
-    while (c->hdr_got < 8 && off < (size_t)n) c->hdr[c->hdr_got++] = iobuf[off++];
-    if (c->hdr_got == 8 && c->want == 0 && !c->acked) {
-      for (int i = 7; i >= 0; i--) c->want = (c->want << 8) | c->hdr[i];
-    }
-    c->got += n - off;
-    if (c->hdr_got == 8 && !c->acked && c->got >= c->want) {
-      unsigned char ack[8];
-      for (int i = 0; i < 8; i++) ack[i] = (c->got >> (8 * i)) & 0xff;
-      if (write(c->fd, ack, 8) != 8) return conn_close(c);
-      c->acked = 1;
+    while (off < (size_t)n) {
+      if (c->hdr_got < 8) {  // a transfer's length header
+        c->hdr[c->hdr_got++] = iobuf[off++];
+        if (c->hdr_got == 8) {
+          c->want = 0;
+          for (int i = 7; i >= 0; i--) c->want = (c->want << 8) | c->hdr[i];
+          c->got = 0;
+        }
+        continue;
+      }
+      size_t take = n - off;
+      if (take > c->want - c->got) take = c->want - c->got;
+      c->got += take;
+      off += take;
+      if (c->got == c->want) {
+        // the whole transfer: ack it; the connection may carry another one (a reused upstream)
+        unsigned char ack[8];
+        for (int i = 0; i < 8; i++) ack[i] = (c->got >> (8 * i)) & 0xff;
+        if (write(c->fd, ack, 8) != 8) return conn_close(c);
+        c->hdr_got = 0;
+      }
     }
   }
 }

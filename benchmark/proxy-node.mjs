@@ -41,7 +41,7 @@ if (variant.startsWith('berth-')) {
   if (variant === 'berth-listen' || variant === 'berth-listen-reuse') {
     const reuseUpstream = variant === 'berth-listen-reuse';
     for (const dest of upstreams) {
-      const proxy = await pool.listen({ host: '127.0.0.1', port: 0, reuseUpstream }, () => dest);
+      const proxy = await pool.listen({ host: '127.0.0.1', port: 0, reuseUpstream, backlog: 4096 }, () => dest);
       listeners.push({ port: proxy.address().port, stats: () => proxy.stats(), close: () => proxy.close() });
     }
   } else if (variant === 'berth-forward') {

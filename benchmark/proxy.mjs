@@ -252,6 +252,28 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** CPU seconds the whole machine has been busy (every process, interrupts included), from /proc/stat. */
+function machineBusySeconds() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal || 0)) / CLK_TCK;
+}
+
+/** Fraction of the machine's CPUs busy over `ms` (before the run: is anything else running?). */
+async function machineBusyFraction(ms) {
+  const b0 = machineBusySeconds();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return (machineBusySeconds() - b0) / ((performance.now() - t0) / 1000) / os.cpus().length;
+}
+
+function gitRevision() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: HERE, encoding: 'utf8' });
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'crates', 'src'], { cwd: HERE + '/..', encoding: 'utf8' });
+  if (rev.status !== 0) return null;
+  return { commit: rev.stdout.trim(), engineOrFacadeModified: dirty.stdout.trim().length > 0 };
+}
+
 function runLoad(bin, args) {
   return new Promise((resolve, reject) => {
     const child = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
@@ -271,9 +293,11 @@ async function measureShort(bin, v, upstream, sessions, workload) {
   const mode = workload === 'short' ? 'close' : 'keep';
   const p0 = v.pid ? cpuSeconds(v.pid) : 0;
   const u0 = cpuSeconds(upstream.pid);
+  const m0 = machineBusySeconds();
   const r = await runLoad(bin, ['short', String(port), String(CONCURRENCY), String(sessions), String(REQUEST_BYTES), String(REPLY_BYTES), mode]);
   const proxyCpu = v.pid ? cpuSeconds(v.pid) - p0 : null;
   const upstreamCpu = cpuSeconds(upstream.pid) - u0;
+  const otherCpu = machineBusySeconds() - m0 - (proxyCpu ?? 0) - upstreamCpu - r.clientCpuSec;
   return {
     sessionsPerSec: Math.round(r.sessionsPerSec),
     latencyP50Us: r.latencyUs.p50,
@@ -283,6 +307,7 @@ async function measureShort(bin, v, upstream, sessions, workload) {
     upstreamCpuUsPerSession: round1((upstreamCpu / r.sessions) * 1e6),
     proxyCpuShareOfOneCore: proxyCpu === null ? null : round2(proxyCpu / r.elapsedSec),
     clientCpuShareOfOneCore: round2(r.clientCpuSec / r.elapsedSec),
+    otherCpuShareOfOneCore: round2(Math.max(0, otherCpu) / r.elapsedSec),
     sessions: r.sessions,
     errors: r.errors,
     elapsedSec: round2(r.elapsedSec),
@@ -292,15 +317,19 @@ async function measureShort(bin, v, upstream, sessions, workload) {
 async function measureBulk(bin, v, upstream, bytes) {
   const p0 = v.pid ? cpuSeconds(v.pid) : 0;
   const u0 = cpuSeconds(upstream.pid);
+  const m0 = machineBusySeconds();
   const r = await runLoad(bin, ['bulk', String(v.ports[2]), String(bytes)]);
   const proxyCpu = v.pid ? cpuSeconds(v.pid) - p0 : null;
   const upstreamCpu = cpuSeconds(upstream.pid) - u0;
+  const otherCpu = machineBusySeconds() - m0 - (proxyCpu ?? 0) - upstreamCpu - r.clientCpuSec;
   const gib = bytes / 2 ** 30;
   return {
     MBps: Math.round(r.MBps),
     proxyCpuSecPerGiB: proxyCpu === null ? null : round2(proxyCpu / gib),
     clientCpuSecPerGiB: round2(r.clientCpuSec / gib),
     upstreamCpuSecPerGiB: round2(upstreamCpu / gib),
+    proxyCpuShareOfOneCore: proxyCpu === null ? null : round2(proxyCpu / r.elapsedSec),
+    otherCpuShareOfOneCore: round2(Math.max(0, otherCpu) / r.elapsedSec),
     elapsedSec: round2(r.elapsedSec),
   };
 }
@@ -340,6 +369,10 @@ function berthCapabilities(berth) {
  */
 export async function run({ berth }) {
   const bin = buildLoad();
+  const busyBefore = await machineBusyFraction(1000);
+  if (busyBefore > 0.15) {
+    console.log(`proxy: WARNING: the machine was ${Math.round(busyBefore * 100)}% busy before the run (other processes): figures will be noisy`);
+  }
   const skipped = [];
   const caps = berthCapabilities(berth);
   const want = [];
@@ -390,7 +423,8 @@ export async function run({ berth }) {
           `  ${v.name.padEnd(19)} short ${fmt(s.sessionsPerSec).padStart(7)}/s ${cpu(s)} µs CPU` +
             `  keep ${fmt(k.sessionsPerSec).padStart(7)}/s ${cpu(k)} µs CPU` +
             `  bulk ${fmt(b.MBps).padStart(6)} MB/s` +
-            `  ${b.proxyCpuSecPerGiB === null ? '    -' : b.proxyCpuSecPerGiB.toFixed(2).padStart(5)} s CPU/GiB`,
+            `  ${b.proxyCpuSecPerGiB === null ? '    -' : b.proxyCpuSecPerGiB.toFixed(2).padStart(5)} s CPU/GiB` +
+            `  (others busy: ${s.otherCpuShareOfOneCore.toFixed(2)}/${k.otherCpuShareOfOneCore.toFixed(2)}/${b.otherCpuShareOfOneCore.toFixed(2)} core)`,
         );
       }
     }
@@ -416,7 +450,8 @@ export async function run({ berth }) {
     return {
       suite: name,
       unit: 'short sessions/s and proxy CPU µs per session; bulk MB/s (10^6 bytes/s) and proxy CPU s per GiB',
-      machine: machineInfo(),
+      machine: { ...machineInfo(), busyBeforeRun: round2(busyBefore), loadAverage: os.loadavg().map(round2) },
+      build: gitRevision(),
       method: {
         rounds: ROUNDS,
         orderRotatedEachRound: true,
@@ -425,7 +460,7 @@ export async function run({ berth }) {
         keep: `${KEEP_SESSIONS} sessions, ${CONCURRENCY} concurrent: connect, write ${REQUEST_BYTES} B, read the ${REPLY_BYTES} B echo, the client closes first; the upstream keeps its connection open (reusable); fewer sessions a run than short, so that the client's TIME_WAIT pairs never make connect() search for a port (see proxy-load.c)`,
         upstreamPorts: 'one set of upstream ports (reply, echo, sink) per variant',
         bulk: `one connection, ${BULK_BYTES / 2 ** 20} MiB client→upstream after an 8-byte length header; timed from connect to the sink's 8-byte ack once it has counted every byte`,
-        cpu: 'proxy process CPU (utime+stime, all threads) from /proc/<pid>/stat around each phase, resolution 1/CLK_TCK s',
+        cpu: 'proxy process CPU (utime+stime, all threads) from /proc/<pid>/stat around each phase, resolution 1/CLK_TCK s; otherCpuShareOfOneCore: what the rest of the machine used meanwhile (from /proc/stat), a noise indicator',
         processes: 'load generator, upstream and each proxy are separate processes; the proxies run side by side, idle when not measured',
         loadGenerator: 'benchmark/proxy-load.c (epoll, one thread), built with cc -O2 at run time; also the upstream (echo port, sink port)',
         warmup: `${WARMUP_SESSIONS} short sessions and ${WARMUP_BULK / 2 ** 20} MiB bulk per variant before the rounds`,
