@@ -11,7 +11,9 @@
 //                            when the client closes first): not something a TCP-mode HAProxy does
 //   berth-forward        (b) a Node net server whose accepted sockets go to pool.forward()
 //   node-pipe            (c) a plain Node proxy: net.connect() per client, socket.pipe() both ways
-//   haproxy              (d) HAProxy in TCP mode (option splice-auto), if the binary is installed
+//   haproxy              (d) HAProxy in TCP mode (option splice-auto), if the binary is installed,
+//                            its default thread count (one per CPU)
+//   haproxy-1t           (d1) the same with nbthread 1
 //
 // Three workloads, all through 127.0.0.1 only:
 //   short  SESSIONS sessions, CONCURRENCY at a time: connect, write a 100-byte request, read the
@@ -34,8 +36,8 @@
 //
 // ROUNDS (BENCH_ROUNDS, default 5) rounds, the order of the variants rotated each round; each
 // figure is the median over the rounds. BENCH_PROXY_SESSIONS (default 20000),
-// BENCH_PROXY_KEEP_SESSIONS (default 8000), BENCH_PROXY_BULK_MIB (default 1024), BENCH_PROXY_CONCURRENCY (default 32),
-// BENCH_HAPROXY_NBTHREAD (default: HAProxy's own default, one thread per CPU).
+// BENCH_PROXY_KEEP_SESSIONS (default 10000), BENCH_PROXY_BULK_MIB (default 1024), BENCH_PROXY_CONCURRENCY (default 32),
+// HAProxy runs twice: with its default thread count (one per CPU) and with nbthread 1.
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -52,7 +54,7 @@ export const name = 'proxy';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WORKLOADS = ['short', 'keep'];
 const SESSIONS = Number(process.env.BENCH_PROXY_SESSIONS ?? 20000);
-const KEEP_SESSIONS = Number(process.env.BENCH_PROXY_KEEP_SESSIONS ?? 8000);
+const KEEP_SESSIONS = Number(process.env.BENCH_PROXY_KEEP_SESSIONS ?? 10000);
 const CONCURRENCY = Number(process.env.BENCH_PROXY_CONCURRENCY ?? 32);
 const BULK_BYTES = Number(process.env.BENCH_PROXY_BULK_MIB ?? 1024) * 2 ** 20;
 const REQUEST_BYTES = 100;
@@ -68,6 +70,7 @@ const LABELS = {
   'berth-forward': '(b) net server + pool.forward()',
   'node-pipe': '(c) Node socket.pipe() proxy',
   haproxy: '(d) HAProxy TCP mode',
+  'haproxy-1t': '(d1) HAProxy TCP mode, nbthread 1',
 };
 
 // Targets (from the issue), for berth's native listener (a) with default options.
@@ -191,9 +194,8 @@ function canConnect(port) {
   });
 }
 
-async function startHaproxy(upstreamPorts) {
+async function startHaproxy(upstreamPorts, nbthread) {
   const ports = [await freePort(), await freePort(), await freePort()];
-  const nbthread = process.env.BENCH_HAPROXY_NBTHREAD;
   const config = [
     'global',
     '  maxconn 4000', // 2 descriptors a session + splice pipes: within a 20000 fd limit
@@ -218,7 +220,7 @@ async function startHaproxy(upstreamPorts) {
   ]
     .filter((l) => l !== null)
     .join('\n');
-  const file = path.join(os.tmpdir(), `berth-proxy-haproxy-${process.pid}.cfg`);
+  const file = path.join(os.tmpdir(), `berth-proxy-haproxy-${process.pid}-${nbthread ?? 'default'}.cfg`);
   fs.writeFileSync(file, config);
   const child = track(spawn('haproxy', ['-f', file, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
@@ -387,15 +389,17 @@ export async function run({ berth }) {
     console.log(`proxy: skipping HAProxy: ${why}`);
     skipped.push({ variant: 'haproxy', why });
   }
-  const upstream = await startUpstream(bin, 1 + want.length + (haVersion ? 1 : 0));
+  const upstream = await startUpstream(bin, 1 + want.length + (haVersion ? 2 : 0));
   const dests = (i) => upstream.portSets[i].map((p) => `127.0.0.1:${p}`);
   const variants = [{ name: 'direct', pid: null, ports: upstream.portSets[0], stop: async () => {} }];
-  let haproxy = null;
+  const haproxy = {};
   try {
     for (const w of want) variants.push({ name: w, ...(await startNodeProxy(w, dests(variants.length))) });
     if (haVersion) {
-      haproxy = await startHaproxy(upstream.portSets[variants.length]);
-      variants.push({ name: 'haproxy', ...haproxy });
+      haproxy.default = await startHaproxy(upstream.portSets[variants.length], null);
+      variants.push({ name: 'haproxy', ...haproxy.default });
+      haproxy.oneThread = await startHaproxy(upstream.portSets[variants.length], 1);
+      variants.push({ name: 'haproxy-1t', ...haproxy.oneThread });
     }
     for (const s of skipped) if (s.variant !== 'haproxy') console.log(`proxy: skipping ${s.variant}: ${s.why}`);
 
@@ -466,7 +470,12 @@ export async function run({ berth }) {
         warmup: `${WARMUP_SESSIONS} short sessions and ${WARMUP_BULK / 2 ** 20} MiB bulk per variant before the rounds`,
         berthPoolOptions: { maxPerDestination: 1024, maxIdlePerDestination: 256, maxTotal: 4096, maxConcurrentDials: 256 },
         nodePipe: 'net.createServer({ allowHalfOpen: true, noDelay: true }); net.connect({ allowHalfOpen: true, noDelay: true }) per client; client.pipe(upstream); upstream.pipe(client)',
-        haproxy: haproxy ? { version: haVersion, threads: haproxy.threads, config: haproxy.config } : null,
+        haproxy: haVersion
+          ? {
+              version: haVersion,
+              variants: { haproxy: { threads: haproxy.default.threads, config: haproxy.default.config }, 'haproxy-1t': { threads: 1, config: haproxy.oneThread.config } },
+            }
+          : null,
       },
       versions: {
         node: process.version,
@@ -490,17 +499,24 @@ function evaluateTargets(results) {
   if (!a) return null;
   const out = [];
   const add = (id, what, value, target, cmp) => {
-    if (value === null || value === undefined || Number.isNaN(value)) return out.push({ id, what, value: null, target, met: null });
-    out.push({ id, what, value: round2(value), target: round2(target), met: cmp === '<=' ? value <= target : cmp === '<' ? value < target : value >= target });
+    if (value === null || value === undefined || Number.isNaN(value)) return out.push({ id, what, value: null, target, cmp, met: null });
+    out.push({ id, what, value: round2(value), target: round2(target), cmp, met: cmp === '<=' ? value <= target : cmp === '<' ? value < target : value >= target });
   };
   const pipe = by['node-pipe'];
-  const ha = by.haproxy;
   const direct = by.direct;
   add('cpuPerSessionVsNodePipe', "(a)'s proxy CPU per session / Node pipe proxy's", pipe && a.short.proxyCpuUsPerSession / pipe.short.proxyCpuUsPerSession, TARGETS.cpuPerSessionVsNodePipe, '<=');
-  add('cpuPerSessionVsHaproxy', "(a)'s proxy CPU per session / HAProxy's (below 1)", ha && a.short.proxyCpuUsPerSession / ha.short.proxyCpuUsPerSession, 1, '<');
+  for (const [h, label] of [['haproxy', 'HAProxy (default threads)'], ['haproxy-1t', 'HAProxy (nbthread 1)']]) {
+    const ha = by[h];
+    if (!ha) continue;
+    add(`cpuPerSessionVs:${h}`, `(a)'s proxy CPU per session / ${label}'s`, a.short.proxyCpuUsPerSession / ha.short.proxyCpuUsPerSession, 1, '<');
+  }
   add('sessionsVsNodePipe', '(a) sessions/s / Node pipe proxy sessions/s', pipe && a.short.sessionsPerSec / pipe.short.sessionsPerSec, TARGETS.sessionsVsNodePipe, '>=');
   add('bulkVsDirect', '(a) bulk MB/s / direct bulk MB/s', direct && a.bulk.MBps / direct.bulk.MBps, TARGETS.bulkVsDirect, '>=');
-  add('bulkVsHaproxy', '(a) bulk MB/s / HAProxy bulk MB/s', ha && a.bulk.MBps / ha.bulk.MBps, TARGETS.bulkVsHaproxy, '>=');
+  for (const [h, label] of [['haproxy', 'HAProxy (default threads)'], ['haproxy-1t', 'HAProxy (nbthread 1)']]) {
+    const ha = by[h];
+    if (!ha) continue;
+    add(`bulkVs:${h}`, `(a) bulk MB/s / ${label} bulk MB/s`, a.bulk.MBps / ha.bulk.MBps, TARGETS.bulkVsHaproxy, '>=');
+  }
   return out;
 }
 
@@ -543,7 +559,8 @@ export function printTable(result) {
   if (result.targets) {
     console.log('\ntargets for (a) berth pool.listen():');
     for (const t of result.targets) {
-      console.log(`  ${t.what}: ${t.value === null ? 'n/a' : t.value.toFixed(2)} (target ${t.id.startsWith('cpu') ? (t.id === 'cpuPerSessionVsHaproxy' ? '<' : '≤') : '≥'} ${t.target}): ${t.met === null ? 'n/a' : t.met ? 'met' : 'NOT met'}`);
+      const cmp = { '<=': '≤', '<': '<', '>=': '≥' }[t.cmp];
+      console.log(`  ${t.what}: ${t.value === null ? 'n/a' : t.value.toFixed(2)} (target ${cmp} ${t.target}): ${t.met === null ? 'n/a' : t.met ? 'met' : 'NOT met'}`);
     }
   }
 }
