@@ -6,11 +6,15 @@
  * The request gets the pooled `net.Socket` itself, so nothing sits between Node's HTTP client
  * and the socket on the hot path. A retry does not need a stream in between either: a request
  * that has not seen a byte of its response can be taken off its socket and bound to another.
- * Node's socket listeners find the request through `socket._httpMessage`; the agent's own
- * listeners are added before Node's (before `req.onSocket`), so on a failure they run first,
- * put a stand-in there, and Node's listeners fail the stand-in instead of the request. The
- * request's output (copied when it was bound; it was complete, since only finished requests are
- * retried) is put back and written again to the new socket.
+ * Node's socket listeners find the request through `socket._httpMessage`; the agent's guard
+ * listeners are added before Node's (before `req.onSocket`), so on a failure they run first and
+ * take the request away (leaving nothing, or a stand-in that has already failed), and Node's
+ * listeners report nothing. The request's output (copied when it was bound; it was complete,
+ * since only finished requests are retried) is put back and written again to the new socket.
+ *
+ * Listeners cost on the hot path (the pool removes what a lease added), so a request adds one
+ * socket listener ('free') plus the two guards when it can be retried, and learns that its socket
+ * died from its own 'close' event, which Node emits after the socket's.
  */
 import type * as net from 'node:net';
 import type { Lease } from './lease';
@@ -18,7 +22,6 @@ import type { Pool } from './pool';
 import { BerthError } from './errors';
 import { requestError } from './http-errors';
 import {
-  detachedRequest,
   detachRequest,
   keepAliveHint,
   rebind,
@@ -42,8 +45,13 @@ export interface AttemptOwner {
 const kAttempt = Symbol('berth.httpAttempt');
 const kReuseBefore = Symbol('berth.httpReuseBefore');
 
+interface AgentRequest extends RequestInternals {
+  /** The request's current attempt. */
+  [kAttempt]?: Attempt | undefined;
+}
+
 interface AgentSocket extends net.Socket, SocketInternals {
-  /** The attempt that holds this socket's lease (or, detached, still listens to it). */
+  /** The attempt that holds this socket's lease. */
   [kAttempt]?: Attempt | undefined;
   /** performance.now() after which the server's Keep-Alive hint says it may have closed it. */
   [kReuseBefore]?: number | undefined;
@@ -61,16 +69,8 @@ function onFree(this: AgentSocket): void {
   this[kAttempt]?.freed();
 }
 
-function onClose(this: AgentSocket): void {
-  const attempt = this[kAttempt];
-  if (attempt === undefined) return;
-  if (attempt.detached) {
-    // Node's 'close' listener comes next and reads _httpMessage: give it the stand-in.
-    this._httpMessage = detachedRequest();
-    this[kAttempt] = undefined;
-    return;
-  }
-  attempt.finish(false);
+function onRequestClose(this: AgentRequest): void {
+  this[kAttempt]?.requestClosed();
 }
 
 function onGuardError(this: AgentSocket): void {
@@ -83,7 +83,7 @@ function onGuardEnd(this: AgentSocket): void {
 
 export class Attempt {
   readonly owner: AttemptOwner;
-  readonly req: RequestInternals;
+  readonly req: AgentRequest;
   readonly destination: string;
   /** A failure of a reused connection before the response may be retried. */
   readonly retryable: boolean;
@@ -95,8 +95,6 @@ export class Attempt {
   replay: Replay | undefined = undefined;
   /** `socket.bytesRead` when the request was bound: any more is a response byte. */
   bytesRead = 0;
-  /** The request was moved off this attempt's socket. */
-  detached = false;
   skipped = 0;
 
   constructor(owner: AttemptOwner, req: RequestInternals, destination: string, retryable: boolean, resend?: Replay) {
@@ -105,6 +103,8 @@ export class Attempt {
     this.destination = destination;
     this.retryable = retryable;
     this.resend = resend;
+    if (resend === undefined) this.req.on('close', onRequestClose);
+    this.req[kAttempt] = this;
   }
 
   start(): void {
@@ -143,14 +143,13 @@ export class Attempt {
     this.lease = lease;
     this.socket = socket;
     socket[kAttempt] = this;
-    // Before Node's own listeners (added when the request takes the socket, on the next tick).
     socket.on('free', onFree);
-    socket.on('close', onClose);
     req.reusedSocket = lease.reused;
     if (lease.reused && this.retryable && req.finished && !req.destroyed) {
       this.replay = snapshotOutput(req);
       if (this.replay !== undefined) {
         this.bytesRead = socket.bytesRead;
+        // Before Node's own listeners (added when the request takes the socket, on the next tick).
         socket.on('error', onGuardError);
         socket.on('end', onGuardEnd);
       }
@@ -182,12 +181,27 @@ export class Attempt {
     this.finish(keep);
   }
 
+  /**
+   * The request emitted 'close'. After a failure Node emits it once its socket closed; on a
+   * kept-alive response Node emits 'free' right after it. A socket that outlives its request
+   * otherwise (an upgrade, CONNECT) keeps the lease until it closes.
+   */
+  requestClosed(): void {
+    if (this.lease === null) return;
+    const socket = this.socket!;
+    if (socket.destroyed) return this.finish(false);
+    const res = this.req.res;
+    // Node detaches the response from a socket it is about to free.
+    if (res !== null && res.socket === null && !this.req.upgradeOrConnect) return;
+    socket.once('close', () => this.finish(false));
+  }
+
   /** Returns the lease (keep) or discards its connection. Idempotent. */
   finish(keep: boolean): void {
     const lease = this.lease;
     if (lease === null) return;
     this.lease = null;
-    if (!this.detached) this.socket![kAttempt] = undefined;
+    this.socket![kAttempt] = undefined;
     this.owner.untrack(this);
     if (keep) lease.release();
     else lease.destroy();
@@ -206,10 +220,7 @@ export class Attempt {
     if (req.destroyed || req.res !== null || socket._httpMessage !== req || socket.bytesRead !== this.bytesRead || this.owner.destroyed) {
       return;
     }
-    // For an error, Node's 'error' listener skips a socket without a request; its 'end' listener
-    // needs one, a stand-in that has already failed. Its 'close' listener gets one from onClose.
-    detachRequest(req, socket, error ? null : detachedRequest());
-    this.detached = true;
+    detachRequest(req, socket, error);
     this.finish(false);
     new Attempt(this.owner, req, this.destination, false, replay).start();
   }

@@ -17,6 +17,7 @@ interface OutputChunk {
 /** What the agent uses of a ClientRequest beyond its public type. */
 export interface RequestInternals {
   method: string;
+  on(event: 'close', listener: (this: RequestInternals) => void): unknown;
   /** Hands the request its socket, or fails it with `err` ('error' then 'close'). */
   onSocket(socket: net.Socket | null, err?: Error): void;
   socket: net.Socket | null;
@@ -99,11 +100,10 @@ export function restoreOutput(req: RequestInternals, replay: Replay, onWritten: 
 }
 
 /**
- * Stands in for a request on a socket it was moved off: Node's socket listeners that are
- * still attached (the 'end' and 'close' ones) read `socket._httpMessage` and find one that has
- * already failed, so they emit nothing.
+ * Stands in for a request on a socket it was moved off: Node's socket listeners that still run
+ * read `socket._httpMessage` and find a request that has already failed, so they emit nothing.
  */
-export function detachedRequest(): object {
+function detachedRequest(): object {
   return {
     res: null,
     socket: { _hadError: true },
@@ -116,11 +116,25 @@ export function detachedRequest(): object {
 }
 
 /**
- * Takes a request off its socket before any response byte arrived: frees its parser and leaves
- * `stand` (null or a detachedRequest()) in its place on the socket.
+ * Takes a request off its socket before any response byte arrived, from inside the socket's
+ * 'error' (`onError`) or 'end' event, before Node's listener for it runs. Frees its parser, and
+ * leaves the socket so that Node's listeners report nothing:
+ * - on 'error', Node's listener skips a socket without a request (`_httpMessage` null), and its
+ *   'close' listener, which would not, is removed (found by its name, stable since Node 0.x;
+ *   if it is not found, a stand-in request is left instead);
+ * - on 'end', Node's 'end' and 'close' listeners get the stand-in.
  */
-export function detachRequest(req: RequestInternals, socket: net.Socket & SocketInternals, stand: object | null): void {
+export function detachRequest(req: RequestInternals, socket: net.Socket & SocketInternals, onError: boolean): void {
   const parser = socket.parser;
+  let stand: object | null = detachedRequest();
+  if (onError) {
+    for (const listener of socket.listeners('close')) {
+      if ((listener as { name?: string }).name === 'socketCloseListener') {
+        socket.removeListener('close', listener as () => void);
+        stand = null;
+      }
+    }
+  }
   socket._httpMessage = stand;
   if (parser !== null && parser !== undefined) freeParser(parser, req, socket);
   socket.parser = null;
