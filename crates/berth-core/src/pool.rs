@@ -889,6 +889,8 @@ impl Pool {
                 s.waiting += ds.waiters.len() as u64;
             }
         }
+        // Native sessions waiting for a place are acquires queued too.
+        s.waiting += u64::from(self.native_waiting.load(Ordering::Relaxed));
         self.counters.fill(&mut s, hits, handoffs);
         s
     }
