@@ -34,6 +34,10 @@
 // upstream's CPU time are reported as well. The proxy's CPU time is read from /proc/<pid>/stat
 // (utime + stime, every thread) before and after each measured phase.
 //
+// A phase during which the rest of the machine used more than BENCH_PROXY_NOISY_CORES (default
+// 0.3) of a core is measured again, up to BENCH_PROXY_NOISY_RETRIES (default 3) times; the
+// quietest attempt is kept and flagged `noisy` if it still was.
+//
 // ROUNDS (BENCH_ROUNDS, default 5) rounds, the order of the variants rotated each round; each
 // figure is the median over the rounds. BENCH_PROXY_SESSIONS (default 20000),
 // BENCH_PROXY_KEEP_SESSIONS (default 10000), BENCH_PROXY_BULK_MIB (default 1024), BENCH_PROXY_CONCURRENCY (default 32),
@@ -61,6 +65,8 @@ const REQUEST_BYTES = 100;
 const REPLY_BYTES = 100;
 const WARMUP_SESSIONS = 3000;
 const WARMUP_BULK = 128 * 2 ** 20;
+const NOISY_CORES = Number(process.env.BENCH_PROXY_NOISY_CORES ?? 0.3); // others' CPU during a phase, in cores
+const NOISY_RETRIES = Number(process.env.BENCH_PROXY_NOISY_RETRIES ?? 3);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 const LABELS = {
@@ -336,6 +342,28 @@ async function measureBulk(bin, v, upstream, bytes) {
   };
 }
 
+/**
+ * Runs a measured phase again (up to NOISY_RETRIES times, after a pause) while the rest of the
+ * machine used more than NOISY_CORES meanwhile; keeps the quietest attempt and notes how many
+ * attempts were made and whether it was still noisy. A busy neighbour changes more than the
+ * rates: a proxy woken less often batches more events per wake-up and spends less CPU per
+ * session, so noisy phases would flatter whichever proxy ran during them.
+ */
+async function quiet(measure) {
+  let best = null;
+  let attempts = 0;
+  while (attempts <= NOISY_RETRIES) {
+    const r = await measure();
+    attempts++;
+    if (!best || r.otherCpuShareOfOneCore < best.otherCpuShareOfOneCore) best = r;
+    if (r.otherCpuShareOfOneCore <= NOISY_CORES) break;
+    if (attempts <= NOISY_RETRIES) await new Promise((done) => setTimeout(done, 1000));
+  }
+  best.attempts = attempts;
+  best.noisy = best.otherCpuShareOfOneCore > NOISY_CORES;
+  return best;
+}
+
 const round1 = (x) => Math.round(x * 10) / 10;
 const round2 = (x) => Math.round(x * 100) / 100;
 
@@ -415,9 +443,9 @@ export async function run({ berth }) {
       const order = [...variants.slice(shift), ...variants.slice(0, shift)];
       console.log(`proxy — round ${round + 1}/${ROUNDS}`);
       for (const v of order) {
-        const s = await measureShort(bin, v, upstream, SESSIONS, 'short');
-        const k = await measureShort(bin, v, upstream, KEEP_SESSIONS, 'keep');
-        const b = await measureBulk(bin, v, upstream, BULK_BYTES);
+        const s = await quiet(() => measureShort(bin, v, upstream, SESSIONS, 'short'));
+        const k = await quiet(() => measureShort(bin, v, upstream, KEEP_SESSIONS, 'keep'));
+        const b = await quiet(() => measureBulk(bin, v, upstream, BULK_BYTES));
         s.position = k.position = b.position = order.indexOf(v) + 1;
         perVariant.get(v.name).short.push(s);
         perVariant.get(v.name).keep.push(k);
@@ -464,6 +492,7 @@ export async function run({ berth }) {
         keep: `${KEEP_SESSIONS} sessions, ${CONCURRENCY} concurrent: connect, write ${REQUEST_BYTES} B, read the ${REPLY_BYTES} B echo, the client closes first; the upstream keeps its connection open (reusable); fewer sessions a run than short, so that the client's TIME_WAIT pairs never make connect() search for a port (see proxy-load.c)`,
         upstreamPorts: 'one set of upstream ports (reply, echo, sink) per variant',
         bulk: `one connection, ${BULK_BYTES / 2 ** 20} MiB client→upstream after an 8-byte length header; timed from connect to the sink's 8-byte ack once it has counted every byte`,
+        noise: `a phase during which other processes used more than ${NOISY_CORES} core is repeated up to ${NOISY_RETRIES} times; the quietest attempt is kept (attempts, noisy in each round)`,
         cpu: 'proxy process CPU (utime+stime, all threads) from /proc/<pid>/stat around each phase, resolution 1/CLK_TCK s; otherCpuShareOfOneCore: what the rest of the machine used meanwhile (from /proc/stat), a noise indicator',
         processes: 'load generator, upstream and each proxy are separate processes; the proxies run side by side, idle when not measured',
         loadGenerator: 'benchmark/proxy-load.c (epoll, one thread), built with cc -O2 at run time; also the upstream (echo port, sink port)',
@@ -484,6 +513,10 @@ export async function run({ berth }) {
       },
       results,
       targets: evaluateTargets(results),
+      noise: (() => {
+        const phases = results.flatMap((r) => [...r.short.rounds, ...r.keep.rounds, ...r.bulk.rounds]);
+        return { phases: phases.length, noisyPhases: phases.filter((p) => p.noisy).length, repeatedPhases: phases.filter((p) => p.attempts > 1).length, limitCores: NOISY_CORES };
+      })(),
       skipped,
       proxyStats,
     };
@@ -556,6 +589,8 @@ export function printTable(result) {
   for (const r of body) console.log(line(r));
   console.log('short: upstream closes first; keep: client closes first, upstream connection reusable; client/upstream µs: short workload');
   for (const s of result.skipped) console.log(`skipped ${s.variant}: ${s.why}`);
+  const n = result.noise;
+  console.log(`noise: ${n.noisyPhases} of ${n.phases} measured phases ran while other processes used more than ${n.limitCores} core (${n.repeatedPhases} were repeated)`);
   if (result.targets) {
     console.log('\ntargets for (a) berth pool.listen():');
     for (const t of result.targets) {
