@@ -279,7 +279,20 @@ function gitRevision() {
   const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: HERE, encoding: 'utf8' });
   const dirty = spawnSync('git', ['status', '--porcelain', '--', 'crates', 'src'], { cwd: HERE + '/..', encoding: 'utf8' });
   if (rev.status !== 0) return null;
-  return { commit: rev.stdout.trim(), engineOrFacadeModified: dirty.stdout.trim().length > 0 };
+  const built = (f) => {
+    try {
+      return fs.statSync(path.join(HERE, '..', f)).mtime.toISOString();
+    } catch {
+      return null;
+    }
+  };
+  const addon = fs.existsSync(path.join(HERE, '..', 'native')) ? fs.readdirSync(path.join(HERE, '..', 'native')).find((f) => f.endsWith('.node')) : null;
+  return {
+    commit: rev.stdout.trim(),
+    engineOrFacadeModified: dirty.stdout.trim().length > 0, // uncommitted changes in crates/ or src/ at run time
+    addonBuiltAt: addon ? built(`native/${addon}`) : null,
+    facadeBuiltAt: built('dist/index.js'),
+  };
 }
 
 function runLoad(bin, args) {
