@@ -320,3 +320,45 @@ test('many concurrent requests with reuse: all succeed and every connection come
   t.true(s.created <= 8);
   t.is(s.created + s.reused, 400);
 });
+
+test('an upgraded socket belongs to the caller; its connection leaves the pool when it closes', async (t) => {
+  const server = await startHttpServer(t);
+  const pool = createPool(t);
+  const agent = pool.httpAgent();
+  await request(agent, targetOf(server, '/'));
+  const echoed = await new Promise((resolve, reject) => {
+    const req = http.request({ ...targetOf(server, '/ws'), agent, headers: { Connection: 'Upgrade', Upgrade: 'echo' } });
+    req.on('upgrade', (res, socket, head) => {
+      t.is(res.statusCode, 101);
+      t.is(head.length, 0);
+      socket.write('ping');
+      socket.once('data', (d) => { resolve(String(d)); socket.destroy(); });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.is(echoed, 'ping');
+  const s = await settledStats(pool, { inUse: 0, open: 0 });
+  t.like(s, { inUse: 0, open: 0 });
+  // The next request gets a new connection.
+  const next = await request(agent, targetOf(server, '/'));
+  t.false(next.reusedSocket);
+});
+
+test('IPv6: host ::1 goes to [::1]:port', async (t) => {
+  let server;
+  try {
+    server = await startHttpServer(t, { host: '::1' });
+  } catch (err) {
+    t.log(`no IPv6 loopback here: ${err.message}`);
+    t.pass();
+    return;
+  }
+  const pool = createPool(t);
+  const agent = pool.httpAgent();
+  const a = await request(agent, { host: '::1', port: server.port, path: '/v6' });
+  const b = await request(agent, { host: '::1', port: server.port, path: '/v6' });
+  t.is(a.json.url, '/v6');
+  t.true(b.reusedSocket);
+  t.deepEqual(pool.snapshot().destinations.map((d) => d.destination), [`[::1]:${server.port}`]);
+});

@@ -96,6 +96,8 @@ export class Attempt {
   /** `socket.bytesRead` when the request was bound: any more is a response byte. */
   bytesRead = 0;
   skipped = 0;
+  /** Index in the agent's list of attempts holding a lease, or -1. */
+  slot = -1;
 
   constructor(owner: AttemptOwner, req: RequestInternals, destination: string, retryable: boolean, resend?: Replay) {
     this.owner = owner;

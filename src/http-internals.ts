@@ -171,7 +171,8 @@ const HINT = /(?:^|[\s,;])timeout\s*=\s*(\d+)/i;
 export function keepAliveHint(rawHeaders: readonly string[]): number {
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'keep-alive') {
+    // 'k' or 'K' first: skips Connection (also 10 long) without lower-casing it.
+    if (name.length === 10 && (name.charCodeAt(0) | 0x20) === 0x6b && name.toLowerCase() === 'keep-alive') {
       const match = HINT.exec(rawHeaders[i + 1] ?? '');
       if (match !== null) return Number(match[1]);
     }

@@ -1,0 +1,382 @@
+// Suite "http": berth's HTTP agent against http.Agent({ keepAlive: true }), agentkeepalive and
+// undici's Pool, side by side in one process run, against loopback Node HTTP servers running in
+// child processes (this script forks itself with --server).
+//
+//   node benchmark/http.mjs            standalone: writes benchmark/results/http.json, prints a table
+//   import { name, run } from './http.mjs'   for benchmark/run.mjs (run({ berth }) returns the result)
+//
+// Throughput: `concurrency` requests in flight at all times (1 and 64), each client with up to 64
+// connections, for HTTP_BENCH_SECONDS (default 3) per case and round; BENCH_ROUNDS rounds (default
+// 5) with the order of the clients rotated each round; the figure is the median over the rounds.
+// Latency p50/p99 are over every request of the median round. A request counts as failed if it
+// errors or answers anything but 200 "ok".
+//
+// Stale keep-alive runs, 40 sequential GETs per client, each against its own fresh server:
+//   (a) Node server, keepAliveTimeout 200 ms, without the Keep-Alive hint (Node would send
+//       timeout=0, which forbids reuse), pauses of 150-250 ms (same seeded sequence for everyone);
+//   (b) a server that forgets connections idle > 100 ms and resets them (RST) when the next
+//       request arrives on one, pauses of 150 ms.
+
+import http from 'node:http';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import AgentKeepAlive from 'agentkeepalive';
+import * as undici from 'undici';
+import { ROUNDS, fmt, machineInfo, writeResult } from './harness.mjs';
+
+export const name = 'http';
+
+const SELF = fileURLToPath(import.meta.url);
+const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
+const WARMUP_SECONDS = 1;
+const MAX_CONNECTIONS = 64;
+const CONCURRENCY = [1, 64];
+const STALE_REQUESTS = 40;
+const TARGET_RATIO = 0.95; // issue target: berth's agent >= 0.95x http.Agent req/s at 64 concurrent
+
+// ---------------------------------------------------------------- the upstream (child process)
+
+function serverMain({ keepAliveTimeout, noHint, forgetAfter }) {
+  let accepted = 0;
+  let requests = 0;
+  let forgotten = 0;
+  const body = Buffer.from('ok');
+  const server = http.createServer((req, res) => {
+    const socket = req.socket;
+    if (forgetAfter > 0 && socket.lastResponseAt !== undefined && performance.now() - socket.lastResponseAt > forgetAfter) {
+      forgotten++;
+      socket.resetAndDestroy();
+      return;
+    }
+    requests++;
+    if (forgetAfter > 0) res.on('finish', () => { socket.lastResponseAt = performance.now(); });
+    req.resume();
+    req.on('end', () => {
+      if (noHint) res.setHeader('Connection', 'keep-alive');
+      res.setHeader('Content-Length', body.length);
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = keepAliveTimeout;
+  server.on('connection', (s) => { accepted++; s.on('error', () => {}); });
+  process.on('message', (msg) => {
+    if (msg === 'stats') process.send({ type: 'stats', accepted, requests, forgotten });
+  });
+  process.on('disconnect', () => process.exit(0));
+  server.listen(0, '127.0.0.1', () => process.send({ type: 'listening', port: server.address().port }));
+}
+
+async function startServer(config) {
+  const child = fork(SELF, ['--server', JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', function onMessage(msg) {
+      if (msg?.type === 'listening') { child.off('message', onMessage); resolve(msg.port); }
+    });
+  });
+  const stats = () => new Promise((resolve) => {
+    child.on('message', function onMessage(msg) {
+      if (msg?.type === 'stats') { child.off('message', onMessage); resolve(msg); }
+    });
+    child.send('stats');
+  });
+  const close = () => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', resolve);
+    child.kill('SIGKILL');
+  });
+  return { port, stats, close };
+}
+
+// ---------------------------------------------------------------- the clients
+
+/** A client: { name, get(): Promise<boolean> (true: 200 "ok"), close() }. */
+function httpClient(label, agent, port, onClose) {
+  const options = { host: '127.0.0.1', port, path: '/', agent };
+  return {
+    name: label,
+    get: () => new Promise((resolve) => {
+      const req = http.get(options, (res) => {
+        let length = 0;
+        res.on('data', (chunk) => { length += chunk.length; });
+        res.on('end', () => resolve(res.statusCode === 200 && length === 2));
+        res.on('error', () => resolve(false));
+      });
+      req.on('error', () => resolve(false));
+    }),
+    close: onClose,
+  };
+}
+
+function clientNames(berth) {
+  return [...(berth ? ['berth'] : []), 'http.Agent', 'agentkeepalive', 'undici.Pool'];
+}
+
+function makeClient(label, berth, port) {
+  switch (label) {
+    case 'berth': {
+      const pool = new berth.Pool({ maxPerDestination: MAX_CONNECTIONS, maxIdlePerDestination: MAX_CONNECTIONS });
+      return httpClient(label, pool.httpAgent(), port, () => pool.close());
+    }
+    case 'http.Agent': {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS });
+      return httpClient(label, agent, port, () => agent.destroy());
+    }
+    case 'agentkeepalive': {
+      const agent = new AgentKeepAlive({ maxSockets: MAX_CONNECTIONS, freeSocketTimeout: 60_000 });
+      return httpClient(label, agent, port, () => agent.destroy());
+    }
+    case 'undici.Pool': {
+      const pool = new undici.Pool(`http://127.0.0.1:${port}`, { connections: MAX_CONNECTIONS, keepAliveTimeout: 60_000 });
+      return {
+        name: label,
+        get: async () => {
+          try {
+            const { statusCode, body } = await pool.request({ path: '/', method: 'GET' });
+            const text = await body.text();
+            return statusCode === 200 && text === 'ok';
+          } catch {
+            return false;
+          }
+        },
+        close: () => pool.close(),
+      };
+    }
+    default:
+      throw new Error(`unknown client ${label}`);
+  }
+}
+
+// ---------------------------------------------------------------- throughput
+
+/** `concurrency` loops of requests for `seconds`: { requests, failures, reqPerSec, p50Ms, p99Ms }. */
+async function load(client, concurrency, seconds) {
+  const latencies = [];
+  let failures = 0;
+  const start = performance.now();
+  const until = start + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      const ok = await client.get();
+      latencies.push(performance.now() - t0);
+      if (!ok) failures++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return {
+    requests: latencies.length,
+    failures,
+    reqPerSec: Math.round(latencies.length / elapsed),
+    p50Ms: Number(q(0.5).toFixed(3)),
+    p99Ms: Number(q(0.99).toFixed(3)),
+  };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function throughputCase(berth, concurrency, rounds) {
+  // One server per client, so that the connections each server accepted are that client's.
+  const servers = [];
+  const clients = [];
+  for (const label of clientNames(berth)) {
+    const server = await startServer({ keepAliveTimeout: 60_000, noHint: false, forgetAfter: 0 });
+    servers.push(server);
+    clients.push(makeClient(label, berth, server.port));
+  }
+  try {
+    for (const client of clients) await load(client, concurrency, WARMUP_SECONDS);
+    const perClient = new Map(clients.map((c) => [c.name, []]));
+    for (let round = 0; round < rounds; round++) {
+      const shift = round % clients.length;
+      const order = [...clients.slice(shift), ...clients.slice(0, shift)];
+      for (const client of order) {
+        const r = await load(client, concurrency, SECONDS);
+        perClient.get(client.name).push({ ...r, position: order.indexOf(client) + 1 });
+        console.log(`  c=${String(concurrency).padStart(2)} round ${round + 1}/${rounds}  ${client.name.padEnd(15)} ${fmt(r.reqPerSec).padStart(8)} req/s  p99 ${r.p99Ms.toFixed(2)} ms  failures ${r.failures}`);
+      }
+    }
+    const results = [];
+    for (let i = 0; i < clients.length; i++) {
+      const rs = perClient.get(clients[i].name);
+      const reqPerSec = median(rs.map((r) => r.reqPerSec));
+      const mid = rs.find((r) => r.reqPerSec === reqPerSec) ?? rs[0];
+      const s = await servers[i].stats();
+      results.push({
+        name: clients[i].name,
+        cyclesPerSec: Math.round(reqPerSec),
+        reqPerSec: Math.round(reqPerSec),
+        p50Ms: mid.p50Ms,
+        p99Ms: median(rs.map((r) => r.p99Ms)),
+        failures: rs.reduce((n, r) => n + r.failures, 0),
+        requests: rs.reduce((n, r) => n + r.requests, 0),
+        connectionsAccepted: s.accepted,
+        rounds: rs,
+      });
+    }
+    return results;
+  } finally {
+    for (const client of clients) await client.close();
+    for (const server of servers) await server.close();
+  }
+}
+
+// ---------------------------------------------------------------- stale keep-alive runs
+
+/** Same pauses for every client: a small seeded generator (mulberry32). */
+function pauses(seed, lo, hi) {
+  let a = seed >>> 0;
+  return Array.from({ length: STALE_REQUESTS }, () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return Math.round(lo + r * (hi - lo));
+  });
+}
+
+async function staleRun(berth, label, serverConfig, delays) {
+  const server = await startServer(serverConfig);
+  const client = makeClient(label, berth, server.port);
+  let failures = 0;
+  try {
+    for (let i = 0; i < STALE_REQUESTS; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, delays[i]));
+      if (!(await client.get())) failures++;
+    }
+    const s = await server.stats();
+    return { name: label, requests: STALE_REQUESTS, failures, connectionsAccepted: s.accepted, serverResets: s.forgotten };
+  } finally {
+    await client.close();
+    await server.close();
+  }
+}
+
+async function staleCase(berth, serverConfig, delays) {
+  // Clients run at the same time, each against its own server: the runs only count failures.
+  return Promise.all(clientNames(berth).map((label) => staleRun(berth, label, serverConfig, delays)));
+}
+
+// ---------------------------------------------------------------- suite
+
+export async function run({ berth }) {
+  const cases = [];
+  for (const concurrency of CONCURRENCY) {
+    console.log(`http: ${concurrency} concurrent request(s), ${SECONDS} s per client and round, ${ROUNDS} rounds`);
+    const results = await throughputCase(berth, concurrency, ROUNDS);
+    cases.push(summarize(concurrency, results));
+  }
+  console.log('http: stale keep-alive runs (a) and (b)');
+  const stale = {
+    a: {
+      title: 'keepAliveTimeout 200 ms (no Keep-Alive hint), 40 GETs with 150-250 ms pauses',
+      results: await staleCase(berth, { keepAliveTimeout: 200, noHint: true, forgetAfter: 0 }, pauses(42, 150, 250)),
+    },
+    b: {
+      title: 'server forgets connections idle > 100 ms and resets them on the next request, 40 GETs with 150 ms pauses',
+      results: await staleCase(berth, { keepAliveTimeout: 60_000, noHint: false, forgetAfter: 100 }, pauses(7, 150, 150)),
+    },
+  };
+  return {
+    suite: name,
+    unit: 'HTTP GET requests per second (and latency, failures)',
+    machine: machineInfo(),
+    method: {
+      load: `closed loop: N requests in flight at all times for ${SECONDS} s per client and round, after ${WARMUP_SECONDS} s of warm-up`,
+      rounds: ROUNDS,
+      orderRotatedEachRound: true,
+      figure: 'median req/s over the rounds; p99 latency: median over the rounds; failures: sum over the rounds',
+      server: 'Node http server in a child process per client, 2-byte body, keepAliveTimeout 60 s (Keep-Alive: timeout=60)',
+    },
+    libraries: libraryVersions(Boolean(berth)),
+    clientConfig: {
+      berth: `new Pool({ maxPerDestination: ${MAX_CONNECTIONS}, maxIdlePerDestination: ${MAX_CONNECTIONS} }).httpAgent()`,
+      'http.Agent': `new http.Agent({ keepAlive: true, maxSockets: ${MAX_CONNECTIONS} })`,
+      agentkeepalive: `new Agent({ maxSockets: ${MAX_CONNECTIONS}, freeSocketTimeout: 60000 })`,
+      'undici.Pool': `new Pool(origin, { connections: ${MAX_CONNECTIONS}, keepAliveTimeout: 60000 }), pool.request() + body.text()`,
+    },
+    cases,
+    stale,
+  };
+}
+
+function summarize(concurrency, results) {
+  const by = Object.fromEntries(results.map((r) => [r.name, r]));
+  const peers = results.filter((r) => r.name !== 'berth');
+  const best = peers.reduce((a, r) => (r.reqPerSec > a.reqPerSec ? r : a));
+  const ratio = (peer) => (by.berth && peer ? Number((by.berth.reqPerSec / peer.reqPerSec).toFixed(3)) : null);
+  const vsAgent = ratio(by['http.Agent']);
+  return {
+    id: `c${concurrency}`,
+    title: `${concurrency} concurrent request${concurrency === 1 ? '' : 's'}, up to ${MAX_CONNECTIONS} connections`,
+    config: { concurrency, maxConnections: MAX_CONNECTIONS, seconds: SECONDS },
+    results,
+    ratioToHttpAgent: vsAgent,
+    target: concurrency === 64 ? TARGET_RATIO : null,
+    meetsTarget: concurrency === 64 && vsAgent !== null ? vsAgent >= TARGET_RATIO : null,
+    bestPeer: best.name,
+    ratioToBestPeer: ratio(best),
+  };
+}
+
+function libraryVersions(withBerth) {
+  const require = createRequire(import.meta.url);
+  const v = {
+    node: process.version,
+    agentkeepalive: require('agentkeepalive/package.json').version,
+    undici: require('undici/package.json').version,
+  };
+  if (withBerth) v.berth = require('berth/package.json').version;
+  return v;
+}
+
+export function printTable(result) {
+  const libs = ['berth', 'http.Agent', 'agentkeepalive', 'undici.Pool'];
+  const rows = [['case', ...libs.map((l) => `${l} req/s (p99 ms)`), 'berth / http.Agent']];
+  for (const c of result.cases) {
+    const by = Object.fromEntries(c.results.map((r) => [r.name, r]));
+    rows.push([
+      c.id,
+      ...libs.map((l) => (by[l] ? `${fmt(by[l].reqPerSec)} (${by[l].p99Ms.toFixed(2)})` : '-')),
+      c.ratioToHttpAgent === null ? 'n/a' : `${c.ratioToHttpAgent.toFixed(2)}x${c.target ? ` (target ${c.target}x: ${c.meetsTarget ? 'met' : 'NOT met'})` : ''}`,
+    ]);
+  }
+  for (const c of result.cases) {
+    const by = Object.fromEntries(c.results.map((r) => [r.name, r]));
+    rows.push([`${c.id} failures / conns`, ...libs.map((l) => (by[l] ? `${by[l].failures} / ${by[l].connectionsAccepted}` : '-')), '']);
+  }
+  for (const [id, s] of Object.entries(result.stale)) {
+    const by = Object.fromEntries(s.results.map((r) => [r.name, r]));
+    rows.push([`stale (${id}) failed / conns`, ...libs.map((l) => (by[l] ? `${by[l].failures}/${by[l].requests} / ${by[l].connectionsAccepted}` : '-')), '']);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (cells) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  console.log('');
+  console.log(line(rows[0]));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows.slice(1)) console.log(line(r));
+}
+
+// ---------------------------------------------------------------- entry points
+
+if (process.argv[1] === SELF) {
+  if (process.argv[2] === '--server') {
+    serverMain(JSON.parse(process.argv[3]));
+  } else {
+    const peersOnly = process.argv.includes('--peers-only');
+    const berth = peersOnly ? null : await import('berth');
+    const result = await run({ berth });
+    const file = writeResult('http.json', result);
+    console.log(`wrote ${file}`);
+    printTable(result);
+  }
+}
