@@ -215,3 +215,17 @@ test('a request streamed after it got its socket is not retried (its body was no
   }));
   t.is(err.code, 'ECONNRESET');
 });
+
+test('a retried request keeps its timeout (set with req.setTimeout before it had a socket)', async (t) => {
+  const server = await startHttpServer(t);
+  const pool = createPool(t);
+  const agent = pool.httpAgent();
+  await request(agent, targetOf(server, '/'));
+  const outcome = await new Promise((resolve) => {
+    const req = http.get({ ...targetOf(server, '/reset-if-reused/hang'), agent });
+    req.setTimeout(150, () => req.destroy(new Error('timed out on the retry')));
+    req.on('error', (err) => resolve(err.message));
+  });
+  t.is(outcome, 'timed out on the retry');
+  t.is((await server.stats()).forgotten, 1);
+});

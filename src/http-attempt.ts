@@ -98,6 +98,8 @@ export class Attempt {
   skipped = 0;
   /** Index in the agent's list of attempts holding a lease, or -1. */
   slot = -1;
+  /** A retry's socket timeout: what the failed socket had (set through `req.setTimeout()`, say). */
+  inheritedTimeout: number | undefined = undefined;
 
   constructor(owner: AttemptOwner, req: RequestInternals, destination: string, retryable: boolean, resend?: Replay) {
     this.owner = owner;
@@ -156,7 +158,7 @@ export class Attempt {
         socket.on('end', onGuardEnd);
       }
     }
-    const timeout = req.timeout !== undefined ? req.timeout : this.owner.settings.timeout;
+    const timeout = req.timeout ?? this.inheritedTimeout ?? this.owner.settings.timeout;
     if (timeout !== undefined && timeout > 0) socket.setTimeout(timeout);
     this.owner.track(this);
     if (this.resend === undefined) {
@@ -223,8 +225,10 @@ export class Attempt {
       return;
     }
     detachRequest(req, socket, error);
+    const retry = new Attempt(this.owner, req, this.destination, false, replay);
+    retry.inheritedTimeout = socket.timeout;
     this.finish(false);
-    new Attempt(this.owner, req, this.destination, false, replay).start();
+    retry.start();
   }
 
   /**
