@@ -18,10 +18,13 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 /// Dials `dest`, giving up after `timeout` (resolution included), and hands back the bare
 /// descriptor (for JS, which wraps it in a net.Socket).
 pub async fn dial(dest: &Destination, timeout: Duration) -> Result<OwnedFd, DialError> {
-    dial_socket(dest, timeout).await.map(Socket::into_fd)
+    let socket = dial_socket(dest, timeout).await?;
+    keep_alive(&socket);
+    Ok(socket.into_fd())
 }
 
 /// Dials `dest` and keeps the socket registered with the reactor, for the engine's own use.
+/// TCP keep-alive is not set: only a connection that goes idle needs it (see `keep_alive`).
 pub async fn dial_socket(dest: &Destination, timeout: Duration) -> Result<Socket, DialError> {
     let label = dest.to_string();
     match tokio::time::timeout(timeout, dial_inner(dest, &label)).await {
@@ -55,7 +58,9 @@ async fn dial_inner(dest: &Destination, label: &str) -> Result<Socket, DialError
                 })?,
             };
             let socket = connect_any(&addrs, label).await?;
-            configure_tcp(&socket);
+            // Latency over batching for request/response traffic. A failure leaves a
+            // working socket, so it is not an error.
+            let _ = SockRef::from(socket.fd()).set_tcp_nodelay(true);
             Ok(socket)
         }
     }
@@ -110,12 +115,13 @@ async fn connect(
     Ok(socket)
 }
 
-/// Latency over batching for request/response traffic, and keep-alive probes on idle
-/// connections. Failures here leave a working socket, so they are not errors.
-fn configure_tcp(socket: &Socket) {
+/// Keep-alive probes, so that a vanished peer is noticed even on a connection that sits idle.
+/// A no-op on Unix sockets; failures leave a working socket, so they are not errors.
+pub fn keep_alive(socket: &Socket) {
     let sock = SockRef::from(socket.fd());
-    let _ = sock.set_tcp_nodelay(true);
-    let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
+    if matches!(sock.domain(), Ok(d) if d == Domain::IPV4 || d == Domain::IPV6) {
+        let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
+    }
 }
 
 #[cfg(test)]

@@ -87,6 +87,9 @@ pub fn listen(
     let domain = socket2::Domain::for_address(options.addr);
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
     socket.set_reuse_address(true)?;
+    // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one setsockopt here
+    // instead of one per connection.
+    socket.set_tcp_nodelay(true)?;
     if options.addr.is_ipv6() {
         // '::' means IPv6 only here; bind '0.0.0.0' for IPv4, as with Node's `ipv6Only`.
         let _ = socket.set_only_v6(true);
@@ -192,6 +195,7 @@ impl Listener {
     }
 
     async fn serve(self: &Arc<Self>, stream: OwnedFd, remote: SocketAddr) {
+        #[cfg(not(target_os = "linux"))]
         let _ = socket2::SockRef::from(&stream).set_tcp_nodelay(true);
         // Accepted non-blocking: registered once, used as it is by the whole session.
         let Ok(client) = Socket::new_nonblocking(stream) else {

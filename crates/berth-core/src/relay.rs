@@ -166,8 +166,6 @@ pub async fn relay(
     let mut out_done = false;
     let mut first = None;
     let mut reusable = false;
-    // Whether the outbound direction was asked to stop for reuse.
-    let mut stopping = false;
     let failed = |end: End, error: io::Error| RelayOutcome {
         end,
         error: Some(error),
@@ -181,9 +179,10 @@ pub async fn relay(
                     DirEnd::Eof => {
                         first.get_or_insert(End::ClientClosed);
                         if reuse && !out_done {
-                            stopping = true;
                             stop_out.notify_one();
-                        } else {
+                        } else if !out_done {
+                            // Half-close: the other direction goes on. (When it is done
+                            // already, the close that follows sends the FIN.)
                             upstream.shutdown_write();
                         }
                     }
@@ -197,11 +196,11 @@ pub async fn relay(
                 match end {
                     DirEnd::Eof => {
                         first.get_or_insert(End::UpstreamClosed);
-                        client.shutdown_write();
-                        if stopping {
-                            // The upstream closed as we stopped: the client's FIN is still
-                            // owed to it.
-                            upstream.shutdown_write();
+                        // Half-close unless the client's side is done already: then the
+                        // close that follows sends the FINs (both sides were read to their
+                        // end, so the close cannot turn into a reset).
+                        if !in_done {
+                            client.shutdown_write();
                         }
                     }
                     DirEnd::Stopped => {
@@ -209,7 +208,6 @@ pub async fn relay(
                         if !reusable {
                             // Bytes arrived after all, or it closed: finish as without
                             // reuse, passing the client's FIN on and the rest of the reply back.
-                            stopping = false;
                             upstream.shutdown_write();
                             out_done = false;
                             outbound.set(direction(upstream, client, &[], &counts.bytes_out, None));

@@ -70,6 +70,16 @@ impl Socket {
                 cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })
             });
             match result {
+                Ok(Ok(n)) => {
+                    // A short read drained the socket: forget the readiness now rather than
+                    // learn it from one more recv that fails with EAGAIN (as tokio's own
+                    // TcpStream does). Bytes that arrived meanwhile set it again: the guard
+                    // clears only the readiness it saw.
+                    if n > 0 && n < buf.len() {
+                        ready.clear_ready();
+                    }
+                    return Ok(n);
+                }
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(result) => return result,
                 Err(_would_block) => continue,

@@ -345,6 +345,10 @@ impl Pool {
                 && liveness::check(socket.raw()) == Liveness::Alive
                 && reserve(&self.total_idle, self.config.max_total_idle);
             if keep {
+                if conn.uses == 1 {
+                    // Going idle for the first time: from now on it may sit unused.
+                    crate::dial::keep_alive(&socket);
+                }
                 conn.state = ConnState::NativeIdle(socket);
                 conn.released_ms = now_ms();
                 ds.native_idle.push_back(id);
