@@ -1,7 +1,7 @@
 // Runs the benchmark suites side by side with the peers and writes one JSON file per suite to
 // benchmark/results/<suite>.json, then prints a short table.
 //
-//   npm run bench                      all suites
+//   npm run bench                      all suites (acquire, http, proxy)
 //   node benchmark/run.mjs acquire     only the named suites
 //   node benchmark/run.mjs --peers-only   run without berth (e.g. before the addon is built)
 //
@@ -10,9 +10,12 @@
 // is the median over the rounds.
 
 import * as acquire from './acquire.mjs';
+import * as http from './http.mjs';
+import * as proxy from './proxy.mjs';
 import { fmt, writeResult } from './harness.mjs';
 
-const SUITES = [acquire];
+// acquire's table is printed below; the other suites print their own.
+const SUITES = [acquire, http, proxy];
 
 const args = process.argv.slice(2);
 const peersOnly = args.includes('--peers-only');
@@ -39,8 +42,10 @@ for (const suite of suites) {
   if (peersOnly) result.note = 'run with --peers-only: berth not measured';
   const file = writeResult(`${suite.name}.json`, result);
   console.log(`wrote ${file}`);
-  for (const c of result.cases) rows.push({ suite: suite.name, ...c });
+  if (suite.printTable) suite.printTable(result);
+  else for (const c of result.cases) rows.push({ suite: suite.name, ...c });
 }
+if (rows.length === 0) process.exit(0);
 
 // ---- table
 const libs = ['berth', 'generic-pool', 'tarn'];

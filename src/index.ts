@@ -16,7 +16,7 @@ export { DEFAULTS } from './config';
 export type { PoolOptions, ResolvedPoolOptions } from './config';
 export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot } from './stats';
 export { HttpAgent } from './http-agent';
-export type { HttpAgentOptions } from './http-agent';
+export type { HttpAgentOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './http-agent';
 export { ProxyListener } from './listener';
 export type { ListenOptions, RouteFunction, RouteInfo, ProxyStats } from './listener';
 export type { ForwardOptions, ForwardResult, ForwardEnd } from './forward';
