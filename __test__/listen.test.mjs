@@ -186,11 +186,13 @@ test('invalid listen options reject with a TypeError naming the option', async (
   }
 });
 
-test('route must be a function', async (t) => {
+test('route must be a function or a destination string', async (t) => {
   const pool = createPool(t);
-  for (const route of [undefined, null, 'x', {}]) {
-    await t.throwsAsync(pool.listen({}, route), { instanceOf: TypeError, message: /route must be a function/ });
+  for (const route of [undefined, null, {}, 7]) {
+    await t.throwsAsync(pool.listen({}, route), { instanceOf: TypeError, message: /route must be a function or a destination string/ });
   }
+  // A string that is no destination is refused as a destination.
+  await t.throwsAsync(pool.listen({}, 'x'), { instanceOf: TypeError, message: /"x"/ });
 });
 
 test('listening on a port in use rejects with LISTEN_FAILED', async (t) => {

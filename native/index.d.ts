@@ -41,6 +41,8 @@ export declare class Engine {
   abortForward(session: number): boolean
   /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
   listen(config: ListenConfig, onRoute: RouteCallback): NativeListener
+  /** Binds a native listener whose connections all go to `dest`, without asking JS. */
+  listenTo(config: ListenConfig, dest: number): NativeListener
   /** Keeps the event loop alive while JS awaits engine events (pending acquires, close). */
   ref(): void
   unref(): void

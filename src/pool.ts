@@ -307,17 +307,24 @@ export class Pool implements AsyncDisposable {
    * Starts a native listener on `options.host:options.port`: the engine accepts each
    * connection, calls `route` once with its addresses (and up to `peek` initial bytes), and
    * forwards it to the destination `route` returns, through this pool's upstream connections.
+   * `route` may also be a destination string: every connection goes there and JS is not
+   * called at all (an invalid one is a TypeError from `listen`).
    * JS never touches the sessions' bytes. A route that throws, rejects or returns null closes
    * the connection (counted in `stats().routeFailures`). The listener keeps the process
    * alive until `close()`; closing the pool closes it too.
    */
-  async listen(options: ListenOptions | undefined, route: RouteFunction): Promise<ProxyListener> {
+  async listen(options: ListenOptions | undefined, route: RouteFunction | string): Promise<ProxyListener> {
     const o = resolveListenOptions(options);
-    if (typeof route !== 'function') throw new TypeError(`route must be a function, got ${describe(route)}`);
+    if (typeof route !== 'function' && typeof route !== 'string') {
+      throw new TypeError(`route must be a function or a destination string, got ${describe(route)}`);
+    }
+    // A fixed destination is checked now: a typo fails the listen, not every connection.
+    const fixed = typeof route === 'string' ? (this.#destIds.get(route) ?? this.#intern(route)) : undefined;
     if (this.#state !== PoolState.Open) throw this.#refusal(`${o.host}:${o.port}`);
     let native: ReturnType<Engine['listen']> | undefined;
     try {
-      native = this.#engine.listen(o, routeHandler(route, () => native));
+      native =
+        typeof route === 'function' ? this.#engine.listen(o, routeHandler(route, () => native)) : this.#engine.listenTo(o, fixed!);
     } catch (error) {
       throw new BerthError('LISTEN_FAILED', (error as Error).message);
     }

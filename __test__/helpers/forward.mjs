@@ -1,14 +1,12 @@
 // Helpers for the pool.forward / pool.listen tests: an upstream child process
 // (fixtures/upstream.mjs), a front server in the test process that hands its connections to
 // pool.forward, and client-side senders/collectors that hash what goes through.
-import { fork } from 'node:child_process';
+import { forkControlled } from './controlled-child.mjs';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/upstream.mjs', import.meta.url));
-const START_TIMEOUT = 15_000;
-const CONTROL_TIMEOUT = 10_000;
 
 export const MiB = 1024 * 1024;
 
@@ -21,53 +19,8 @@ export function sha256(data) {
  * t.teardown. Returns { port, dest, stats(), control(msg), setMode(mode, bytes), kill() }.
  */
 export async function startUpstream(t, { mode = 'echo', bytes = 0 } = {}) {
-  const child = fork(FIXTURE, ['--mode', mode, '--bytes', String(bytes)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const kill = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  };
-  t.teardown(kill);
-
-  let nextId = 0;
-  const pending = new Map();
-  child.on('message', (msg) => {
-    if (msg?.id === undefined || !pending.has(msg.id)) return;
-    const { resolve, reject } = pending.get(msg.id);
-    pending.delete(msg.id);
-    if (msg.ok) resolve(msg.result);
-    else reject(new Error(`upstream: ${msg.error}`));
-  });
-  exited.then(({ code, signal }) => {
-    for (const { reject } of pending.values()) reject(new Error(`upstream exited (code ${code}, signal ${signal})`));
-    pending.clear();
-  });
-
-  const hello = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upstream did not start listening in time')), START_TIMEOUT);
-    const onMessage = (msg) => {
-      if (msg?.type !== 'listening' && msg?.type !== 'error') return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(msg);
-    };
-    child.on('message', onMessage);
-    exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`upstream exited before listening (code ${code})`)); });
-  });
-  if (hello.type === 'error') throw new Error(`upstream could not listen: ${hello.message}`);
-
-  const control = (msg) => new Promise((resolve, reject) => {
-    const id = ++nextId;
-    const timer = setTimeout(() => {
-      pending.delete(id);
-      reject(new Error(`upstream did not answer ${JSON.stringify(msg)} in time`));
-    }, CONTROL_TIMEOUT);
-    pending.set(id, {
-      resolve: (v) => { clearTimeout(timer); resolve(v); },
-      reject: (e) => { clearTimeout(timer); reject(e); },
-    });
-    child.send({ ...msg, id });
-  });
+  const args = ['--mode', mode, '--bytes', String(bytes)];
+  const { hello, control, kill } = await forkControlled(t, FIXTURE, args, { label: 'upstream' });
 
   return {
     port: hello.port,

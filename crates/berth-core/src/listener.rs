@@ -36,6 +36,14 @@ pub struct Inbound {
     pub head: Vec<u8>,
 }
 
+/// Where a listener's connections go.
+pub enum Route {
+    /// Ask the router, once per connection.
+    Ask(Arc<dyn Router>),
+    /// Always here: no routing call at all (a fixed-backend TCP proxy).
+    Fixed(DestId),
+}
+
 /// Decides where connections go. `ask` starts a decision and returns false when it cannot
 /// (the router is gone); the answer comes through `Listener::answer(token, ..)`.
 pub trait Router: Send + Sync {
@@ -66,6 +74,7 @@ pub struct Listener {
     peek_timeout: Duration,
     reuse: bool,
     router: Mutex<Option<Arc<dyn Router>>>,
+    fixed: Option<DestId>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Option<String>>>>,
     next_token: AtomicU64,
     pub counters: ListenerCounters,
@@ -79,11 +88,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Binds `options.addr` and starts accepting on the pool's runtime.
-pub fn listen(
-    pool: &Arc<Pool>,
-    options: ListenOptions,
-    router: Arc<dyn Router>,
-) -> io::Result<Arc<Listener>> {
+pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Result<Arc<Listener>> {
+    let (router, fixed) = match route {
+        Route::Ask(router) => (Some(router), None),
+        Route::Fixed(dest) => (None, Some(dest)),
+    };
     let domain = socket2::Domain::for_address(options.addr);
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -112,7 +121,8 @@ pub fn listen(
         peek: options.peek,
         peek_timeout: options.peek_timeout,
         reuse: options.reuse_upstream,
-        router: Mutex::new(Some(router)),
+        router: Mutex::new(router),
+        fixed,
         pending: Mutex::new(HashMap::new()),
         next_token: AtomicU64::new(0),
         counters: ListenerCounters::default(),
@@ -231,6 +241,9 @@ impl Listener {
 
     /// Peeks, asks the router, and interns its answer; `None` refuses the connection.
     async fn route(&self, stream: &Socket, remote: SocketAddr) -> Option<DestId> {
+        if let Some(dest) = self.fixed {
+            return Some(dest);
+        }
         let mut head = Vec::new();
         if self.peek > 0 {
             head.resize(self.peek, 0);

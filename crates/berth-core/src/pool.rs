@@ -681,69 +681,57 @@ impl Pool {
         self.has_starved.store(true, Ordering::Relaxed);
     }
 
-    /// `dest` needs room under maxTotal: close one idle connection of another destination.
+    /// `dest` needs room under maxTotal: close one idle connection of another destination,
+    /// one of JS's if there is one (JS closes it), else a native one (closed here, at once).
     pub(crate) fn make_room(self: &Arc<Self>, dest: DestId) {
-        let mut victim = None;
-        for shard in self.shards.iter() {
-            let mut shard = lock(shard);
-            let mut found = None;
-            for (d, ds) in shard.dests_mut() {
-                if d == dest {
-                    continue;
-                }
-                if let Some(id) = ds.idle.pop_front() {
-                    found = Some(id);
-                    break;
-                }
+        if let Some((mut shard, id)) = self.idle_elsewhere(dest, |ds| ds.idle.pop_front()) {
+            self.total_idle.fetch_sub(1, Ordering::Relaxed);
+            if let Some(conn) = shard.conn_mut(id) {
+                self.start_closing(conn);
             }
-            if let Some(id) = found {
-                self.total_idle.fetch_sub(1, Ordering::Relaxed);
-                if let Some(conn) = shard.conn_mut(id) {
-                    self.start_closing(conn);
-                }
-                self.counters.evicted(EvictReason::Idle);
-                victim = Some(id);
-                break;
-            }
-        }
-        if let Some(conn) = victim {
+            self.counters.evicted(EvictReason::Idle);
+            drop(shard);
             self.sink.emit(Event::Evict {
-                conn,
+                conn: id,
                 reason: EvictReason::Idle,
             });
-        } else {
-            self.make_room_native(dest);
+            return;
+        }
+        let native = self.idle_elsewhere(dest, |ds| {
+            let id = ds.native_idle.pop_front()?;
+            ds.open -= 1;
+            Some(id)
+        });
+        if let Some((mut shard, id)) = native {
+            shard.remove_conn(id);
+            self.total_idle.fetch_sub(1, Ordering::Relaxed);
+            self.total_open.fetch_sub(1, Ordering::Relaxed);
+            Counters::bump(&self.counters.closed);
+            self.counters.evicted(EvictReason::Idle);
+            drop(shard);
+            self.feed_starved();
+            self.wake_native();
         }
     }
 
-    /// `make_room` found no JS idle connection elsewhere: close a native idle one of another
-    /// destination (the core owns it, so at once), then let the starved dial.
-    fn make_room_native(self: &Arc<Self>, dest: DestId) {
+    /// The first idle connection `take` finds in a destination other than `dest`, with its
+    /// shard still locked.
+    fn idle_elsewhere(
+        &self,
+        dest: DestId,
+        mut take: impl FnMut(&mut DestState) -> Option<ConnId>,
+    ) -> Option<(MutexGuard<'_, Shard>, ConnId)> {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
-            let mut found = None;
-            for (d, ds) in shard.dests_mut() {
-                if d == dest {
-                    continue;
-                }
-                if let Some(id) = ds.native_idle.pop_front() {
-                    ds.open -= 1;
-                    found = Some(id);
-                    break;
-                }
-            }
+            let found = shard
+                .dests_mut()
+                .filter(|(d, _)| *d != dest)
+                .find_map(|(_, ds)| take(ds));
             if let Some(id) = found {
-                shard.remove_conn(id);
-                self.total_idle.fetch_sub(1, Ordering::Relaxed);
-                self.total_open.fetch_sub(1, Ordering::Relaxed);
-                Counters::bump(&self.counters.closed);
-                self.counters.evicted(EvictReason::Idle);
-                drop(shard);
-                self.feed_starved();
-                self.wake_native();
-                return;
+                return Some((shard, id));
             }
         }
+        None
     }
 
     /// Room appeared under maxTotal: let starved destinations dial, oldest first.

@@ -62,20 +62,73 @@ impl Socket {
 
     /// Reads what is there (0 at end of stream), waiting until something is.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
+        // SAFETY: `buf` is valid for writes of `len` bytes; the descriptor is open for as long
+        // as `self.io` owns it.
+        let recv = |fd| cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), len, 0) });
+        // A short read drained the socket: forget the readiness now rather than learn it from
+        // one more recv that fails with EAGAIN (as tokio's own TcpStream does).
+        self.when(Interest::READABLE, recv, |n| n > 0 && n < len)
+            .await
+    }
+
+    /// Copies up to `buf.len()` bytes without consuming them, waiting until at least one
+    /// byte (or the end of the stream) is there.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
+        // SAFETY: as in `read`; MSG_PEEK leaves the bytes in the socket.
+        let peek =
+            |fd| cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), len, libc::MSG_PEEK) });
+        self.when(Interest::READABLE, peek, |_| false).await
+    }
+
+    /// Writes all of `buf`, waiting for room as the peer reads (backpressure).
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let chunk = buf;
+            // SAFETY: `chunk` is valid for reads of its length. MSG_NOSIGNAL: a peer that went
+            // away is an EPIPE error here, never a SIGPIPE for the process.
+            let send = |fd| {
+                cvt(unsafe {
+                    libc::send(fd, chunk.as_ptr().cast(), chunk.len(), libc::MSG_NOSIGNAL)
+                })
+            };
+            let n = self.with_writable(send).await?;
+            buf = &buf[n..];
+        }
+        Ok(())
+    }
+
+    /// Runs `op` on the descriptor once it is readable, again after each EAGAIN.
+    pub async fn with_readable(
+        &self,
+        op: impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.when(Interest::READABLE, op, |_| false).await
+    }
+
+    /// Runs `op` on the descriptor once it is writable, again after each EAGAIN.
+    pub async fn with_writable(
+        &self,
+        op: impl FnMut(RawFd) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.when(Interest::WRITABLE, op, |_| false).await
+    }
+
+    /// Waits for `interest`, runs `op`, and again after each EAGAIN or EINTR. When `drained`
+    /// says a result left nothing more to do, the readiness is forgotten at once; bytes that
+    /// arrived meanwhile set it again (the guard clears only the readiness it saw).
+    async fn when(
+        &self,
+        interest: Interest,
+        mut op: impl FnMut(RawFd) -> io::Result<usize>,
+        drained: impl Fn(usize) -> bool,
+    ) -> io::Result<usize> {
         loop {
-            let mut ready = self.io.readable().await?;
-            // SAFETY: `buf` is valid for writes of `buf.len()` bytes; the descriptor is open
-            // for as long as `self.io` owns it.
-            let result = ready.try_io(|fd| {
-                cvt(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) })
-            });
-            match result {
+            let mut ready = self.io.ready(interest).await?;
+            match ready.try_io(|fd| op(fd.as_raw_fd())) {
                 Ok(Ok(n)) => {
-                    // A short read drained the socket: forget the readiness now rather than
-                    // learn it from one more recv that fails with EAGAIN (as tokio's own
-                    // TcpStream does). Bytes that arrived meanwhile set it again: the guard
-                    // clears only the readiness it saw.
-                    if n > 0 && n < buf.len() {
+                    if drained(n) {
                         ready.clear_ready();
                     }
                     return Ok(n);
@@ -85,86 +138,6 @@ impl Socket {
                 Err(_would_block) => continue,
             }
         }
-    }
-
-    /// Runs `op` on the descriptor once it is readable, again after each EAGAIN.
-    pub async fn with_readable(
-        &self,
-        mut op: impl FnMut(RawFd) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        loop {
-            let mut ready = self.io.readable().await?;
-            match ready.try_io(|fd| op(fd.as_raw_fd())) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    /// Runs `op` on the descriptor once it is writable, again after each EAGAIN.
-    pub async fn with_writable(
-        &self,
-        mut op: impl FnMut(RawFd) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        loop {
-            let mut ready = self.io.writable().await?;
-            match ready.try_io(|fd| op(fd.as_raw_fd())) {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    /// Copies up to `buf.len()` bytes without consuming them, waiting until at least one
-    /// byte (or the end of the stream) is there.
-    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let mut ready = self.io.readable().await?;
-            // SAFETY: as in `read`; MSG_PEEK leaves the bytes in the socket.
-            let result = ready.try_io(|fd| {
-                cvt(unsafe {
-                    libc::recv(
-                        fd.as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_PEEK,
-                    )
-                })
-            });
-            match result {
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(result) => return result,
-                Err(_would_block) => continue,
-            }
-        }
-    }
-
-    /// Writes all of `buf`, waiting for room as the peer reads (backpressure).
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            let mut ready = self.io.writable().await?;
-            // SAFETY: `buf` is valid for reads of `buf.len()` bytes. MSG_NOSIGNAL: a peer that
-            // went away is an EPIPE error here, never a SIGPIPE for the process.
-            let result = ready.try_io(|fd| {
-                cvt(unsafe {
-                    libc::send(
-                        fd.as_raw_fd(),
-                        buf.as_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_NOSIGNAL,
-                    )
-                })
-            });
-            match result {
-                Ok(Ok(n)) => buf = &buf[n..],
-                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => {}
-            }
-        }
-        Ok(())
     }
 
     /// Sends FIN: the peer reads end of stream, and may still send.

@@ -12,7 +12,7 @@ mod listener;
 mod registry;
 mod stats;
 
-use berth_core::listener::ListenOptions;
+use berth_core::listener::{ListenOptions, Route};
 use berth_core::session::{Client, Forwarder, SessionRequest};
 use berth_core::{EvictReason, Placement, Pool};
 use config::{millis, EngineConfig};
@@ -178,27 +178,13 @@ impl Engine {
     /// Binds a native listener; `on_route` is asked where each inbound connection goes.
     #[napi]
     pub fn listen(&self, config: ListenConfig, on_route: RouteCallback) -> Result<NativeListener> {
-        let ip: IpAddr = config.host.parse().map_err(|_| {
-            Error::new(
-                Status::InvalidArg,
-                format!("listen host must be an IP address, got {:?}", config.host),
-            )
-        })?;
-        let options = ListenOptions {
-            addr: SocketAddr::new(ip, config.port as u16),
-            peek: config.peek as usize,
-            peek_timeout: millis(config.peek_timeout).unwrap_or(Duration::MAX),
-            reuse_upstream: config.reuse_upstream,
-            backlog: config.backlog.min(i32::MAX as u32) as i32,
-        };
-        let inner = berth_core::listener::listen(&self.pool, options, Arc::new(JsRouter(on_route)))
-            .map_err(|e| {
-                Error::new(
-                    Status::GenericFailure,
-                    format!("listen on {}:{} failed: {e}", config.host, config.port),
-                )
-            })?;
-        Ok(NativeListener { inner })
+        listen(&self.pool, config, Route::Ask(Arc::new(JsRouter(on_route))))
+    }
+
+    /// Binds a native listener whose connections all go to `dest`, without asking JS.
+    #[napi]
+    pub fn listen_to(&self, config: ListenConfig, dest: u32) -> Result<NativeListener> {
+        listen(&self.pool, config, Route::Fixed(dest))
     }
 
     /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).
@@ -224,6 +210,29 @@ impl Engine {
             napi::sys::napi_unref_threadsafe_function(env.raw(), self.events.raw())
         })
     }
+}
+
+fn listen(pool: &Arc<Pool>, config: ListenConfig, route: Route) -> Result<NativeListener> {
+    let ip: IpAddr = config.host.parse().map_err(|_| {
+        Error::new(
+            Status::InvalidArg,
+            format!("listen host must be an IP address, got {:?}", config.host),
+        )
+    })?;
+    let options = ListenOptions {
+        addr: SocketAddr::new(ip, config.port as u16),
+        peek: config.peek as usize,
+        peek_timeout: millis(config.peek_timeout).unwrap_or(Duration::MAX),
+        reuse_upstream: config.reuse_upstream,
+        backlog: config.backlog.min(i32::MAX as u32) as i32,
+    };
+    let inner = berth_core::listener::listen(pool, options, route).map_err(|e| {
+        Error::new(
+            Status::GenericFailure,
+            format!("listen on {}:{} failed: {e}", config.host, config.port),
+        )
+    })?;
+    Ok(NativeListener { inner })
 }
 
 /// Adds the raw hot functions next to the generated exports.
