@@ -98,8 +98,9 @@ pub struct Pool {
     dials_started: AtomicU64,
     pub(crate) counters: Counters,
     closed: AtomicBool,
-    /// Native sessions waiting for room or an idle upstream (see upstream.rs), and where they
-    /// wait: every freed place wakes them while there are any.
+    /// Native sessions waiting for room or an idle upstream (see upstream.rs; per destination
+    /// in `DestState::native_waiting`), and where they wait: every freed place wakes them
+    /// while there are any.
     pub(crate) native_waiting: AtomicU32,
     pub(crate) upstream_room: Notify,
     /// Destinations whose waiters are blocked by `maxTotal`, served first when room appears.
@@ -297,10 +298,8 @@ impl Pool {
             return Placement::Handoff(waiter.id);
         }
         // Another destination is waiting for room under maxTotal, or a native session for a
-        // place: give it ours.
-        if self.has_starved.load(Ordering::Relaxed)
-            || self.native_waiting.load(Ordering::Relaxed) > 0
-        {
+        // place in this one: give it ours.
+        if self.has_starved.load(Ordering::Relaxed) || ds.native_waiting > 0 {
             self.counters.evicted(EvictReason::Idle);
             return Placement::Close;
         }
@@ -673,7 +672,7 @@ impl Pool {
 
     // ---- room under maxTotal ------------------------------------------------------------
 
-    fn mark_starved(&self, dest: DestId) {
+    pub(crate) fn mark_starved(&self, dest: DestId) {
         let mut starved = lock(&self.starved);
         if !starved.contains(&dest) {
             starved.push_back(dest);

@@ -91,6 +91,8 @@ pub struct DestState {
     pub native_idle: VecDeque<ConnId>,
     /// Dials for native sessions in flight (kept apart from `dialing`, which paces JS dials).
     pub native_dialing: u32,
+    /// Native sessions waiting for a place here: JS releases close instead of idling.
+    pub native_waiting: u32,
     /// Reuses handed straight to a waiter on release: counted under the shard's lock, like
     /// the shard's `hits`, rather than in a shared atomic on every contended release.
     pub handoff_reuses: u64,

@@ -105,7 +105,7 @@ impl Pool {
             if self.is_closed() {
                 break Err(closed_error());
             }
-            match self.take_upstream(dest) {
+            match self.take_upstream(dest, &mut waiting) {
                 Ok(Take::Hit(id, socket)) => {
                     break Ok(Upstream {
                         pool: Arc::clone(self),
@@ -117,10 +117,6 @@ impl Pool {
                 Ok(Take::Dial(id)) => break self.dial_upstream(dest, id).await,
                 Ok(Take::Wait) => {}
                 Err(e) => break Err(e),
-            }
-            if !waiting {
-                waiting = true;
-                self.native_waiting.fetch_add(1, Ordering::Relaxed);
             }
             let expired = async {
                 match deadline {
@@ -145,6 +141,9 @@ impl Pool {
             }
         };
         if waiting {
+            if let Some(ds) = self.shard(dest).dest(dest) {
+                ds.native_waiting -= 1;
+            }
             self.native_waiting.fetch_sub(1, Ordering::Relaxed);
         }
         result
@@ -159,7 +158,13 @@ impl Pool {
     }
 
     /// One look under the shard lock: an idle native connection, a place to dial, or neither.
-    fn take_upstream(self: &Arc<Self>, dest: DestId) -> Result<Take, DialError> {
+    /// On the first `Wait` the caller is counted as waiting (`waiting` set), under the same
+    /// lock, so that no release in between misses it.
+    fn take_upstream(
+        self: &Arc<Self>,
+        dest: DestId,
+        waiting: &mut bool,
+    ) -> Result<Take, DialError> {
         let mut shard = self.shard(dest);
         let mut needs_room = false;
         let mut evict = None;
@@ -231,6 +236,13 @@ impl Pool {
                 self.counters.evicted(EvictReason::Idle);
                 evict = Some(id);
             }
+            if !*waiting {
+                if let Some(ds) = shard.dest(dest) {
+                    *waiting = true;
+                    ds.native_waiting += 1;
+                    self.native_waiting.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             Take::Wait
         };
         drop(shard);
@@ -238,6 +250,8 @@ impl Pool {
             self.sink_evict(conn);
         }
         if needs_room {
+            // Blocked by maxTotal: releases anywhere close instead of idling until it dials.
+            self.mark_starved(dest);
             self.make_room(dest);
         }
         Ok(take)
@@ -340,7 +354,7 @@ impl Pool {
                 && !self.is_closed()
                 && (conn.expires_ms == u64::MAX || now_ms() < conn.expires_ms)
                 && ds.waiters.is_empty()
-                && self.native_waiting.load(Ordering::Relaxed) == 0
+                && ds.native_waiting == 0
                 && (ds.native_idle.len() as u32) < self.config.max_idle_per_destination
                 && liveness::check(socket.raw()) == Liveness::Alive
                 && reserve(&self.total_idle, self.config.max_total_idle);

@@ -415,3 +415,55 @@ async fn a_native_session_gets_the_place_of_an_idle_js_connection() {
     pool.forget(conn);
     assert!(!native.await.unwrap().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_js_release_gives_its_place_to_a_waiting_native_session_of_its_destination_only() {
+    let (dest, _) = echo_server();
+    let (other, _) = echo_server();
+    let (pool, events) = pool_with_events(PoolConfig {
+        max_per_destination: 1,
+        ..PoolConfig::default()
+    });
+    let id = pool.intern(&dest).unwrap();
+    let other_id = pool.intern(&other).unwrap();
+    // A JS lease on each destination, in use.
+    let mut fds = Vec::new();
+    let mut conns = Vec::new();
+    for (n, d) in [(11, id), (12, other_id)] {
+        assert!(matches!(
+            pool.acquire(d, n, 0, None),
+            berth_core::Acquire::Queued(_)
+        ));
+        let Event::Dialed { conn, .. } = events.recv_timeout(Duration::from_secs(10)).unwrap()
+        else {
+            panic!("expected a dial");
+        };
+        let fd = pool.adopt(conn).unwrap();
+        // SAFETY: adopt handed this descriptor to us.
+        fds.push(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        assert!(matches!(
+            pool.offer(conn),
+            berth_core::Placement::Handoff(_)
+        ));
+        conns.push(conn);
+    }
+    // A native session waits for the first destination's only place.
+    let native = {
+        let pool = Arc::clone(&pool);
+        tokio::spawn(async move { pool.acquire_upstream(id, None).await.map(|u| u.reused) })
+    };
+    for _ in 0..500 {
+        if pool.stats().waiting == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(pool.stats().waiting, 1);
+    // The other destination's release idles as usual; this one's closes to free the place.
+    assert_eq!(pool.release(conns[1], false), berth_core::Placement::Idle);
+    assert_eq!(pool.release(conns[0], false), berth_core::Placement::Close);
+    drop(fds.remove(0));
+    pool.forget(conns[0]);
+    assert!(!native.await.unwrap().unwrap());
+    assert_eq!(pool.stats().waiting, 0);
+}
