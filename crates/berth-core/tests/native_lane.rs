@@ -178,24 +178,44 @@ async fn closing_the_pool_ends_native_waits() {
     assert_eq!(waiting.await.unwrap(), Some(DialErrorCode::PoolClosed));
 }
 
+/// Runs `rounds` sessions one after the other, each sending `msg`, reading its echo and
+/// closing; checks what the client got back and returns the outcomes.
+async fn echo_sessions(
+    pool: &Arc<Pool>,
+    dest: u32,
+    reuse: bool,
+    msg: &'static [u8],
+    rounds: usize,
+) -> Vec<session::SessionOutcome> {
+    let mut outcomes = Vec::new();
+    for _ in 0..rounds {
+        let (client, inbound) = client_pair();
+        let talk = thread::spawn(move || echo_then_close(client, msg));
+        let counts = Counts::default();
+        let outcome = session::run(
+            pool,
+            request(inbound, dest, reuse),
+            &counts,
+            &Abort::default(),
+        )
+        .await;
+        assert_eq!(talk.join().unwrap(), msg);
+        assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_session_returns_its_upstream_and_the_next_reuses_it() {
     let (dest, accepted) = echo_server();
     let pool = pool(PoolConfig::default());
     let id = pool.intern(&dest).unwrap();
-    for round in 0..3 {
-        let (client, inbound) = client_pair();
-        let talk = thread::spawn(move || echo_then_close(client, b"ping"));
-        let counts = Counts::default();
-        let outcome = session::run(
-            &pool,
-            request(inbound, id, true),
-            &counts,
-            &Abort::default(),
-        )
-        .await;
-        assert_eq!(talk.join().unwrap(), b"ping");
-        assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
+    for (round, outcome) in echo_sessions(&pool, id, true, b"ping", 3)
+        .await
+        .iter()
+        .enumerate()
+    {
         assert!(outcome.upstream_returned, "round {round}: {outcome:?}");
         assert_eq!(outcome.upstream_reused, round > 0);
         assert_eq!((outcome.bytes_in, outcome.bytes_out), (4, 4));
@@ -208,20 +228,8 @@ async fn without_reuse_the_clients_fin_reaches_the_upstream() {
     let (dest, accepted) = echo_server();
     let pool = pool(PoolConfig::default());
     let id = pool.intern(&dest).unwrap();
-    for _ in 0..2 {
-        let (client, inbound) = client_pair();
-        // The echo server answers FIN with FIN: the client reads to the end.
-        let talk = thread::spawn(move || echo_then_close(client, b"half-close"));
-        let counts = Counts::default();
-        let outcome = session::run(
-            &pool,
-            request(inbound, id, false),
-            &counts,
-            &Abort::default(),
-        )
-        .await;
-        assert_eq!(talk.join().unwrap(), b"half-close");
-        assert_eq!(outcome.end, SessionEnd::Relay(End::ClientClosed));
+    // The echo server answers FIN with FIN: the client reads to the end.
+    for outcome in echo_sessions(&pool, id, false, b"half-close", 2).await {
         assert!(!outcome.upstream_returned);
     }
     assert_eq!(settled(&accepted, 2).await, 2);
