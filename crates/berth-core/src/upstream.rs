@@ -382,12 +382,17 @@ impl Pool {
     }
 
     /// Evicts native idle connections past their idle timeout or lifetime (the sweep).
+    /// Also peeks each one: an upstream that closed or reset while idle is evicted within a
+    /// sweep interval rather than found at its next use (no task watches idle native sockets:
+    /// one per idle period would cost every reuse a spawn and a wake-up).
     pub(crate) fn sweep_native(self: &Arc<Self>, now: u64, idle_limit: Option<u64>) {
         self.retire_native_idle(|conn| {
             if now >= conn.expires_ms {
                 Some(EvictReason::Lifetime)
             } else if idle_limit.is_some_and(|l| now.saturating_sub(conn.released_ms) >= l) {
                 Some(EvictReason::Idle)
+            } else if let ConnState::NativeIdle(socket) = &conn.state {
+                liveness::check(socket.raw()).eviction()
             } else {
                 None
             }

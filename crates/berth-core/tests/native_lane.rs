@@ -475,3 +475,42 @@ async fn a_js_release_gives_its_place_to_a_waiting_native_session_of_its_destina
     assert!(!native.await.unwrap().unwrap());
     assert_eq!(pool.stats().waiting, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_upstream_the_server_closed_is_evicted_by_the_sweep() {
+    // A server that closes its connection when told to.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dest = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let (close_tx, close_rx) = std::sync::mpsc::channel::<()>();
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            let _ = close_rx.recv();
+            drop(stream);
+            let _ = closed_tx.send(());
+        }
+    });
+    let pool = pool(PoolConfig {
+        idle_timeout: Some(Duration::from_secs(60)),
+        ..PoolConfig::default()
+    });
+    let id = pool.intern(&dest).unwrap();
+    let upstream = pool.acquire_upstream(id, None).await.unwrap();
+    upstream.release(true);
+    assert_eq!(pool.stats().idle, 1);
+    close_tx.send(()).unwrap();
+    tokio::task::spawn_blocking(move || closed_rx.recv_timeout(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .unwrap();
+    // No acquire: the sweep (every second here) finds it closed.
+    for _ in 0..500 {
+        if pool.stats().idle == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.idle, stats.open), (0, 0));
+    assert_eq!(stats.evicted_peer_closed, 1);
+}
