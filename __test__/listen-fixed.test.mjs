@@ -1,5 +1,6 @@
 // pool.listen with a destination string: every connection goes there, no JS call per connection.
 import test from 'ava';
+import net from 'node:net';
 import { createPool } from './helpers/pool.mjs';
 import { roundTrip, waitFor } from './helpers/net.mjs';
 import { startUpstream, connect, collect } from './helpers/forward.mjs';
@@ -40,4 +41,18 @@ test('a fixed destination nobody listens on: each session is a connect failure, 
   t.is(got.bytes, 0);
   await waitFor(() => proxy.stats().connectFailures === 1, { message: 'one connect failure' });
   t.is(proxy.stats().routeFailures, 0);
+});
+
+test('pool.close() resolves only once its listeners\' sockets are closed: the port refuses at once', async (t) => {
+  const upstream = await startUpstream(t, { mode: 'echo' });
+  const pool = createPool(t);
+  const proxy = await pool.listen({}, upstream.dest);
+  const { port } = proxy.address();
+  await pool.close();
+  const error = await new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); resolve(null); });
+    socket.once('error', resolve);
+  });
+  t.is(error?.code, 'ECONNREFUSED');
 });

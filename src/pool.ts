@@ -666,6 +666,8 @@ export class Pool implements AsyncDisposable {
 
   #checkClosed(): void {
     if (this.#onClosed === undefined || this.#state !== PoolState.Closed || this.#sockets > 0) return;
+    // A listener's own socket closes on the engine's thread; its close() says when.
+    if (this.#listeners.size > 0) return;
     const engine = this.#engine.stats();
     if (engine.open + engine.closing > 0) return;
     const done = this.#onClosed;
