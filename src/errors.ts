@@ -48,9 +48,11 @@ const DIAL_CODES: ReadonlySet<string> = new Set([
   'DNS_FAILED',
   'CONNECT_FAILED',
   'POOL_CLOSED',
+  // A native session that found no upstream in time.
+  'ACQUIRE_TIMEOUT',
 ]);
 
-/** Maps an engine dial failure to a BerthError. */
+/** Maps an engine dial failure (a native session's included) to a BerthError. */
 export function dialError(code: string | undefined, message: string | undefined, destination: string): BerthError {
   const known = code !== undefined && DIAL_CODES.has(code) ? (code as BerthErrorCode) : 'CONNECT_FAILED';
   return new BerthError(known, message ?? `connect to ${destination} failed`, destination);

@@ -4,7 +4,7 @@
  * descriptor over (one owner at a time), and turning the engine's report into a result.
  */
 import * as net from 'node:net';
-import { BerthError, type BerthErrorCode } from './errors';
+import { BerthError, dialError } from './errors';
 import { describe } from './config';
 import type { Engine, ForwardDone } from './native';
 
@@ -165,16 +165,6 @@ export function handOver(
   return session;
 }
 
-const END_CODES: ReadonlySet<string> = new Set([
-  'CONNECT_TIMEOUT',
-  'CONNECT_REFUSED',
-  'DNS_FAILED',
-  'CONNECT_FAILED',
-  'ACQUIRE_TIMEOUT',
-  'POOL_CLOSED',
-  'FORWARD_ERROR',
-]);
-
 export function toForwardResult(done: ForwardDone, destination: string): ForwardResult {
   const result: ForwardResult = {
     bytesIn: done.bytesIn,
@@ -184,9 +174,11 @@ export function toForwardResult(done: ForwardDone, destination: string): Forward
     durationMs: done.durationMs,
     end: done.end as ForwardEnd,
   };
-  if (done.code != null) {
-    const code = (END_CODES.has(done.code) ? done.code : 'FORWARD_ERROR') as BerthErrorCode;
-    result.error = new BerthError(code, done.message ?? done.code, destination);
+  if (done.code === 'FORWARD_ERROR') {
+    result.error = new BerthError('FORWARD_ERROR', done.message ?? 'the forwarded session failed', destination);
+  } else if (done.code != null) {
+    // No upstream: the dial's (or the wait's) own error.
+    result.error = dialError(done.code, done.message, destination);
   }
   return result;
 }

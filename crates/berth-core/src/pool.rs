@@ -425,13 +425,9 @@ impl Pool {
             let Some(id) = ds.native_idle.pop_front() else {
                 return;
             };
-            ds.open -= 1;
             self.total_idle.fetch_sub(1, Ordering::Relaxed);
-            self.total_open.fetch_sub(1, Ordering::Relaxed);
-            Counters::bump(&self.counters.closed);
             self.counters.evicted(EvictReason::Idle);
-            // Dropping the record closes the descriptor.
-            shard.remove_conn(id);
+            self.remove_native(shard, id);
         }
     }
 
@@ -648,7 +644,7 @@ impl Pool {
 
     /// The owner is about to close this connection: from now on it counts as closed, though
     /// it holds its place under the limits until `forget` reports the descriptor gone.
-    fn start_closing(&self, conn: &mut Conn) {
+    pub(crate) fn start_closing(&self, conn: &mut Conn) {
         if !matches!(conn.state, ConnState::Closing) {
             conn.state = ConnState::Closing;
             Counters::bump(&self.counters.closed);
@@ -696,17 +692,10 @@ impl Pool {
             });
             return;
         }
-        let native = self.idle_elsewhere(dest, |ds| {
-            let id = ds.native_idle.pop_front()?;
-            ds.open -= 1;
-            Some(id)
-        });
-        if let Some((mut shard, id)) = native {
-            shard.remove_conn(id);
+        if let Some((mut shard, id)) = self.idle_elsewhere(dest, |ds| ds.native_idle.pop_front()) {
             self.total_idle.fetch_sub(1, Ordering::Relaxed);
-            self.total_open.fetch_sub(1, Ordering::Relaxed);
-            Counters::bump(&self.counters.closed);
             self.counters.evicted(EvictReason::Idle);
+            self.remove_native(&mut shard, id);
             drop(shard);
             self.feed_starved();
             self.wake_native();

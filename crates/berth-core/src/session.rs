@@ -129,10 +129,10 @@ pub async fn run(
             return outcome(SessionEnd::Relay(End::ClientError), false, false, error);
         }
     };
+    // The acquire itself ends with PoolClosed when the pool closes.
     let acquired = tokio::select! {
         acquired = pool.acquire_upstream(request.dest, None) => acquired,
         _ = abort.fired() => return outcome(SessionEnd::Relay(End::Aborted), false, false, None),
-        _ = &mut pool_closed => return outcome(SessionEnd::PoolClosed, false, false, None),
     };
     let lease = match acquired {
         Ok(lease) => lease,

@@ -79,7 +79,7 @@ struct DialGuard<'a> {
 impl Drop for DialGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.pool.native_dial_ended(self.id, None);
+            self.pool.native_dial_ended(self.id, false);
         }
     }
 }
@@ -189,11 +189,8 @@ impl Pool {
                 };
                 if let Some(reason) = verdict {
                     self.counters.evicted(reason);
-                    ds.open -= 1;
-                    shard.remove_conn(id);
-                    self.total_open.fetch_sub(1, Ordering::Relaxed);
-                    Counters::bump(&self.counters.closed);
                     drop(socket);
+                    self.remove_native(&mut shard, id);
                     continue;
                 }
                 conn.uses += 1;
@@ -228,10 +225,7 @@ impl Pool {
                 // JS's idle connections hold every place: close one to make room for us.
                 self.total_idle.fetch_sub(1, Ordering::Relaxed);
                 if let Some(conn) = shard.conn_mut(id) {
-                    if !matches!(conn.state, ConnState::Closing) {
-                        conn.state = ConnState::Closing;
-                        Counters::bump(&self.counters.closed);
-                    }
+                    self.start_closing(conn);
                 }
                 self.counters.evicted(EvictReason::Idle);
                 evict = Some(id);
@@ -286,7 +280,7 @@ impl Pool {
                 self.counters
                     .connect
                     .record_us(started.elapsed().as_micros() as u64);
-                if self.native_dial_ended(id, Some(())) {
+                if self.native_dial_ended(id, true) {
                     Counters::bump(&self.counters.created);
                     Ok(Upstream {
                         pool: Arc::clone(self),
@@ -302,15 +296,15 @@ impl Pool {
                 if error.code != DialErrorCode::PoolClosed {
                     Counters::bump(&self.counters.dial_failures);
                 }
-                self.native_dial_ended(id, None);
+                self.native_dial_ended(id, false);
                 Err(error)
             }
         }
     }
 
-    /// A native dial finished: `Some` moves the record to in use (false if it is gone),
-    /// `None` removes it and frees its place.
-    fn native_dial_ended(self: &Arc<Self>, id: ConnId, ok: Option<()>) -> bool {
+    /// A native dial finished: `connected` moves the record to in use (false if it is gone
+    /// or the pool closed meanwhile); otherwise the record is removed and its place freed.
+    fn native_dial_ended(self: &Arc<Self>, id: ConnId, connected: bool) -> bool {
         let mut shard = self.shard(id);
         let Some((conn, ds)) = shard.conn_and_dest(id) else {
             return false;
@@ -319,7 +313,7 @@ impl Pool {
             return false;
         }
         ds.native_dialing -= 1;
-        if ok.is_some() && !self.is_closed() {
+        if connected && !self.is_closed() {
             conn.state = ConnState::NativeInUse;
             ds.in_use += 1;
             return true;
@@ -372,12 +366,9 @@ impl Pool {
                 self.counters.evicted(EvictReason::Unhealthy);
             }
         }
-        ds.open -= 1;
         let dest = conn.dest;
-        // Dropping the record (and `socket`, at the end of this scope) closes the descriptor.
-        shard.remove_conn(id);
-        self.total_open.fetch_sub(1, Ordering::Relaxed);
-        Counters::bump(&self.counters.closed);
+        // `socket`, if any, is dropped at the end of this scope: that closes the descriptor.
+        self.remove_native(&mut shard, id);
         self.place_freed(shard, dest);
     }
 
@@ -424,12 +415,9 @@ impl Pool {
                     if let Some(pos) = ds.native_idle.iter().position(|&c| c == id) {
                         ds.native_idle.remove(pos);
                     }
-                    ds.open -= 1;
                 }
-                shard.remove_conn(id);
                 self.total_idle.fetch_sub(1, Ordering::Relaxed);
-                self.total_open.fetch_sub(1, Ordering::Relaxed);
-                Counters::bump(&self.counters.closed);
+                self.remove_native(&mut shard, id);
                 if !closing {
                     self.counters.evicted(reason);
                 }
@@ -440,6 +428,20 @@ impl Pool {
             let shard = self.shard(dest);
             self.place_freed(shard, dest);
         }
+    }
+
+    /// Removes a native connection's record (dropping a socket it holds closes it) and frees
+    /// its place in its destination's and the pool's open counts; counted as closed. Whoever
+    /// took it off an idle list settles `total_idle`.
+    pub(crate) fn remove_native(&self, shard: &mut Shard, id: ConnId) {
+        let Some(conn) = shard.remove_conn(id) else {
+            return;
+        };
+        if let Some(ds) = shard.dest(conn.dest) {
+            ds.open -= 1;
+        }
+        self.total_open.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&self.counters.closed);
     }
 
     fn sink_evict(&self, conn: ConnId) {
