@@ -62,6 +62,38 @@ export declare class NativeListener {
   close(done: ClosedCallback): void
 }
 
+export declare class ResourceEngine {
+  constructor(config: ResourceEngineConfig, onEvent: ResourceEventCallback)
+  /** The number `resAcquire` / `resRelease` take to find this engine. */
+  get handle(): number
+  /** Starts keeping `min`: the slots to create now. */
+  start(): Array<number>
+  /**
+   * A create succeeded: a waiter id (>= 0) it went to, -1 idle, -2 destroy it (closed),
+   * -5 the slot was not being created.
+   */
+  created(slot: number): number
+  /** A create failed: `[waiter to reject or -1, slot to create next or -1]`. */
+  createFailed(slot: number, rejectWaiter: boolean): Array<number>
+  /** A borrowed slot will be destroyed; false when it is not borrowed. */
+  destroy(slot: number): boolean
+  /** A destroy finished: the slot to create now, or -1. */
+  destroyed(slot: number): number
+  cancel(waiter: number): boolean
+  /** Every idle slot, now being destroyed. */
+  clear(): Array<number>
+  close(): ResourceEngineClosed
+  stats(): ResourceEngineStats
+  /**
+   * Unregisters the handle (the hot functions then answer "queue full" / "not borrowed")
+   * and closes the engine. Idempotent.
+   */
+  dispose(): void
+  /** Keeps the event loop alive while JS awaits engine events (timed acquires). */
+  ref(): void
+  unref(): void
+}
+
 export interface EngineConfig {
   maxPerDestination: number
   maxIdlePerDestination: number
@@ -167,6 +199,66 @@ export interface ListenerStats {
   routeFailures: number
   connectFailures: number
   upstreamReused: number
+}
+
+/** What `close()` hands back: waiters to reject, idle slots to destroy. */
+export interface ResourceEngineClosed {
+  waiters: Array<number>
+  slots: Array<number>
+}
+
+/**
+ * Numbers are milliseconds unless named otherwise; `Infinity` disables a timeout (waits
+ * forever for `acquireTimeout`). Already validated by the facade.
+ */
+export interface ResourceEngineConfig {
+  min: number
+  max: number
+  /** `Infinity`: unbounded. */
+  maxWaiters: number
+  /** Idle order: most recently released first (true) or least (false). */
+  lifo: boolean
+  acquireTimeout: number
+  idleTimeout: number
+  softIdleTimeout: number
+  maxLifetime: number
+  evictionInterval: number
+  /** Idle resources examined per sweep; `Infinity`: all. */
+  testsPerEviction: number
+  /** First wait before `min` is refilled after a failed create (doubles, capped at 10 s). */
+  createBackoff: number
+}
+
+/**
+ * `kind`: 0 create (`id` = slot, already counted as creating), 1 evict (`id` = slot, now
+ * destroying; `reason` 0 idle, 1 lifetime), 2 waiter timed out (`id` = waiter, dequeued).
+ */
+export interface ResourceEngineEvent {
+  kind: number
+  id: number
+  reason: number
+}
+
+/** Gauges and counters; `acquireWait*Us` in microseconds (a hit counts as a wait of 0). */
+export interface ResourceEngineStats {
+  /** Idle + in use + being created. */
+  size: number
+  idle: number
+  inUse: number
+  creating: number
+  destroying: number
+  waiting: number
+  created: number
+  destroyed: number
+  acquired: number
+  reused: number
+  createFailures: number
+  timeouts: number
+  evictedIdle: number
+  evictedLifetime: number
+  acquireWaitP50Us: number
+  acquireWaitP99Us: number
+  acquireWaitMaxUs: number
 }
 
 export interface RouteRequest {

@@ -1,8 +1,14 @@
-// Writes dist/index.mjs: the ESM entry re-exports the CommonJS build, so that `import` and
-// `require` share one module instance (one engine, one set of classes).
+// Writes the ESM entries: each re-exports its CommonJS build, so that `import` and `require`
+// share one module instance (one engine, one set of classes).
 import { writeFileSync } from 'node:fs';
 
 writeFileSync(
   new URL('../dist/index.mjs', import.meta.url),
   `import berth from './index.js';\n\nexport const { Pool, Lease, BerthError, DEFAULTS, HttpAgent, ProxyListener } = berth;\nexport default berth;\n`,
+);
+
+// berth/generic-pool: the default export is the module object, as `import genericPool from 'generic-pool'` gives.
+writeFileSync(
+  new URL('../dist/generic-pool.mjs', import.meta.url),
+  `import genericPool from './generic-pool.js';\n\nexport const { Pool, Deque, PriorityQueue, DefaultEvictor, createPool, TimeoutError } = genericPool;\nexport default genericPool;\n`,
 );

@@ -26,7 +26,15 @@ export type BerthErrorCode =
   /** A forwarded session failed: the message says which side and the OS error. */
   | 'FORWARD_ERROR'
   /** `pool.listen` could not bind (address in use, permission, ...). */
-  | 'LISTEN_FAILED';
+  | 'LISTEN_FAILED'
+  /** `ResourcePool`: `release()` / `destroy()` of a resource that is not borrowed from this pool. */
+  | 'NOT_BORROWED'
+  /** `ResourcePool`: the factory's `create` failed (its error is the `cause`). */
+  | 'CREATE_FAILED'
+  /** `ResourcePool`: `create` did not settle within `createTimeout`. */
+  | 'CREATE_TIMEOUT'
+  /** `ResourcePool`: `destroy` did not settle within `destroyTimeout` (reported as a `'destroyError'`). */
+  | 'DESTROY_TIMEOUT';
 
 /** A runtime failure of the pool, with a stable `code` to branch on. */
 export class BerthError extends Error {
@@ -35,8 +43,8 @@ export class BerthError extends Error {
   /** The destination the failure concerns, when there is one. */
   readonly destination: string | undefined;
 
-  constructor(code: BerthErrorCode, message: string, destination?: string) {
-    super(message);
+  constructor(code: BerthErrorCode, message: string, destination?: string, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
     this.destination = destination;
   }

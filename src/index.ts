@@ -20,3 +20,10 @@ export type { HttpAgentOptions, HttpAgentRequestOptions, HttpAgentSystemError } 
 export { ProxyListener } from './listener';
 export type { ListenOptions, RouteFunction, RouteInfo, ProxyStats } from './listener';
 export type { ForwardOptions, ForwardResult, ForwardEnd } from './forward';
+export { ResourcePool } from './resource-pool';
+export type { ResourceAcquireOptions, ResourcePoolEvents } from './resource-pool';
+export { ResourceLease } from './resource-lease';
+export { pooled } from './pooled';
+export { RESOURCE_DEFAULTS } from './resource-options';
+export type { ResourcePoolOptions } from './resource-options';
+export type { ResourcePoolStats } from './resource-stats';

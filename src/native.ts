@@ -3,6 +3,7 @@
  * platform, or the one built from source in `native/`).
  */
 import type { Engine as EngineClass } from '../native/index';
+import type { ResourceEngine as ResourceEngineClass } from '../native/index';
 
 /**
  * The hot path, as raw Node-API functions (see crates/berth-node/src/hot.rs): napi-rs's
@@ -119,3 +120,71 @@ export const EVICT_PEER_CLOSED = 2;
 export const EVICT_UNHEALTHY = 3;
 /** `discard` reason for a connection its user destroyed. */
 export const DISCARD_BY_USER = -1;
+
+// ---- the resource pool's engine (ResourcePool; crates/berth-node/src/resource*.rs) ----------
+
+/** The resource pool's hot path, over the same `io` block (see resource_hot.rs). */
+interface ResourceHotPath {
+  resAcquire(): void;
+  resRelease(): void;
+}
+
+const resourceBinding = binding as unknown as { ResourceEngine: typeof ResourceEngineClass } & ResourceHotPath;
+
+export const ResourceEngine = resourceBinding.ResourceEngine;
+export type ResourceEngine = ResourceEngineClass;
+export type {
+  ResourceEngineConfig,
+  ResourceEngineEvent,
+  ResourceEngineStats,
+  ResourceEngineClosed,
+} from '../native/index';
+
+const nativeResAcquire = resourceBinding.resAcquire;
+const nativeResRelease = resourceBinding.resRelease;
+
+/**
+ * Takes an idle resource of engine `handle`, or queues under the caller's `waiter` token (a
+ * non-negative integer) with `priority` (an int32) and `timeoutMs` (`NaN`: the engine's
+ * `acquireTimeout`; `Infinity`: none). A slot id (>= 0) on a hit; `RES_QUEUED` (then
+ * `resCreateSlot()` is the slot to create now, or -1); `RES_QUEUE_FULL` (also for bad
+ * arguments); `RES_CLOSED`; or `RES_EXPIRED_BASE - slot` for an idle resource past its
+ * lifetime: destroy it, report `destroyed(slot)`, and call again.
+ */
+export function resAcquire(handle: number, waiter: number, priority: number, timeoutMs: number): number {
+  io[0] = handle;
+  io[1] = waiter;
+  io[2] = priority;
+  io[3] = timeoutMs;
+  nativeResAcquire();
+  return io[0]!;
+}
+
+/** After `resAcquire` returned `RES_QUEUED`: the slot to create now, or -1. */
+export function resCreateSlot(): number {
+  return io[1]!;
+}
+
+/**
+ * `key` is `handle * KEY_BASE + slot`. The waiter (>= 0) the resource went to, `PLACED_IDLE`,
+ * `PLACED_CLOSE` (destroy it, then report `destroyed(slot)`), or `RES_NOT_BORROWED`.
+ */
+export function resRelease(key: number): number {
+  io[0] = key;
+  nativeResRelease();
+  return io[0]!;
+}
+
+/** `resAcquire` results other than a slot id; every code is above every expired slot's. */
+export const RES_QUEUED = -1;
+export const RES_QUEUE_FULL = -2;
+export const RES_CLOSED = -3;
+/** An idle slot past its lifetime comes back as `RES_EXPIRED_BASE - slot` (<= -4). */
+export const RES_EXPIRED_BASE = -4;
+/** `resRelease` (and `created`): the slot is not borrowed (not being created). */
+export const RES_NOT_BORROWED = -5;
+
+/** ResourceEngineEvent kinds; an evict's `reason` is EVICT_IDLE or EVICT_LIFETIME. */
+export const RES_EVENT_CREATE = 0;
+export const RES_EVENT_EVICT = 1;
+export const RES_EVENT_WAITER_TIMED_OUT = 2;

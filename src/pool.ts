@@ -11,6 +11,9 @@ import { resolveOptions, describe, MAX_TIME, type PoolOptions, type ResolvedPool
 import { BerthError, dialError } from './errors';
 import { Lease, type LeaseOwner } from './lease';
 import { WaiterTable } from './waiter-table';
+import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
+
+export type { AcquireOptions } from './acquire-options';
 import {
   acquire,
   acquireWith,
@@ -34,16 +37,6 @@ import {
 } from './native';
 import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
 import { HttpAgent, type HttpAgentOptions } from './http-agent';
-
-/** Options of one `acquire`. */
-export interface AcquireOptions {
-  /** Abandons the wait: the promise rejects with `signal.reason`. */
-  signal?: AbortSignal;
-  /** Overrides the pool's `acquireTimeout` for this call (ms, or `Infinity`). */
-  timeout?: number;
-  /** Higher is served first; equal priorities are first come, first served. Default 0. */
-  priority?: number;
-}
 
 export interface DrainOptions {
   /** Reject with `DRAIN_TIMEOUT` if leases are still out after this long (ms). Default: wait forever. */
@@ -73,9 +66,6 @@ const FORWARDING = new Set<Pool>();
 /** Matches no destination a caller can pass. */
 const NO_DESTINATION: unique symbol = Symbol('berth.noDestination');
 
-const ACQUIRE_KEYS: ReadonlySet<string> = new Set(['signal', 'timeout', 'priority']);
-const I32_MIN = -(2 ** 31);
-const I32_MAX = 2 ** 31 - 1;
 
 export class Pool implements AsyncDisposable {
   /** The resolved configuration, defaults filled in. */
@@ -674,27 +664,5 @@ export class Pool implements AsyncDisposable {
     this.#onClosed = undefined;
     this.#updateRef();
     done();
-  }
-}
-
-function checkAcquireOptions(options: AcquireOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`acquire options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!ACQUIRE_KEYS.has(key)) throw new TypeError(`unknown acquire option ${JSON.stringify(key)} (known: signal, timeout, priority)`);
-  }
-  const { signal, timeout, priority } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
-  }
-  if (
-    timeout !== undefined &&
-    (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME))
-  ) {
-    throw new TypeError(`timeout must be a number of milliseconds from 0 to ${MAX_TIME} or Infinity, got ${describe(timeout)}`);
-  }
-  if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < I32_MIN || priority > I32_MAX)) {
-    throw new TypeError(`priority must be an integer from ${I32_MIN} to ${I32_MAX}, got ${describe(priority)}`);
   }
 }

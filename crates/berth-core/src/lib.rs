@@ -17,6 +17,7 @@ pub mod listener;
 pub mod liveness;
 pub mod pool;
 pub mod relay;
+pub mod resource;
 pub mod runtime;
 pub mod session;
 pub mod shard;
@@ -33,6 +34,10 @@ pub use destination::{Destination, InvalidDestination};
 pub use error::{DialError, DialErrorCode};
 pub use events::{Event, EventSink};
 pub use pool::{Acquire, ConnSnapshot, DestSnapshot, Placement, Pool};
+pub use resource::{
+    Placement as ResourcePlacement, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink,
+    ResourceStats, SlotId, Take,
+};
 pub use shard::{ConnId, DestId};
 pub use stats::{EvictReason, StatsSnapshot};
 pub use upstream::Upstream;

@@ -2,14 +2,18 @@
 //! decision lives in the engine or in the TypeScript facade.
 //!
 //! Hot calls take and return plain numbers: a reuse hit is `acquire` plus `release`, raw
-//! Node-API functions (see `hot.rs`) that find the engine by handle.
+//! Node-API functions (see `hot.rs`) that find the engine by handle; the resource pool's
+//! (`ResourceEngine`, resource.rs) are `resAcquire` / `resRelease` (resource_hot.rs).
 
 mod config;
 mod events;
 mod forward;
 mod hot;
+mod hot_io;
 mod listener;
 mod registry;
+mod resource;
+mod resource_hot;
 mod stats;
 
 use berth_core::listener::{ListenOptions, Route};
@@ -238,7 +242,8 @@ fn listen(pool: &Arc<Pool>, config: ListenConfig, route: Route) -> Result<Native
 /// Adds the raw hot functions next to the generated exports.
 #[napi(module_exports)]
 pub fn init(exports: Object, env: Env) -> Result<()> {
-    hot::register(env.raw(), exports.raw())
+    hot::register(env.raw(), exports.raw())?;
+    resource_hot::register(env.raw(), exports.raw())
 }
 
 impl Drop for Engine {

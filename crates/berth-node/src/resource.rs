@@ -1,0 +1,309 @@
+//! `ResourceEngine`: the resource pool's engine as a napi class, one per JS `ResourcePool`.
+//! Its config, events and stats as plain JS objects. The hot calls (`resAcquire`,
+//! `resRelease`) are raw functions in resource_hot.rs that find the engine by `handle`.
+
+use crate::config::millis;
+use crate::registry::resources;
+use crate::resource_hot::placement_code;
+use berth_core::{
+    IdleOrder, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, ResourceStats,
+};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use std::sync::Arc;
+use std::time::Duration;
+
+// ---- config -----------------------------------------------------------------------------
+
+/// Numbers are milliseconds unless named otherwise; `Infinity` disables a timeout (waits
+/// forever for `acquireTimeout`). Already validated by the facade.
+#[napi(object)]
+pub struct ResourceEngineConfig {
+    pub min: u32,
+    pub max: u32,
+    /// `Infinity`: unbounded.
+    pub max_waiters: f64,
+    /// Idle order: most recently released first (true) or least (false).
+    pub lifo: bool,
+    pub acquire_timeout: f64,
+    pub idle_timeout: f64,
+    pub soft_idle_timeout: f64,
+    pub max_lifetime: f64,
+    pub eviction_interval: f64,
+    /// Idle resources examined per sweep; `Infinity`: all.
+    pub tests_per_eviction: f64,
+    /// First wait before `min` is refilled after a failed create (doubles, capped at 10 s).
+    pub create_backoff: f64,
+}
+
+/// A count where `Infinity` (or anything past u32) means no limit.
+fn count(n: f64) -> u32 {
+    if n >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        n.max(0.0) as u32
+    }
+}
+
+impl From<ResourceEngineConfig> for ResourceConfig {
+    fn from(c: ResourceEngineConfig) -> Self {
+        ResourceConfig {
+            min: c.min,
+            max: c.max,
+            max_waiters: count(c.max_waiters),
+            order: if c.lifo {
+                IdleOrder::Lifo
+            } else {
+                IdleOrder::Fifo
+            },
+            acquire_timeout: millis(c.acquire_timeout),
+            idle_timeout: millis(c.idle_timeout),
+            soft_idle_timeout: millis(c.soft_idle_timeout),
+            max_lifetime: millis(c.max_lifetime),
+            eviction_interval: millis(c.eviction_interval).unwrap_or(Duration::from_secs(1)),
+            tests_per_eviction: count(c.tests_per_eviction),
+            create_backoff: millis(c.create_backoff).unwrap_or(Duration::from_secs(10)),
+        }
+    }
+}
+
+// ---- events -----------------------------------------------------------------------------
+
+/// `kind`: 0 create (`id` = slot, already counted as creating), 1 evict (`id` = slot, now
+/// destroying; `reason` 0 idle, 1 lifetime), 2 waiter timed out (`id` = waiter, dequeued).
+#[napi(object)]
+pub struct ResourceEngineEvent {
+    pub kind: u32,
+    pub id: f64,
+    pub reason: u32,
+}
+
+/// Weak: the function does not keep the event loop alive unless the facade refs it.
+pub type ResourceEventCallback =
+    ThreadsafeFunction<ResourceEngineEvent, (), ResourceEngineEvent, Status, false, true>;
+
+struct JsResourceSink(Arc<ResourceEventCallback>);
+
+impl ResourceSink for JsResourceSink {
+    fn emit(&self, event: ResourceEvent) -> bool {
+        let (kind, id, reason) = match event {
+            ResourceEvent::Create { slot } => (0, f64::from(slot), 0),
+            ResourceEvent::Evict { slot, reason } => (1, f64::from(slot), reason.code()),
+            ResourceEvent::WaiterTimedOut { waiter } => (2, waiter as f64, 0),
+        };
+        let event = ResourceEngineEvent { kind, id, reason };
+        self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
+    }
+}
+
+// ---- stats ------------------------------------------------------------------------------
+
+/// Gauges and counters; `acquireWait*Us` in microseconds (a hit counts as a wait of 0).
+#[napi(object)]
+pub struct ResourceEngineStats {
+    /// Idle + in use + being created.
+    pub size: f64,
+    pub idle: f64,
+    pub in_use: f64,
+    pub creating: f64,
+    pub destroying: f64,
+    pub waiting: f64,
+    pub created: f64,
+    pub destroyed: f64,
+    pub acquired: f64,
+    pub reused: f64,
+    pub create_failures: f64,
+    pub timeouts: f64,
+    pub evicted_idle: f64,
+    pub evicted_lifetime: f64,
+    pub acquire_wait_p50_us: f64,
+    pub acquire_wait_p99_us: f64,
+    pub acquire_wait_max_us: f64,
+}
+
+impl From<ResourceStats> for ResourceEngineStats {
+    fn from(s: ResourceStats) -> Self {
+        ResourceEngineStats {
+            size: s.size as f64,
+            idle: s.idle as f64,
+            in_use: s.in_use as f64,
+            creating: s.creating as f64,
+            destroying: s.destroying as f64,
+            waiting: s.waiting as f64,
+            created: s.created as f64,
+            destroyed: s.destroyed as f64,
+            acquired: s.acquired as f64,
+            reused: s.reused as f64,
+            create_failures: s.create_failures as f64,
+            timeouts: s.timeouts as f64,
+            evicted_idle: s.evicted_idle as f64,
+            evicted_lifetime: s.evicted_lifetime as f64,
+            acquire_wait_p50_us: s.acquire_wait_p50_us,
+            acquire_wait_p99_us: s.acquire_wait_p99_us,
+            acquire_wait_max_us: s.acquire_wait_max_us,
+        }
+    }
+}
+
+/// What `close()` hands back: waiters to reject, idle slots to destroy.
+#[napi(object)]
+pub struct ResourceEngineClosed {
+    pub waiters: Vec<f64>,
+    pub slots: Vec<u32>,
+}
+
+// ---- the class --------------------------------------------------------------------------
+
+/// Slot results other than a slot id: none.
+const NO_SLOT: f64 = -1.0;
+/// `created` on a slot that was not being created (the caller destroys its resource without
+/// reporting `destroyed`).
+const NOT_CREATING: f64 = -5.0;
+
+#[napi]
+pub struct ResourceEngine {
+    pool: Arc<ResourcePool>,
+    events: Arc<ResourceEventCallback>,
+    handle: u32,
+    registered: bool,
+}
+
+#[napi]
+impl ResourceEngine {
+    #[napi(constructor)]
+    pub fn new(config: ResourceEngineConfig, on_event: ResourceEventCallback) -> Self {
+        let events = Arc::new(on_event);
+        let sink = Arc::new(JsResourceSink(Arc::clone(&events)));
+        let pool = ResourcePool::new(config.into(), sink, berth_core::runtime::handle());
+        let handle = resources::register(Arc::clone(&pool));
+        ResourceEngine {
+            pool,
+            events,
+            handle,
+            registered: true,
+        }
+    }
+
+    /// The number `resAcquire` / `resRelease` take to find this engine.
+    #[napi(getter)]
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    /// Starts keeping `min`: the slots to create now.
+    #[napi]
+    pub fn start(&self) -> Vec<u32> {
+        self.pool.start()
+    }
+
+    /// A create succeeded: a waiter id (>= 0) it went to, -1 idle, -2 destroy it (closed),
+    /// -5 the slot was not being created.
+    #[napi]
+    pub fn created(&self, slot: u32) -> f64 {
+        self.pool.created(slot).map_or(NOT_CREATING, placement_code)
+    }
+
+    /// A create failed: `[waiter to reject or -1, slot to create next or -1]`.
+    #[napi]
+    pub fn create_failed(&self, slot: u32, reject_waiter: bool) -> Vec<f64> {
+        let (waiter, next) = self.pool.create_failed(slot, reject_waiter);
+        vec![
+            waiter.map_or(NO_SLOT, |w| w as f64),
+            next.map_or(NO_SLOT, f64::from),
+        ]
+    }
+
+    /// A borrowed slot will be destroyed; false when it is not borrowed.
+    #[napi]
+    pub fn destroy(&self, slot: u32) -> bool {
+        self.pool.destroy(slot)
+    }
+
+    /// A destroy finished: the slot to create now, or -1.
+    #[napi]
+    pub fn destroyed(&self, slot: u32) -> f64 {
+        self.pool.destroyed(slot).map_or(NO_SLOT, f64::from)
+    }
+
+    #[napi]
+    pub fn cancel(&self, waiter: f64) -> bool {
+        waiter >= 0.0 && self.pool.cancel(waiter as u64)
+    }
+
+    /// Every idle slot, now being destroyed.
+    #[napi]
+    pub fn clear(&self) -> Vec<u32> {
+        self.pool.clear()
+    }
+
+    #[napi]
+    pub fn close(&self) -> ResourceEngineClosed {
+        let (waiters, slots) = self.pool.close();
+        ResourceEngineClosed {
+            waiters: waiters.into_iter().map(|w| w as f64).collect(),
+            slots,
+        }
+    }
+
+    #[napi]
+    pub fn stats(&self) -> ResourceEngineStats {
+        self.pool.stats().into()
+    }
+
+    /// Unregisters the handle (the hot functions then answer "queue full" / "not borrowed")
+    /// and closes the engine. Idempotent.
+    #[napi]
+    pub fn dispose(&mut self) {
+        if self.registered {
+            self.registered = false;
+            resources::unregister(self.handle);
+        }
+        self.pool.close();
+    }
+
+    /// Keeps the event loop alive while JS awaits engine events (timed acquires).
+    #[napi(js_name = "ref")]
+    pub fn keep_alive(&self, env: Env) -> Result<()> {
+        if self.events.aborted() {
+            return Ok(());
+        }
+        // SAFETY: called on the JS thread that created the function, with its env; the
+        // function is not aborted (checked above) and lives as long as `self.events`.
+        check_status!(unsafe {
+            napi::sys::napi_ref_threadsafe_function(env.raw(), self.events.raw())
+        })
+    }
+
+    #[napi(js_name = "unref")]
+    pub fn let_exit(&self, env: Env) -> Result<()> {
+        if self.events.aborted() {
+            return Ok(());
+        }
+        // SAFETY: as in `keep_alive`.
+        check_status!(unsafe {
+            napi::sys::napi_unref_threadsafe_function(env.raw(), self.events.raw())
+        })
+    }
+}
+
+impl Drop for ResourceEngine {
+    fn drop(&mut self) {
+        // The JS object is gone (GC or env teardown): free the handle, stop the timer task.
+        self.dispose();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_saturate_to_unbounded() {
+        assert_eq!(count(f64::INFINITY), u32::MAX);
+        assert_eq!(count(5e9), u32::MAX);
+        assert_eq!(count(3.0), 3);
+        assert_eq!(count(-1.0), 0);
+        assert_eq!(count(f64::NAN), 0);
+    }
+}

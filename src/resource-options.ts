@@ -1,0 +1,199 @@
+/** ResourcePool configuration: the public options, their defaults, and their validation. */
+import { describe, MAX_TIME } from './config';
+
+/** Options of `new ResourcePool(options)`. Times are in milliseconds. */
+export interface ResourcePoolOptions<T> {
+  /**
+   * Makes a resource. `signal` aborts when the create takes longer than `createTimeout` or the
+   * pool closes; a resource that arrives after that is destroyed at once.
+   */
+  create: (signal: AbortSignal) => T | Promise<T>;
+  /** Disposes of a resource (close the client). Errors go to the `'destroyError'` event. */
+  destroy: (resource: T) => void | Promise<void>;
+  /** Health check for `testOnAcquire` / `testOnRelease`: `false` or a throw means unhealthy (destroyed). */
+  validate?: (resource: T) => boolean | Promise<boolean>;
+  /** Resources kept in existence, re-created in the background (with backoff after failures). Default 0. */
+  min?: number;
+  /** Resources at most (idle + borrowed + being created). Default 10. */
+  max?: number;
+  /** An acquire rejects with `ACQUIRE_TIMEOUT` after waiting this long. Default 30000; `Infinity` disables. */
+  acquireTimeout?: number;
+  /** A create that takes longer fails with `CREATE_TIMEOUT` (its signal aborts). Default 30000; `Infinity` disables. */
+  createTimeout?: number;
+  /** A destroy that takes longer is given up on (its place is freed; a `'destroyError'` is emitted). Default 5000; `Infinity` waits. */
+  destroyTimeout?: number;
+  /** An idle resource is destroyed after this long unused, even below `min` (which is then refilled). Default 30000; `Infinity` disables. */
+  idleTimeout?: number;
+  /** An idle resource is destroyed after this long unused if more than `min` resources exist. Default `Infinity`. */
+  softIdleTimeout?: number;
+  /** A resource is retired after this long (less up to 2.5% jitter), when next idle. Default `Infinity`. */
+  maxLifetime?: number;
+  /** How often idle resources are checked for the timeouts above. Default 1000. */
+  evictionInterval?: number;
+  /** Idle resources examined per check, oldest first. Default `Infinity` (all). */
+  testsPerEviction?: number;
+  /** Validate a resource before handing it out (one just created is not validated). Default false. */
+  testOnAcquire?: boolean;
+  /** Validate a resource when it is released. Default false. */
+  testOnRelease?: boolean;
+  /** Acquires allowed to queue; beyond it `QUEUE_FULL`. Default 1024; `Infinity` allowed. */
+  maxWaiters?: number;
+  /** Which idle resource is handed out first: most recently released (`'lifo'`, default) or least (`'fifo'`). */
+  order?: 'lifo' | 'fifo';
+  /** Tries per create before it fails (`attempts`, default 1), waiting `backoff` ms (default 100, doubling) between tries. */
+  createRetry?: { attempts?: number; backoff?: number };
+  /** Start creating `min` resources at construction (default true); otherwise at `start()` or the first acquire. */
+  autostart?: boolean;
+}
+
+export interface ResolvedResourceOptions<T> {
+  create: (signal: AbortSignal) => T | Promise<T>;
+  destroy: (resource: T) => void | Promise<void>;
+  validate: ((resource: T) => boolean | Promise<boolean>) | undefined;
+  min: number;
+  max: number;
+  acquireTimeout: number;
+  createTimeout: number;
+  destroyTimeout: number;
+  idleTimeout: number;
+  softIdleTimeout: number;
+  maxLifetime: number;
+  evictionInterval: number;
+  testsPerEviction: number;
+  testOnAcquire: boolean;
+  testOnRelease: boolean;
+  maxWaiters: number;
+  order: 'lifo' | 'fifo';
+  createAttempts: number;
+  createBackoff: number;
+  autostart: boolean;
+}
+
+export const RESOURCE_DEFAULTS = Object.freeze({
+  min: 0,
+  max: 10,
+  acquireTimeout: 30_000,
+  createTimeout: 30_000,
+  destroyTimeout: 5_000,
+  idleTimeout: 30_000,
+  softIdleTimeout: Infinity,
+  maxLifetime: Infinity,
+  evictionInterval: 1_000,
+  testsPerEviction: Infinity,
+  testOnAcquire: false,
+  testOnRelease: false,
+  maxWaiters: 1024,
+  order: 'lifo' as 'lifo' | 'fifo',
+  createAttempts: 1,
+  createBackoff: 100,
+  autostart: true,
+});
+
+/** Engine counts are u32: the largest finite count it takes (`Infinity` maps to it). */
+export const MAX_ENGINE_COUNT = 2 ** 32 - 1;
+const MAX_COUNT = 2 ** 31 - 1;
+
+const KEYS: ReadonlySet<string> = new Set([
+  'create',
+  'destroy',
+  'validate',
+  'min',
+  'max',
+  'acquireTimeout',
+  'createTimeout',
+  'destroyTimeout',
+  'idleTimeout',
+  'softIdleTimeout',
+  'maxLifetime',
+  'evictionInterval',
+  'testsPerEviction',
+  'testOnAcquire',
+  'testOnRelease',
+  'maxWaiters',
+  'order',
+  'createRetry',
+  'autostart',
+]);
+
+function count(key: string, value: unknown, min: number, infinite: boolean, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (infinite && value === Infinity) return Infinity;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_COUNT) {
+    throw new TypeError(`${key} must be an integer from ${min} to ${MAX_COUNT}${infinite ? ' or Infinity' : ''}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function time(key: string, value: unknown, min: number, infinite: boolean, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (infinite && value === Infinity) return Infinity;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIME) {
+    throw new TypeError(`${key} must be a number of milliseconds from ${min} to ${MAX_TIME}${infinite ? ' or Infinity' : ''}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function flag(key: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${key} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function fn<F>(key: string, value: unknown, required: boolean): F | undefined {
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== 'function') {
+    throw new TypeError(`${key} must be a function${required ? '' : ' or undefined'}, got ${describe(value)}`);
+  }
+  return value as F;
+}
+
+/** Checks every key and fills in defaults; throws a TypeError naming the first bad key. */
+export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOptions<T> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`ResourcePool options must be an object with create and destroy functions, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KEYS.has(key)) throw new TypeError(`unknown ResourcePool option ${JSON.stringify(key)} (known: ${[...KEYS].join(', ')})`);
+  }
+  const o = options as ResourcePoolOptions<T>;
+  const d = RESOURCE_DEFAULTS;
+  const retry: unknown = o.createRetry;
+  if (retry !== undefined && (typeof retry !== 'object' || retry === null || Array.isArray(retry))) {
+    throw new TypeError(`createRetry must be an object { attempts, backoff }, got ${describe(retry)}`);
+  }
+  const r = (retry ?? {}) as { attempts?: unknown; backoff?: unknown };
+  for (const key of Object.keys(r)) {
+    if (key !== 'attempts' && key !== 'backoff') throw new TypeError(`unknown createRetry option ${JSON.stringify(key)} (known: attempts, backoff)`);
+  }
+  const resolved: ResolvedResourceOptions<T> = {
+    create: fn<ResolvedResourceOptions<T>['create']>('create', o.create, true)!,
+    destroy: fn<ResolvedResourceOptions<T>['destroy']>('destroy', o.destroy, true)!,
+    validate: fn<NonNullable<ResolvedResourceOptions<T>['validate']>>('validate', o.validate, false),
+    min: count('min', o.min, 0, false, d.min),
+    max: count('max', o.max, 1, false, d.max),
+    acquireTimeout: time('acquireTimeout', o.acquireTimeout, 0, true, d.acquireTimeout),
+    createTimeout: time('createTimeout', o.createTimeout, 1, true, d.createTimeout),
+    destroyTimeout: time('destroyTimeout', o.destroyTimeout, 1, true, d.destroyTimeout),
+    idleTimeout: time('idleTimeout', o.idleTimeout, 1, true, d.idleTimeout),
+    softIdleTimeout: time('softIdleTimeout', o.softIdleTimeout, 1, true, d.softIdleTimeout),
+    maxLifetime: time('maxLifetime', o.maxLifetime, 1, true, d.maxLifetime),
+    evictionInterval: time('evictionInterval', o.evictionInterval, 1, false, d.evictionInterval),
+    testsPerEviction: count('testsPerEviction', o.testsPerEviction, 1, true, d.testsPerEviction),
+    testOnAcquire: flag('testOnAcquire', o.testOnAcquire, d.testOnAcquire),
+    testOnRelease: flag('testOnRelease', o.testOnRelease, d.testOnRelease),
+    maxWaiters: count('maxWaiters', o.maxWaiters, 0, true, d.maxWaiters),
+    order: d.order,
+    createAttempts: count('createRetry.attempts', r.attempts, 1, false, d.createAttempts),
+    createBackoff: time('createRetry.backoff', r.backoff, 0, false, d.createBackoff),
+    autostart: flag('autostart', o.autostart, d.autostart),
+  };
+  if (o.order !== undefined) {
+    if (o.order !== 'lifo' && o.order !== 'fifo') throw new TypeError(`order must be 'lifo' or 'fifo', got ${describe(o.order)}`);
+    resolved.order = o.order;
+  }
+  if (resolved.min > resolved.max) throw new TypeError(`min (${resolved.min}) must not exceed max (${resolved.max})`);
+  if ((resolved.testOnAcquire || resolved.testOnRelease) && resolved.validate === undefined) {
+    throw new TypeError(`${resolved.testOnAcquire ? 'testOnAcquire' : 'testOnRelease'} needs a validate function`);
+  }
+  return resolved;
+}

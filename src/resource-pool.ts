@@ -1,0 +1,753 @@
+/**
+ * `ResourcePool`: berth's engine for arbitrary resources (database clients, channels, ...).
+ * The engine decides who gets which resource (limits, idle order, waiters by priority,
+ * acquire deadlines, idle and lifetime eviction, keeping `min`); this class holds the
+ * resources themselves, by the engine's slot ids, and runs the factory's functions.
+ */
+import { EventEmitter } from 'node:events';
+import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
+import { BerthError } from './errors';
+import {
+  KEY_BASE,
+  PLACED_CLOSE,
+  PLACED_IDLE,
+  RES_CLOSED,
+  RES_EXPIRED_BASE,
+  RES_QUEUE_FULL,
+  RES_QUEUED,
+  ResourceEngine,
+  resAcquire,
+  resCreateSlot,
+  resRelease,
+  type ResourceEngineEvent,
+} from './native';
+import { ResourceLease } from './resource-lease';
+import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './resource-options';
+import { toResourceStats, type ResourcePoolStats } from './resource-stats';
+import { WaiterTable } from './waiter-table';
+
+/** Options of one `acquire`: `signal`, `timeout` (ms or `Infinity`), `priority` (higher first). */
+export type ResourceAcquireOptions = AcquireOptions;
+
+/** The pool's events and their arguments. */
+export interface ResourcePoolEvents<T> {
+  /** A `create` failed (each failed try, retries included). */
+  createError: [error: unknown];
+  /** A `destroy` failed or timed out. */
+  destroyError: [error: unknown, resource: T];
+  /** A `validate` threw (the resource counts as unhealthy and is destroyed). */
+  validateError: [error: unknown, resource: T];
+}
+
+/** Engine event kinds. */
+const EVENT_CREATE = 0;
+const EVENT_EVICT = 1;
+const EVENT_WAITER_TIMED_OUT = 2;
+
+/** What the facade knows of a slot. */
+const enum Slot {
+  /** No resource (being created, destroyed, or unused id). */
+  None,
+  Idle,
+  Borrowed,
+  /** Being validated (on acquire or on release): nobody may take it. */
+  Checking,
+}
+
+const enum State {
+  Open,
+  Draining,
+  Closed,
+}
+
+interface Waiter<T> {
+  resolve(resource: T): void;
+  reject(error: unknown): void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  readonly priority: number;
+  /** ms, or NaN for the pool's acquireTimeout. */
+  readonly timeout: number;
+  /** Settled (served, rejected, aborted): a late hand-off goes back to the pool. */
+  done: boolean;
+  /** Its token while queued in the engine, else -1. */
+  token: number;
+}
+
+/** Pools with queued acquires: kept reachable while the engine may still call them. */
+const BUSY = new Set<object>();
+
+/** NaN: "the pool's own acquire timeout" for the engine. */
+const POOL_TIMEOUT = NaN;
+
+export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
+  readonly #o: ResolvedResourceOptions<T>;
+  readonly #engine: ResourceEngine;
+  readonly #handle: number;
+  readonly #keyBase: number;
+  /** Resources by slot id (ids are small and reused). */
+  readonly #resources: (T | undefined)[] = [];
+  readonly #slotState: Slot[] = [];
+  /** Slot of every resource that exists, idle or out. */
+  readonly #slotOf = new Map<T, number>();
+  readonly #waiters = new WaiterTable<Waiter<T>>();
+  #state = State.Open;
+  /** Whether `min` maintenance has started (autostart, `start()` or the first acquire). */
+  #started = false;
+  /** The fast path applies: open, started, no validation on acquire. */
+  #fast = false;
+  #borrowed = 0;
+  /** Validations in flight (on acquire or release): resources neither idle nor lent. */
+  #checking = 0;
+  #creating = 0;
+  #destroying = 0;
+  #validationFailures = 0;
+  #refed = false;
+  readonly #createAborts = new Set<AbortController>();
+  #ready: Promise<void> | undefined;
+  #drained: Promise<void> | undefined;
+  #onDrained: (() => void) | undefined;
+  #closed: Promise<void> | undefined;
+  #onClosed: (() => void) | undefined;
+
+  constructor(options: ResourcePoolOptions<T>) {
+    super();
+    const o = resolveResourceOptions<T>(options);
+    this.#o = o;
+    const count = (n: number) => (Number.isFinite(n) ? n : MAX_ENGINE_COUNT);
+    this.#engine = new ResourceEngine(
+      {
+        min: o.min,
+        max: o.max,
+        maxWaiters: count(o.maxWaiters),
+        lifo: o.order === 'lifo',
+        acquireTimeout: o.acquireTimeout,
+        idleTimeout: o.idleTimeout,
+        softIdleTimeout: o.softIdleTimeout,
+        maxLifetime: o.maxLifetime,
+        evictionInterval: o.evictionInterval,
+        testsPerEviction: count(o.testsPerEviction),
+        createBackoff: Math.max(o.createBackoff, 1),
+      },
+      ResourcePool.#eventHandler(new WeakRef(this)),
+    );
+    this.#handle = this.#engine.handle;
+    this.#keyBase = this.#handle * KEY_BASE;
+    if (o.autostart) this.start();
+  }
+
+  // ---- generic-pool-like gauges ---------------------------------------------------------
+
+  /** The configured minimum. */
+  get min(): number {
+    return this.#o.min;
+  }
+
+  /** The configured maximum. */
+  get max(): number {
+    return this.#o.max;
+  }
+
+  /** Resources that exist or are being created. */
+  get size(): number {
+    return this.#engine.stats().size;
+  }
+
+  /** Idle resources, ready to hand out. */
+  get available(): number {
+    return this.#engine.stats().idle;
+  }
+
+  /** Resources lent out now. */
+  get borrowed(): number {
+    return this.#borrowed;
+  }
+
+  /** Acquires waiting for a resource. */
+  get pending(): number {
+    return this.#waiters.size;
+  }
+
+  /** How many more resources could be created: `max - size`. */
+  get spareResourceCapacity(): number {
+    return this.#o.max - this.size;
+  }
+
+  /** Counters, gauges and the acquire-wait quantiles, read without stopping the pool. */
+  stats(): ResourcePoolStats {
+    return toResourceStats(this.#engine.stats(), this.#borrowed, this.#validationFailures);
+  }
+
+  // ---- borrowing ------------------------------------------------------------------------
+
+  /**
+   * Borrows a resource: an idle one (validated first with `testOnAcquire`), a new one if
+   * fewer than `max` exist, or the next one given back. Rejects with a `BerthError`:
+   * `ACQUIRE_TIMEOUT`, `QUEUE_FULL`, `POOL_DRAINING`, `POOL_CLOSED`, or `CREATE_FAILED` /
+   * `CREATE_TIMEOUT` when the create made for this acquire failed; with `signal.reason` when
+   * aborted.
+   */
+  acquire(options?: ResourceAcquireOptions): Promise<T> {
+    // A reuse hit in as few steps as possible; anything else takes the general path.
+    if (options === undefined && this.#fast) {
+      const slot = resAcquire(this.#handle, this.#waiters.nextToken(), 0, POOL_TIMEOUT);
+      if (slot >= 0) return Promise.resolve(this.#lend(slot));
+      if (slot === RES_QUEUED) return this.#queue(0, POOL_TIMEOUT, undefined, resCreateSlot());
+    }
+    return this.#acquireSlow(options);
+  }
+
+  #acquireSlow(options: ResourceAcquireOptions | undefined): Promise<T> {
+    if (this.#state !== State.Open) return Promise.reject(this.#refusal());
+    if (!this.#started) this.start();
+    let priority = 0;
+    let timeout = POOL_TIMEOUT;
+    let signal: AbortSignal | undefined;
+    if (options !== undefined) {
+      try {
+        checkAcquireOptions(options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      signal = options.signal;
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      priority = options.priority ?? 0;
+      timeout = options.timeout ?? POOL_TIMEOUT;
+    }
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = { resolve, reject, signal, onAbort: undefined, priority, timeout, done: false, token: -1 };
+      if (signal !== undefined) {
+        waiter.onAbort = () => this.#abort(waiter);
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.#request(waiter);
+    });
+  }
+
+  /**
+   * Borrows, runs `fn` with the resource, and releases it when `fn` returns, or destroys it
+   * when `fn` throws (then rethrows). Resolves to what `fn` returns.
+   */
+  async use<R>(fn: (resource: T) => R | Promise<R>, options?: ResourceAcquireOptions): Promise<R> {
+    const resource = await this.acquire(options);
+    let result: R;
+    try {
+      result = await fn(resource);
+    } catch (error) {
+      if (this.isBorrowed(resource)) await this.destroy(resource);
+      throw error;
+    }
+    if (this.isBorrowed(resource)) this.release(resource);
+    return result;
+  }
+
+  /** Borrows a resource as a lease object: `await using lease = await pool.lease()` releases it at the end of the block. */
+  async lease(options?: ResourceAcquireOptions): Promise<ResourceLease<T>> {
+    return new ResourceLease(await this.acquire(options), this);
+  }
+
+  /** True while `resource` is lent out by this pool. */
+  isBorrowed(resource: T): boolean {
+    const slot = this.#slotOf.get(resource);
+    return slot !== undefined && this.#slotState[slot] === Slot.Borrowed;
+  }
+
+  /**
+   * Gives a borrowed resource back (validated first with `testOnRelease`).
+   * @throws BerthError `NOT_BORROWED` when `resource` is not lent out by this pool.
+   */
+  release(resource: T): void {
+    const slot = this.#slotOf.get(resource);
+    if (slot === undefined || this.#slotState[slot] !== Slot.Borrowed) throw notBorrowed('release');
+    this.#borrowed--;
+    if (this.#o.testOnRelease) {
+      void this.#checkThenRelease(slot, resource);
+    } else {
+      this.#place(slot, resRelease(this.#keyBase + slot), false);
+    }
+    if (this.#onDrained !== undefined) this.#checkDrained();
+  }
+
+  /**
+   * Destroys a borrowed resource instead of giving it back; resolves once the factory's
+   * `destroy` has run (its failure goes to the `'destroyError'` event). Rejects with
+   * BerthError `NOT_BORROWED` when `resource` is not lent out by this pool.
+   */
+  destroy(resource: T): Promise<void> {
+    const slot = this.#slotOf.get(resource);
+    if (slot === undefined || this.#slotState[slot] !== Slot.Borrowed) return Promise.reject(notBorrowed('destroy'));
+    this.#borrowed--;
+    this.#engine.destroy(slot);
+    const done = this.#destroySlot(slot);
+    if (this.#onDrained !== undefined) this.#checkDrained();
+    return done;
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+
+  /** Starts keeping `min` resources (done at construction unless `autostart: false`). */
+  start(): void {
+    if (this.#started || this.#state === State.Closed) return;
+    this.#started = true;
+    this.#updateFast();
+    const creates = this.#engine.start().map((slot) => this.#create(slot, false));
+    this.#ready = Promise.all(creates).then(() => undefined);
+  }
+
+  /** Resolves once the first `min` creates have settled (starting them if not started). */
+  ready(): Promise<void> {
+    if (!this.#started) this.start();
+    return this.#ready ?? Promise.resolve();
+  }
+
+  /**
+   * Refuses new acquires (`POOL_DRAINING`), serves the ones already queued, and resolves
+   * once no resource is lent out and no acquire waits. Idle resources stay (see `clear()`
+   * and `close()`).
+   */
+  drain(): Promise<void> {
+    if (this.#state === State.Closed) return this.#closed ?? Promise.resolve();
+    this.#state = State.Draining;
+    this.#updateFast();
+    this.#drained ??= new Promise<void>((resolve) => {
+      this.#onDrained = resolve;
+    });
+    this.#checkDrained();
+    return this.#drained;
+  }
+
+  /** Destroys every idle resource now; resolves once those destroys have run. */
+  async clear(): Promise<void> {
+    await Promise.all(this.#engine.clear().map((slot) => this.#destroySlot(slot)));
+  }
+
+  /**
+   * Closes the pool: queued acquires reject with `POOL_CLOSED`, creates in flight are
+   * aborted, idle resources are destroyed now and borrowed ones when they come back.
+   * Resolves once every resource has been destroyed. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    this.#state = State.Closed;
+    this.#updateFast();
+    this.#closed = new Promise<void>((resolve) => {
+      this.#onClosed = resolve;
+    });
+    const { waiters, slots } = this.#engine.close();
+    const closed = () => new BerthError('POOL_CLOSED', 'the pool was closed');
+    for (const token of waiters) this.#takeWaiter(token)?.reject(closed());
+    for (const token of this.#waiters.tokens()) this.#takeWaiter(token)?.reject(closed());
+    for (const controller of this.#createAborts) controller.abort(closed());
+    for (const slot of slots) void this.#destroySlot(slot);
+    this.#onDrained?.();
+    this.#onDrained = undefined;
+    this.#checkClosed();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- acquiring ----------------------------------------------------------------------
+
+  /** Asks the engine for a resource for `waiter`, until it is served, queued or refused. */
+  #request(waiter: Waiter<T>): void {
+    for (;;) {
+      if (waiter.done) return;
+      if (this.#state !== State.Open) return this.#settle(waiter)?.reject(this.#refusal());
+      const token = this.#waiters.nextToken();
+      const result = resAcquire(this.#handle, token, waiter.priority, waiter.timeout);
+      if (result >= 0) return this.#serve(waiter, result, false);
+      if (result === RES_QUEUED) {
+        const create = resCreateSlot();
+        waiter.token = token;
+        this.#waiters.add(waiter);
+        this.#updateRef();
+        if (create >= 0) void this.#create(create, true);
+        return;
+      }
+      if (result === RES_QUEUE_FULL) {
+        return this.#settle(waiter)?.reject(new BerthError('QUEUE_FULL', `${this.#o.maxWaiters} acquires already wait for a resource`));
+      }
+      if (result === RES_CLOSED) return this.#settle(waiter)?.reject(this.#refusal());
+      // An idle resource past maxLifetime: the engine took it out; destroy it and ask again.
+      void this.#destroySlot(RES_EXPIRED_BASE - result);
+    }
+  }
+
+  /** The fast path's queued acquire, booked under the token it passed. */
+  #queue(priority: number, timeout: number, signal: AbortSignal | undefined, create: number): Promise<T> {
+    const promise = new Promise<T>((resolve, reject) => {
+      const token = this.#waiters.nextToken();
+      this.#waiters.add({ resolve, reject, signal, onAbort: undefined, priority, timeout, done: false, token });
+    });
+    this.#updateRef();
+    if (create >= 0) void this.#create(create, true);
+    return promise;
+  }
+
+  /** Hands `slot` to `waiter`, validating it first with `testOnAcquire` (not a fresh one). */
+  #serve(waiter: Waiter<T>, slot: number, fresh: boolean): void {
+    if (!this.#o.testOnAcquire || fresh) {
+      if (waiter.done) return this.#place(slot, resRelease(this.#keyBase + slot), false);
+      this.#settle(waiter);
+      return waiter.resolve(this.#lend(slot));
+    }
+    void this.#checkThenServe(waiter, slot);
+  }
+
+  async #checkThenServe(waiter: Waiter<T>, slot: number): Promise<void> {
+    const resource = this.#resources[slot]!;
+    this.#slotState[slot] = Slot.Checking;
+    this.#checking++;
+    const healthy = await this.#validate(resource);
+    this.#checking--;
+    if (healthy) {
+      if (waiter.done) {
+        this.#place(slot, resRelease(this.#keyBase + slot), false);
+      } else {
+        this.#settle(waiter);
+        waiter.resolve(this.#lend(slot));
+      }
+    } else {
+      this.#engine.destroy(slot);
+      void this.#destroySlot(slot);
+      this.#request(waiter);
+    }
+    if (this.#onDrained !== undefined) this.#checkDrained();
+  }
+
+  async #checkThenRelease(slot: number, resource: T): Promise<void> {
+    this.#slotState[slot] = Slot.Checking;
+    this.#checking++;
+    const healthy = await this.#validate(resource);
+    this.#checking--;
+    if (healthy) {
+      this.#place(slot, resRelease(this.#keyBase + slot), false);
+    } else {
+      this.#engine.destroy(slot);
+      void this.#destroySlot(slot);
+    }
+    if (this.#onDrained !== undefined) this.#checkDrained();
+  }
+
+  /** Runs `validate`: false, a throw or a rejection mean unhealthy. */
+  async #validate(resource: T): Promise<boolean> {
+    let healthy: boolean;
+    try {
+      healthy = (await this.#o.validate!(resource)) === true;
+    } catch (error) {
+      this.#emitSafe('validateError', error, resource);
+      healthy = false;
+    }
+    if (!healthy) this.#validationFailures++;
+    return healthy;
+  }
+
+  #lend(slot: number): T {
+    this.#slotState[slot] = Slot.Borrowed;
+    this.#borrowed++;
+    return this.#resources[slot]!;
+  }
+
+  /** Acts on the engine's placement of a free resource. */
+  #place(slot: number, placement: number, fresh: boolean): void {
+    if (placement === PLACED_IDLE) {
+      this.#slotState[slot] = Slot.Idle;
+    } else if (placement === PLACED_CLOSE) {
+      void this.#destroySlot(slot);
+    } else if (placement < 0) {
+      // The engine does not hold this slot as lent (cannot happen): never strand the resource.
+      const resource = this.#resources[slot];
+      this.#resources[slot] = undefined;
+      this.#slotState[slot] = Slot.None;
+      if (resource !== undefined) {
+        this.#slotOf.delete(resource);
+        void this.#destroyResource(resource);
+      }
+    } else {
+      const waiter = this.#takeWaiter(placement);
+      if (waiter === undefined) {
+        // Cannot happen (hand-offs go to waiters still queued); never strand the resource.
+        this.#slotState[slot] = Slot.Borrowed;
+        this.#place(slot, resRelease(this.#keyBase + slot), false);
+        return;
+      }
+      this.#serve(waiter, slot, fresh);
+    }
+  }
+
+  #abort(waiter: Waiter<T>): void {
+    if (waiter.done) return;
+    // Still queued in the engine: take it back. Otherwise its resource is on its way (being
+    // validated) and goes back to the pool when it finds the waiter gone.
+    if (waiter.token >= 0 && this.#waiters.get(waiter.token) === waiter) {
+      this.#engine.cancel(waiter.token);
+      this.#waiters.take(waiter.token);
+    }
+    this.#settle(waiter)?.reject(waiter.signal!.reason);
+    this.#updateRef();
+  }
+
+  /** Takes a queued waiter out of the books. */
+  #takeWaiter(token: number): Waiter<T> | undefined {
+    const waiter = this.#waiters.take(token);
+    if (waiter !== undefined) waiter.token = -1;
+    if (waiter !== undefined && this.#refed && this.#waiters.size === 0) this.#updateRef();
+    return waiter;
+  }
+
+  /** Marks `waiter` settled (the caller resolves or rejects it); undefined if it already was. */
+  #settle(waiter: Waiter<T>): Waiter<T> | undefined {
+    if (waiter.done) return undefined;
+    waiter.done = true;
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    if (this.#onDrained !== undefined) queueMicrotask(() => this.#checkDrained());
+    return waiter;
+  }
+
+  // ---- creating and destroying ----------------------------------------------------------
+
+  /**
+   * Creates the resource of `slot` (retrying per `createRetry`), then lets the engine place
+   * it. A create for waiters (`demand`) that fails for good rejects the next waiter with the
+   * cause; a background one for `min` does not (the engine retries it with backoff).
+   */
+  async #create(slot: number, demand: boolean): Promise<void> {
+    this.#creating++;
+    let failure: unknown;
+    let created = false;
+    let resource: T | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        resource = await this.#createOnce();
+        created = true;
+        break;
+      } catch (error) {
+        failure = error;
+        // Aborted by close(): not the factory's failure.
+        if (this.#state !== State.Closed) this.#emitSafe('createError', error);
+      }
+      if (attempt >= this.#o.createAttempts || this.#state === State.Closed) break;
+      await sleep(this.#o.createBackoff * 2 ** (attempt - 1));
+    }
+    this.#creating--;
+    if (created && this.#slotOf.has(resource!)) {
+      created = false;
+      failure = new TypeError('create returned a resource that is already in the pool: each resource must be a distinct value');
+    }
+    if (created) {
+      this.#resources[slot] = resource;
+      this.#slotOf.set(resource!, slot);
+      this.#slotState[slot] = Slot.None;
+      this.#place(slot, this.#engine.created(slot), true);
+    } else {
+      const [waiter, next] = this.#engine.createFailed(slot, demand) as [number, number];
+      if (waiter >= 0) this.#takeWaiter(waiter)?.reject(createError(failure));
+      if (next >= 0) void this.#create(next, true);
+    }
+    this.#checkClosed();
+  }
+
+  /** One try of the factory's `create`, bounded by `createTimeout` and aborted by `close()`. */
+  #createOnce(): Promise<T> {
+    const controller = new AbortController();
+    this.#createAborts.add(controller);
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const finish = () => {
+        settled = true;
+        clearTimeout(timer);
+        this.#createAborts.delete(controller);
+      };
+      const onAbort = () => {
+        if (settled) return;
+        finish();
+        reject(controller.signal.reason);
+      };
+      controller.signal.addEventListener('abort', onAbort, { once: true });
+      if (Number.isFinite(this.#o.createTimeout)) {
+        timer = setTimeout(() => {
+          controller.abort(new BerthError('CREATE_TIMEOUT', `create did not finish within ${this.#o.createTimeout} ms`));
+        }, this.#o.createTimeout);
+      }
+      let pending: Promise<T>;
+      try {
+        pending = Promise.resolve(this.#o.create(controller.signal));
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (resource) => {
+          if (settled) {
+            // Too late (timed out or the pool closed): nobody will use it.
+            void this.#destroyResource(resource);
+            return;
+          }
+          finish();
+          controller.signal.removeEventListener('abort', onAbort);
+          resolve(resource);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          finish();
+          controller.signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Destroys the resource of a slot the engine already took out, then frees the slot. */
+  async #destroySlot(slot: number): Promise<void> {
+    const resource = this.#resources[slot];
+    this.#resources[slot] = undefined;
+    this.#slotState[slot] = Slot.None;
+    if (resource !== undefined) {
+      this.#slotOf.delete(resource);
+      await this.#destroyResource(resource);
+    }
+    const next = this.#engine.destroyed(slot);
+    if (next >= 0) void this.#create(next, true);
+    this.#checkClosed();
+  }
+
+  /** Runs the factory's `destroy`, bounded by `destroyTimeout`; failures go to `'destroyError'`. */
+  async #destroyResource(resource: T): Promise<void> {
+    this.#destroying++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const destroyed = Promise.resolve().then(() => this.#o.destroy(resource));
+      if (Number.isFinite(this.#o.destroyTimeout)) {
+        const expired = new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new BerthError('DESTROY_TIMEOUT', `destroy did not finish within ${this.#o.destroyTimeout} ms`)),
+            this.#o.destroyTimeout,
+          );
+        });
+        destroyed.catch(() => {});
+        await Promise.race([destroyed, expired]);
+      } else {
+        await destroyed;
+      }
+    } catch (error) {
+      this.#emitSafe('destroyError', error, resource);
+    } finally {
+      clearTimeout(timer);
+      this.#destroying--;
+    }
+  }
+
+  // ---- engine events --------------------------------------------------------------------
+
+  /**
+   * The engine's event callback holds the pool weakly: a pool its user dropped can be
+   * collected (which stops the engine's timers). While acquires wait it is held in BUSY.
+   */
+  static #eventHandler<U>(pool: WeakRef<ResourcePool<U>>): (event: ResourceEngineEvent) => void {
+    return (event) => {
+      const target = pool.deref();
+      if (target !== undefined) target.#onEngineEvent(event);
+    };
+  }
+
+  #onEngineEvent(event: ResourceEngineEvent): void {
+    switch (event.kind) {
+      case EVENT_CREATE:
+        if (this.#state === State.Closed) return;
+        void this.#create(event.id, false);
+        return;
+      case EVENT_EVICT:
+        void this.#destroySlot(event.id);
+        return;
+      case EVENT_WAITER_TIMED_OUT: {
+        const waiter = this.#takeWaiter(event.id);
+        if (waiter !== undefined) {
+          this.#settle(waiter)?.reject(new BerthError('ACQUIRE_TIMEOUT', 'no resource became available in time'));
+        }
+        return;
+      }
+    }
+  }
+
+  // ---- state ----------------------------------------------------------------------------
+
+  #updateFast(): void {
+    this.#fast = this.#state === State.Open && this.#started && !this.#o.testOnAcquire;
+  }
+
+  /** Engine events only keep the process alive while acquires wait for them. */
+  #updateRef(): void {
+    const wanted = this.#waiters.size > 0;
+    if (wanted === this.#refed) return;
+    this.#refed = wanted;
+    if (wanted) {
+      this.#engine.ref();
+      BUSY.add(this);
+    } else {
+      this.#engine.unref();
+      BUSY.delete(this);
+    }
+  }
+
+  #refusal(): BerthError {
+    return this.#state === State.Draining
+      ? new BerthError('POOL_DRAINING', 'the pool is draining and accepts no new acquires')
+      : new BerthError('POOL_CLOSED', 'the pool is closed');
+  }
+
+  #checkDrained(): void {
+    if (this.#onDrained === undefined || this.#borrowed > 0 || this.#checking > 0 || this.#waiters.size > 0) return;
+    const done = this.#onDrained;
+    this.#onDrained = undefined;
+    done();
+  }
+
+  #checkClosed(): void {
+    if (this.#onClosed === undefined) return;
+    if (this.#slotOf.size > 0 || this.#creating > 0 || this.#destroying > 0) {
+      // Idle ones left over (a create that landed after close() is placed "destroy" by the
+      // engine; this covers any resource still idle): destroy them.
+      return;
+    }
+    const done = this.#onClosed;
+    this.#onClosed = undefined;
+    this.#updateRef();
+    this.#engine.dispose();
+    done();
+  }
+
+  #emitSafe(event: keyof ResourcePoolEvents<T>, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      // A listener that throws: surface it as any listener's throw would, not inside the pool.
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+/** `ResourcePool`'s typed `on` / `once` / `off`. */
+export interface ResourcePool<T> {
+  on<E extends keyof ResourcePoolEvents<T>>(event: E, listener: (...args: ResourcePoolEvents<T>[E]) => void): this;
+  once<E extends keyof ResourcePoolEvents<T>>(event: E, listener: (...args: ResourcePoolEvents<T>[E]) => void): this;
+  off<E extends keyof ResourcePoolEvents<T>>(event: E, listener: (...args: ResourcePoolEvents<T>[E]) => void): this;
+}
+
+function notBorrowed(what: string): BerthError {
+  return new BerthError('NOT_BORROWED', `${what}(): this resource is not borrowed from this pool`);
+}
+
+function createError(failure: unknown): BerthError {
+  if (failure instanceof BerthError) return failure;
+  const message = failure instanceof Error ? failure.message : String(failure);
+  return new BerthError('CREATE_FAILED', `create failed: ${message}`, undefined, { cause: failure });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
