@@ -187,8 +187,7 @@ test('idle resources are destroyed after idleTimeout; softIdleTimeout keeps min'
   const pool = createResourcePool(t, over(f, { max: 3, idleTimeout: 40, evictionInterval: 10 }));
   const rs = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
   for (const r of rs) pool.release(r);
-  await until(() => pool.size === 0, { message: 'idle resources evicted' });
-  t.true(rs.every((r) => r.destroyed));
+  await until(() => pool.size === 0 && rs.every((r) => r.destroyed), { message: 'idle resources evicted and destroyed' });
   t.like(pool.stats(), { evicted: { idle: 3, lifetime: 0, unhealthy: 0 } });
 
   const g = makeFactory();
