@@ -2,7 +2,7 @@
 //! destinations hashed to it, behind the shard's own lock.
 
 use crate::socket::Socket;
-use crate::waiters::Waiters;
+use crate::waiters::{WaitSampler, Waiters};
 use std::collections::VecDeque;
 use std::os::fd::{OwnedFd, RawFd};
 
@@ -103,8 +103,8 @@ pub struct Shard {
     /// Reuse hits served from this shard's idle lists: counted under the shard's lock rather
     /// than in a shared atomic, because the hit path is the hottest there is.
     pub hits: u64,
-    /// Waits queued in this shard, ever: picks which waits are timed (see `wait_sample`).
-    pub waits: u64,
+    /// Picks which of this shard's waits are timed.
+    waits: WaitSampler,
     index: usize,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
@@ -119,20 +119,9 @@ impl Shard {
         }
     }
 
-    /// Whether to time the next wait, and how many waits its sample stands for. Reading the
-    /// clock twice per wait was a twentieth of a contended acquire; every wait is timed until
-    /// the shard has seen `TIME_ALL` of them, then one in `SAMPLE_EVERY`, counted that many times.
+    /// Whether to time the next wait, and how many waits its sample stands for.
     pub fn wait_sample(&mut self) -> Option<u64> {
-        const TIME_ALL: u64 = 256;
-        const SAMPLE_EVERY: u64 = 8;
-        self.waits += 1;
-        if self.waits <= TIME_ALL {
-            Some(1)
-        } else if self.waits % SAMPLE_EVERY == 0 {
-            Some(SAMPLE_EVERY)
-        } else {
-            None
-        }
+        self.waits.sample()
     }
 
     pub fn add_dest(&mut self, dest: DestId) {

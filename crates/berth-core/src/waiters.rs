@@ -17,6 +17,30 @@ pub struct Waiter {
     pub deadline: Option<u64>,
 }
 
+/// Picks which waits are timed for the acquire-wait histogram: reading the clock twice per
+/// wait was a twentieth of a contended acquire. Every wait is timed until `TIME_ALL` of them
+/// were seen, then one in `SAMPLE_EVERY`, counted that many times.
+#[derive(Default, Debug)]
+pub struct WaitSampler {
+    waits: u64,
+}
+
+impl WaitSampler {
+    /// Whether to time the next wait, and how many waits its sample stands for.
+    pub fn sample(&mut self) -> Option<u64> {
+        const TIME_ALL: u64 = 256;
+        const SAMPLE_EVERY: u64 = 8;
+        self.waits += 1;
+        if self.waits <= TIME_ALL {
+            Some(1)
+        } else if self.waits % SAMPLE_EVERY == 0 {
+            Some(SAMPLE_EVERY)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Waiters {
     /// Priority 0, the level almost every acquire uses. Its own deque, kept (with its

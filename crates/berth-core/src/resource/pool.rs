@@ -12,7 +12,7 @@ use crate::deadlines::Deadlines;
 use crate::histogram::Histogram;
 use crate::pool::lock;
 use crate::stats::EvictReason;
-use crate::waiters::{Waiter, WaiterId, Waiters};
+use crate::waiters::{WaitSampler, Waiter, WaiterId, Waiters};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,6 +48,8 @@ struct State {
     retry_at: u64,
     /// Creates ever completed: seeds the lifetime jitter.
     expiry_seed: u64,
+    /// Picks which waits are timed.
+    waits: WaitSampler,
     tally: Tally,
 }
 
@@ -176,7 +178,7 @@ impl ResourcePool {
         st.waiters.push(
             Waiter {
                 id: waiter,
-                since: Some((Instant::now(), 1)),
+                since: st.waits.sample().map(|weight| (Instant::now(), weight)),
                 deadline,
             },
             priority,
