@@ -1,0 +1,140 @@
+// Real PostgreSQL and Redis servers for the tests that need them.
+//
+// Where a server comes from, in order:
+//   1. the environment: BERTH_TEST_PG=postgres://user@host:port/db, BERTH_TEST_REDIS=redis://host:port
+//      (.ci/run starts both with scripts/test-servers.sh and exports these);
+//   2. else, when the binaries are on this machine, scripts/test-servers.sh starts one for the
+//      test file (127.0.0.1, a free port, files in a temporary directory) before its tests and
+//      stops it after them;
+//   3. else the file's tests fail with the reason under CI (CI=true), and are skipped with the
+//      reason printed anywhere else.
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = fileURLToPath(new URL('../../scripts/test-servers.sh', import.meta.url));
+const KINDS = {
+  pg: { env: 'BERTH_TEST_PG', name: 'PostgreSQL' },
+  redis: { env: 'BERTH_TEST_REDIS', name: 'Redis' },
+};
+
+const inCI = () => Boolean(process.env.CI) && !['false', '0'].includes(process.env.CI.toLowerCase());
+
+/** Why scripts/test-servers.sh cannot start `kind` here, or null if it can. */
+function unavailableReason(kind) {
+  const r = spawnSync('bash', [SCRIPT, 'available', kind], { encoding: 'utf8' });
+  if (r.error) return `cannot run ${SCRIPT}: ${r.error.message}`;
+  return r.status === 0 ? null : (r.stdout.trim() || r.stderr.trim() || `exit code ${r.status}`);
+}
+
+function runScript(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`scripts/test-servers.sh ${args.join(' ')} exited with ${code}:\n${stderr}`));
+    });
+  });
+}
+
+/**
+ * Declares that this test file needs the servers `kinds` (some of 'pg', 'redis'). Call it at the
+ * top of the file, before declaring tests; it decides now whether the tests can run.
+ *
+ * Returns { test, urls }: `test` is ava's test to declare the file's tests with (test.skip when
+ * the servers cannot be had outside CI), and `urls` ({ pg, redis }) is filled in by the time
+ * the tests run.
+ */
+export function useServers(test, kinds) {
+  const urls = {};
+  const toStart = [];
+  const missing = [];
+  for (const kind of kinds) {
+    const { env, name } = KINDS[kind];
+    if (process.env[env]) {
+      urls[kind] = process.env[env];
+      continue;
+    }
+    const reason = unavailableReason(kind);
+    if (reason) missing.push(`${name}: ${env} is not set, and ${reason}`);
+    else toStart.push(kind);
+  }
+
+  if (missing.length) {
+    const why = `these tests need real servers: ${missing.join('; ')}`;
+    if (inCI()) {
+      test.before(() => {
+        throw new Error(`${why} (.ci/run installs and starts them)`);
+      });
+      return { test, urls };
+    }
+    console.log(`skipped: ${why}`);
+    return { test: test.skip, urls };
+  }
+
+  if (toStart.length) {
+    let dir = null;
+    test.before(async () => {
+      // --owner: should this process die without the after hook, the servers stop anyway.
+      const out = await runScript(['start', ...toStart, '--owner', String(process.pid)]);
+      const vars = Object.fromEntries(
+        [...out.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]),
+      );
+      dir = vars.BERTH_TEST_SERVERS_DIR ?? null;
+      for (const kind of toStart) {
+        urls[kind] = vars[KINDS[kind].env];
+        if (!urls[kind]) throw new Error(`scripts/test-servers.sh start printed no ${KINDS[kind].env}:\n${out}`);
+      }
+    });
+    test.after.always(async () => {
+      if (dir) await runScript(['stop', dir]);
+    });
+  }
+  return { test, urls };
+}
+
+/**
+ * Polls `probe` (sync or async) until it returns a truthy value, which is returned. Gives up
+ * with an Error naming `what` after `ms` (a hang guard, not a timing assertion).
+ */
+export async function eventually(probe, what, { ms = 10_000, every = 10 } = {}) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`gave up after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** A promise with its resolve function: { promise, resolve }. */
+export function deferred() {
+  let resolve;
+  const promise = new Promise((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+/** A name unique to this process and call, for application_name / CLIENT SETNAME. */
+let seq = 0;
+export function uniqueName(prefix) {
+  return `${prefix}-${process.pid}-${++seq}`;
+}
+
+/**
+ * Borrows `n` resources from `pool` at once (pool.use, each held until all `n` are borrowed) and
+ * returns what `fn(resource)` gave for each. With n = the pool's max this needs max resources
+ * alive at the same moment, whatever the pool did before.
+ */
+export async function useAllAtOnce(pool, n, fn) {
+  const all = deferred();
+  let borrowed = 0;
+  return Promise.all(Array.from({ length: n }, () => pool.use(async (resource) => {
+    if (++borrowed === n) all.resolve();
+    await all.promise;
+    return fn(resource);
+  })));
+}
