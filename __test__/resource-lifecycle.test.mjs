@@ -126,3 +126,16 @@ test('a process that leaves a ResourcePool open (idle resources, min refill, tim
   t.is(out?.used, 10);
   t.true(out.available >= 2, 'min resources were idle when it finished');
 });
+
+test('a draining pool no longer keeps min: a destroyed resource is not re-created', async (t) => {
+  const f = makeFactory();
+  const pool = createResourcePool(t, over(f, { min: 1 }));
+  await pool.ready();
+  const r = await pool.acquire();
+  const drained = pool.drain();
+  await pool.destroy(r);
+  await drained;
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  t.is(pool.size, 0);
+  t.is(f.log.createCalls, 1);
+});

@@ -80,6 +80,8 @@ export declare class ResourceEngine {
   /** A destroy finished: the slot to create now, or -1. */
   destroyed(slot: number): number
   cancel(waiter: number): boolean
+  /** Stops keeping `min` (the pool is draining). */
+  stopRefill(): void
   /** Every idle slot, now being destroyed. */
   clear(): Array<number>
   close(): ResourceEngineClosed

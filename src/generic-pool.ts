@@ -146,9 +146,37 @@ function checkFactory(factory: Factory<unknown>): void {
   }
 }
 
+/** Maps a ResourcePool rejection to generic-pool's. */
+function translate(error: unknown): unknown {
+  if (!(error instanceof BerthError)) return error;
+  switch (error.code) {
+    case 'ACQUIRE_TIMEOUT':
+      return new TimeoutError('ResourceRequest timed out');
+    // The factory's own error, as factoryCreateError had it.
+    case 'CREATE_FAILED':
+      return error.cause ?? error;
+    case 'QUEUE_FULL':
+      return new Error('max waitingClients count exceeded');
+    case 'POOL_DRAINING':
+    case 'POOL_CLOSED':
+      return new Error(DRAINING);
+    default:
+      return error;
+  }
+}
+
+/** A ResourcePool whose acquires reject with generic-pool's errors. */
+class GenericResourcePool<T> extends ResourcePool<T> {
+  protected override acquireError(error: BerthError): unknown {
+    return translate(error);
+  }
+}
+
 const NOT_IN_POOL = 'Resource not currently part of this pool';
 const DRAINING = 'pool is draining and cannot accept work';
 const noop = () => {};
+/** What release() and destroy() resolve with: one settled promise serves every call. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * generic-pool v3's `Pool`, on berth's ResourcePool. Make it with `createPool(factory, opts)`
@@ -186,7 +214,7 @@ export class Pool<T> extends EventEmitter {
     this.#factory = factory;
     this.#config = config;
     this.#Promise = config.Promise;
-    this.#pool = new ResourcePool<T>(this.#resourceOptions());
+    this.#pool = new GenericResourcePool<T>(this.#resourceOptions());
     if (config.autostart) this.start();
   }
 
@@ -298,25 +326,6 @@ export class Pool<T> extends EventEmitter {
     return this.#wrap(Promise.reject(new Error(message)));
   }
 
-  /** Maps a ResourcePool rejection to generic-pool's. */
-  static #translate(error: unknown): unknown {
-    if (!(error instanceof BerthError)) return error;
-    switch (error.code) {
-      case 'ACQUIRE_TIMEOUT':
-        return new TimeoutError('ResourceRequest timed out');
-      // The factory's own error, as factoryCreateError had it.
-      case 'CREATE_FAILED':
-        return error.cause ?? error;
-      case 'QUEUE_FULL':
-        return new Error('max waitingClients count exceeded');
-      case 'POOL_DRAINING':
-      case 'POOL_CLOSED':
-        return new Error(DRAINING);
-      default:
-        return error;
-    }
-  }
-
   // ---- lifecycle ------------------------------------------------------------------------
 
   /** Starts creating `min` resources (done at construction unless `autostart: false`). */
@@ -357,15 +366,19 @@ export class Pool<T> extends EventEmitter {
     if (timeout !== undefined && !(timeout > 0)) throw new Error('delay must be a positive int');
     // generic-pool's level 0 (highest) .. range - 1 as ResourcePool's "higher first": 0 .. -(range - 1).
     const level = priorityLevel(priority, this.#config.priorityRange);
-    const acquired = level === 0 ? pool.acquire() : pool.acquire({ priority: -level });
-    return this.#wrap(acquired.catch((error: unknown) => Promise.reject(Pool.#translate(error))));
+    // Rejections are generic-pool's already (GenericResourcePool): no promise added here.
+    return this.#wrap(level === 0 ? pool.acquire() : pool.acquire({ priority: -level }));
   }
 
   /** Gives a borrowed resource back. Resolves at once; rejects when `resource` is not borrowed from this pool. */
   release(resource: T): Promise<void> {
-    if (!this.#pool.isBorrowed(resource)) return this.#reject(NOT_IN_POOL);
-    this.#pool.release(resource);
-    return this.#wrap(Promise.resolve());
+    try {
+      this.#pool.release(resource);
+    } catch {
+      // NOT_BORROWED (release() checks before it changes anything).
+      return this.#reject(NOT_IN_POOL);
+    }
+    return this.#Promise === Promise ? RESOLVED : this.#wrap(RESOLVED);
   }
 
   /**

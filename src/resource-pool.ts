@@ -198,7 +198,7 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
   }
 
   #acquireSlow(options: ResourceAcquireOptions | undefined): Promise<T> {
-    if (this.#state !== State.Open) return Promise.reject(this.#refusal());
+    if (this.#state !== State.Open) return Promise.reject(this.acquireError(this.#refusal()));
     if (!this.#started) this.start();
     let priority = 0;
     let timeout = POOL_TIMEOUT;
@@ -302,13 +302,15 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
 
   /**
    * Refuses new acquires (`POOL_DRAINING`), serves the ones already queued, and resolves
-   * once no resource is lent out and no acquire waits. Idle resources stay (see `clear()`
-   * and `close()`).
+   * once no resource is lent out and no acquire waits. `min` is no longer kept; idle
+   * resources stay (see `clear()` and `close()`).
    */
   drain(): Promise<void> {
     if (this.#state === State.Closed) return this.#closed ?? Promise.resolve();
     this.#state = State.Draining;
     this.#updateFast();
+    // Nothing new will be borrowed: no more background creates for `min`.
+    this.#engine.stopRefill();
     this.#drained ??= new Promise<void>((resolve) => {
       this.#onDrained = resolve;
     });
@@ -334,10 +336,10 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
       this.#onClosed = resolve;
     });
     const { waiters, slots } = this.#engine.close();
-    const closed = () => new BerthError('POOL_CLOSED', 'the pool was closed');
+    const closed = () => this.acquireError(new BerthError('POOL_CLOSED', 'the pool was closed'));
     for (const token of waiters) this.#takeWaiter(token)?.reject(closed());
     for (const token of this.#waiters.tokens()) this.#takeWaiter(token)?.reject(closed());
-    for (const controller of this.#createAborts) controller.abort(closed());
+    for (const controller of this.#createAborts) controller.abort(new BerthError('POOL_CLOSED', 'the pool was closed'));
     for (const slot of slots) void this.#destroySlot(slot);
     this.#onDrained?.();
     this.#onDrained = undefined;
@@ -349,13 +351,22 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
     await this.close();
   }
 
+  /**
+   * @internal What an acquire rejects with for one of the pool's own failures (timeout, full
+   * queue, closed, a failed create). `berth/generic-pool` maps them to generic-pool's errors
+   * here, which spares it a promise per acquire.
+   */
+  protected acquireError(error: BerthError): unknown {
+    return error;
+  }
+
   // ---- acquiring ----------------------------------------------------------------------
 
   /** Asks the engine for a resource for `waiter`, until it is served, queued or refused. */
   #request(waiter: Waiter<T>): void {
     for (;;) {
       if (waiter.done) return;
-      if (this.#state !== State.Open) return this.#settle(waiter)?.reject(this.#refusal());
+      if (this.#state !== State.Open) return this.#settle(waiter)?.reject(this.acquireError(this.#refusal()));
       const token = this.#waiters.nextToken();
       const result = resAcquire(this.#handle, token, waiter.priority, waiter.timeout);
       if (result >= 0) return this.#serve(waiter, result, false);
@@ -368,9 +379,10 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
         return;
       }
       if (result === RES_QUEUE_FULL) {
-        return this.#settle(waiter)?.reject(new BerthError('QUEUE_FULL', `${this.#o.maxWaiters} acquires already wait for a resource`));
+        const full = new BerthError('QUEUE_FULL', `${this.#o.maxWaiters} acquires already wait for a resource`);
+        return this.#settle(waiter)?.reject(this.acquireError(full));
       }
-      if (result === RES_CLOSED) return this.#settle(waiter)?.reject(this.#refusal());
+      if (result === RES_CLOSED) return this.#settle(waiter)?.reject(this.acquireError(this.#refusal()));
       // An idle resource past maxLifetime: the engine took it out; destroy it and ask again.
       void this.#destroySlot(RES_EXPIRED_BASE - result);
     }
@@ -544,7 +556,7 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
       this.#place(slot, this.#engine.created(slot), true);
     } else {
       const [waiter, next] = this.#engine.createFailed(slot, demand) as [number, number];
-      if (waiter >= 0) this.#takeWaiter(waiter)?.reject(createError(failure));
+      if (waiter >= 0) this.#takeWaiter(waiter)?.reject(this.acquireError(createError(failure)));
       if (next >= 0) void this.#create(next, true);
     }
     this.#checkClosed();
@@ -665,7 +677,7 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
       case EVENT_WAITER_TIMED_OUT: {
         const waiter = this.#takeWaiter(event.id);
         if (waiter !== undefined) {
-          this.#settle(waiter)?.reject(new BerthError('ACQUIRE_TIMEOUT', 'no resource became available in time'));
+          this.#settle(waiter)?.reject(this.acquireError(new BerthError('ACQUIRE_TIMEOUT', 'no resource became available in time')));
         }
         return;
       }

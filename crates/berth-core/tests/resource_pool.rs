@@ -464,3 +464,29 @@ fn slot_ids_stay_dense() {
     assert_eq!(pool.release(c), None, "idle, not borrowed");
     pool.close();
 }
+
+#[test]
+fn a_pool_that_stops_refilling_creates_only_for_its_waiters() {
+    let (pool, _) = pool(ResourceConfig {
+        min: 1,
+        ..config(2)
+    });
+    let first = pool.start();
+    assert_eq!(first.len(), 1, "min wants one");
+    pool.created(first[0]);
+    assert_eq!(pool.acquire(1, 0, None), Take::Hit(first[0]));
+    assert!(pool.destroy(first[0]));
+    pool.stop_refill();
+    assert_eq!(
+        pool.destroyed(first[0]),
+        None,
+        "draining: min is not refilled"
+    );
+    let slot = queue_creating(&pool, 2);
+    assert_eq!(
+        pool.created(slot),
+        Some(Placement::Handoff(2)),
+        "a waiter still gets a create"
+    );
+    pool.close();
+}

@@ -231,6 +231,12 @@ impl ResourceEngine {
         waiter >= 0.0 && self.pool.cancel(waiter as u64)
     }
 
+    /// Stops keeping `min` (the pool is draining).
+    #[napi]
+    pub fn stop_refill(&self) {
+        self.pool.stop_refill()
+    }
+
     /// Every idle slot, now being destroyed.
     #[napi]
     pub fn clear(&self) -> Vec<u32> {

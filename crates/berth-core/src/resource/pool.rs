@@ -325,6 +325,11 @@ impl ResourcePool {
         lock(&self.state).waiters.remove(waiter).is_some()
     }
 
+    /// Stops keeping `min` (a draining pool creates only for the waiters it still serves).
+    pub fn stop_refill(&self) {
+        lock(&self.state).started = false;
+    }
+
     /// Every idle slot is now being destroyed: the owner destroys them.
     pub fn clear(&self) -> Vec<SlotId> {
         let mut st = lock(&self.state);
