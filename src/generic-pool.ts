@@ -190,6 +190,11 @@ export class Pool<T> extends EventEmitter {
   readonly #Promise: PromiseConstructorLike;
   #started = false;
   #draining = false;
+  /**
+   * `acquire()` at priority 0 needs no check of its own: started, not draining, no
+   * `maxWaitingClients`, a valid (or no) `acquireTimeoutMillis`, the global Promise.
+   */
+  #plain = false;
   /** drain() has resolved: clear() may then close the ResourcePool (no refill of `min`). */
   #drained = false;
   /** clear() was called while drain() was pending: close the ResourcePool once it resolves. */
@@ -332,6 +337,7 @@ export class Pool<T> extends EventEmitter {
   start(): void {
     if (this.#draining || this.#started) return;
     this.#started = true;
+    this.#updatePlain();
     this.#pool.start();
     const waiting = this.#onStart;
     this.#onStart = [];
@@ -354,6 +360,7 @@ export class Pool<T> extends EventEmitter {
    * with the factory's error when the create made for it fails.
    */
   acquire(priority?: number): Promise<T> {
+    if (this.#plain && !priority) return this.#pool.acquire();
     if (!this.#started && !this.#config.autostart) this.start();
     if (this.#draining) return this.#reject(DRAINING);
     const pool = this.#pool;
@@ -368,6 +375,17 @@ export class Pool<T> extends EventEmitter {
     const level = priorityLevel(priority, this.#config.priorityRange);
     // Rejections are generic-pool's already (GenericResourcePool): no promise added here.
     return this.#wrap(level === 0 ? pool.acquire() : pool.acquire({ priority: -level }));
+  }
+
+  #updatePlain(): void {
+    const c = this.#config;
+    const timeout = c.acquireTimeoutMillis;
+    this.#plain =
+      this.#started &&
+      !this.#draining &&
+      (c.maxWaitingClients === undefined || Number.isNaN(c.maxWaitingClients)) &&
+      (timeout === undefined || timeout > 0) &&
+      this.#Promise === Promise;
   }
 
   /** Gives a borrowed resource back. Resolves at once; rejects when `resource` is not borrowed from this pool. */
@@ -424,6 +442,7 @@ export class Pool<T> extends EventEmitter {
    */
   drain(): Promise<void> {
     this.#draining = true;
+    this.#updatePlain();
     return this.#wrap(
       this.#pool.drain().then(() => {
         this.#drained = true;
