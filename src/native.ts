@@ -127,6 +127,7 @@ export const DISCARD_BY_USER = -1;
 interface ResourceHotPath {
   resAcquire(): void;
   resRelease(): void;
+  resGauges(): void;
 }
 
 const resourceBinding = binding as unknown as { ResourceEngine: typeof ResourceEngineClass } & ResourceHotPath;
@@ -142,6 +143,7 @@ export type {
 
 const nativeResAcquire = resourceBinding.resAcquire;
 const nativeResRelease = resourceBinding.resRelease;
+const nativeResGauges = resourceBinding.resGauges;
 
 /**
  * Takes an idle resource of engine `handle`, or queues under the caller's `waiter` token (a
@@ -173,6 +175,22 @@ export function resRelease(key: number): number {
   io[0] = key;
   nativeResRelease();
   return io[0]!;
+}
+
+/** The resource engine's gauges, read into `io`: then `gauge(GAUGE_SIZE)` etc. (-1: unknown handle). */
+export function resGauges(handle: number): void {
+  io[0] = handle;
+  nativeResGauges();
+}
+
+export const GAUGE_SIZE = 0;
+export const GAUGE_IDLE = 1;
+export const GAUGE_IN_USE = 2;
+export const GAUGE_WAITING = 3;
+
+/** One gauge of the last `resGauges` call. */
+export function gauge(which: number): number {
+  return io[which]!;
 }
 
 /** `resAcquire` results other than a slot id; every code is above every expired slot's. */

@@ -19,6 +19,10 @@ import {
   resAcquire,
   resCreateSlot,
   resRelease,
+  resGauges,
+  gauge,
+  GAUGE_IDLE,
+  GAUGE_SIZE,
   type ResourceEngineEvent,
 } from './native';
 import { ResourceLease } from './resource-lease';
@@ -155,12 +159,14 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
 
   /** Resources that exist or are being created. */
   get size(): number {
-    return this.#engine.stats().size;
+    resGauges(this.#handle);
+    return Math.max(gauge(GAUGE_SIZE), 0);
   }
 
   /** Idle resources, ready to hand out. */
   get available(): number {
-    return this.#engine.stats().idle;
+    resGauges(this.#handle);
+    return Math.max(gauge(GAUGE_IDLE), 0);
   }
 
   /** Resources lent out now. */

@@ -357,6 +357,18 @@ impl ResourcePool {
         lock(&self.state).closed
     }
 
+    /// The four gauges generic-pool users poll, without building the whole stats:
+    /// (size, idle, in use, waiting).
+    pub fn gauges(&self) -> (u32, u32, u32, u32) {
+        let st = lock(&self.state);
+        (
+            st.size(),
+            st.idle.len() as u32,
+            st.in_use,
+            st.waiters.len() as u32,
+        )
+    }
+
     pub fn stats(&self) -> ResourceStats {
         let st = lock(&self.state);
         let t = &st.tally;
