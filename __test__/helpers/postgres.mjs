@@ -3,7 +3,7 @@
 // kills backends (pg_terminate_backend).
 import pg from 'pg';
 import { ResourcePool } from 'berth';
-import { eventually, uniqueName } from './servers.mjs';
+import { eventually, sampleMax, uniqueName } from './servers.mjs';
 
 export { pg };
 
@@ -65,30 +65,9 @@ export async function countSessions(client, appName, killed = []) {
   return rows[0].n;
 }
 
-/**
- * Samples countSessions() with `monitor` back to back until stop() is called
- * (at the latest in t.teardown). stop() resolves to { max, samples }, or rejects if a sample failed.
- */
+/** The most sessions of `appName` seen until stop() (see sampleMax). */
 export function sampleSessions(t, monitor, appName, killed = []) {
-  let running = true;
-  let max = 0;
-  let samples = 0;
-  const loop = (async () => {
-    while (running) {
-      const n = await countSessions(monitor, appName, killed);
-      samples++;
-      if (n > max) max = n;
-      await new Promise((r) => setTimeout(r, 1)); // ~1000 samples/s: enough, and leaves CPU to the run
-    }
-  })();
-  loop.catch(() => {}); // reported by stop(); a test that failed before stop() ends it in teardown
-  const stop = async () => {
-    running = false;
-    await loop;
-    return { max, samples };
-  };
-  t.teardown(() => stop().catch(() => {}));
-  return { stop };
+  return sampleMax(t, () => countSessions(monitor, appName, killed));
 }
 
 /** pg_terminate_backend(pid) once the backend runs a statement (state 'active'); returns true if it was killed. */

@@ -3,7 +3,7 @@
 // name) and kills them (CLIENT KILL ID).
 import Redis from 'ioredis';
 import { ResourcePool } from 'berth';
-import { eventually, uniqueName } from './servers.mjs';
+import { eventually, sampleMax, uniqueName } from './servers.mjs';
 
 export { Redis };
 
@@ -86,30 +86,9 @@ export async function countSessions(client, name, killed = []) {
   return (await clientList(client)).filter((c) => c.name === name && !skip.has(c.id)).length;
 }
 
-/**
- * Samples countSessions() with `monitor` back to back until stop() is called (at the latest in
- * t.teardown). stop() resolves to { max, samples }, or rejects if a sample failed.
- */
+/** The most sessions of `name` seen until stop() (see sampleMax). */
 export function sampleSessions(t, monitor, name, killed = []) {
-  let running = true;
-  let max = 0;
-  let samples = 0;
-  const loop = (async () => {
-    while (running) {
-      const n = await countSessions(monitor, name, killed);
-      samples++;
-      if (n > max) max = n;
-      await new Promise((r) => setTimeout(r, 1)); // ~1000 samples/s: enough, and leaves CPU to the run
-    }
-  })();
-  loop.catch(() => {}); // reported by stop(); a test that failed before stop() ends it in teardown
-  const stop = async () => {
-    running = false;
-    await loop;
-    return { max, samples };
-  };
-  t.teardown(() => stop().catch(() => {}));
-  return { stop };
+  return sampleMax(t, () => countSessions(monitor, name, killed));
 }
 
 /** CLIENT KILL ID id; returns the number of connections killed (1 or 0). */

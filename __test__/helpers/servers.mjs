@@ -138,3 +138,30 @@ export async function useAllAtOnce(pool, n, fn) {
     return fn(resource);
   })));
 }
+
+/**
+ * Samples `count()` back to back until stop() is called (at the latest in t.teardown): the
+ * most sessions a server showed during a run. stop() resolves to { max, samples }, or rejects
+ * if a sample failed.
+ */
+export function sampleMax(t, count) {
+  let running = true;
+  let max = 0;
+  let samples = 0;
+  const loop = (async () => {
+    while (running) {
+      const n = await count();
+      samples++;
+      if (n > max) max = n;
+      await new Promise((r) => setTimeout(r, 1)); // ~1000 samples/s: enough, and leaves CPU to the run
+    }
+  })();
+  loop.catch(() => {}); // reported by stop(); a test that failed before stop() ends it in teardown
+  const stop = async () => {
+    running = false;
+    await loop;
+    return { max, samples };
+  };
+  t.teardown(() => stop().catch(() => {}));
+  return { stop };
+}

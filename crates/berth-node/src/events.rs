@@ -62,3 +62,25 @@ impl EventSink for JsSink {
         self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
     }
 }
+
+/// Refs (`keep`) or unrefs a threadsafe function: whether it keeps the event loop alive. A
+/// no-op once the function is aborted (its env is going away).
+pub(crate) fn set_ref(
+    env: &napi::Env,
+    raw: napi::sys::napi_threadsafe_function,
+    aborted: bool,
+    keep: bool,
+) -> napi::Result<()> {
+    if aborted {
+        return Ok(());
+    }
+    // SAFETY: called on the JS thread that created the function, with its env; the caller
+    // passes the raw handle of a function that is not aborted and outlives the call.
+    napi::check_status!(unsafe {
+        if keep {
+            napi::sys::napi_ref_threadsafe_function(env.raw(), raw)
+        } else {
+            napi::sys::napi_unref_threadsafe_function(env.raw(), raw)
+        }
+    })
+}

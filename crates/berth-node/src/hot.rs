@@ -11,7 +11,7 @@
 //! result from slot 0. The call itself makes no Node-API call at all.
 
 use crate::hot_io::{block, define, get, hot_io, set_result, split_key};
-use crate::registry;
+use crate::registry::SOCKET_POOLS;
 use berth_core::{Acquire, Placement};
 use napi::sys;
 use std::ptr;
@@ -41,7 +41,7 @@ fn release_with(check: bool) {
     // SAFETY: `block` is this thread's and no JS runs during the call.
     let key = unsafe { get(block, 0) };
     let placement = split_key(key)
-        .and_then(|(pool, conn)| registry::with(pool, |p| p.release(conn, check)))
+        .and_then(|(pool, conn)| SOCKET_POOLS.with(pool, |p| p.release(conn, check)))
         .unwrap_or(Placement::Close);
     // SAFETY: as above.
     unsafe { set_result(block, crate::placement(placement)) };
@@ -97,7 +97,7 @@ fn acquire_in(block: *mut f64, options: Option<(i32, Option<Duration>)>) {
     // SAFETY: `block` comes from `block()` on this thread and no JS runs during the call.
     let (key, waiter) = unsafe { (get(block, 0), get(block, 1)) };
     let acquired = split_key(key).and_then(|(pool, dest)| {
-        registry::with(pool, |p| {
+        SOCKET_POOLS.with(pool, |p| {
             let (priority, timeout) = options.unwrap_or((0, p.config().acquire_timeout));
             p.acquire(dest, waiter as u64, priority, timeout)
         })

@@ -12,6 +12,7 @@ mod hot;
 mod hot_io;
 mod listener;
 mod registry;
+use registry::SOCKET_POOLS;
 mod resource;
 mod resource_hot;
 mod stats;
@@ -58,7 +59,7 @@ impl Engine {
         let events = Arc::new(on_event);
         let sink = Arc::new(JsSink(Arc::clone(&events)));
         let pool = Pool::new(config.into(), sink, berth_core::runtime::handle());
-        let handle = registry::register(Arc::clone(&pool));
+        let handle = SOCKET_POOLS.register(Arc::clone(&pool));
         Engine {
             pool,
             events,
@@ -194,25 +195,12 @@ impl Engine {
     /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).
     #[napi(js_name = "ref")]
     pub fn keep_alive(&self, env: Env) -> Result<()> {
-        if self.events.aborted() {
-            return Ok(());
-        }
-        // SAFETY: called on the JS thread that created the function, with its env; the
-        // function is not aborted (checked above) and lives as long as `self.events`.
-        check_status!(unsafe {
-            napi::sys::napi_ref_threadsafe_function(env.raw(), self.events.raw())
-        })
+        crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), true)
     }
 
     #[napi(js_name = "unref")]
     pub fn let_exit(&self, env: Env) -> Result<()> {
-        if self.events.aborted() {
-            return Ok(());
-        }
-        // SAFETY: as in `keep_alive`.
-        check_status!(unsafe {
-            napi::sys::napi_unref_threadsafe_function(env.raw(), self.events.raw())
-        })
+        crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), false)
     }
 }
 
@@ -248,7 +236,7 @@ pub fn init(exports: Object, env: Env) -> Result<()> {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        registry::unregister(self.handle);
+        SOCKET_POOLS.unregister(self.handle);
         // The JS object is gone (GC or env teardown): stop timers and dials, close what the
         // engine still owns.
         self.pool.shutdown();

@@ -1,85 +1,65 @@
 //! Engines by small integer handle, per JS thread, so that the hot functions find their pool
-//! from a number instead of unwrapping a JS object.
+//! from a number instead of unwrapping a JS object. One table per kind of engine: the socket
+//! pool's hot functions and the resource pool's each find their own kind.
 //!
 //! Thread-local: an engine is only ever called from the JS thread (main or worker) that made
 //! it, so each thread's table needs no lock.
 
-use berth_core::Pool;
+use berth_core::{Pool, ResourcePool};
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::thread::LocalKey;
+
+/// Engines of one kind; a freed handle is reused by the next registration.
+pub struct Table<T>(RefCell<Vec<Option<Arc<T>>>>);
+
+impl<T> Table<T> {
+    const fn new() -> Self {
+        Table(RefCell::new(Vec::new()))
+    }
+}
 
 thread_local! {
-    static POOLS: RefCell<Vec<Option<Arc<Pool>>>> = const { RefCell::new(Vec::new()) };
+    static POOLS: Table<Pool> = const { Table::new() };
+    static RESOURCES: Table<ResourcePool> = const { Table::new() };
 }
 
-pub fn register(pool: Arc<Pool>) -> u32 {
-    POOLS.with(|pools| {
-        let mut pools = pools.borrow_mut();
-        let slot = match pools.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                pools.push(None);
-                pools.len() - 1
-            }
-        };
-        pools[slot] = Some(pool);
-        slot as u32
-    })
-}
+/// One kind's table in this thread.
+pub struct Registry<T: 'static>(&'static LocalKey<Table<T>>);
 
-pub fn unregister(handle: u32) {
-    POOLS.with(|pools| {
-        if let Some(slot) = pools.borrow_mut().get_mut(handle as usize) {
-            *slot = None;
-        }
-    });
-}
+/// Socket pools (`Engine`).
+pub const SOCKET_POOLS: Registry<Pool> = Registry(&POOLS);
+/// Resource pools (`ResourceEngine`).
+pub const RESOURCE_POOLS: Registry<ResourcePool> = Registry(&RESOURCES);
 
-pub fn with<R>(handle: u32, f: impl FnOnce(&Arc<Pool>) -> R) -> Option<R> {
-    POOLS.with(|pools| {
-        let pools = pools.borrow();
-        pools.get(handle as usize)?.as_ref().map(f)
-    })
-}
-
-/// Resource engines (`ResourceEngine`) by handle: a second table, so the socket pool's hot
-/// functions and the resource pool's each find their own kind of engine.
-pub mod resources {
-    use berth_core::ResourcePool;
-    use std::cell::RefCell;
-    use std::sync::Arc;
-
-    thread_local! {
-        static POOLS: RefCell<Vec<Option<Arc<ResourcePool>>>> = const { RefCell::new(Vec::new()) };
-    }
-
-    pub fn register(pool: Arc<ResourcePool>) -> u32 {
-        POOLS.with(|pools| {
-            let mut pools = pools.borrow_mut();
-            let slot = match pools.iter().position(Option::is_none) {
+impl<T: 'static> Registry<T> {
+    pub fn register(&self, engine: Arc<T>) -> u32 {
+        self.0.with(|table| {
+            let mut engines = table.0.borrow_mut();
+            let slot = match engines.iter().position(Option::is_none) {
                 Some(free) => free,
                 None => {
-                    pools.push(None);
-                    pools.len() - 1
+                    engines.push(None);
+                    engines.len() - 1
                 }
             };
-            pools[slot] = Some(pool);
+            engines[slot] = Some(engine);
             slot as u32
         })
     }
 
-    pub fn unregister(handle: u32) {
-        POOLS.with(|pools| {
-            if let Some(slot) = pools.borrow_mut().get_mut(handle as usize) {
+    pub fn unregister(&self, handle: u32) {
+        self.0.with(|table| {
+            if let Some(slot) = table.0.borrow_mut().get_mut(handle as usize) {
                 *slot = None;
             }
         });
     }
 
-    pub fn with<R>(handle: u32, f: impl FnOnce(&ResourcePool) -> R) -> Option<R> {
-        POOLS.with(|pools| {
-            let pools = pools.borrow();
-            pools.get(handle as usize)?.as_deref().map(f)
+    pub fn with<R>(&self, handle: u32, f: impl FnOnce(&Arc<T>) -> R) -> Option<R> {
+        self.0.with(|table| {
+            let engines = table.0.borrow();
+            engines.get(handle as usize)?.as_ref().map(f)
         })
     }
 }

@@ -3,7 +3,7 @@
 //! `resRelease`) are raw functions in resource_hot.rs that find the engine by `handle`.
 
 use crate::config::millis;
-use crate::registry::resources;
+use crate::registry::RESOURCE_POOLS;
 use crate::resource_hot::placement_code;
 use berth_core::{
     IdleOrder, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, ResourceStats,
@@ -176,7 +176,7 @@ impl ResourceEngine {
         let events = Arc::new(on_event);
         let sink = Arc::new(JsResourceSink(Arc::clone(&events)));
         let pool = ResourcePool::new(config.into(), sink, berth_core::runtime::handle());
-        let handle = resources::register(Arc::clone(&pool));
+        let handle = RESOURCE_POOLS.register(Arc::clone(&pool));
         ResourceEngine {
             pool,
             events,
@@ -263,7 +263,7 @@ impl ResourceEngine {
     pub fn dispose(&mut self) {
         if self.registered {
             self.registered = false;
-            resources::unregister(self.handle);
+            RESOURCE_POOLS.unregister(self.handle);
         }
         self.pool.close();
     }
@@ -271,25 +271,12 @@ impl ResourceEngine {
     /// Keeps the event loop alive while JS awaits engine events (timed acquires).
     #[napi(js_name = "ref")]
     pub fn keep_alive(&self, env: Env) -> Result<()> {
-        if self.events.aborted() {
-            return Ok(());
-        }
-        // SAFETY: called on the JS thread that created the function, with its env; the
-        // function is not aborted (checked above) and lives as long as `self.events`.
-        check_status!(unsafe {
-            napi::sys::napi_ref_threadsafe_function(env.raw(), self.events.raw())
-        })
+        crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), true)
     }
 
     #[napi(js_name = "unref")]
     pub fn let_exit(&self, env: Env) -> Result<()> {
-        if self.events.aborted() {
-            return Ok(());
-        }
-        // SAFETY: as in `keep_alive`.
-        check_status!(unsafe {
-            napi::sys::napi_unref_threadsafe_function(env.raw(), self.events.raw())
-        })
+        crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), false)
     }
 }
 

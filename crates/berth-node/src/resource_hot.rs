@@ -3,7 +3,7 @@
 //! one call that makes no Node-API call, one registry lookup and one lock.
 
 use crate::hot_io::{block, define, get, set, set_result, split_key};
-use crate::registry::resources;
+use crate::registry::RESOURCE_POOLS;
 use berth_core::{ResourcePlacement, Take};
 use napi::sys;
 use std::ptr;
@@ -51,7 +51,7 @@ fn acquire([handle, waiter, priority, timeout_ms]: [f64; 4]) -> (f64, f64) {
         && priority as i32 as f64 == priority;
     let take = valid
         .then(|| {
-            resources::with(handle as u32, |p| {
+            RESOURCE_POOLS.with(handle as u32, |p| {
                 let timeout = if timeout_ms.is_nan() {
                     p.config().acquire_timeout
                 } else {
@@ -83,7 +83,7 @@ pub unsafe extern "C" fn res_release(
     // SAFETY: `block` is this thread's and no JS runs during the call.
     let key = unsafe { get(block, 0) };
     let placement = split_key(key)
-        .and_then(|(pool, slot)| resources::with(pool, |p| p.release(slot)))
+        .and_then(|(pool, slot)| RESOURCE_POOLS.with(pool, |p| p.release(slot)))
         .flatten();
     // SAFETY: as above.
     unsafe { set_result(block, placement.map_or(NOT_BORROWED, placement_code)) };
@@ -103,7 +103,7 @@ pub unsafe extern "C" fn res_gauges(
     // SAFETY: `block` is this thread's and no JS runs during the call.
     let handle = unsafe { get(block, 0) };
     let gauges = (handle >= 0.0 && handle.fract() == 0.0 && handle <= f64::from(u32::MAX))
-        .then(|| resources::with(handle as u32, |p| p.gauges()))
+        .then(|| RESOURCE_POOLS.with(handle as u32, |p| p.gauges()))
         .flatten();
     let values = gauges.map_or([-1.0; 4], |(size, idle, in_use, waiting)| {
         [size, idle, in_use, waiting].map(f64::from)
