@@ -9,6 +9,7 @@
  */
 export { Pool } from './pool';
 export type { AcquireOptions, DrainOptions } from './pool';
+export type { AcquireManyOptions } from './acquire-many';
 export { Lease } from './lease';
 export { BerthError } from './errors';
 export type { BerthErrorCode } from './errors';

@@ -12,6 +12,7 @@ import { BerthError, dialError } from './errors';
 import { Lease, type LeaseOwner } from './lease';
 import { WaiterTable } from './waiter-table';
 import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
+import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
 
 export type { AcquireOptions } from './acquire-options';
 import {
@@ -232,6 +233,56 @@ export class Pool implements AsyncDisposable {
     }
     if (!lease.released) lease.release();
     return result;
+  }
+
+  /**
+   * Leases to every destination of `destinations` (an iterable or async iterable of strings),
+   * handed out as each becomes ready, in completion order, under this pool's limits. At most
+   * `concurrency` (default 16) acquires are in flight; the input is pulled only as they finish.
+   * The iteration throws the first failed acquire's error, or `signal.reason` on abort; on any
+   * way out (break included) acquires in flight are cancelled and leases not yet handed out
+   * are released. Each lease handed out is the caller's to release.
+   */
+  acquireMany(destinations: Iterable<string> | AsyncIterable<string>, options?: AcquireManyOptions): AsyncGenerator<Lease, void, undefined> {
+    checkDestinations(destinations);
+    const concurrency = checkAcquireManyOptions(options);
+    const { concurrency: _, ...perAcquire } = options ?? {};
+    return acquireMany((dest, opts) => this.acquire(dest, opts), destinations, concurrency, perAcquire);
+  }
+
+  /**
+   * Opens connections to `destination` until `count` of them are idle (at most
+   * `maxIdlePerDestination`, and only as many as `maxPerDestination` leaves beside the
+   * connections leased out now), so that traffic arriving later finds them ready. Resolves to
+   * the number of idle connections to `destination` afterwards; rejects with the dial error
+   * when not one could be opened.
+   */
+  async warm(destination: string, count: number): Promise<number> {
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
+      throw new TypeError(`warm count must be an integer >= 0, got ${describe(count)}`);
+    }
+    const destId = this.#destIds.get(destination) ?? this.#intern(destination);
+    if (this.#state !== PoolState.Open) throw this.#refusal(destination);
+    const o = this.options;
+    const want = Math.min(count, o.maxIdlePerDestination, o.maxTotalIdle, o.maxPerDestination - this.#count(destId, ConnState.Leased));
+    if (want <= this.#count(destId, ConnState.Idle)) return this.#count(destId, ConnState.Idle);
+    const outcomes = await Promise.allSettled(Array.from({ length: want }, () => this.acquire(destination)));
+    let failure: unknown;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') outcome.value.release();
+      else failure ??= outcome.reason;
+    }
+    const idle = this.#count(destId, ConnState.Idle);
+    if (idle === 0 && failure !== undefined) throw failure;
+    return idle;
+  }
+
+  /** Connections to `destId` in `state` (a scan: for warm(), not the hot path). */
+  #count(destId: number, state: ConnState): number {
+    const name = this.#destNames[destId];
+    let n = 0;
+    for (const conn of this.#conns) if (conn !== undefined && conn.state === state && conn.destination === name) n++;
+    return n;
   }
 
   /**
