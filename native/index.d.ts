@@ -62,6 +62,20 @@ export declare class NativeListener {
   close(done: ClosedCallback): void
 }
 
+export declare class ProbeEngine {
+  /** Starts the run: the first batch (empty, `want` = concurrency) asks for input. */
+  constructor(config: ProbeEngineConfig, onBatch: BatchCallback)
+  /**
+   * Adds targets (`indices[i]` names `targets[i]` in the results); push no more than the
+   * credit the batches gave (`want`). Ignored once input ended or the run is over.
+   */
+  push(indices: Float64Array | Array<number>, targets: Array<string>): void
+  /** No more targets: the final batch follows once the pushed ones have completed. */
+  endInput(): void
+  /** Stops the run: every socket is closed, then the final batch comes. */
+  cancel(): void
+}
+
 export declare class ResourceEngine {
   constructor(config: ResourceEngineConfig, onEvent: ResourceEventCallback)
   /** The number `resAcquire` / `resRelease` take to find this engine. */
@@ -201,6 +215,42 @@ export interface ListenerStats {
   routeFailures: number
   connectFailures: number
   upstreamReused: number
+}
+
+/**
+ * One batch of results, in completion order: `indices[i]`, `states[i]` (0 open, 1 closed,
+ * 2 filtered, 3 error) and `rttUs[i]` describe one result; `errors` has one entry per
+ * state-3 result. `want`: how many more targets to push, on top of earlier credit.
+ * `done`: the last batch; it comes exactly once.
+ */
+export interface ProbeBatch {
+  indices: Float64Array
+  states: Uint8Array
+  rttUs: Float64Array
+  errors: Array<ProbeError>
+  want: number
+  done: boolean
+}
+
+export interface ProbeEngineConfig {
+  /** Probes in flight at most. */
+  concurrency: number
+  /** Milliseconds per probe, from its start to its outcome. */
+  timeout: number
+  /** UDP probes instead of TCP connects. */
+  udp?: boolean
+  /** The UDP datagram (default empty). */
+  payload?: Buffer
+  /** Results per batch at most (default 256). */
+  batch?: number
+}
+
+/** A result in state 3 (error): why. */
+export interface ProbeError {
+  index: number
+  /** `INVALID_TARGET`, `DNS_FAILED`, or an OS error name such as `EACCES`. */
+  code: string
+  message: string
 }
 
 /** What `close()` hands back: waiters to reject, idle slots to destroy. */

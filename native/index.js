@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.NativeListener = nativeBinding.NativeListener
+module.exports.ProbeEngine = nativeBinding.ProbeEngine
 module.exports.ResourceEngine = nativeBinding.ResourceEngine

@@ -4,6 +4,7 @@
  */
 import type { Engine as EngineClass } from '../native/index';
 import type { ResourceEngine as ResourceEngineClass } from '../native/index';
+import type { ProbeEngine as ProbeEngineClass } from '../native/index';
 
 /**
  * The hot path, as raw Node-API functions (see crates/berth-node/src/hot.rs): napi-rs's
@@ -206,3 +207,22 @@ export const RES_NOT_BORROWED = -5;
 export const RES_EVENT_CREATE = 0;
 export const RES_EVENT_EVICT = 1;
 export const RES_EVENT_WAITER_TIMED_OUT = 2;
+
+// ---- connect probes (probe(); crates/berth-node/src/probe.rs) -------------------------------
+
+/**
+ * A probe run, started by its constructor, whose first batch asks for input. Batches
+ * (`ProbeBatch`) come in completion order: `indices[i]`, `states[i]` (PROBE_OPEN...) and
+ * `rttUs[i]` describe one result; `errors` has one entry per PROBE_ERROR result; `want` is
+ * credit on top of earlier credit; `done` marks the last batch (exactly once; every socket of
+ * the run is closed by then).
+ */
+export const ProbeEngine = (binding as unknown as { ProbeEngine: typeof ProbeEngineClass }).ProbeEngine;
+export type ProbeEngine = ProbeEngineClass;
+export type { ProbeEngineConfig, ProbeBatch, ProbeError as ProbeEngineError } from '../native/index';
+
+/** Probe states, as the engine numbers them. */
+export const PROBE_OPEN = 0;
+export const PROBE_CLOSED = 1;
+export const PROBE_FILTERED = 2;
+export const PROBE_ERROR = 3;

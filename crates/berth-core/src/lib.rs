@@ -16,6 +16,7 @@ mod interner;
 pub mod listener;
 pub mod liveness;
 pub mod pool;
+pub mod probe;
 pub mod relay;
 pub mod resource;
 pub mod runtime;
@@ -34,6 +35,7 @@ pub use destination::{Destination, InvalidDestination};
 pub use error::{DialError, DialErrorCode};
 pub use events::{Event, EventSink};
 pub use pool::{Acquire, ConnSnapshot, DestSnapshot, Placement, Pool};
+pub use probe::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink, ProbeState};
 pub use resource::{
     Placement as ResourcePlacement, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink,
     ResourceStats, SlotId, Take,

@@ -11,6 +11,7 @@ mod forward;
 mod hot;
 mod hot_io;
 mod listener;
+mod probe;
 mod registry;
 use registry::SOCKET_POOLS;
 mod resource;

@@ -1,0 +1,71 @@
+//! One TCP connect probe: a non-blocking connect on a fresh socket, its outcome read from
+//! the socket's pending error. A completed handshake is reset at once (SO_LINGER 0), so that
+//! a big scan leaves no TIME_WAIT behind on the prober.
+
+use super::{is_unreachable, Finding, ProbeState};
+use crate::socket::Socket;
+use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+/// Connects to `addr`; the caller bounds the wait (no answer: filtered).
+pub(super) async fn probe(addr: SocketAddr) -> Finding {
+    let raw = match new_socket(addr) {
+        Ok(raw) => raw,
+        Err(e) => return Finding::os_error("socket for", &addr.to_string(), &e),
+    };
+    match raw.connect(&SockAddr::from(addr)) {
+        Ok(()) => return opened(&raw, addr),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return failed(addr, &e),
+    }
+    let socket = match Socket::new_nonblocking(OwnedFd::from(raw)) {
+        Ok(socket) => socket,
+        Err(e) => return Finding::os_error("watching the connect to", &addr.to_string(), &e),
+    };
+    // Writable once the handshake is done or failed (the error is then pending).
+    if let Err(e) = socket.wait_writable().await {
+        return failed(addr, &e);
+    }
+    match SockRef::from(socket.fd()).take_error() {
+        Ok(None) => opened(socket.fd(), addr),
+        Ok(Some(e)) | Err(e) => failed(addr, &e),
+    }
+}
+
+fn new_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
+    let domain = Domain::for_address(addr);
+    #[cfg(target_os = "linux")]
+    let raw = socket2::Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
+    #[cfg(not(target_os = "linux"))]
+    let raw = {
+        let raw = socket2::Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+        raw.set_nonblocking(true)?;
+        raw
+    };
+    Ok(raw)
+}
+
+/// The handshake completed. The socket closes as it drops, with a reset instead of FIN.
+fn opened(fd: impl std::os::fd::AsFd, addr: SocketAddr) -> Finding {
+    let sock = SockRef::from(&fd);
+    let _ = sock.set_linger(Some(Duration::ZERO));
+    // A connect to a local port nobody listens on can pick that very port as its own source
+    // and connect to itself (TCP simultaneous open): nothing listens there, so it is closed.
+    if sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(addr) {
+        return Finding::Found(ProbeState::Closed);
+    }
+    Finding::Found(ProbeState::Open)
+}
+
+fn failed(addr: SocketAddr, err: &io::Error) -> Finding {
+    if err.kind() == io::ErrorKind::ConnectionRefused {
+        Finding::Found(ProbeState::Closed)
+    } else if is_unreachable(err) {
+        Finding::Found(ProbeState::Filtered)
+    } else {
+        Finding::os_error("connect to", &addr.to_string(), err)
+    }
+}

@@ -1,0 +1,86 @@
+//! One UDP probe: a connected datagram socket sends the payload and waits. A datagram back
+//! is open; ICMP port unreachable, which a connected socket reports as ECONNREFUSED, is
+//! closed; silence (the caller's timeout) or host / network unreachable is filtered.
+
+use super::{is_unreachable, Finding, ProbeState};
+use socket2::{Domain, Protocol, SockAddr, Type};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// Probes `addr` with `payload`; the caller bounds the wait.
+pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
+    let socket = match connected(addr) {
+        Ok(socket) => socket,
+        Err(e) => return failed(addr, &e),
+    };
+    // SAFETY: the UdpSocket owns an open descriptor, and the AsyncFd owns the UdpSocket (so
+    // the descriptor stays open and the same) until it drops at the end of this probe.
+    let registered =
+        unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE | Interest::WRITABLE) };
+    let io = match registered.map_err(|e| e.into_parts().1) {
+        Ok(io) => io,
+        Err(e) => return Finding::os_error("watching the socket for", &addr.to_string(), &e),
+    };
+    if let Err(e) = send(&io, payload).await {
+        return failed(addr, &e);
+    }
+    match receive(&io).await {
+        Ok(()) => Finding::Found(ProbeState::Open),
+        Err(e) => failed(addr, &e),
+    }
+}
+
+fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let domain = Domain::for_address(addr);
+    #[cfg(target_os = "linux")]
+    let raw = socket2::Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))?;
+    #[cfg(not(target_os = "linux"))]
+    let raw = {
+        let raw = socket2::Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        raw.set_nonblocking(true)?;
+        raw
+    };
+    // Connected: only the target's datagrams and ICMP errors reach this socket.
+    raw.connect(&SockAddr::from(addr))?;
+    Ok(raw.into())
+}
+
+async fn send(io: &AsyncFd<UdpSocket>, payload: &[u8]) -> io::Result<()> {
+    loop {
+        let mut ready = io.writable().await?;
+        match ready.try_io(|s| s.get_ref().send(payload)) {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+/// Waits for a datagram (Ok) or a pending ICMP error (Err). An ICMP error alone makes the
+/// socket report an error event, not readability: both are waited for.
+async fn receive(io: &AsyncFd<UdpSocket>) -> io::Result<()> {
+    // Only whether something came back matters; a longer datagram is cut to this.
+    let mut buf = [0u8; 64];
+    loop {
+        let mut ready = io.ready(Interest::READABLE | Interest::ERROR).await?;
+        match ready.try_io(|s| s.get_ref().recv(&mut buf)) {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(Err(e)) => return Err(e),
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+fn failed(addr: SocketAddr, err: &io::Error) -> Finding {
+    if err.kind() == io::ErrorKind::ConnectionRefused {
+        Finding::Found(ProbeState::Closed)
+    } else if is_unreachable(err) {
+        Finding::Found(ProbeState::Filtered)
+    } else {
+        Finding::os_error("probe of", &addr.to_string(), err)
+    }
+}
