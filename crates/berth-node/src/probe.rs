@@ -126,7 +126,7 @@ impl ProbeEngine {
                 .map_or(berth_core::probe::DEFAULT_BATCH, |b| b as usize),
         };
         let sink = Arc::new(JsProbeSink(Mutex::new(Some(on_batch))));
-        let run = ProbeRun::start(config, sink, &berth_core::runtime::handle());
+        let run = ProbeRun::start(config, sink, &berth_core::runtime::fan_out());
         ProbeEngine { run }
     }
 
