@@ -91,14 +91,7 @@ async fn connect(
     protocol: Option<Protocol>,
     addr: &SockAddr,
 ) -> io::Result<Socket> {
-    #[cfg(target_os = "linux")]
-    let raw = socket2::Socket::new(domain, Type::STREAM.nonblocking(), protocol)?;
-    #[cfg(not(target_os = "linux"))]
-    let raw = {
-        let raw = socket2::Socket::new(domain, Type::STREAM, protocol)?;
-        raw.set_nonblocking(true)?;
-        raw
-    };
+    let raw = crate::socket::new_nonblocking(domain, Type::STREAM, protocol)?;
     match raw.connect(addr) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}

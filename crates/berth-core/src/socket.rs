@@ -189,3 +189,20 @@ pub fn dup_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
         Err(e) => Err(e),
     }
 }
+
+/// A new non-blocking, close-on-exec socket: in one call on Linux, two elsewhere.
+pub fn new_nonblocking(
+    domain: socket2::Domain,
+    ty: socket2::Type,
+    protocol: Option<socket2::Protocol>,
+) -> io::Result<socket2::Socket> {
+    #[cfg(target_os = "linux")]
+    let raw = socket2::Socket::new(domain, ty.nonblocking(), protocol)?;
+    #[cfg(not(target_os = "linux"))]
+    let raw = {
+        let raw = socket2::Socket::new(domain, ty, protocol)?;
+        raw.set_nonblocking(true)?;
+        raw
+    };
+    Ok(raw)
+}

@@ -36,16 +36,7 @@ pub(super) async fn probe(addr: SocketAddr) -> Finding {
 }
 
 fn new_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
-    let domain = Domain::for_address(addr);
-    #[cfg(target_os = "linux")]
-    let raw = socket2::Socket::new(domain, Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
-    #[cfg(not(target_os = "linux"))]
-    let raw = {
-        let raw = socket2::Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-        raw.set_nonblocking(true)?;
-        raw
-    };
-    Ok(raw)
+    crate::socket::new_nonblocking(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
 }
 
 /// The handshake completed. The socket closes as it drops, with a reset instead of FIN.

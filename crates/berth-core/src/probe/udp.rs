@@ -33,15 +33,11 @@ pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
 }
 
 fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let domain = Domain::for_address(addr);
-    #[cfg(target_os = "linux")]
-    let raw = socket2::Socket::new(domain, Type::DGRAM.nonblocking(), Some(Protocol::UDP))?;
-    #[cfg(not(target_os = "linux"))]
-    let raw = {
-        let raw = socket2::Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-        raw.set_nonblocking(true)?;
-        raw
-    };
+    let raw = crate::socket::new_nonblocking(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
     // Connected: only the target's datagrams and ICMP errors reach this socket.
     raw.connect(&SockAddr::from(addr))?;
     Ok(raw.into())
