@@ -11,7 +11,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** One pool's engine, owned by one JS `Pool`. */
 export declare class Engine {
-  constructor(config: EngineConfig, onEvent: EventCallback)
+  constructor(config: EngineConfig, onEvent: (event: EngineEvent) => void)
   /** The number the hot functions (`acquire`, `release`, ...) take to find this engine. */
   get handle(): number
   /** The id of a destination string; throws with a message quoting bad input. */
@@ -36,11 +36,11 @@ export declare class Engine {
    * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
    * session's id for `abortForward`.
    */
-  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, done: ForwardCallback): number
+  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, done: (done: ForwardDone) => void): number
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
   /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
-  listen(config: ListenConfig, onRoute: RouteCallback): NativeListener
+  listen(config: ListenConfig, onRoute: (request: RouteRequest) => void): NativeListener
   /** Binds a native listener whose connections all go to `dest`, without asking JS. */
   listenTo(config: ListenConfig, dest: number): NativeListener
   /** Keeps the event loop alive while JS awaits engine events (pending acquires, close). */
@@ -59,12 +59,12 @@ export declare class NativeListener {
    * Stops accepting and ends the sessions in progress; `done` is called once every
    * descriptor of the listener is closed.
    */
-  close(done: ClosedCallback): void
+  close(done: (code: number) => void): void
 }
 
 export declare class ProbeEngine {
   /** Starts the run: the first batch (empty, `want` = concurrency) asks for input. */
-  constructor(config: ProbeEngineConfig, onBatch: BatchCallback)
+  constructor(config: ProbeEngineConfig, onBatch: (batch: ProbeBatch) => void)
   /**
    * Adds targets (`indices[i]` names `targets[i]` in the results); push no more than the
    * credit the batches gave (`want`). Ignored once input ended or the run is over.
@@ -77,7 +77,7 @@ export declare class ProbeEngine {
 }
 
 export declare class ResourceEngine {
-  constructor(config: ResourceEngineConfig, onEvent: ResourceEventCallback)
+  constructor(config: ResourceEngineConfig, onEvent: (event: ResourceEngineEvent) => void)
   /** The number `resAcquire` / `resRelease` take to find this engine. */
   get handle(): number
   /** Starts keeping `min`: the slots to create now. */

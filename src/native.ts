@@ -21,8 +21,51 @@ interface HotPath {
   releaseChecked(): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const binding = require('../native/index.js') as { Engine: typeof EngineClass } & HotPath;
+/** `glibc`, `musl` or `''` (not Linux): the libc half of a Linux platform package's name. */
+function linuxLibc(): string {
+  if (process.platform !== 'linux') return '';
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+    return report?.header?.glibcVersionRuntime ? 'glibc' : 'musl';
+  } catch {
+    return 'unknown libc';
+  }
+}
+
+/** Prebuilt binaries published as optionalDependencies (package.json "napi.targets"). */
+const PREBUILT = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc'];
+
+/**
+ * napi-rs's generated loader (native/index.js) picks `./berth.<platform>.node` (a build from
+ * source) or the `berth-<platform>` package; when neither loads it throws a generic error.
+ * Say which platform was looked for and how to get a binary for it instead.
+ */
+function loadBinding(): unknown {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('../native/index.js');
+  } catch (cause) {
+    const libc = linuxLibc();
+    const abi = process.platform === 'linux' ? (libc === 'musl' ? '-musl' : '-gnu') : process.platform === 'win32' ? '-msvc' : '';
+    const wanted = `${process.platform}-${process.arch}${abi}`;
+    const where = `${process.platform}/${process.arch}${libc ? ` (${libc})` : ''}`;
+    const why = PREBUILT.includes(wanted)
+      ? `the prebuilt package berth-${wanted} is not installed or did not load ` +
+        `(was it installed with --omit=optional / --no-optional, or on another platform?)`
+      : `no prebuilt binary is published for ${wanted} (prebuilt: ${PREBUILT.join(', ')})`;
+    const error = new Error(
+      `berth: no native binary for ${where}: ${why}. ` +
+        'Reinstall without omitting optional dependencies, or build from source: install a Rust ' +
+        'toolchain (https://rustup.rs), then run `npm run build` in a checkout of berth ' +
+        '(it writes native/berth.<platform>.node, which the loader prefers). ' +
+        'NAPI_RS_NATIVE_LIBRARY_PATH=/path/to/berth.node loads a given binary.',
+    );
+    (error as Error & { cause?: unknown }).cause = cause;
+    throw error;
+  }
+}
+
+const binding = loadBinding() as { Engine: typeof EngineClass } & HotPath;
 
 export const Engine = binding.Engine;
 

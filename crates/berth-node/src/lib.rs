@@ -56,7 +56,10 @@ pub(crate) fn placement(p: Placement) -> f64 {
 #[napi]
 impl Engine {
     #[napi(constructor)]
-    pub fn new(config: EngineConfig, on_event: EventCallback) -> Self {
+    pub fn new(
+        config: EngineConfig,
+        #[napi(ts_arg_type = "(event: EngineEvent) => void")] on_event: EventCallback,
+    ) -> Self {
         let events = Arc::new(on_event);
         let sink = Arc::new(JsSink(Arc::clone(&events)));
         let pool = Pool::new(config.into(), sink, berth_core::runtime::handle());
@@ -154,7 +157,7 @@ impl Engine {
         head: Option<Buffer>,
         reply: Option<Buffer>,
         reuse: bool,
-        done: ForwardCallback,
+        #[napi(ts_arg_type = "(done: ForwardDone) => void")] done: ForwardCallback,
     ) -> Result<f64> {
         let client = berth_core::socket::dup_stream_socket(fd).map_err(|e| {
             Error::new(
@@ -183,7 +186,11 @@ impl Engine {
 
     /// Binds a native listener; `on_route` is asked where each inbound connection goes.
     #[napi]
-    pub fn listen(&self, config: ListenConfig, on_route: RouteCallback) -> Result<NativeListener> {
+    pub fn listen(
+        &self,
+        config: ListenConfig,
+        #[napi(ts_arg_type = "(request: RouteRequest) => void")] on_route: RouteCallback,
+    ) -> Result<NativeListener> {
         listen(&self.pool, config, Route::Ask(Arc::new(JsRouter(on_route))))
     }
 

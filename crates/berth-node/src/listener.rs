@@ -120,7 +120,7 @@ impl NativeListener {
     /// Stops accepting and ends the sessions in progress; `done` is called once every
     /// descriptor of the listener is closed.
     #[napi]
-    pub fn close(&self, done: ClosedCallback) {
+    pub fn close(&self, #[napi(ts_arg_type = "(code: number) => void")] done: ClosedCallback) {
         let inner = Arc::clone(&self.inner);
         berth_core::runtime::handle().spawn(async move {
             inner.close().await;

@@ -111,7 +111,10 @@ pub struct ProbeEngine {
 impl ProbeEngine {
     /// Starts the run: the first batch (empty, `want` = concurrency) asks for input.
     #[napi(constructor)]
-    pub fn new(config: ProbeEngineConfig, on_batch: BatchCallback) -> Self {
+    pub fn new(
+        config: ProbeEngineConfig,
+        #[napi(ts_arg_type = "(batch: ProbeBatch) => void")] on_batch: BatchCallback,
+    ) -> Self {
         let config = ProbeConfig {
             concurrency: config.concurrency,
             timeout: crate::config::millis(config.timeout).unwrap_or(Duration::MAX),

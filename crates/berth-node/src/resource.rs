@@ -172,7 +172,11 @@ pub struct ResourceEngine {
 #[napi]
 impl ResourceEngine {
     #[napi(constructor)]
-    pub fn new(config: ResourceEngineConfig, on_event: ResourceEventCallback) -> Self {
+    pub fn new(
+        config: ResourceEngineConfig,
+        #[napi(ts_arg_type = "(event: ResourceEngineEvent) => void")]
+        on_event: ResourceEventCallback,
+    ) -> Self {
         let events = Arc::new(on_event);
         let sink = Arc::new(JsResourceSink(Arc::clone(&events)));
         let pool = ResourcePool::new(config.into(), sink, berth_core::runtime::handle());

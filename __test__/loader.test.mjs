@@ -1,0 +1,36 @@
+// When no native binary loads, requiring berth fails with an error that names the platform,
+// the arch and the libc, and says how to build from source. NAPI_RS_NATIVE_LIBRARY_PATH makes
+// napi-rs's generated loader try only that path (a nonexistent file here), then its WASI
+// fallbacks (none shipped): exactly what a user on a platform without a prebuilt package sees.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function requireBerth(env) {
+  return spawnSync(process.execPath, ['-e', "require('./dist/index.js'); console.log('loaded')"], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
+test('no loadable binary: the error names the platform and says how to build from source', (t) => {
+  const r = requireBerth({ NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/berth.does-not-exist.node' });
+  t.not(r.status, 0);
+  t.notRegex(r.stdout, /loaded/);
+  const libc = process.platform === 'linux' ? (process.report.getReport().header.glibcVersionRuntime ? 'glibc' : 'musl') : '';
+  t.true(r.stderr.includes(`berth: no native binary for ${process.platform}/${process.arch}`), r.stderr);
+  if (libc) t.true(r.stderr.includes(`(${libc})`), r.stderr);
+  t.regex(r.stderr, /build from source/);
+  t.regex(r.stderr, /Rust toolchain/);
+  t.regex(r.stderr, /`npm run build`/);
+});
+
+test('the same require loads when the binary is there', (t) => {
+  const r = requireBerth({ NAPI_RS_NATIVE_LIBRARY_PATH: '' });
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stdout, /loaded/);
+});

@@ -1,0 +1,654 @@
+// Type test of berth's public API, as a user's TypeScript sees it: imported from 'berth' and
+// 'berth/generic-pool' (resolved through the package's own "exports" and their "types"), every
+// public call and type used once, with their result types checked exactly (an `any` fails),
+// and `@ts-expect-error` lines proving wrong usage is rejected. Compiled, never run:
+//
+//   npm run test:types        (tsc -p __test__/types/tsconfig.json)
+//
+// This file is CommonJS (the package has no "type": "module"), so it resolves the "require"
+// conditions; public-api-esm.mts checks the "import" side.
+import * as http from 'node:http';
+import * as net from 'node:net';
+import {
+  BerthError,
+  completions,
+  DEFAULTS,
+  HttpAgent,
+  Lease,
+  Pool,
+  pooled,
+  probe,
+  ProxyListener,
+  RESOURCE_DEFAULTS,
+  ResourceLease,
+  ResourcePool,
+} from 'berth';
+import type {
+  AcquireManyOptions,
+  AcquireOptions,
+  BerthErrorCode,
+  CompletionFulfilled,
+  CompletionRejected,
+  CompletionResult,
+  Completions,
+  CompletionsOptions,
+  ConnectionSnapshot,
+  DestinationSnapshot,
+  DrainOptions,
+  ForwardEnd,
+  ForwardOptions,
+  ForwardResult,
+  HttpAgentOptions,
+  HttpAgentRequestOptions,
+  HttpAgentSystemError,
+  ListenOptions,
+  PoolOptions,
+  PoolSnapshot,
+  PoolStats,
+  ProbeAnswer,
+  ProbeError,
+  ProbeErrorCode,
+  ProbeFailure,
+  ProbeOptions,
+  ProbeResult,
+  ProbeRttSummary,
+  ProbeRun,
+  ProbeState,
+  ProbeSummary,
+  ProbeTarget,
+  ProbeTargetObject,
+  ProxyStats,
+  ResolvedPoolOptions,
+  ResourceAcquireOptions,
+  ResourcePoolEvents,
+  ResourcePoolOptions,
+  ResourcePoolStats,
+  RouteFunction,
+  RouteInfo,
+  Task,
+  TaskContext,
+} from 'berth';
+import genericPool, {
+  createPool,
+  DefaultEvictor,
+  Deque,
+  Pool as GenericPool,
+  PriorityQueue,
+  TimeoutError,
+} from 'berth/generic-pool';
+import type { EvictionConfig, Factory, Options as GenericPoolOptions, PoolEvents } from 'berth/generic-pool';
+
+// ---- helpers --------------------------------------------------------------------------------
+
+/** True only when A and B are the same type (`any` equals nothing but `any`). */
+type Equals<A, B> = (<G>() => G extends A ? 1 : 2) extends <G>() => G extends B ? 1 : 2 ? true : false;
+/** Compiles only for `true`. */
+function assert<T extends true>(): void {}
+/** Checks that `value` has exactly type T. */
+function exact<T>() {
+  return <V>(value: V & (Equals<V, T> extends true ? unknown : never)): V => value;
+}
+declare const signal: AbortSignal;
+declare const socket: net.Socket;
+
+// ---- Pool -----------------------------------------------------------------------------------
+
+async function poolApi(): Promise<void> {
+  const options: PoolOptions = {
+    maxPerDestination: 8,
+    maxIdlePerDestination: 8,
+    maxTotal: 64,
+    maxTotalIdle: 32,
+    maxWaiters: 100,
+    maxConcurrentDials: 2,
+    idleTimeout: 30_000,
+    maxLifetime: Infinity,
+    connectTimeout: 1_000,
+    acquireTimeout: 5_000,
+    order: 'fifo',
+  };
+  const pool = new Pool(options);
+  new Pool();
+  exact<Readonly<ResolvedPoolOptions>>()(pool.options);
+  exact<number>()(pool.options.maxPerDestination);
+  exact<'lifo' | 'fifo'>()(DEFAULTS.order);
+  // @ts-expect-error misspelled option
+  new Pool({ maxPerDestinaton: 8 });
+  // @ts-expect-error order is 'lifo' or 'fifo'
+  new Pool({ order: 'random' });
+  // @ts-expect-error the resolved options are read-only
+  pool.options.maxTotal = 1;
+
+  // acquire, and the lease
+  const acquireOptions: AcquireOptions = { signal, timeout: 100, priority: 1 };
+  const lease = await pool.acquire('127.0.0.1:6379', acquireOptions);
+  exact<Lease>()(lease);
+  exact<net.Socket>()(lease.socket);
+  exact<boolean>()(lease.reused);
+  exact<string>()(lease.destination);
+  exact<boolean>()(lease.released);
+  exact<void>()(lease.release());
+  exact<void>()(lease.destroy(new Error('protocol error')));
+  lease.destroy();
+  exact<Promise<void>>()(lease[Symbol.asyncDispose]());
+  {
+    await using leased = await pool.acquire('unix:/run/app.sock');
+    leased.socket.write('PING\r\n');
+  }
+  // @ts-expect-error the destination is a string
+  await pool.acquire(6379);
+  // @ts-expect-error misspelled acquire option
+  await pool.acquire('127.0.0.1:6379', { timeut: 100 });
+  // @ts-expect-error a lease's socket is read-only
+  lease.socket = socket;
+
+  // use: resolves to what fn returns
+  const n = await pool.use('[::1]:6379', async (s) => {
+    exact<net.Socket>()(s);
+    return s.bytesWritten;
+  });
+  exact<number>()(n);
+  exact<Promise<string>>()(pool.use('127.0.0.1:6379', () => 'sync', { priority: 2 }));
+
+  // acquireMany: sync or async iterables, leases as they come
+  const manyOptions: AcquireManyOptions = { concurrency: 4, signal, timeout: 1_000, priority: 0 };
+  for await (const each of pool.acquireMany(['127.0.0.1:1', '127.0.0.1:2'], manyOptions)) {
+    exact<Lease>()(each);
+    each.release();
+  }
+  async function* destinations(): AsyncGenerator<string> {
+    yield '127.0.0.1:3';
+  }
+  exact<AsyncGenerator<Lease, void, undefined>>()(pool.acquireMany(destinations()));
+  // @ts-expect-error destinations are strings
+  pool.acquireMany([1, 2]);
+
+  // warm
+  exact<number>()(await pool.warm('127.0.0.1:6379', 4));
+
+  // httpAgent
+  const agentOptions: HttpAgentOptions = {
+    keepAlive: true,
+    retry: true,
+    retryNonIdempotent: false,
+    keepAliveHintMargin: 1_000,
+    timeout: 5_000,
+  };
+  exact<HttpAgent>()(pool.httpAgent(agentOptions));
+  // @ts-expect-error the agent always keeps connections alive
+  pool.httpAgent({ keepAlive: false });
+  // @ts-expect-error http.Agent's maxSockets is the pool's maxPerDestination
+  pool.httpAgent({ maxSockets: 10 });
+
+  // forward
+  const forwardOptions: ForwardOptions = {
+    head: Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+    reply: 'HTTP/1.1 200 Connection Established\r\n\r\n',
+    signal,
+    reuseUpstream: false,
+  };
+  const result = await pool.forward(socket, '127.0.0.1:8080', forwardOptions);
+  exact<ForwardResult>()(result);
+  exact<number>()(result.bytesIn + result.bytesOut + result.durationMs);
+  exact<boolean>()(result.upstreamReused || result.upstreamReturned);
+  exact<BerthError | undefined>()(result.error);
+  exact<ForwardEnd>()(result.end);
+  switch (result.end) {
+    case 'client-closed':
+    case 'upstream-closed':
+    case 'client-error':
+    case 'upstream-error':
+    case 'connect-failed':
+    case 'aborted':
+    case 'pool-closed':
+      break;
+    default:
+      exact<never>()(result.end);
+  }
+  await pool.forward(socket, '127.0.0.1:8080', { reply: new Uint8Array(2) });
+  // @ts-expect-error inbound is a net.Socket
+  await pool.forward('127.0.0.1:1', '127.0.0.1:8080');
+
+  // listen
+  const listenOptions: ListenOptions = { host: '127.0.0.1', port: 0, peek: 64, peekTimeout: 500, reuseUpstream: true, backlog: 128 };
+  const route: RouteFunction = async (info) => {
+    exact<RouteInfo>()(info);
+    exact<string>()(info.remoteAddress);
+    exact<'IPv4' | 'IPv6'>()(info.remoteFamily);
+    exact<number>()(info.remotePort + info.localPort);
+    exact<Buffer>()(info.head);
+    return info.head.includes('Host: a') ? '127.0.0.1:8081' : null;
+  };
+  const listener = await pool.listen(listenOptions, route);
+  exact<ProxyListener>()(listener);
+  exact<net.AddressInfo>()(listener.address());
+  const proxyStats = listener.stats();
+  exact<ProxyStats>()(proxyStats);
+  exact<number>()(
+    proxyStats.sessionsTotal +
+      proxyStats.sessionsActive +
+      proxyStats.bytesIn +
+      proxyStats.bytesOut +
+      proxyStats.routeFailures +
+      proxyStats.connectFailures +
+      proxyStats.upstreamReused,
+  );
+  exact<Promise<void>>()(listener.close());
+  {
+    await using fixed = await pool.listen(undefined, '127.0.0.1:8080');
+    fixed.address();
+  }
+  await pool.listen({}, () => undefined);
+  // @ts-expect-error a route returns a destination string, null or undefined
+  await pool.listen({}, () => 8080);
+  // @ts-expect-error misspelled listen option
+  await pool.listen({ prot: 0 }, '127.0.0.1:8080');
+
+  // stats and snapshot
+  const stats = pool.stats();
+  exact<PoolStats>()(stats);
+  exact<number>()(
+    stats.open + stats.closing + stats.idle + stats.inUse + stats.dialing + stats.waiting +
+      stats.created + stats.reused + stats.closed + stats.dialFailures + stats.acquireTimeouts,
+  );
+  exact<number>()(stats.evicted.idle + stats.evicted.lifetime + stats.evicted.peerClosed + stats.evicted.unhealthy);
+  exact<number>()(stats.acquireWaitMs.p50 + stats.acquireWaitMs.p99 + stats.connectMs.p50 + stats.connectMs.p99);
+  const snapshot = pool.snapshot();
+  exact<PoolSnapshot>()(snapshot);
+  const dest = snapshot.destinations[0];
+  if (dest !== undefined) {
+    exact<DestinationSnapshot>()(dest);
+    exact<string>()(dest.destination);
+    exact<number>()(dest.open + dest.idle + dest.inUse + dest.dialing + dest.waiting);
+    const conn = dest.connections[0];
+    if (conn !== undefined) {
+      exact<ConnectionSnapshot>()(conn);
+      exact<number>()(conn.id + conn.ageMs + conn.idleMs + conn.uses);
+      exact<'idle' | 'inUse' | 'dialing' | 'closing'>()(conn.state);
+    }
+  }
+
+  // drain, close, await using
+  const drainOptions: DrainOptions = { timeout: 10_000 };
+  exact<Promise<void>>()(pool.drain(drainOptions));
+  exact<Promise<void>>()(pool.drain());
+  exact<Promise<void>>()(pool.close());
+  {
+    await using scoped = new Pool({ maxTotal: 4 });
+    await scoped.warm('127.0.0.1:6379', 1);
+  }
+  // @ts-expect-error not a method of Pool
+  pool.acquireAll(['127.0.0.1:1']);
+}
+
+// ---- BerthError -----------------------------------------------------------------------------
+
+function errors(error: unknown): string {
+  const made = new BerthError('ACQUIRE_TIMEOUT', 'no connection within 10 ms', '127.0.0.1:1', { cause: new Error('x') });
+  exact<'BerthError'>()(made.name);
+  exact<string | undefined>()(made.destination);
+  // @ts-expect-error not a BerthErrorCode
+  new BerthError('TIMEOUT', 'x');
+  if (!(error instanceof BerthError)) return 'other';
+  exact<BerthErrorCode>()(error.code);
+  // @ts-expect-error not a BerthErrorCode: the comparison cannot be true
+  if (error.code === 'ETIMEDOUT') return 'never';
+  // Every code, and no other (a code added to or removed from the union fails here).
+  switch (error.code) {
+    case 'ACQUIRE_TIMEOUT':
+    case 'QUEUE_FULL':
+    case 'POOL_CLOSED':
+    case 'POOL_DRAINING':
+    case 'DRAIN_TIMEOUT':
+    case 'CONNECT_TIMEOUT':
+    case 'CONNECT_REFUSED':
+    case 'DNS_FAILED':
+    case 'CONNECT_FAILED':
+    case 'ALREADY_RELEASED':
+    case 'FORWARD_ERROR':
+    case 'LISTEN_FAILED':
+    case 'NOT_BORROWED':
+    case 'CREATE_FAILED':
+    case 'CREATE_TIMEOUT':
+    case 'DESTROY_TIMEOUT':
+      return error.code;
+    default:
+      return exact<never>()(error.code);
+  }
+}
+
+// ---- HttpAgent ------------------------------------------------------------------------------
+
+function httpAgent(pool: Pool): void {
+  const shared = new HttpAgent(pool, { retry: false });
+  const own = new HttpAgent({ maxPerDestination: 16 }, { timeout: 1_000 });
+  new HttpAgent();
+  exact<Pool>()(shared.pool);
+  exact<boolean>()(own.destroyed);
+  const agent: http.Agent = shared;
+  const requestOptions: HttpAgentRequestOptions = { agent, method: 'POST', idempotent: true, path: '/jobs' };
+  const req = http.request('http://127.0.0.1:8080/', requestOptions, (res) => res.resume());
+  req.on('error', (error) => {
+    const system = error as HttpAgentSystemError;
+    exact<string>()(system.code);
+    exact<number>()(system.errno);
+    exact<'connect' | 'getaddrinfo'>()(system.syscall);
+    exact<string | undefined>()(system.address);
+    exact<number | undefined>()(system.port);
+    exact<string | undefined>()(system.hostname);
+    exact<BerthError>()(system.cause);
+  });
+  req.end();
+  http.get('http://127.0.0.1:8080/health', { agent: own }, (res) => res.resume());
+  exact<void>()(shared.addRequest(req, { host: '127.0.0.1', port: 8080 }));
+  exact<void>()(own.destroy());
+  // @ts-expect-error `idempotent` is a boolean
+  const bad: HttpAgentRequestOptions = { idempotent: 'yes' };
+  void bad;
+  // @ts-expect-error the agent's pool is read-only
+  shared.pool = pool;
+}
+
+// ---- ResourcePool ---------------------------------------------------------------------------
+
+interface Client {
+  query(sql: string): Promise<{ rows: unknown[] }>;
+  end(): Promise<void>;
+  readonly healthy: boolean;
+}
+declare function connect(signal: AbortSignal): Promise<Client>;
+
+async function resourcePool(): Promise<void> {
+  const options: ResourcePoolOptions<Client> = {
+    create: (abort) => connect(abort),
+    destroy: (client) => client.end(),
+    validate: (client) => client.healthy,
+    min: 1,
+    max: 10,
+    acquireTimeout: 30_000,
+    createTimeout: 5_000,
+    destroyTimeout: 5_000,
+    idleTimeout: 30_000,
+    softIdleTimeout: Infinity,
+    maxLifetime: 3_600_000,
+    evictionInterval: 1_000,
+    testsPerEviction: Infinity,
+    testOnAcquire: true,
+    testOnRelease: false,
+    maxWaiters: 1_024,
+    order: 'lifo',
+    createRetry: { attempts: 3, backoff: 100 },
+    autostart: false,
+  };
+  const pool = new ResourcePool(options);
+  exact<ResourcePool<Client>>()(pool);
+  // T is inferred from create.
+  const inferred = new ResourcePool({ create: async () => ({ id: 1 }), destroy: () => {} });
+  exact<Promise<{ id: number }>>()(inferred.acquire());
+  exact<10>()(RESOURCE_DEFAULTS.max);
+  exact<'lifo' | 'fifo'>()(RESOURCE_DEFAULTS.order);
+  // @ts-expect-error destroy is required
+  new ResourcePool<Client>({ create: connect });
+  // @ts-expect-error misspelled option
+  new ResourcePool<Client>({ create: connect, destroy: (c) => c.end(), maxWaiting: 1 });
+
+  // getters
+  exact<number>()(pool.min + pool.max + pool.size + pool.available + pool.borrowed + pool.pending + pool.spareResourceCapacity);
+  // @ts-expect-error getters only
+  pool.max = 3;
+
+  // stats
+  const stats = pool.stats();
+  exact<ResourcePoolStats>()(stats);
+  exact<number>()(
+    stats.size + stats.available + stats.borrowed + stats.pending + stats.creating + stats.destroying +
+      stats.created + stats.destroyed + stats.acquired + stats.reused + stats.createFailures +
+      stats.validationFailures + stats.timeouts,
+  );
+  exact<number>()(stats.evicted.idle + stats.evicted.lifetime + stats.evicted.unhealthy);
+  exact<number>()(stats.acquireWaitMs.p50 + stats.acquireWaitMs.p99 + stats.acquireWaitMs.max);
+
+  // acquire / release / destroy / isBorrowed
+  const acquireOptions: ResourceAcquireOptions = { signal, timeout: 1_000, priority: 5 };
+  const client = await pool.acquire(acquireOptions);
+  exact<Client>()(client);
+  exact<boolean>()(pool.isBorrowed(client));
+  exact<void>()(pool.release(client));
+  exact<Promise<void>>()(pool.destroy(client));
+  // @ts-expect-error not a Client
+  pool.release({ id: 1 });
+
+  // use
+  const rows = await pool.use(async (c) => (await c.query('SELECT 1')).rows, { priority: 1 });
+  exact<unknown[]>()(rows);
+
+  // lease
+  const lease = await pool.lease(acquireOptions);
+  exact<ResourceLease<Client>>()(lease);
+  exact<Client>()(lease.resource);
+  exact<boolean>()(lease.released);
+  exact<void>()(lease.release());
+  exact<Promise<void>>()(lease.destroy());
+  exact<Promise<void>>()(lease[Symbol.asyncDispose]());
+  {
+    await using scoped = await pool.lease();
+    await scoped.resource.query('SELECT 2');
+  }
+
+  // lifecycle
+  exact<void>()(pool.start());
+  exact<Promise<void>>()(pool.ready());
+  exact<Promise<void>>()(pool.drain());
+  exact<Promise<void>>()(pool.clear());
+  exact<Promise<void>>()(pool.close());
+  exact<Promise<void>>()(pool[Symbol.asyncDispose]());
+  {
+    await using scopedPool = new ResourcePool<Client>({ create: connect, destroy: (c) => c.end() });
+    await scopedPool.ready();
+  }
+  // @ts-expect-error protected: for subclasses only
+  pool.acquireError(new BerthError('POOL_CLOSED', 'closed'));
+
+  // events, typed by name
+  const events: (keyof ResourcePoolEvents<Client>)[] = ['createError', 'destroyError', 'validateError'];
+  void events;
+  exact<ResourcePool<Client>>()(
+    pool.on('createError', (error) => {
+      exact<unknown>()(error);
+    }),
+  );
+  pool.once('destroyError', (error, resource) => {
+    exact<unknown>()(error);
+    exact<Client>()(resource);
+  });
+  const onValidateError = (error: unknown, resource: Client): void => void [error, resource];
+  pool.on('validateError', onValidateError);
+  pool.off('validateError', onValidateError);
+  // @ts-expect-error not an event of ResourcePool
+  pool.on('error', () => {});
+  // @ts-expect-error destroyError's second argument is the resource
+  pool.on('destroyError', (_error: unknown, _resource: string) => {});
+
+  // pooled: the wrapper form, with the arguments after the resource
+  const query = pooled(pool, (c, sql: string) => c.query(sql), { timeout: 1_000 });
+  exact<(sql: string) => Promise<{ rows: unknown[] }>>()(query);
+  exact<{ rows: unknown[] }>()(await query('SELECT 3'));
+  const count = pooled(pool, async () => 1);
+  exact<() => Promise<number>>()(count);
+  // @ts-expect-error the wrapped function takes a string
+  await query(42);
+}
+
+// ---- completions ----------------------------------------------------------------------------
+
+async function completionsApi(): Promise<void> {
+  const options: CompletionsOptions = { concurrency: 8, signal };
+  const task: Task<number> = async (context) => {
+    exact<TaskContext>()(context);
+    exact<number>()(context.index);
+    exact<AbortSignal>()(context.signal);
+    return context.index * 2;
+  };
+  const run = completions([task, () => 3], options);
+  exact<Completions<number>>()(run);
+  for await (const outcome of run) {
+    exact<CompletionResult<number>>()(outcome);
+    exact<number>()(outcome.index);
+    if (outcome.status === 'fulfilled') {
+      exact<CompletionFulfilled<number>>()(outcome);
+      exact<number>()(outcome.value);
+    } else {
+      exact<CompletionRejected>()(outcome);
+      exact<unknown>()(outcome.reason);
+      // @ts-expect-error a rejected outcome has no value
+      outcome.value;
+    }
+  }
+  // Mixed tasks: the outcome's value is the union of what they resolve to.
+  async function* tasks(): AsyncGenerator<Task<string | boolean>> {
+    yield async () => 'a';
+    yield () => true;
+  }
+  const mixed = completions(tasks());
+  exact<Completions<string | boolean>>()(mixed);
+  exact<Promise<IteratorResult<CompletionResult<string | boolean>, undefined>>>()(mixed.return());
+  exact<Promise<void>>()(mixed[Symbol.asyncDispose]());
+  {
+    await using scoped = completions([() => 1]);
+    await scoped.next();
+  }
+  // @ts-expect-error tasks are functions
+  completions([1, 2]);
+  // @ts-expect-error misspelled option
+  completions([() => 1], { concurency: 2 });
+}
+
+// ---- probe ----------------------------------------------------------------------------------
+
+async function probeApi(): Promise<void> {
+  const objectTarget: ProbeTargetObject = { host: '::1', port: 22 };
+  const targets: ProbeTarget[] = ['127.0.0.1:22', '[::1]:80', objectTarget];
+  const options: ProbeOptions = { concurrency: 256, timeout: 1_000, protocol: 'tcp', signal };
+  const run = probe(targets, options);
+  exact<ProbeRun>()(run);
+  for await (const result of run) {
+    exact<ProbeResult>()(result);
+    exact<number>()(result.index + result.rttMs);
+    exact<string>()(result.target);
+    exact<ProbeState>()(result.state);
+    // Narrowing on state: an error has its error, an answer has none.
+    if (result.state === 'error') {
+      exact<ProbeFailure>()(result);
+      exact<ProbeError>()(result.error);
+      exact<ProbeErrorCode>()(result.error.code);
+      exact<string>()(result.error.message);
+      if (result.error.code === 'INVALID_TARGET' || result.error.code === 'DNS_FAILED' || result.error.code === 'EMFILE') continue;
+    } else {
+      exact<ProbeAnswer>()(result);
+      exact<'open' | 'closed' | 'filtered'>()(result.state);
+      exact<undefined>()(result.error);
+    }
+    // Narrowing on error works too.
+    if (result.error) exact<'error'>()(result.state);
+  }
+  const summary = run.summary();
+  exact<ProbeSummary>()(summary);
+  exact<number>()(summary.total + summary.durationMs);
+  exact<number>()(summary.byState.open + summary.byState.closed + summary.byState.filtered + summary.byState.error);
+  exact<ProbeRttSummary>()(summary.rttMs);
+  exact<number>()(summary.rttMs.p50 + summary.rttMs.p95 + summary.rttMs.p99 + summary.rttMs.max);
+  exact<void>()(run.cancel());
+  exact<Promise<IteratorResult<ProbeResult, undefined>>>()(run.return());
+  async function* hosts(): AsyncGenerator<ProbeTarget> {
+    yield { host: '10.0.0.1', port: 53 };
+  }
+  {
+    await using udp = probe(hosts(), { protocol: 'udp', payload: new Uint8Array(0), timeout: 500 });
+    await udp.next();
+  }
+  probe(['127.0.0.1:53'], { protocol: 'udp', payload: 'ping' });
+  // @ts-expect-error protocol is 'tcp' or 'udp'
+  probe(targets, { protocol: 'icmp' });
+  // @ts-expect-error a target object needs a port
+  probe([{ host: '127.0.0.1' }]);
+  // @ts-expect-error misspelled option
+  probe(targets, { timeoutMs: 100 });
+}
+
+// ---- berth/generic-pool ---------------------------------------------------------------------
+
+async function genericPoolApi(): Promise<void> {
+  const factory: Factory<Client> = {
+    create: () => connect(AbortSignal.timeout(1_000)),
+    destroy: (client) => client.end(),
+    validate: async (client) => client.healthy,
+  };
+  const options: GenericPoolOptions = {
+    max: 10,
+    min: 2,
+    maxWaitingClients: null,
+    testOnBorrow: true,
+    testOnReturn: false,
+    acquireTimeoutMillis: 1_000,
+    destroyTimeoutMillis: null,
+    fifo: true,
+    priorityRange: 3,
+    autostart: true,
+    evictionRunIntervalMillis: 0,
+    numTestsPerEvictionRun: 3,
+    softIdleTimeoutMillis: -1,
+    idleTimeoutMillis: 30_000,
+    Promise,
+  };
+  const pool = createPool(factory, options);
+  exact<GenericPool<Client>>()(pool);
+  exact<GenericPool<Client>>()(genericPool.createPool(factory));
+  exact<GenericPool<Client>>()(new GenericPool(factory, options));
+  exact<GenericPool<Client>>()(new genericPool.Pool(DefaultEvictor, Deque, PriorityQueue, factory, options));
+  // @ts-expect-error misspelled option
+  createPool(factory, { maxWaitingClient: 1 });
+  // @ts-expect-error a factory needs destroy
+  createPool({ create: () => 1 });
+
+  exact<void>()(pool.start());
+  exact<Promise<void>>()(pool.ready());
+  const client = await pool.acquire(1);
+  exact<Client>()(client);
+  exact<boolean>()(pool.isBorrowedResource(client));
+  exact<Promise<void>>()(pool.release(client));
+  exact<Promise<void>>()(pool.destroy(client));
+  exact<Promise<number>>()(pool.use(async (c) => (await c.query('SELECT 1')).rows.length, 0));
+  exact<number>()(pool.spareResourceCapacity + pool.size + pool.available + pool.borrowed + pool.pending + pool.max + pool.min);
+  exact<Promise<void>>()(pool.drain().then(() => pool.clear()));
+
+  const eventNames: (keyof PoolEvents)[] = ['factoryCreateError', 'factoryDestroyError'];
+  void eventNames;
+  pool.on('factoryCreateError', (error) => exact<unknown>()(error));
+  pool.once('factoryDestroyError', (error) => exact<unknown>()(error));
+  const onCreateError = (_error: unknown): void => {};
+  pool.off('factoryCreateError', onCreateError);
+  // @ts-expect-error not an event of generic-pool's Pool
+  pool.on('createError', () => {});
+
+  try {
+    await pool.acquire();
+  } catch (error) {
+    if (error instanceof TimeoutError) exact<'TimeoutError'>()(error.name);
+  }
+  assert<Equals<InstanceType<typeof TimeoutError>, TimeoutError>>();
+
+  // The helper classes generic-pool exports.
+  const deque = new Deque<number>();
+  deque.push(1);
+  deque.unshift(0);
+  exact<number | undefined>()(deque.shift() ?? deque.pop() ?? deque.head ?? deque.tail);
+  exact<number>()(deque.length);
+  for (const item of deque) exact<number>()(item);
+  const queue = new PriorityQueue<string>(3);
+  queue.enqueue('a', 2);
+  exact<string | undefined>()(queue.dequeue());
+  const config: EvictionConfig = { softIdleTimeoutMillis: -1, idleTimeoutMillis: 30_000, min: 0 };
+  exact<boolean>()(new DefaultEvictor().evict(config, { lastIdleTime: Date.now() }, 1));
+}
+
+export { poolApi, errors, httpAgent, resourcePool, completionsApi, probeApi, genericPoolApi };
