@@ -15,13 +15,11 @@
 import net from 'node:net';
 import genericPool from 'generic-pool';
 import tarn from 'tarn';
+import { CALLERS, CYCLES_PER_CALLER, SERIAL_CYCLES, gpConcurrent, gpSerial, tarnConcurrent, tarnSerial } from './peer-loops.mjs';
 import { MAX_TIME, ROUNDS, machineInfo, runBatchedSuite } from './harness.mjs';
 
 export const name = 'acquire';
 
-const SERIAL_CYCLES = 1000; // cycles per benny op in case (a)
-const CALLERS = 100; // concurrent callers in case (b)
-const CYCLES_PER_CALLER = 20; // cycles each caller does per benny op in case (b)
 const TARGET_RATIO = 3; // issue target: berth >= 3x the faster of generic-pool and tarn
 
 // ---------------------------------------------------------------- berth
@@ -71,26 +69,6 @@ async function berthPool(Pool, dest, max) {
 
 // ---------------------------------------------------------------- generic-pool
 
-async function gpSerial(pool) {
-  for (let i = 0; i < SERIAL_CYCLES; i++) {
-    const r = await pool.acquire();
-    pool.release(r);
-  }
-}
-
-async function gpCaller(pool) {
-  for (let i = 0; i < CYCLES_PER_CALLER; i++) {
-    const r = await pool.acquire();
-    pool.release(r);
-  }
-}
-
-function gpConcurrent(pool) {
-  const callers = new Array(CALLERS);
-  for (let c = 0; c < CALLERS; c++) callers[c] = gpCaller(pool);
-  return Promise.all(callers);
-}
-
 async function gpPool(max, counter) {
   const pool = genericPool.createPool(
     {
@@ -108,26 +86,6 @@ async function gpPool(max, counter) {
 }
 
 // ---------------------------------------------------------------- tarn
-
-async function tarnSerial(pool) {
-  for (let i = 0; i < SERIAL_CYCLES; i++) {
-    const r = await pool.acquire().promise;
-    pool.release(r);
-  }
-}
-
-async function tarnCaller(pool) {
-  for (let i = 0; i < CYCLES_PER_CALLER; i++) {
-    const r = await pool.acquire().promise;
-    pool.release(r);
-  }
-}
-
-function tarnConcurrent(pool) {
-  const callers = new Array(CALLERS);
-  for (let c = 0; c < CALLERS; c++) callers[c] = tarnCaller(pool);
-  return Promise.all(callers);
-}
 
 async function tarnPool(max, counter) {
   const pool = new tarn.Pool({

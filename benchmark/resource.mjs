@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import genericPool from 'generic-pool';
 import tarn from 'tarn';
 import pg from 'pg';
+import { CALLERS, CYCLES_PER_CALLER, SERIAL_CYCLES, gpConcurrent, gpSerial, tarnConcurrent, tarnSerial } from './peer-loops.mjs';
 import { MAX_TIME, ROUNDS, fmt, machineInfo, runBatchedSuite, writeResult } from './harness.mjs';
 
 export const name = 'resource';
@@ -35,9 +36,6 @@ export const name = 'resource';
 const SELF = fileURLToPath(import.meta.url);
 const SERVERS_SCRIPT = fileURLToPath(new URL('../scripts/test-servers.sh', import.meta.url));
 
-const SERIAL_CYCLES = 1000; // cycles per benny op in case (a)
-const CALLERS = 100; // concurrent callers in case (b)
-const CYCLES_PER_CALLER = 20; // cycles each caller does per benny op in case (b)
 const PG_CALLERS = 32; // concurrent callers in case (c)
 const PG_MAX = 8; // pg clients per pool in case (c)
 const PG_QUERIES_PER_CALLER = 10; // queries each caller does per benny op in case (c)
@@ -138,26 +136,6 @@ async function bgpPool(createPool, max, factory) {
 
 // ---------------------------------------------------------------- generic-pool
 
-async function gpSerial(pool) {
-  for (let i = 0; i < SERIAL_CYCLES; i++) {
-    const r = await pool.acquire();
-    pool.release(r);
-  }
-}
-
-async function gpCaller(pool) {
-  for (let i = 0; i < CYCLES_PER_CALLER; i++) {
-    const r = await pool.acquire();
-    pool.release(r);
-  }
-}
-
-function gpConcurrent(pool) {
-  const callers = new Array(CALLERS);
-  for (let c = 0; c < CALLERS; c++) callers[c] = gpCaller(pool);
-  return Promise.all(callers);
-}
-
 async function gpPgCaller(pool, check) {
   for (let i = 0; i < PG_QUERIES_PER_CALLER; i++) {
     const client = await pool.acquire();
@@ -181,26 +159,6 @@ async function gpPool(max, factory) {
 }
 
 // ---------------------------------------------------------------- tarn
-
-async function tarnSerial(pool) {
-  for (let i = 0; i < SERIAL_CYCLES; i++) {
-    const r = await pool.acquire().promise;
-    pool.release(r);
-  }
-}
-
-async function tarnCaller(pool) {
-  for (let i = 0; i < CYCLES_PER_CALLER; i++) {
-    const r = await pool.acquire().promise;
-    pool.release(r);
-  }
-}
-
-function tarnConcurrent(pool) {
-  const callers = new Array(CALLERS);
-  for (let c = 0; c < CALLERS; c++) callers[c] = tarnCaller(pool);
-  return Promise.all(callers);
-}
 
 async function tarnPgCaller(pool, check) {
   for (let i = 0; i < PG_QUERIES_PER_CALLER; i++) {

@@ -110,6 +110,19 @@ impl Finding {
     pub(crate) fn os_error(what: &str, target: &str, err: &io::Error) -> Self {
         Finding::failed(errno_name(err), format!("{what} {target} failed: {err}"))
     }
+
+    /// What an OS error says of the target, for TCP and UDP alike: refused (a RST, or ICMP
+    /// port unreachable) is closed, unreachable is filtered, anything else an error of the
+    /// probe (`what` names it in the message: "connect to", "probe of").
+    pub(crate) fn from_error(what: &str, addr: std::net::SocketAddr, err: &io::Error) -> Self {
+        if err.kind() == io::ErrorKind::ConnectionRefused {
+            Finding::Found(ProbeState::Closed)
+        } else if is_unreachable(err) {
+            Finding::Found(ProbeState::Filtered)
+        } else {
+            Finding::os_error(what, &addr.to_string(), err)
+        }
+    }
 }
 
 /// Where a parsed target's probe goes: an IP literal as is, a name through the engine's
@@ -150,7 +163,7 @@ pub(crate) async fn address(dest: &Destination, deadline: Instant) -> Result<Soc
 }
 
 /// Unreachable host or network: nothing answers there, which a scanner calls filtered.
-pub(crate) fn is_unreachable(err: &io::Error) -> bool {
+fn is_unreachable(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EHOSTDOWN | libc::ETIMEDOUT)

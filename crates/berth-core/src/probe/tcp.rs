@@ -2,7 +2,7 @@
 //! the socket's pending error. A completed handshake is reset at once (SO_LINGER 0), so that
 //! a big scan leaves no TIME_WAIT behind on the prober.
 
-use super::{is_unreachable, Finding, ProbeState};
+use super::{Finding, ProbeState};
 use crate::socket::Socket;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
 use std::io;
@@ -19,7 +19,7 @@ pub(super) async fn probe(addr: SocketAddr) -> Finding {
     match raw.connect(&SockAddr::from(addr)) {
         Ok(()) => return opened(&raw, addr),
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return failed(addr, &e),
+        Err(e) => return Finding::from_error("connect to", addr, &e),
     }
     let socket = match Socket::new_nonblocking(OwnedFd::from(raw)) {
         Ok(socket) => socket,
@@ -27,11 +27,11 @@ pub(super) async fn probe(addr: SocketAddr) -> Finding {
     };
     // Writable once the handshake is done or failed (the error is then pending).
     if let Err(e) = socket.wait_writable().await {
-        return failed(addr, &e);
+        return Finding::from_error("connect to", addr, &e);
     }
     match SockRef::from(socket.fd()).take_error() {
         Ok(None) => opened(socket.fd(), addr),
-        Ok(Some(e)) | Err(e) => failed(addr, &e),
+        Ok(Some(e)) | Err(e) => Finding::from_error("connect to", addr, &e),
     }
 }
 
@@ -49,14 +49,4 @@ fn opened(fd: impl std::os::fd::AsFd, addr: SocketAddr) -> Finding {
         return Finding::Found(ProbeState::Closed);
     }
     Finding::Found(ProbeState::Open)
-}
-
-fn failed(addr: SocketAddr, err: &io::Error) -> Finding {
-    if err.kind() == io::ErrorKind::ConnectionRefused {
-        Finding::Found(ProbeState::Closed)
-    } else if is_unreachable(err) {
-        Finding::Found(ProbeState::Filtered)
-    } else {
-        Finding::os_error("connect to", &addr.to_string(), err)
-    }
 }

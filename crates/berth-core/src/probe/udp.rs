@@ -2,7 +2,7 @@
 //! is open; ICMP port unreachable, which a connected socket reports as ECONNREFUSED, is
 //! closed; silence (the caller's timeout) or host / network unreachable is filtered.
 
-use super::{is_unreachable, Finding, ProbeState};
+use super::{Finding, ProbeState};
 use socket2::{Domain, Protocol, SockAddr, Type};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -13,7 +13,7 @@ use tokio::io::Interest;
 pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
     let socket = match connected(addr) {
         Ok(socket) => socket,
-        Err(e) => return failed(addr, &e),
+        Err(e) => return Finding::from_error("probe of", addr, &e),
     };
     // SAFETY: the UdpSocket owns an open descriptor, and the AsyncFd owns the UdpSocket (so
     // the descriptor stays open and the same) until it drops at the end of this probe.
@@ -24,11 +24,11 @@ pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
         Err(e) => return Finding::os_error("watching the socket for", &addr.to_string(), &e),
     };
     if let Err(e) = send(&io, payload).await {
-        return failed(addr, &e);
+        return Finding::from_error("probe of", addr, &e);
     }
     match receive(&io).await {
         Ok(()) => Finding::Found(ProbeState::Open),
-        Err(e) => failed(addr, &e),
+        Err(e) => Finding::from_error("probe of", addr, &e),
     }
 }
 
@@ -68,15 +68,5 @@ async fn receive(io: &AsyncFd<UdpSocket>) -> io::Result<()> {
             Ok(Err(e)) => return Err(e),
             Err(_would_block) => continue,
         }
-    }
-}
-
-fn failed(addr: SocketAddr, err: &io::Error) -> Finding {
-    if err.kind() == io::ErrorKind::ConnectionRefused {
-        Finding::Found(ProbeState::Closed)
-    } else if is_unreachable(err) {
-        Finding::Found(ProbeState::Filtered)
-    } else {
-        Finding::os_error("probe of", &addr.to_string(), err)
     }
 }

@@ -3,7 +3,7 @@
 
 use super::config::{ResourceConfig, MAX_BACKOFF_MS};
 use super::events::{ResourceEvent, ResourceSink};
-use super::slots::{SlotId, SlotState, Slots};
+use super::slots::{Slot, SlotId, SlotState, Slots};
 use super::stats::ResourceStats;
 use super::{Placement, Take};
 use crate::clock::now_ms;
@@ -65,6 +65,16 @@ struct Tally {
     evicted_idle: u64,
     evicted_lifetime: u64,
     max_wait_us: u64,
+}
+
+/// A slot handed out (a hit or a hand-off): in use, and a reuse if it served before.
+fn lend(slot: &mut Slot, tally: &mut Tally, in_use: &mut u32) {
+    slot.state = SlotState::InUse;
+    if slot.uses > 0 {
+        tally.reused += 1;
+    }
+    slot.uses += 1;
+    *in_use += 1;
 }
 
 impl State {
@@ -162,12 +172,7 @@ impl ResourcePool {
                 st.start_destroying(id);
                 return Take::Expired(id);
             }
-            slot.state = SlotState::InUse;
-            if slot.uses > 0 {
-                st.tally.reused += 1;
-            }
-            slot.uses += 1;
-            st.in_use += 1;
+            lend(slot, &mut st.tally, &mut st.in_use);
             st.tally.hits += 1;
             return Take::Hit(id);
         }
@@ -214,12 +219,7 @@ impl ResourcePool {
             return Placement::Destroy;
         };
         if let Some(waiter) = st.waiters.pop() {
-            slot.state = SlotState::InUse;
-            if slot.uses > 0 {
-                st.tally.reused += 1;
-            }
-            slot.uses += 1;
-            st.in_use += 1;
+            lend(slot, &mut st.tally, &mut st.in_use);
             st.tally.handoffs += 1;
             if let Some((since, weight)) = waiter.since {
                 let us = since.elapsed().as_micros() as u64;
