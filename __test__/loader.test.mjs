@@ -34,3 +34,33 @@ test('the same require loads when the binary is there', (t) => {
   t.is(r.status, 0, r.stderr);
   t.regex(r.stdout, /loaded/);
 });
+
+// process.platform replaced before the require: napi-rs's loader and berth's message both see
+// the other platform, and no binary of it exists here, exactly as on that platform.
+function requireBerthAs(platform) {
+  const script = `Object.defineProperty(process, 'platform', { value: ${JSON.stringify(platform)} }); require('./dist/index.js'); console.log('loaded')`;
+  return spawnSync(process.execPath, ['-e', script], {
+    cwd: root,
+    env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: '' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
+test('on Windows the error says Windows is not supported, why, and points to WSL', (t) => {
+  const r = requireBerthAs('win32');
+  t.not(r.status, 0);
+  t.notRegex(r.stdout, /loaded/);
+  t.regex(r.stderr, /berth: Windows is not supported/);
+  t.regex(r.stderr, /net\.Socket\(\{ fd \}\)/);
+  t.regex(r.stderr, /WSL/);
+  t.notRegex(r.stderr, /npm run build/, 'building from source would not help there');
+});
+
+test('a platform without a prebuilt package: the error lists the prebuilt ones', (t) => {
+  const r = requireBerthAs('freebsd');
+  t.not(r.status, 0);
+  t.regex(r.stderr, new RegExp(`no prebuilt binary is published for freebsd-${process.arch}`));
+  t.regex(r.stderr, /prebuilt: linux-x64-gnu, linux-arm64-gnu, linux-x64-musl, darwin-x64, darwin-arm64\)/);
+  t.regex(r.stderr, /`npm run build`/);
+});

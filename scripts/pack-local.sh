@@ -44,7 +44,7 @@ const fs = require("fs");
 const p = JSON.parse(fs.readFileSync("package.json", "utf8"));
 const abi = { "x86_64-unknown-linux-gnu": "linux-x64-gnu", "aarch64-unknown-linux-gnu": "linux-arm64-gnu",
   "x86_64-unknown-linux-musl": "linux-x64-musl", "x86_64-apple-darwin": "darwin-x64",
-  "aarch64-apple-darwin": "darwin-arm64", "x86_64-pc-windows-msvc": "win32-x64-msvc" };
+  "aarch64-apple-darwin": "darwin-arm64" };
 p.optionalDependencies = {};
 for (const t of p.napi.targets) {
   if (!abi[t]) throw new Error("pack:local: no npm/ dir mapping for napi target " + t);

@@ -100,7 +100,8 @@ export async function freePort() {
 
 /** Number of descriptors this process has open right now (Linux). */
 export function fdCount() {
-  return fs.readdirSync('/proc/self/fd').length;
+  // /proc/self/fd on Linux; /dev/fd lists the calling process's descriptors on macOS too.
+  return fs.readdirSync(process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd').length;
 }
 
 /** 0..n-1 */

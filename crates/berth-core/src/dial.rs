@@ -112,7 +112,8 @@ async fn connect(
 /// A no-op on Unix sockets; failures leave a working socket, so they are not errors.
 pub fn keep_alive(socket: &Socket) {
     let sock = SockRef::from(socket.fd());
-    if matches!(sock.domain(), Ok(d) if d == Domain::IPV4 || d == Domain::IPV6) {
+    // The local address tells TCP from Unix on every platform (SO_DOMAIN is Linux-only).
+    if matches!(sock.local_addr(), Ok(a) if a.is_ipv4() || a.is_ipv6()) {
         let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
     }
 }

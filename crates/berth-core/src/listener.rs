@@ -10,7 +10,7 @@ use crate::socket::Socket;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -286,29 +286,48 @@ async fn accept(listener: &Socket) -> io::Result<(OwnedFd, SocketAddr)> {
     let mut remote = None;
     let fd = listener
         .with_readable(|fd| {
-            // SAFETY: try_init hands accept4 valid storage and length pointers for the peer's
-            // address and reads back only the `len` bytes accept4 reports.
-            let (fd, addr) = unsafe {
-                socket2::SockAddr::try_init(|storage, len| {
-                    let fd = libc::accept4(
-                        fd,
-                        storage.cast(),
-                        len,
-                        libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                    );
-                    if fd < 0 {
-                        Err(io::Error::last_os_error())
-                    } else {
-                        Ok(fd)
-                    }
-                })
-            }?;
-            remote = addr.as_socket();
+            let (fd, addr) = accept_raw(fd)?;
+            remote = addr;
             Ok(fd as usize)
         })
         .await?;
-    // SAFETY: accept4 just created this descriptor; nobody else owns it.
+    // SAFETY: accept_raw just created this descriptor; nobody else owns it.
     let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let remote = remote.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     Ok((owned, remote))
+}
+
+/// One accept on the listening descriptor `fd`: accept4 sets both flags in the same call.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn accept_raw(fd: RawFd) -> io::Result<(RawFd, Option<SocketAddr>)> {
+    // SAFETY: try_init hands accept4 valid storage and length pointers for the peer's address
+    // and reads back only the `len` bytes accept4 reports.
+    let (fd, addr) = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            let fd = libc::accept4(
+                fd,
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if fd < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(fd)
+            }
+        })
+    }?;
+    Ok((fd, addr.as_socket()))
+}
+
+/// One accept on the listening descriptor `fd`, where there is no accept4 (macOS): socket2
+/// sets close-on-exec (and SO_NOSIGPIPE), then the socket is made non-blocking.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn accept_raw(fd: RawFd) -> io::Result<(RawFd, Option<SocketAddr>)> {
+    use std::os::fd::{BorrowedFd, IntoRawFd};
+    // SAFETY: `fd` is the listener's descriptor, open for as long as `listener` is borrowed.
+    let listening = unsafe { BorrowedFd::borrow_raw(fd) };
+    let (socket, addr) = socket2::SockRef::from(&listening).accept()?;
+    socket.set_nonblocking(true)?;
+    Ok((socket.into_raw_fd(), addr.as_socket()))
 }

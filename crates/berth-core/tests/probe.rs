@@ -171,7 +171,13 @@ fn state_of(report: &Report, index: u64) -> &ProbeOutcome {
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+    // /proc/self/fd on Linux; /dev/fd lists the calling process's descriptors on macOS too.
+    let dir = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    std::fs::read_dir(dir).unwrap().count()
 }
 
 #[tokio::test]
