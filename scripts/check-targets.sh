@@ -30,7 +30,7 @@ for target in "${targets[@]}"; do
     fi
   fi
   flags=()
-  # musl: napi-rs builds the addon against a dynamic musl (a cdylib cannot be crt-static).
+  # musl: as `napi build` does, link against a dynamic musl (a cdylib cannot be crt-static).
   [[ "$target" == *-musl ]] && flags=(--config "target.$target.rustflags=['-C','target-feature=-crt-static']")
   echo "== cargo clippy --target $target"
   cargo clippy "${flags[@]}" --quiet --target "$target" --workspace --all-targets -- -D warnings
