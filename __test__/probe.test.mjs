@@ -74,6 +74,8 @@ test('invalid targets are error results with INVALID_TARGET; the run goes on', a
   }
   t.is(r[0].target, 'nonsense');
   t.regex(r[0].error.message, /nonsense/);
+  // A probe target cannot be a Unix socket path: the message does not offer that form.
+  for (const i of [0, 2, 3, 7]) t.regex(r[i].error.message, /^invalid target .*\(expected "host:port" or "\[v6addr\]:port"\)$/, `target ${i}`);
   t.regex(r[6].error.message, /unix/);
   t.is(r[9].target, '42');
   t.is(r[10].target, 'null');

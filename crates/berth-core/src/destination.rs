@@ -21,20 +21,38 @@ pub enum Host {
 
 /// Why a destination string was rejected. The message quotes the input.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidDestination(pub String);
+pub struct InvalidDestination {
+    input: String,
+    why: &'static str,
+}
+
+impl InvalidDestination {
+    /// The same rejection worded for a probe target, which takes no Unix socket path.
+    pub fn as_probe_target(&self) -> String {
+        format!(
+            "invalid target {:?}: {} (expected \"host:port\" or \"[v6addr]:port\")",
+            self.input, self.why
+        )
+    }
+}
 
 impl fmt::Display for InvalidDestination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(
+            f,
+            "invalid destination {:?}: {} (expected \"host:port\", \"[v6addr]:port\" or \"unix:/absolute/path\")",
+            self.input, self.why
+        )
     }
 }
 
 impl std::error::Error for InvalidDestination {}
 
-fn invalid(input: &str, why: &str) -> InvalidDestination {
-    InvalidDestination(format!(
-        "invalid destination {input:?}: {why} (expected \"host:port\", \"[v6addr]:port\" or \"unix:/absolute/path\")"
-    ))
+fn invalid(input: &str, why: &'static str) -> InvalidDestination {
+    InvalidDestination {
+        input: input.to_owned(),
+        why,
+    }
 }
 
 impl Destination {
@@ -178,7 +196,7 @@ mod tests {
             "a..b:80",
         ] {
             let err = Destination::parse(bad).expect_err(bad);
-            assert!(err.0.contains(&format!("{bad:?}")), "{err}");
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
     }
 }

@@ -168,7 +168,7 @@ impl Driver {
                     index,
                     format!("invalid target {target:?}: a unix socket cannot be probed (expected \"host:port\" or \"[v6addr]:port\")"),
                 )),
-                Err(e) => self.push_result(invalid(index, e.to_string())),
+                Err(e) => self.push_result(invalid(index, e.as_probe_target())),
                 Ok(dest) => {
                     let probe = probe(dest, self.protocol, Arc::clone(&self.payload), self.timeout);
                     let handle = self.probes.spawn(async move {
