@@ -22,11 +22,11 @@
  * - `ready()` also resolves when the `min` creates failed (generic-pool polls forever);
  *   a `min` create that fails is retried with backoff (generic-pool does not retry it).
  */
-import { EventEmitter } from 'node:events';
 import { BerthError } from './errors';
 import { MAX_TIME } from './config';
 import { DefaultEvictor, Deque, PriorityQueue, priorityLevel } from './generic-pool-compat';
 import { ResourcePool } from './resource-pool';
+import { TypedEmitter } from './typed-emitter';
 import type { ResourcePoolOptions } from './resource-options';
 
 export { DefaultEvictor, Deque, PriorityQueue } from './generic-pool-compat';
@@ -183,7 +183,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * (`new Pool(factory, opts)` and generic-pool's `new Pool(Evictor, Deque, PriorityQueue,
  * factory, opts)` work too; the three classes are ignored).
  */
-export class Pool<T> extends EventEmitter {
+export class Pool<T> extends TypedEmitter<PoolEvents> {
   readonly #factory: Factory<T>;
   readonly #config: Config;
   readonly #pool: ResourcePool<T>;
@@ -516,12 +516,6 @@ export interface PoolEvents {
   factoryCreateError: [error: unknown];
   /** A `factory.destroy` rejected or timed out (`destroyTimeoutMillis`). */
   factoryDestroyError: [error: unknown];
-}
-
-export interface Pool<T> {
-  on<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
-  once<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
-  off<E extends keyof PoolEvents>(event: E, listener: (...args: PoolEvents[E]) => void): this;
 }
 
 /** generic-pool counts only `false` as invalid; berth also a throw or a rejection. */

@@ -4,7 +4,6 @@
  * acquire deadlines, idle and lifetime eviction, keeping `min`); this class holds the
  * resources themselves, by the engine's slot ids, and runs the factory's functions.
  */
-import { EventEmitter } from 'node:events';
 import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
 import { BerthError } from './errors';
 import {
@@ -28,6 +27,7 @@ import {
 import { ResourceLease } from './resource-lease';
 import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './resource-options';
 import { toResourceStats, type ResourcePoolStats } from './resource-stats';
+import { TypedEmitter } from './typed-emitter';
 import { WaiterTable } from './waiter-table';
 
 /** Options of one `acquire`: `signal`, `timeout` (ms or `Infinity`), `priority` (higher first). */
@@ -84,7 +84,7 @@ const BUSY = new Set<object>();
 /** NaN: "the pool's own acquire timeout" for the engine. */
 const POOL_TIMEOUT = NaN;
 
-export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
+export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> implements AsyncDisposable {
   readonly #o: ResolvedResourceOptions<T>;
   /** `#o`'s flags that the hot path reads, as own fields (one load instead of two). */
   readonly #testOnAcquire: boolean;
@@ -752,13 +752,6 @@ export class ResourcePool<T> extends EventEmitter implements AsyncDisposable {
       });
     }
   }
-}
-
-/** `ResourcePool`'s typed `on` / `once` / `off`. */
-export interface ResourcePool<T> {
-  on<E extends keyof ResourcePoolEvents<T>>(event: E, listener: (...args: ResourcePoolEvents<T>[E]) => void): this;
-  once<E extends keyof ResourcePoolEvents<T>>(event: E, listener: (...args: ResourcePoolEvents<T>[E]) => void): this;
-  off<E extends keyof ResourcePoolEvents<T>>(event: E, listener: (...args: ResourcePoolEvents<T>[E]) => void): this;
 }
 
 function notBorrowed(what: string): BerthError {

@@ -7,6 +7,8 @@
 //
 // This file is CommonJS (the package has no "type": "module"), so it resolves the "require"
 // conditions; public-api-esm.mts checks the "import" side.
+
+import { EventEmitter, once } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import {
@@ -468,6 +470,23 @@ async function resourcePool(): Promise<void> {
   pool.on('error', () => {});
   // @ts-expect-error destroyError's second argument is the resource
   pool.on('destroyError', (_error: unknown, _resource: string) => {});
+  // every listener method is typed by the same events
+  exact<ResourcePool<Client>>()(pool.addListener('createError', (error) => exact<unknown>()(error)));
+  pool.prependListener('validateError', (_error, resource) => exact<Client>()(resource));
+  pool.prependOnceListener('destroyError', (_error, resource) => exact<Client>()(resource));
+  pool.removeListener('validateError', onValidateError);
+  exact<number>()(pool.listenerCount('createError'));
+  exact<Array<(error: unknown, resource: Client) => void>>()(pool.listeners('destroyError'));
+  exact<ResourcePool<Client>>()(pool.removeAllListeners('createError').removeAllListeners());
+  // @ts-expect-error not an event of ResourcePool
+  pool.addListener('create', () => {});
+  // @ts-expect-error not an event of ResourcePool
+  pool.listenerCount('error');
+  // still a Node EventEmitter: events.once and the other helpers take it
+  const [onceError] = await once(pool, 'createError');
+  void onceError;
+  exact<boolean>()(pool instanceof EventEmitter);
+  exact<ResourcePool<Client>>()(pool.setMaxListeners(20));
 
   // pooled: the wrapper form, with the arguments after the resource
   const query = pooled(pool, (c, sql: string) => c.query(sql), { timeout: 1_000 });
