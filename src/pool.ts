@@ -4,6 +4,7 @@
  * engine's numbers into leases, errors and promises.
  */
 import type * as net from 'node:net';
+import { setAwaiting } from './awaited';
 import { checkForwardOptions, checkInbound, flushed, handOver, toForwardResult, type ForwardOptions, type ForwardResult } from './forward';
 import { ProxyListener, resolveListenOptions, routeHandler, type ListenOptions, type RouteFunction } from './listener';
 import { ConnState, Connection, type ConnectionOwner } from './connection';
@@ -57,9 +58,6 @@ const enum PoolState {
   Draining,
   Closed,
 }
-
-/** Pools awaiting engine events (queued acquires, a close in progress): kept reachable. */
-const BUSY = new Set<Pool>();
 
 /** Pools with forwards in flight or listeners open: kept reachable, as their sockets would be. */
 const FORWARDING = new Set<Pool>();
@@ -573,19 +571,13 @@ export class Pool implements AsyncDisposable {
     const wanted = this.#waiters.size > 0 || (this.#state === PoolState.Closed && this.#onClosed !== undefined);
     if (wanted === this.#refed) return;
     this.#refed = wanted;
-    if (wanted) {
-      this.#engine.ref();
-      BUSY.add(this);
-    } else {
-      this.#engine.unref();
-      BUSY.delete(this);
-    }
+    setAwaiting(this.#engine, this, wanted);
   }
 
   /**
    * The engine's event callback holds the pool weakly: a strong reference from native code
    * would keep a pool its user dropped (and its engine's timer task) alive forever. While the
-   * pool awaits engine events it is held in `BUSY`; otherwise its open sockets hold it (their
+   * pool awaits engine events it is held by `setAwaiting`; otherwise its open sockets hold it (their
    * listeners lead back to it), and once they are gone it can be collected, which shuts the
    * engine down.
    */

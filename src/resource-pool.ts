@@ -5,6 +5,7 @@
  * resources themselves, by the engine's slot ids, and runs the factory's functions.
  */
 import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
+import { setAwaiting } from './awaited';
 import { BerthError } from './errors';
 import {
   KEY_BASE,
@@ -77,9 +78,6 @@ interface Waiter<T> {
   /** Its token while queued in the engine, else -1. */
   token: number;
 }
-
-/** Pools with queued acquires: kept reachable while the engine may still call them. */
-const BUSY = new Set<object>();
 
 /** NaN: "the pool's own acquire timeout" for the engine. */
 const POOL_TIMEOUT = NaN;
@@ -667,7 +665,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
 
   /**
    * The engine's event callback holds the pool weakly: a pool its user dropped can be
-   * collected (which stops the engine's timers). While acquires wait it is held in BUSY.
+   * collected (which stops the engine's timers). While acquires wait it is held by `setAwaiting`.
    */
   static #eventHandler<U>(pool: WeakRef<ResourcePool<U>>): (event: ResourceEngineEvent) => void {
     return (event) => {
@@ -706,13 +704,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     const wanted = this.#waiters.size > 0;
     if (wanted === this.#refed) return;
     this.#refed = wanted;
-    if (wanted) {
-      this.#engine.ref();
-      BUSY.add(this);
-    } else {
-      this.#engine.unref();
-      BUSY.delete(this);
-    }
+    setAwaiting(this.#engine, this, wanted);
   }
 
   #refusal(): BerthError {
