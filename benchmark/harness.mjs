@@ -9,7 +9,7 @@
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import b from 'benny';
 
 export const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
@@ -114,6 +114,34 @@ export function writeResult(file, data) {
   const full = path.join(RESULTS_DIR, file);
   fs.writeFileSync(full, JSON.stringify(data, null, 2) + '\n');
   return full;
+}
+
+/** True in the module `node` was started with (`import.meta.url` of the caller). */
+export function isMain(moduleUrl) {
+  return Boolean(process.argv[1]) && moduleUrl === pathToFileURL(path.resolve(process.argv[1])).href;
+}
+
+/**
+ * `node benchmark/<suite>.mjs [--peers-only]`: one suite alone. Writes results/<name>.json and
+ * prints the suite's table; when berth does not load (not built), the peers are measured alone
+ * and the result says so.
+ */
+export async function runStandalone({ name, run, printTable }) {
+  let berth = null;
+  if (!process.argv.includes('--peers-only')) {
+    try {
+      berth = await import('berth');
+    } catch (err) {
+      console.error(`${name}: cannot load berth (${err.message}); measuring the peers only`);
+    }
+  }
+  const result = await run({ berth });
+  if (!berth) result.note = 'berth not measured (--peers-only or not built)';
+  const file = writeResult(`${name}.json`, result);
+  printTable(result);
+  console.log(`\nwrote ${file}`);
+  // Children, servers or sockets of the peers must not keep the run alive once it is written.
+  process.exit(0);
 }
 
 /** 1234567 -> "1,234,567" */

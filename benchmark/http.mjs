@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import AgentKeepAlive from 'agentkeepalive';
 import * as undici from 'undici';
-import { ROUNDS, fmt, machineInfo, writeResult } from './harness.mjs';
+import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
 
 export const name = 'http';
 
@@ -379,15 +379,7 @@ export function printTable(result) {
 
 // ---------------------------------------------------------------- entry points
 
-if (process.argv[1] === SELF) {
-  if (process.argv[2] === '--server') {
-    serverMain(JSON.parse(process.argv[3]));
-  } else {
-    const peersOnly = process.argv.includes('--peers-only');
-    const berth = peersOnly ? null : await import('berth');
-    const result = await run({ berth });
-    const file = writeResult('http.json', result);
-    console.log(`wrote ${file}`);
-    printTable(result);
-  }
+if (isMain(import.meta.url)) {
+  if (process.argv[2] === '--server') serverMain(JSON.parse(process.argv[3]));
+  else await runStandalone({ name, run, printTable });
 }

@@ -52,8 +52,8 @@ import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ROUNDS, fmt, machineInfo, writeResult } from './harness.mjs';
+import { fileURLToPath } from 'node:url';
+import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
 
 export const name = 'proxy';
 
@@ -618,20 +618,4 @@ export function printTable(result) {
 
 // ---------------------------------------------------------------- standalone
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  const peersOnly = process.argv.includes('--peers-only');
-  let berth = null;
-  if (!peersOnly) {
-    try {
-      berth = await import('berth');
-    } catch (err) {
-      console.error(`proxy: cannot load berth (${err.message}); measuring the peers only`);
-    }
-  }
-  const result = await run({ berth });
-  if (!berth) result.note = 'berth not measured (--peers-only or not built)';
-  const file = writeResult('proxy.json', result);
-  printTable(result);
-  console.log(`\nwrote ${file}`);
-  process.exit(0);
-}
+if (isMain(import.meta.url)) await runStandalone({ name, run, printTable });

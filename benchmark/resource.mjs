@@ -29,11 +29,10 @@ import genericPool from 'generic-pool';
 import tarn from 'tarn';
 import pg from 'pg';
 import { CALLERS, CYCLES_PER_CALLER, SERIAL_CYCLES, gpConcurrent, gpSerial, tarnConcurrent, tarnSerial } from './peer-loops.mjs';
-import { MAX_TIME, ROUNDS, fmt, machineInfo, runBatchedSuite, writeResult } from './harness.mjs';
+import { MAX_TIME, ROUNDS, fmt, isMain, machineInfo, runBatchedSuite, runStandalone } from './harness.mjs';
 
 export const name = 'resource';
 
-const SELF = fileURLToPath(import.meta.url);
 const SERVERS_SCRIPT = fileURLToPath(new URL('../scripts/test-servers.sh', import.meta.url));
 
 const PG_CALLERS = 32; // concurrent callers in case (c)
@@ -460,11 +459,4 @@ export function printTable(result) {
 
 // ---------------------------------------------------------------- standalone
 
-if (process.argv[1] === SELF) {
-  let berth = null;
-  if (!process.argv.includes('--peers-only')) berth = await import('berth');
-  const result = await run({ berth });
-  const file = writeResult(`${name}.json`, result);
-  console.log(`wrote ${file}`);
-  printTable(result);
-}
+if (isMain(import.meta.url)) await runStandalone({ name, run, printTable });
