@@ -15,12 +15,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 install=false
 [ "${1:-}" = "--install" ] && install=true
 
-mapfile -t targets < <(node -p 'require("./package.json").napi.targets.join("\n")')
-installed=$(rustup target list --installed 2>/dev/null || true)
+# shellcheck source=scripts/targets.sh
+. scripts/targets.sh
 
 checked=() skipped=()
 for target in "${targets[@]}"; do
-  if ! grep -qx "$target" <<<"$installed"; then
+  if ! has_std "$target"; then
     if $install && timeout 180 rustup target add "$target" >/dev/null 2>&1; then
       echo "added rust-std for $target"
     else
@@ -29,11 +29,9 @@ for target in "${targets[@]}"; do
       continue
     fi
   fi
-  flags=()
-  # musl: as `napi build` does, link against a dynamic musl (a cdylib cannot be crt-static).
-  [[ "$target" == *-musl ]] && flags=(--config "target.$target.rustflags=['-C','target-feature=-crt-static']")
+  set_target_flags "$target"
   echo "== cargo clippy --target $target"
-  cargo clippy "${flags[@]}" --quiet --target "$target" --workspace --all-targets -- -D warnings
+  cargo clippy "${target_flags[@]}" --quiet --target "$target" --workspace --all-targets -- -D warnings
   checked+=("$target")
 done
 echo "targets checked: ${checked[*]:-none}; skipped: ${skipped[*]:-none}"

@@ -31,11 +31,11 @@ echo "cargo-zigbuild $(cargo-zigbuild --version | awk '{print $2}'), zig $(pytho
 out=pack/cross
 rm -rf "$out"
 mkdir -p "$out"
-mapfile -t targets < <(node -p 'require("./package.json").napi.targets.join("\n")')
-installed=$(rustup target list --installed 2>/dev/null || true)
+# shellcheck source=scripts/targets.sh
+. scripts/targets.sh
 built=() skipped=()
 for target in "${targets[@]}"; do
-  if ! grep -qx "$target" <<<"$installed"; then
+  if ! has_std "$target"; then
     echo "skipped $target: its rust-std is not installed"
     skipped+=("$target")
     continue
@@ -44,11 +44,9 @@ for target in "${targets[@]}"; do
   # targets go through cargo zigbuild itself (same release profile: LTO, strip).
   zig_target=$target
   [[ "$target" == *-linux-gnu ]] && zig_target=$target.2.17
-  flags=()
-  # musl: as `napi build` does, link against a dynamic musl (a cdylib cannot be crt-static).
-  [[ "$target" == *-musl ]] && flags=(--config "target.$target.rustflags=['-C','target-feature=-crt-static']")
+  set_target_flags "$target"
   echo "== $zig_target"
-  cargo zigbuild "${flags[@]}" --quiet --release -p berth-node --target "$zig_target"
+  cargo zigbuild "${target_flags[@]}" --quiet --release -p berth-node --target "$zig_target"
   lib=target/$target/release/libberth_node.so
   [[ "$target" == *-apple-darwin ]] && lib=target/$target/release/libberth_node.dylib
   platform=$(node -e '
