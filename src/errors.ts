@@ -1,3 +1,5 @@
+import { redact } from './redact';
+
 /**
  * Stable codes of the runtime failures berth reports. Invalid input (config, destination,
  * options) is a `TypeError` instead, thrown or rejected at once.
@@ -44,9 +46,10 @@ export class BerthError extends Error {
   readonly destination: string | undefined;
 
   constructor(code: BerthErrorCode, message: string, destination?: string, options?: ErrorOptions) {
-    super(message, options);
+    // Whoever built the message, a credential in it (or in the destination) is masked.
+    super(redact(message), options);
     this.code = code;
-    this.destination = destination;
+    this.destination = destination === undefined ? undefined : redact(destination);
   }
 }
 

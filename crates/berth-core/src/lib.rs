@@ -17,6 +17,7 @@ pub mod listener;
 pub mod liveness;
 pub mod pool;
 pub mod probe;
+pub mod redact;
 pub mod relay;
 pub mod resource;
 pub mod runtime;
