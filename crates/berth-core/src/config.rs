@@ -27,9 +27,6 @@ pub struct PoolConfig {
     /// How long an acquire waits when the caller names no timeout; `None`: forever.
     pub acquire_timeout: Option<Duration>,
     pub order: IdleOrder,
-    /// A connection released less than this long ago is handed out again without a peek
-    /// (HikariCP's trick): its socket was healthy a moment ago and is watched while idle.
-    pub liveness_skip: Duration,
 }
 
 impl Default for PoolConfig {
@@ -46,7 +43,6 @@ impl Default for PoolConfig {
             connect_timeout: Duration::from_secs(10),
             acquire_timeout: Some(Duration::from_secs(30)),
             order: IdleOrder::Lifo,
-            liveness_skip: Duration::from_millis(100),
         }
     }
 }

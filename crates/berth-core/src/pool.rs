@@ -222,15 +222,16 @@ impl Pool {
             return Checkout::Miss;
         };
         self.total_idle.fetch_sub(1, Ordering::Relaxed);
-        let now = now_ms();
-        let skip_window = self.config.liveness_skip.as_millis() as u64;
         let Some((conn, ds)) = shard.conn_and_dest(id) else {
             return Checkout::Miss;
         };
-        let verdict = if now >= conn.expires_ms {
+        // The peek runs on every hit, however recently the connection was released: a peer's
+        // FIN or RST that reached this host before this call must be seen, and JS's own watch
+        // of idle sockets only runs when its event loop turns (a server restart or an idle
+        // reaper can close a connection a microsecond after its release). It is the one
+        // syscall of a reuse cycle; nothing cheaper proves the connection alive now.
+        let verdict = if conn.expires_ms != u64::MAX && now_ms() >= conn.expires_ms {
             Some(EvictReason::Lifetime)
-        } else if now.saturating_sub(conn.released_ms) < skip_window {
-            None
         } else {
             liveness::check(conn.fd).eviction()
         };

@@ -1,0 +1,69 @@
+// The liveness guarantee: a connection whose peer's FIN or RST reached this host before
+// acquire() is called is never handed out, however recently it was released and whether or
+// not JS's event loop has turned since (JS sees a closed idle socket only when it turns).
+import test from 'ava';
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixturePath } from './helpers/child.mjs';
+import { createPool, assertStatsConsistent } from './helpers/pool.mjs';
+import { roundTrip, range } from './helpers/net.mjs';
+
+async function startClosingServer(t, mode) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-liveness-'));
+  const marker = path.join(dir, 'closed');
+  const child = fork(fixturePath('close-on-signal.mjs'), [mode, marker], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const { port } = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+  });
+  let round = 0;
+  return {
+    dest: `127.0.0.1:${port}`,
+    /**
+     * Makes the server close every connection, and returns once it has, without yielding to
+     * the event loop: a synchronous wait on the marker file.
+     */
+    closeAllNow() {
+      round++;
+      child.kill('SIGUSR2');
+      const give = Date.now() + 10_000;
+      while (!(fs.existsSync(marker) && Number(fs.readFileSync(marker, 'utf8')) === round)) {
+        if (Date.now() > give) throw new Error('the server did not close its connections within 10 s');
+      }
+    },
+  };
+}
+
+for (const mode of ['fin', 'rst']) {
+  test(`a peer's ${mode.toUpperCase()} that arrived just after release is seen at the next acquire, with no event-loop turn in between`, async (t) => {
+    const server = await startClosingServer(t, mode);
+    const pool = createPool(t, { maxPerDestination: 4 });
+    const ROUNDS = 10;
+    for (let round = 0; round < ROUNDS; round++) {
+      const first = await Promise.all(range(4).map(() => pool.acquire(server.dest)));
+      await Promise.all(first.map((lease, i) => roundTrip(lease.socket, `r${round} a${i}`)));
+      for (const lease of first) lease.release();
+      t.is(pool.stats().idle, 4, `round ${round}: four idle connections`);
+
+      server.closeAllNow();
+      // The same synchronous stretch: every acquire is answered before JS's sockets can see
+      // the close. None may get one of the four closed connections.
+      const again = range(4).map(() => pool.acquire(server.dest));
+      const leases = await Promise.all(again);
+      for (const lease of leases) t.false(lease.reused, `round ${round}: a fresh connection, not a closed one`);
+      const replies = await Promise.all(leases.map((lease, i) => roundTrip(lease.socket, `r${round} b${i}`)));
+      t.deepEqual(replies.map(String), range(4).map((i) => `r${round} b${i}`));
+      for (const lease of leases) lease.release();
+    }
+    const stats = pool.stats();
+    assertStatsConsistent(t, stats);
+    t.is(stats.evicted.peerClosed, 4 * ROUNDS, 'every closed connection was evicted as peerClosed');
+    t.is(stats.created, 4 * (ROUNDS + 1));
+  });
+}
