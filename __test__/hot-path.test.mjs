@@ -13,7 +13,7 @@ test('every load of the module in a thread shares one argument block', (t) => {
   const a = binding.hotIo();
   const b = binding.hotIo();
   t.true(a instanceof ArrayBuffer);
-  t.is(a.byteLength, 32);
+  t.is(a.byteLength, 40);
   t.is(a, b);
 });
 

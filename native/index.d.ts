@@ -14,8 +14,16 @@ export declare class Engine {
   constructor(config: EngineConfig, onEvent: (event: EngineEvent) => void)
   /** The number the hot functions (`acquire`, `release`, ...) take to find this engine. */
   get handle(): number
-  /** The id of a destination string; throws with a message quoting bad input. */
+  /**
+   * The id of a destination string (an integer below 2^53, never reused); throws with a
+   * message quoting bad input.
+   */
   intern(destination: string): number
+  /**
+   * Whether the destination id is still known (a destination that held nothing through
+   * a sweep is forgotten).
+   */
+  knows(dest: number): boolean
   cancel(dest: number, waiter: number): boolean
   /** Takes ownership of a dialed connection's descriptor; -1 when there is none to take. */
   adopt(conn: number): number
@@ -36,13 +44,13 @@ export declare class Engine {
    * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
    * session's id for `abortForward`.
    */
-  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, done: (done: ForwardDone) => void): number
+  forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, done: (done: ForwardDone) => void): number
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
   /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
   listen(config: ListenConfig, onRoute: (request: RouteRequest) => void): NativeListener
-  /** Binds a native listener whose connections all go to `dest`, without asking JS. */
-  listenTo(config: ListenConfig, dest: number): NativeListener
+  /** Binds a native listener whose connections all go to `destination`, without asking JS. */
+  listenTo(config: ListenConfig, destination: string): NativeListener
   /** Keeps the event loop alive while JS awaits engine events (pending acquires, close). */
   ref(): void
   unref(): void
@@ -110,6 +118,9 @@ export declare class ResourceEngine {
   unref(): void
 }
 
+/** Panics inside a `#[napi(catch_unwind)]` function. */
+export declare function __panicForTest(): void
+
 export interface EngineConfig {
   maxPerDestination: number
   maxIdlePerDestination: number
@@ -127,6 +138,8 @@ export interface EngineConfig {
   acquireTimeout: number
   /** `"lifo"` or `"fifo"`. */
   order: string
+  /** Leases per connection; `Infinity`: no limit. */
+  maxUses: number
 }
 
 export interface EngineConnSnapshot {
@@ -176,9 +189,12 @@ export interface EngineStats {
   evictedLifetime: number
   evictedPeerClosed: number
   evictedUnhealthy: number
+  evictedMaxUses: number
   acquireWaitP50: number
+  acquireWaitP95: number
   acquireWaitP99: number
   connectP50: number
+  connectP95: number
   connectP99: number
 }
 

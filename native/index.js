@@ -839,3 +839,4 @@ module.exports.Engine = nativeBinding.Engine
 module.exports.NativeListener = nativeBinding.NativeListener
 module.exports.ProbeEngine = nativeBinding.ProbeEngine
 module.exports.ResourceEngine = nativeBinding.ResourceEngine
+module.exports.__panicForTest = nativeBinding.__panicForTest

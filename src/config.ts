@@ -24,6 +24,11 @@ export interface PoolOptions {
   acquireTimeout?: number;
   /** Which idle connection is reused first: most recently released (`'lifo'`, default) or least (`'fifo'`). */
   order?: 'lifo' | 'fifo';
+  /**
+   * A connection is closed instead of reused once it has served this many leases (servers that
+   * cap requests per connection, or to spread load after a rebalance). Default `Infinity`.
+   */
+  maxUses?: number;
 }
 
 export type ResolvedPoolOptions = Required<PoolOptions>;
@@ -40,6 +45,7 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   connectTimeout: 10_000,
   acquireTimeout: 30_000,
   order: 'lifo',
+  maxUses: Infinity,
 });
 
 const MAX_COUNT = 2 ** 31 - 1;
@@ -77,6 +83,10 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   maxLifetime: time({ min: 1, infinite: true }),
   connectTimeout: time({ min: 1, infinite: false }),
   acquireTimeout: time({ min: 0, infinite: true }),
+  maxUses: (key, value) => {
+    if (value === Infinity) return;
+    count(1)(key, value);
+  },
   order: (key, value) => {
     if (value !== 'lifo' && value !== 'fifo') {
       throw new TypeError(`${key} must be 'lifo' or 'fifo', got ${describe(value)}`);

@@ -136,7 +136,7 @@ export async function flushed(socket: net.Socket): Promise<void> {
 export function handOver(
   engine: Engine,
   socket: net.Socket,
-  destId: number,
+  destination: string,
   head: Uint8Array | undefined,
   reply: Uint8Array | undefined,
   reuse: boolean,
@@ -154,7 +154,7 @@ export function handOver(
   const replyBuffer = reply === undefined ? undefined : Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
   let session: number;
   try {
-    session = engine.forward(fd, destId, first, replyBuffer, reuse, done);
+    session = engine.forward(fd, destination, first, replyBuffer, reuse, done);
   } catch (error) {
     // Nothing was taken: the socket is still the caller's (its buffered bytes put back).
     if (buffered !== null) socket.unshift(buffered);

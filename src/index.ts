@@ -15,7 +15,7 @@ export { BerthError } from './errors';
 export type { BerthErrorCode } from './errors';
 export { DEFAULTS } from './config';
 export type { PoolOptions, ResolvedPoolOptions } from './config';
-export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot } from './stats';
+export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles } from './stats';
 export { HttpAgent } from './http-agent';
 export type { HttpAgentOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './http-agent';
 export { ProxyListener } from './listener';

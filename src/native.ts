@@ -84,11 +84,14 @@ function hotIo(): Float64Array {
   const buffer: unknown = binding.hotIo();
   // Fails only out of memory, or on a runtime that forbids external ArrayBuffers (V8's
   // sandbox, as in Electron). Without the block every acquire would misread: refuse to load.
-  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < 4 * Float64Array.BYTES_PER_ELEMENT) {
+  if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < IO_SLOTS * Float64Array.BYTES_PER_ELEMENT) {
     throw new Error('berth: the native module could not create its argument block (external ArrayBuffers unavailable?)');
   }
-  return new Float64Array(buffer, 0, 4);
+  return new Float64Array(buffer, 0, IO_SLOTS);
 }
+
+/** Doubles in the argument block (crates/berth-node/src/hot_io.rs SLOTS). */
+const IO_SLOTS = 5;
 
 const io = hotIo();
 const nativeAcquire = binding.acquire;
@@ -97,24 +100,26 @@ const nativeRelease = binding.release;
 const nativeReleaseChecked = binding.releaseChecked;
 
 /**
- * `key` is `engine handle * KEY_BASE + destination id`. A connection id (>= 0) on a hit;
+ * Acquires from engine `handle` for destination id `dest`. A connection id (>= 0) on a hit;
  * `QUEUED` when queued under the caller's `waiter` token (priority 0, the pool's acquire
- * timeout); `QUEUE_FULL`; or `DEAD_BASE - id` for a dead idle connection to close before
- * calling again.
+ * timeout); `QUEUE_FULL`; `UNKNOWN_DESTINATION` when the id was forgotten (intern again); or
+ * `DEAD_BASE - id` for a dead idle connection to close before calling again.
  */
-export function acquire(key: number, waiter: number): number {
-  io[0] = key;
+export function acquire(handle: number, dest: number, waiter: number): number {
+  io[0] = dest;
   io[1] = waiter;
+  io[4] = handle;
   nativeAcquire();
   return io[0]!;
 }
 
 /** As `acquire`, with a priority (an int32) and a timeout (ms or `Infinity`). */
-export function acquireWith(key: number, waiter: number, priority: number, timeoutMs: number): number {
-  io[0] = key;
+export function acquireWith(handle: number, dest: number, waiter: number, priority: number, timeoutMs: number): number {
+  io[0] = dest;
   io[1] = waiter;
   io[2] = priority;
   io[3] = timeoutMs;
+  io[4] = handle;
   nativeAcquireWith();
   return io[0]!;
 }
@@ -159,8 +164,10 @@ export const KEY_BASE = 2 ** 32;
 /** `acquire` results other than a connection id (small integers: no allocation to return). */
 export const QUEUED = -1;
 export const QUEUE_FULL = -2;
+/** The destination id was forgotten (it held nothing through a sweep): intern it again. */
+export const UNKNOWN_DESTINATION = -3;
 /** A dead idle connection `id` comes back as `DEAD_BASE - id`. */
-export const DEAD_BASE = -3;
+export const DEAD_BASE = -4;
 
 /** Event kinds (see EngineEvent). */
 export const EVENT_DIALED = 0;

@@ -34,6 +34,7 @@ import {
   releaseChecked,
   QUEUE_FULL,
   QUEUED,
+  UNKNOWN_DESTINATION,
   DEAD_BASE,
   type EngineEvent,
 } from './native';
@@ -65,14 +66,25 @@ const FORWARDING = new Set<Pool>();
 /** Matches no destination a caller can pass. */
 const NO_DESTINATION: unique symbol = Symbol('berth.noDestination');
 
+/**
+ * Destination ids remembered before the tables are pruned of ids the engine has forgotten
+ * (it forgets a destination that holds nothing): the tables stay bounded by what the pool
+ * holds, like the engine's.
+ */
+const DEST_TABLE_PRUNE_AT = 1024;
+
 
 export class Pool implements AsyncDisposable {
   /** The resolved configuration, defaults filled in. */
   readonly options: Readonly<ResolvedPoolOptions>;
   readonly #engine: Engine;
-  /** The engine's handle, scaled: adding an id gives a hot-path key. */
+  /** The engine's handle, for the hot acquire. */
+  readonly #handle: number;
+  /** The engine's handle, scaled: adding a connection id gives a hot-path key. */
   readonly #keyBase: number;
+  /** Destination strings as passed, and their engine ids (pruned: see DEST_TABLE_PRUNE_AT). */
   readonly #destIds = new Map<string, number>();
+  #pruneAt = DEST_TABLE_PRUNE_AT;
   /**
    * The destination of the last acquire and its id: most pools serve one destination at a
    * time, and comparing a string with itself is cheaper than a Map lookup.
@@ -80,7 +92,7 @@ export class Pool implements AsyncDisposable {
   #lastDestination: string | typeof NO_DESTINATION = NO_DESTINATION;
   #lastDestId = 0;
   /** Destination strings by engine id, as first passed to `acquire`. */
-  readonly #destNames: string[] = [];
+  readonly #destNames = new Map<number, string>();
   /** Connections by engine id (ids are small and reused, so an array beats a Map). */
   readonly #conns: (Connection | undefined)[] = [];
   readonly #waiters = new WaiterTable<Waiter>();
@@ -122,10 +134,22 @@ export class Pool implements AsyncDisposable {
         connectTimeout: o.connectTimeout,
         acquireTimeout: o.acquireTimeout,
         order: o.order,
+        maxUses: o.maxUses,
       },
       Pool.#eventHandler(new WeakRef(this)),
     );
-    this.#keyBase = this.#engine.handle * KEY_BASE;
+    this.#handle = this.#engine.handle;
+    this.#keyBase = this.#handle * KEY_BASE;
+  }
+
+  /** True once `close()` was called (directly, or by `drain()` finishing). */
+  get closed(): boolean {
+    return this.#state === PoolState.Closed;
+  }
+
+  /** True while `drain()` waits for leases to come back (no new acquires are taken). */
+  get draining(): boolean {
+    return this.#state === PoolState.Draining;
   }
 
   /**
@@ -137,7 +161,7 @@ export class Pool implements AsyncDisposable {
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
     if (destination === this.#lastDestination && options === undefined && this.#state === PoolState.Open) {
-      const result = acquire(this.#keyBase + this.#lastDestId, this.#waiters.nextToken());
+      const result = acquire(this.#handle, this.#lastDestId, this.#waiters.nextToken());
       if (result >= 0) {
         const conn = this.#conns[result]!;
         if (conn.stillUsable()) return Promise.resolve(this.#lend(conn));
@@ -189,15 +213,34 @@ export class Pool implements AsyncDisposable {
     priority: number,
     timeout: number,
   ): Promise<Lease> {
-    const key = this.#keyBase + destId;
     const custom = priority !== 0 || timeout !== this.options.acquireTimeout;
     let result = first;
+    let reinterned = 0;
     for (;;) {
       if (result === undefined) {
         const token = this.#waiters.nextToken();
-        result = custom ? acquireWith(key, token, priority, timeout) : acquire(key, token);
+        result = custom
+          ? acquireWith(this.#handle, destId, token, priority, timeout)
+          : acquire(this.#handle, destId, token);
       }
       if (result === QUEUED) return this.#wait(destId, destination, signal);
+      if (result === UNKNOWN_DESTINATION) {
+        // The engine forgot the destination (it held nothing through a sweep): intern it
+        // again. Interning makes sure the engine knows it, so the next call is served.
+        if (++reinterned > 2) {
+          return Promise.reject(new Error(`berth: the engine does not know ${destination} after interning it (a bug)`));
+        }
+        this.#destIds.delete(destination);
+        try {
+          destId = this.#intern(destination);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        this.#lastDestination = destination;
+        this.#lastDestId = destId;
+        result = undefined;
+        continue;
+      }
       if (result === QUEUE_FULL) {
         return Promise.reject(
           new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
@@ -277,7 +320,7 @@ export class Pool implements AsyncDisposable {
 
   /** Connections to `destId` in `state` (a scan: for warm(), not the hot path). */
   #count(destId: number, state: ConnState): number {
-    const name = this.#destNames[destId];
+    const name = this.#destNames.get(destId);
     let n = 0;
     for (const conn of this.#conns) if (conn !== undefined && conn.state === state && conn.destination === name) n++;
     return n;
@@ -304,19 +347,20 @@ export class Pool implements AsyncDisposable {
    * that is closed or draining (BerthError) or an aborted `signal`.
    */
   forward(inbound: net.Socket, destination: string, options?: ForwardOptions): Promise<ForwardResult> {
-    let destId: number;
     let opts: ForwardOptions;
     try {
       checkInbound(inbound);
       opts = checkForwardOptions(options);
-      destId = this.#destIds.get(destination) ?? this.#intern(destination);
+      // Checked now (a TypeError leaves `inbound` untouched); the engine interns it again,
+      // pinned for the session, when the session starts.
+      if (!this.#destIds.has(destination)) this.#intern(destination);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#forward(inbound, destination, destId, opts);
+    return this.#forward(inbound, destination, opts);
   }
 
-  async #forward(inbound: net.Socket, destination: string, destId: number, opts: ForwardOptions): Promise<ForwardResult> {
+  async #forward(inbound: net.Socket, destination: string, opts: ForwardOptions): Promise<ForwardResult> {
     if (this.#state !== PoolState.Open) throw this.#refusal(destination);
     const signal = opts.signal;
     if (signal?.aborted) throw signal.reason;
@@ -326,7 +370,7 @@ export class Pool implements AsyncDisposable {
     const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
     return new Promise<ForwardResult>((resolve) => {
       let onAbort: (() => void) | undefined;
-      const session = handOver(this.#engine, inbound, destId, opts.head, reply, opts.reuseUpstream ?? false, (done) => {
+      const session = handOver(this.#engine, inbound, destination, opts.head, reply, opts.reuseUpstream ?? false, (done) => {
         if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
         this.#forwarding--;
         this.#forwardEnded();
@@ -358,12 +402,12 @@ export class Pool implements AsyncDisposable {
       throw new TypeError(`route must be a function or a destination string, got ${describe(route)}`);
     }
     // A fixed destination is checked now: a typo fails the listen, not every connection.
-    const fixed = typeof route === 'string' ? (this.#destIds.get(route) ?? this.#intern(route)) : undefined;
+    if (typeof route === 'string' && !this.#destIds.has(route)) this.#intern(route);
     if (this.#state !== PoolState.Open) throw this.#refusal(`${o.host}:${o.port}`);
     let native: ReturnType<Engine['listen']> | undefined;
     try {
       native =
-        typeof route === 'function' ? this.#engine.listen(o, routeHandler(route, () => native)) : this.#engine.listenTo(o, fixed!);
+        typeof route === 'function' ? this.#engine.listen(o, routeHandler(route, () => native)) : this.#engine.listenTo(o, route);
     } catch (error) {
       throw new BerthError('LISTEN_FAILED', (error as Error).message);
     }
@@ -472,8 +516,16 @@ export class Pool implements AsyncDisposable {
       throw new TypeError((error as Error).message);
     }
     this.#destIds.set(destination, id);
-    this.#destNames[id] ??= destination;
+    if (!this.#destNames.has(id)) this.#destNames.set(id, destination);
+    if (this.#destIds.size > this.#pruneAt) this.#pruneDestinations();
     return id;
+  }
+
+  /** Drops the ids the engine has forgotten from both tables. */
+  #pruneDestinations(): void {
+    for (const [name, id] of this.#destIds) if (!this.#engine.knows(id)) this.#destIds.delete(name);
+    for (const id of this.#destNames.keys()) if (!this.#engine.knows(id)) this.#destNames.delete(id);
+    this.#pruneAt = Math.max(DEST_TABLE_PRUNE_AT, 2 * this.#destIds.size);
   }
 
   #lend(conn: Connection): Lease {
@@ -650,7 +702,7 @@ export class Pool implements AsyncDisposable {
       case EVENT_DIALED:
         return this.#onDialed(event.id, event.dest);
       case EVENT_DIAL_FAILED: {
-        const destination = this.#destNames[event.dest] ?? 'unknown destination';
+        const destination = this.#destNames.get(event.dest) ?? 'unknown destination';
         const waiter = this.#engine.dialFailed(event.id);
         if (waiter >= 0) this.#settleWaiter(waiter)?.reject(dialError(event.code, event.message, destination));
         return this.#checkClosed();
@@ -674,7 +726,7 @@ export class Pool implements AsyncDisposable {
     }
     const fd = this.#engine.adopt(id);
     if (fd < 0) return;
-    const destination = this.#destNames[destId] ?? 'unknown destination';
+    const destination = this.#destNames.get(destId) ?? 'unknown destination';
     const conn = new Connection(id, fd, destination, this.#owner);
     this.#conns[id] = conn;
     this.#sockets++;

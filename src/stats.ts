@@ -1,6 +1,13 @@
 /** The public shapes of `pool.stats()` and `pool.snapshot()`. */
 import type { EngineDestSnapshot, EngineStats } from './native';
 
+/** Quantiles of a latency, in milliseconds (0 before anything was measured). */
+export interface LatencyQuantiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
 export interface PoolStats {
   /** idle + inUse + dialing. */
   open: number;
@@ -29,11 +36,13 @@ export interface PoolStats {
     peerClosed: number;
     /** Unexpected bytes or an unusable state found at hand-out or return. */
     unhealthy: number;
+    /** Leased `maxUses` times. */
+    maxUses: number;
   };
   /** Time from acquire to lease, in milliseconds (reuse hits count as 0). */
-  acquireWaitMs: { p50: number; p99: number };
+  acquireWaitMs: LatencyQuantiles;
   /** Time to dial a connection, in milliseconds. */
-  connectMs: { p50: number; p99: number };
+  connectMs: LatencyQuantiles;
 }
 
 export interface ConnectionSnapshot {
@@ -77,9 +86,10 @@ export function toPoolStats(s: EngineStats): PoolStats {
       lifetime: s.evictedLifetime,
       peerClosed: s.evictedPeerClosed,
       unhealthy: s.evictedUnhealthy,
+      maxUses: s.evictedMaxUses,
     },
-    acquireWaitMs: { p50: s.acquireWaitP50, p99: s.acquireWaitP99 },
-    connectMs: { p50: s.connectP50, p99: s.connectP99 },
+    acquireWaitMs: { p50: s.acquireWaitP50, p95: s.acquireWaitP95, p99: s.acquireWaitP99 },
+    connectMs: { p50: s.connectP50, p95: s.connectP95, p99: s.connectP99 },
   };
 }
 

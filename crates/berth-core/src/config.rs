@@ -27,6 +27,8 @@ pub struct PoolConfig {
     /// How long an acquire waits when the caller names no timeout; `None`: forever.
     pub acquire_timeout: Option<Duration>,
     pub order: IdleOrder,
+    /// Leases after which a connection is closed instead of reused; `None`: no limit.
+    pub max_uses: Option<u64>,
 }
 
 impl Default for PoolConfig {
@@ -43,6 +45,7 @@ impl Default for PoolConfig {
             connect_timeout: Duration::from_secs(10),
             acquire_timeout: Some(Duration::from_secs(30)),
             order: IdleOrder::Lifo,
+            max_uses: None,
         }
     }
 }

@@ -35,7 +35,7 @@ pub use config::{IdleOrder, PoolConfig};
 pub use destination::{Destination, InvalidDestination};
 pub use error::{DialError, DialErrorCode};
 pub use events::{Event, EventSink};
-pub use pool::{Acquire, ConnSnapshot, DestSnapshot, Placement, Pool};
+pub use pool::{Acquire, ConnSnapshot, DestPin, DestSnapshot, Placement, Pool};
 pub use probe::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink, ProbeState};
 pub use resource::{
     Placement as ResourcePlacement, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink,

@@ -2,6 +2,7 @@
 //! routing function) once per connection where it goes, and runs the session natively, so
 //! that JS never touches a proxied session's bytes.
 
+use crate::pool::DestPin;
 use crate::pool::Pool;
 use crate::relay::Counts;
 use crate::session::{self, Abort, Client, SessionEnd, SessionRequest};
@@ -41,7 +42,7 @@ pub enum Route {
     /// Ask the router, once per connection.
     Ask(Arc<dyn Router>),
     /// Always here: no routing call at all (a fixed-backend TCP proxy).
-    Fixed(DestId),
+    Fixed(DestPin),
 }
 
 /// Decides where connections go. `ask` starts a decision and returns false when it cannot
@@ -74,7 +75,7 @@ pub struct Listener {
     peek_timeout: Duration,
     reuse: bool,
     router: Mutex<Option<Arc<dyn Router>>>,
-    fixed: Option<DestId>,
+    fixed: Option<DestPin>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Option<String>>>>,
     next_token: AtomicU64,
     pub counters: ListenerCounters,
@@ -211,7 +212,7 @@ impl Listener {
         let Ok(client) = Socket::new_nonblocking(stream) else {
             return;
         };
-        let Some(dest) = self.route(&client, remote).await else {
+        let Some((dest, _pin)) = self.route(&client, remote).await else {
             // Connections still being routed when the listener closes are not the route's fault.
             if !self.abort.is_fired() {
                 self.counters.route_failures.fetch_add(1, Ordering::Relaxed);
@@ -239,10 +240,16 @@ impl Listener {
         }
     }
 
-    /// Peeks, asks the router, and interns its answer; `None` refuses the connection.
-    async fn route(&self, stream: &Socket, remote: SocketAddr) -> Option<DestId> {
-        if let Some(dest) = self.fixed {
-            return Some(dest);
+    /// Peeks, asks the router, and interns its answer; `None` refuses the connection. The
+    /// answer comes pinned (not forgotten while the session holds the pin); a fixed route is
+    /// pinned by the listener itself.
+    async fn route(
+        &self,
+        stream: &Socket,
+        remote: SocketAddr,
+    ) -> Option<(DestId, Option<DestPin>)> {
+        if let Some(pin) = &self.fixed {
+            return Some((pin.id(), None));
         }
         let mut head = Vec::new();
         if self.peek > 0 {
@@ -277,7 +284,8 @@ impl Listener {
             _ = self.abort.fired() => None,
         };
         lock(&self.pending).remove(&token);
-        self.pool.intern(&answer?).ok()
+        let pin = self.pool.intern_pinned(&answer?).ok()?;
+        Some((pin.id(), Some(pin)))
     }
 }
 

@@ -8,19 +8,20 @@
 use crate::clock::now_ms;
 use crate::config::{IdleOrder, PoolConfig};
 use crate::deadlines::Deadlines;
-use crate::destination::InvalidDestination;
+use crate::destination::{Destination, InvalidDestination};
 use crate::dial::dial;
 use crate::error::{DialError, DialErrorCode};
 use crate::events::{Event, EventSink};
 use crate::interner::Interner;
 use crate::liveness;
+use crate::redact::redact;
 use crate::shard::{shard_of, Conn, ConnId, ConnState, DestId, DestState, Shard, SHARDS};
 use crate::stats::{Counters, EvictReason, StatsSnapshot};
 use crate::waiters::{Waiter, WaiterId};
 use std::collections::VecDeque;
 use std::os::fd::{IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
@@ -107,6 +108,8 @@ pub struct Pool {
     starved: Mutex<VecDeque<DestId>>,
     has_starved: AtomicBool,
     deadlines: Deadlines,
+    /// Reuses handed to waiters in destinations since forgotten (`stats().reused` keeps them).
+    forgotten_handoffs: AtomicU64,
     shutdown: watch::Sender<bool>,
     sink: Arc<dyn EventSink>,
     runtime: tokio::runtime::Handle,
@@ -140,6 +143,7 @@ impl Pool {
             starved: Mutex::new(VecDeque::new()),
             has_starved: AtomicBool::new(false),
             deadlines: Deadlines::default(),
+            forgotten_handoffs: AtomicU64::new(0),
             shutdown,
             sink,
             runtime,
@@ -165,23 +169,83 @@ impl Pool {
         &self.deadlines
     }
 
-    /// Parses `input` once; later calls with the same string are a map lookup.
+    /// Parses `input` once; later calls with the same string are a map lookup. The id stays
+    /// valid while the destination holds something; one that held nothing through a sweep is
+    /// forgotten, and acquiring with its id answers `UnknownDestination` (intern again).
     pub fn intern(&self, input: &str) -> Result<DestId, InvalidDestination> {
-        if let Some(id) = self.interner.read().ok().and_then(|i| i.lookup(input)) {
-            return Ok(id);
+        self.intern_with(input, false)
+    }
+
+    /// As `intern`, and the destination is not forgotten until the pin is dropped: for
+    /// listeners and sessions, which hold an id across awaits.
+    pub fn intern_pinned(self: &Arc<Self>, input: &str) -> Result<DestPin, InvalidDestination> {
+        let id = self.intern_with(input, true)?;
+        Ok(DestPin {
+            pool: Arc::downgrade(self),
+            id,
+        })
+    }
+
+    /// Interning holds the interner's lock while it makes sure the shard knows the
+    /// destination: the sweep forgets under the write lock, so the two never interleave.
+    fn intern_with(&self, input: &str, pin: bool) -> Result<DestId, InvalidDestination> {
+        {
+            let interner = self
+                .interner
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((id, target)) = interner.lookup(input) {
+                let mut shard = lock(&self.shards[shard_of(id)]);
+                let ds = shard.add_dest(id, &target);
+                ds.pins += u32::from(pin);
+                return Ok(id);
+            }
         }
         let mut interner = self
             .interner
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (id, new) = interner.intern(input)?;
-        if new {
-            lock(&self.shards[shard_of(id)]).add_dest(id);
-        }
+        let (id, target, _) = interner.intern(input)?;
+        let mut shard = lock(&self.shards[shard_of(id)]);
+        let ds = shard.add_dest(id, &target);
+        ds.pins += u32::from(pin);
         Ok(id)
     }
 
-    pub(crate) fn shard(&self, id: u32) -> MutexGuard<'_, Shard> {
+    fn unpin(&self, id: DestId) {
+        if let Some(ds) = self.shard(id).dest(id) {
+            ds.pins = ds.pins.saturating_sub(1);
+        }
+    }
+
+    /// Forgets every destination that holds nothing: no connection, waiter or pin. Memory
+    /// is bounded by what the pool holds, not by every destination it was ever asked for.
+    pub(crate) fn forget_unused(&self) {
+        let mut interner = self
+            .interner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for shard in self.shards.iter() {
+            let removed = lock(shard).remove_unused_dests();
+            for (id, ds) in removed {
+                self.forgotten_handoffs
+                    .fetch_add(ds.handoff_reuses, Ordering::Relaxed);
+                interner.forget(id);
+            }
+        }
+    }
+
+    /// Destinations the pool knows now (held, or not yet swept).
+    pub fn destination_count(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).dest_count()).sum()
+    }
+
+    /// Whether `dest` is still known (not forgotten).
+    pub fn knows(&self, dest: DestId) -> bool {
+        self.shard(dest).has_dest(dest)
+    }
+
+    pub(crate) fn shard(&self, id: impl Into<u64>) -> MutexGuard<'_, Shard> {
         lock(&self.shards[shard_of(id)])
     }
 
@@ -266,7 +330,7 @@ impl Pool {
                 return Placement::Close;
             }
         }
-        let placement = self.place(conn, ds, id);
+        let placement = self.place(conn, ds, id, check);
         if placement == Placement::Close {
             self.start_closing(conn);
         }
@@ -274,7 +338,8 @@ impl Pool {
     }
 
     /// Decides where a free connection goes: the next waiter, the idle list, or closing.
-    fn place(&self, conn: &mut Conn, ds: &mut DestState, id: ConnId) -> Placement {
+    /// `checked`: the connection was peeked just now, after every queued waiter's acquire.
+    fn place(&self, conn: &mut Conn, ds: &mut DestState, id: ConnId, checked: bool) -> Placement {
         if self.closed.load(Ordering::Relaxed) {
             return Placement::Close;
         }
@@ -283,6 +348,18 @@ impl Pool {
         if conn.expires_ms != u64::MAX && now_ms() >= conn.expires_ms {
             self.counters.evicted(EvictReason::Lifetime);
             return Placement::Close;
+        }
+        if self.config.max_uses.is_some_and(|max| conn.uses >= max) {
+            self.counters.evicted(EvictReason::MaxUses);
+            return Placement::Close;
+        }
+        if !ds.waiters.is_empty() && conn.uses > 0 && !checked {
+            // A reused connection goes to a waiter only after a peek made after that waiter's
+            // acquire: the peer may have closed it while its last lease held it unused.
+            if let Some(reason) = liveness::check(conn.fd).eviction() {
+                self.counters.evicted(reason);
+                return Placement::Close;
+            }
         }
         if let Some(waiter) = ds.waiters.pop() {
             conn.state = ConnState::InUse;
@@ -373,8 +450,10 @@ impl Pool {
         }
         let mut starts = 0;
         let mut blocked = false;
+        let mut target = None;
         self.yield_native_idle(shard, dest);
         if let Some(ds) = shard.dest(dest) {
+            target = Some(Arc::clone(&ds.target));
             while (ds.waiters.len() as u32) > ds.dialing
                 && ds.dialing < self.config.max_concurrent_dials
                 && ds.open < self.config.max_per_destination
@@ -388,7 +467,7 @@ impl Pool {
                 starts += 1;
             }
         }
-        if starts > 0 {
+        if let (true, Some(target)) = (starts > 0, target) {
             // Read only when dialing: pump runs on every queued acquire.
             let now = now_ms();
             for _ in 0..starts {
@@ -401,7 +480,7 @@ impl Pool {
                     released_ms: now,
                     uses: 0,
                 });
-                self.spawn_dial(dest, id);
+                self.spawn_dial(dest, &target, id);
             }
         }
         if blocked {
@@ -446,10 +525,8 @@ impl Pool {
         }
     }
 
-    fn spawn_dial(self: &Arc<Self>, dest: DestId, id: ConnId) {
-        let Some(target) = self.interner.read().ok().and_then(|i| i.get(dest)) else {
-            return;
-        };
+    fn spawn_dial(self: &Arc<Self>, dest: DestId, target: &Arc<Destination>, id: ConnId) {
+        let target = Arc::clone(target);
         let pool = Arc::clone(self);
         let mut stop = self.shutdown.subscribe();
         let timeout = self.config.connect_timeout;
@@ -511,7 +588,7 @@ impl Pool {
             return Placement::Close;
         }
         ds.dialing -= 1;
-        let placement = self.place(conn, ds, id);
+        let placement = self.place(conn, ds, id, false);
         if placement == Placement::Close {
             self.start_closing(conn);
         }
@@ -677,50 +754,70 @@ impl Pool {
         self.has_starved.store(true, Ordering::Relaxed);
     }
 
-    /// `dest` needs room under maxTotal: close one idle connection of another destination,
-    /// one of JS's if there is one (JS closes it), else a native one (closed here, at once).
+    /// `dest` needs room under maxTotal: close the least recently used idle connection of
+    /// another destination (as HTTP clients and HAProxy do), JS's or the engine's own. JS
+    /// closes its own; a native one is closed here, at once.
     pub(crate) fn make_room(self: &Arc<Self>, dest: DestId) {
-        if let Some((mut shard, id)) = self.idle_elsewhere(dest, |ds| ds.idle.pop_front()) {
+        // Found in one pass over the shards, taken under its shard's lock in a second; a
+        // connection leased or evicted in between is skipped and the search runs again.
+        for _ in 0..4 {
+            let Some((shard_index, id, native)) = self.least_recently_used_idle(dest) else {
+                return;
+            };
+            let mut shard = lock(&self.shards[shard_index]);
+            let Some((conn, ds)) = shard.conn_and_dest(id) else {
+                continue;
+            };
+            let list = if native {
+                &mut ds.native_idle
+            } else {
+                &mut ds.idle
+            };
+            let Some(pos) = list.iter().position(|&c| c == id) else {
+                continue;
+            };
+            list.remove(pos);
             self.total_idle.fetch_sub(1, Ordering::Relaxed);
-            if let Some(conn) = shard.conn_mut(id) {
+            self.counters.evicted(EvictReason::Idle);
+            if native {
+                self.remove_native(&mut shard, id);
+                drop(shard);
+                self.feed_starved();
+                self.wake_native();
+            } else {
                 self.start_closing(conn);
+                drop(shard);
+                self.sink.emit(Event::Evict {
+                    conn: id,
+                    reason: EvictReason::Idle,
+                });
             }
-            self.counters.evicted(EvictReason::Idle);
-            drop(shard);
-            self.sink.emit(Event::Evict {
-                conn: id,
-                reason: EvictReason::Idle,
-            });
             return;
-        }
-        if let Some((mut shard, id)) = self.idle_elsewhere(dest, |ds| ds.native_idle.pop_front()) {
-            self.total_idle.fetch_sub(1, Ordering::Relaxed);
-            self.counters.evicted(EvictReason::Idle);
-            self.remove_native(&mut shard, id);
-            drop(shard);
-            self.feed_starved();
-            self.wake_native();
         }
     }
 
-    /// The first idle connection `take` finds in a destination other than `dest`, with its
-    /// shard still locked.
-    fn idle_elsewhere(
-        &self,
-        dest: DestId,
-        mut take: impl FnMut(&mut DestState) -> Option<ConnId>,
-    ) -> Option<(MutexGuard<'_, Shard>, ConnId)> {
-        for shard in self.shards.iter() {
-            let mut shard = lock(shard);
-            let found = shard
-                .dests_mut()
-                .filter(|(d, _)| *d != dest)
-                .find_map(|(_, ds)| take(ds));
-            if let Some(id) = found {
-                return Some((shard, id));
+    /// The idle connection released longest ago in a destination other than `dest`: its
+    /// shard, id, and whether the engine owns it. Each idle list is ordered by release, so
+    /// only the front of each is compared.
+    fn least_recently_used_idle(&self, dest: DestId) -> Option<(usize, ConnId, bool)> {
+        let mut best: Option<(u64, usize, ConnId, bool)> = None;
+        for (index, shard) in self.shards.iter().enumerate() {
+            let shard = lock(shard);
+            for (d, ds) in shard.dests() {
+                if d == dest {
+                    continue;
+                }
+                let fronts = [(ds.idle.front(), false), (ds.native_idle.front(), true)];
+                for (front, native) in fronts {
+                    let Some(&id) = front else { continue };
+                    let Some(conn) = shard.conn(id) else { continue };
+                    if best.map_or(true, |(at, ..)| conn.released_ms < at) {
+                        best = Some((conn.released_ms, index, id, native));
+                    }
+                }
             }
         }
-        None
+        best.map(|(_, index, id, native)| (index, id, native))
     }
 
     /// Room appeared under maxTotal: let starved destinations dial, oldest first.
@@ -806,6 +903,13 @@ impl Pool {
             self.sink.emit(Event::Evict { conn, reason });
         }
         self.sweep_native(now, idle_limit);
+        let any_unused = self
+            .shards
+            .iter()
+            .any(|s| lock(s).dests().any(|(_, ds)| ds.is_unused()));
+        if any_unused {
+            self.forget_unused();
+        }
     }
 
     // ---- shutdown and introspection -----------------------------------------------------
@@ -868,41 +972,40 @@ impl Pool {
         }
         // Native sessions waiting for a place are acquires queued too.
         s.waiting += u64::from(self.native_waiting.load(Ordering::Relaxed));
+        handoffs += self.forgotten_handoffs.load(Ordering::Relaxed);
         self.counters.fill(&mut s, hits, handoffs);
         s
     }
 
+    /// Every destination the pool holds something for, oldest first (a destination that
+    /// holds nothing is forgotten at the next sweep and is not listed from then on).
     pub fn snapshot(&self) -> Vec<DestSnapshot> {
         let now = now_ms();
-        let names: Vec<String> = {
-            let interner = self
-                .interner
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            (0..)
-                .map_while(|id| interner.get(id).map(|d| d.to_string()))
-                .collect()
-        };
-        let mut out: Vec<Option<DestSnapshot>> = vec![None; names.len()];
+        let mut out: Vec<(DestId, DestSnapshot)> = Vec::new();
         for shard in self.shards.iter() {
             let shard = lock(shard);
+            let first = out.len();
             for (id, ds) in shard.dests() {
-                if let Some(slot) = out.get_mut(id as usize) {
-                    *slot = Some(DestSnapshot {
-                        destination: names[id as usize].clone(),
+                out.push((
+                    id,
+                    DestSnapshot {
+                        destination: redact(&ds.target.to_string()),
                         open: ds.open,
                         idle: (ds.idle.len() + ds.native_idle.len()) as u32,
                         in_use: ds.in_use,
                         dialing: ds.dialing + ds.native_dialing,
                         waiting: ds.waiters.len() as u32,
                         connections: Vec::new(),
-                    });
-                }
+                    },
+                ));
             }
+            let mine = &mut out[first..];
+            mine.sort_unstable_by_key(|(id, _)| *id);
             for (id, conn) in shard.conns() {
-                let Some(Some(dest)) = out.get_mut(conn.dest as usize) else {
+                let Ok(at) = mine.binary_search_by_key(&conn.dest, |(d, _)| *d) else {
                     continue;
                 };
+                let dest = &mut mine[at].1;
                 let state = match conn.state {
                     ConnState::Dialing
                     | ConnState::Delivered(_)
@@ -926,12 +1029,39 @@ impl Pool {
                 });
             }
         }
-        out.into_iter().flatten().collect()
+        out.sort_unstable_by_key(|(id, _)| *id);
+        out.into_iter().map(|(_, d)| d).collect()
     }
 
     /// Stops the timer task and cancels dials; called when the owner goes away.
     pub fn shutdown(self: &Arc<Self>) {
         self.close();
+    }
+}
+
+/// A destination kept from being forgotten (see `Pool::intern_pinned`) until this is dropped.
+pub struct DestPin {
+    pool: Weak<Pool>,
+    id: DestId,
+}
+
+impl DestPin {
+    pub fn id(&self) -> DestId {
+        self.id
+    }
+}
+
+impl Drop for DestPin {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.unpin(self.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for DestPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DestPin({})", self.id)
     }
 }
 

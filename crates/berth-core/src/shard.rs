@@ -1,24 +1,54 @@
 //! One shard of the pool: the connection records and per-destination state of the
 //! destinations hashed to it, behind the shard's own lock.
 
+use crate::destination::Destination;
 use crate::socket::Socket;
 use crate::waiters::{WaitSampler, Waiters};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::fd::{OwnedFd, RawFd};
+use std::sync::Arc;
 
 /// Number of shards: a power of two, so a destination's shard is `id & (SHARDS - 1)`.
 pub const SHARDS: usize = 16;
 
-pub type DestId = u32;
+/// A destination's id: never reused within a pool (a forgotten destination interned again
+/// gets a new one), so an id a caller kept can name nothing but its own destination. Below
+/// 2^53, so that JS holds it as an exact number.
+pub type DestId = u64;
 pub type ConnId = u32;
 
-pub fn shard_of(id: u32) -> usize {
-    id as usize & (SHARDS - 1)
+/// The shard of a destination or connection id (a connection lives in its destination's).
+pub fn shard_of(id: impl Into<u64>) -> usize {
+    (id.into() & (SHARDS as u64 - 1)) as usize
 }
 
-fn slot_of(id: u32) -> usize {
+fn slot_of(id: ConnId) -> usize {
     id as usize / SHARDS
 }
+
+/// Destination ids are spread evenly already: a multiply mixes them enough for a HashMap,
+/// at a fraction of SipHash's cost on the hot path.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<DestId, V, BuildHasherDefault<IdHasher>>;
 
 /// Where a connection is in its life, and so who owns its descriptor.
 #[derive(Debug)]
@@ -75,8 +105,11 @@ impl Conn {
 }
 
 /// Per-destination counts, idle list and waiters.
-#[derive(Default)]
 pub struct DestState {
+    /// Where its connections go: dials read it here, under the shard lock they hold anyway.
+    pub target: Arc<Destination>,
+    /// Listeners and sessions that will use this destination: it is not forgotten while any do.
+    pub pins: u32,
     /// Idle connection ids, least recently released at the front.
     pub idle: VecDeque<ConnId>,
     /// Every connection of this destination that holds (or will hold) a descriptor.
@@ -98,6 +131,34 @@ pub struct DestState {
     pub handoff_reuses: u64,
 }
 
+impl DestState {
+    pub fn new(target: Arc<Destination>) -> Self {
+        DestState {
+            target,
+            pins: 0,
+            idle: VecDeque::new(),
+            open: 0,
+            in_use: 0,
+            dialing: 0,
+            waiters: Waiters::default(),
+            native_idle: VecDeque::new(),
+            native_dialing: 0,
+            native_waiting: 0,
+            handoff_reuses: 0,
+        }
+    }
+
+    /// Holds nothing (no connection, no waiter, no pin): it can be forgotten.
+    pub fn is_unused(&self) -> bool {
+        self.open == 0
+            && self.pins == 0
+            && self.waiters.is_empty()
+            && self.native_waiting == 0
+            && self.idle.is_empty()
+            && self.native_idle.is_empty()
+    }
+}
+
 #[derive(Default)]
 pub struct Shard {
     /// Reuse hits served from this shard's idle lists: counted under the shard's lock rather
@@ -108,7 +169,7 @@ pub struct Shard {
     index: usize,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
-    dests: Vec<Option<DestState>>,
+    dests: IdMap<DestState>,
 }
 
 impl Shard {
@@ -124,32 +185,45 @@ impl Shard {
         self.waits.sample()
     }
 
-    pub fn add_dest(&mut self, dest: DestId) {
-        let slot = slot_of(dest);
-        if self.dests.len() <= slot {
-            self.dests.resize_with(slot + 1, || None);
-        }
-        self.dests[slot].get_or_insert_with(DestState::default);
+    /// The state of `dest`, made (empty) if this shard does not hold it.
+    pub fn add_dest(&mut self, dest: DestId, target: &Arc<Destination>) -> &mut DestState {
+        self.dests
+            .entry(dest)
+            .or_insert_with(|| DestState::new(Arc::clone(target)))
     }
 
     pub fn dest(&mut self, dest: DestId) -> Option<&mut DestState> {
-        self.dests.get_mut(slot_of(dest))?.as_mut()
+        self.dests.get_mut(&dest)
+    }
+
+    pub fn has_dest(&self, dest: DestId) -> bool {
+        self.dests.contains_key(&dest)
+    }
+
+    /// Forgets the destinations that hold nothing; returns them with their state.
+    pub fn remove_unused_dests(&mut self) -> Vec<(DestId, DestState)> {
+        let unused: Vec<DestId> = self
+            .dests
+            .iter()
+            .filter(|(_, ds)| ds.is_unused())
+            .map(|(&id, _)| id)
+            .collect();
+        unused
+            .into_iter()
+            .filter_map(|id| self.dests.remove(&id).map(|ds| (id, ds)))
+            .collect()
+    }
+
+    pub fn dest_count(&self) -> usize {
+        self.dests.len()
     }
 
     pub fn dests(&self) -> impl Iterator<Item = (DestId, &DestState)> {
-        let index = self.index;
-        self.dests
-            .iter()
-            .enumerate()
-            .filter_map(move |(slot, d)| d.as_ref().map(|d| ((slot * SHARDS + index) as DestId, d)))
+        self.dests.iter().map(|(&id, d)| (id, d))
     }
 
     pub fn dests_mut(&mut self) -> impl Iterator<Item = (DestId, &mut DestState)> {
-        let index = self.index;
-        self.dests
-            .iter_mut()
-            .enumerate()
-            .filter_map(move |(slot, d)| d.as_mut().map(|d| ((slot * SHARDS + index) as DestId, d)))
+        self.dests.iter_mut().map(|(&id, d)| (id, d))
     }
 
     pub fn insert_conn(&mut self, conn: Conn) -> ConnId {
@@ -184,7 +258,7 @@ impl Shard {
     /// Splits the borrow: a connection and its destination's state at once.
     pub fn conn_and_dest(&mut self, id: ConnId) -> Option<(&mut Conn, &mut DestState)> {
         let conn = self.conns.get_mut(slot_of(id))?.as_mut()?;
-        let dest = self.dests.get_mut(slot_of(conn.dest))?.as_mut()?;
+        let dest = self.dests.get_mut(&conn.dest)?;
         Some((conn, dest))
     }
 
@@ -216,7 +290,8 @@ mod tests {
     #[test]
     fn ids_encode_the_shard_and_slots_are_reused() {
         let mut shard = Shard::new(3);
-        shard.add_dest(3);
+        let target = Arc::new(Destination::parse("127.0.0.1:80").unwrap());
+        shard.add_dest(3, &target);
         let a = shard.insert_conn(conn(3));
         let b = shard.insert_conn(conn(3));
         assert_eq!(shard_of(a), 3);

@@ -14,6 +14,8 @@ pub enum EvictReason {
     PeerClosed,
     /// Unexpected bytes or an error found it unfit for reuse.
     Unhealthy,
+    /// Leased `maxUses` times.
+    MaxUses,
 }
 
 impl EvictReason {
@@ -23,6 +25,7 @@ impl EvictReason {
             1 => EvictReason::Lifetime,
             2 => EvictReason::PeerClosed,
             3 => EvictReason::Unhealthy,
+            4 => EvictReason::MaxUses,
             _ => return None,
         })
     }
@@ -42,6 +45,7 @@ pub struct Counters {
     pub evicted_lifetime: AtomicU64,
     pub evicted_peer_closed: AtomicU64,
     pub evicted_unhealthy: AtomicU64,
+    pub evicted_max_uses: AtomicU64,
     pub acquire_wait: Histogram,
     pub connect: Histogram,
 }
@@ -57,6 +61,7 @@ impl Counters {
             EvictReason::Lifetime => &self.evicted_lifetime,
             EvictReason::PeerClosed => &self.evicted_peer_closed,
             EvictReason::Unhealthy => &self.evicted_unhealthy,
+            EvictReason::MaxUses => &self.evicted_max_uses,
         });
     }
 }
@@ -81,9 +86,12 @@ pub struct StatsSnapshot {
     pub evicted_lifetime: u64,
     pub evicted_peer_closed: u64,
     pub evicted_unhealthy: u64,
+    pub evicted_max_uses: u64,
     pub acquire_wait_p50_ms: f64,
+    pub acquire_wait_p95_ms: f64,
     pub acquire_wait_p99_ms: f64,
     pub connect_p50_ms: f64,
+    pub connect_p95_ms: f64,
     pub connect_p99_ms: f64,
 }
 
@@ -102,13 +110,16 @@ impl Counters {
         s.evicted_lifetime = get(&self.evicted_lifetime);
         s.evicted_peer_closed = get(&self.evicted_peer_closed);
         s.evicted_unhealthy = get(&self.evicted_unhealthy);
+        s.evicted_max_uses = get(&self.evicted_max_uses);
         let wait = self
             .acquire_wait
-            .quantiles_ms_with_zeros(hits, &[0.5, 0.99]);
+            .quantiles_ms_with_zeros(hits, &[0.5, 0.95, 0.99]);
         s.acquire_wait_p50_ms = wait[0];
-        s.acquire_wait_p99_ms = wait[1];
-        let connect = self.connect.quantiles_ms(&[0.5, 0.99]);
+        s.acquire_wait_p95_ms = wait[1];
+        s.acquire_wait_p99_ms = wait[2];
+        let connect = self.connect.quantiles_ms(&[0.5, 0.95, 0.99]);
         s.connect_p50_ms = connect[0];
-        s.connect_p99_ms = connect[1];
+        s.connect_p95_ms = connect[1];
+        s.connect_p99_ms = connect[2];
     }
 }

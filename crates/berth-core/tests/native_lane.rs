@@ -3,7 +3,7 @@
 
 use berth_core::relay::{Counts, End};
 use berth_core::session::{self, Abort, Client, SessionEnd, SessionRequest};
-use berth_core::{DialErrorCode, Event, EventSink, Pool, PoolConfig};
+use berth_core::{DestId, DialErrorCode, Event, EventSink, Pool, PoolConfig};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
@@ -89,7 +89,7 @@ fn client_pair() -> (TcpStream, OwnedFd) {
     (client, OwnedFd::from(inbound))
 }
 
-fn request(client: OwnedFd, dest: u32, reuse: bool) -> SessionRequest {
+fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
     SessionRequest {
         client: Client::Fd(client),
         dest,
@@ -182,7 +182,7 @@ async fn closing_the_pool_ends_native_waits() {
 /// closing; checks what the client got back and returns the outcomes.
 async fn echo_sessions(
     pool: &Arc<Pool>,
-    dest: u32,
+    dest: DestId,
     reuse: bool,
     msg: &'static [u8],
     rounds: usize,

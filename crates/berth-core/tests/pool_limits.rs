@@ -1,7 +1,7 @@
 //! The pool's bookkeeping against real loopback listeners: limits, waiter order, hand-off,
 //! dial failures and deadlines. The test plays the owner's part (adopt, offer, forget).
 
-use berth_core::{Acquire, Event, EventSink, Placement, Pool, PoolConfig};
+use berth_core::{Acquire, DestId, Event, EventSink, Placement, Pool, PoolConfig};
 use std::net::TcpListener;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -61,7 +61,7 @@ fn adopt_and_offer(pool: &Arc<Pool>, conn: u32, fds: &mut Vec<OwnedFd>) -> Place
 
 /// Queues one acquire on an idle destination and plays the owner until it holds the freshly
 /// dialed connection; returns the connection.
-fn lease_new(pool: &Arc<Pool>, rx: &Receiver<Event>, dest: u32, fds: &mut Vec<OwnedFd>) -> u32 {
+fn lease_new(pool: &Arc<Pool>, rx: &Receiver<Event>, dest: DestId, fds: &mut Vec<OwnedFd>) -> u32 {
     let waiter = queued(pool.acquire(dest, name(), 0, None));
     let Event::Dialed { conn, .. } = next(rx) else {
         panic!("expected a dial")

@@ -22,6 +22,8 @@ pub struct EngineConfig {
     pub acquire_timeout: f64,
     /// `"lifo"` or `"fifo"`.
     pub order: String,
+    /// Leases per connection; `Infinity`: no limit.
+    pub max_uses: f64,
 }
 
 pub(crate) fn millis(ms: f64) -> Option<Duration> {
@@ -47,7 +49,7 @@ impl From<EngineConfig> for PoolConfig {
             } else {
                 IdleOrder::Lifo
             },
-            ..PoolConfig::default()
+            max_uses: (c.max_uses.is_finite() && c.max_uses >= 1.0).then_some(c.max_uses as u64),
         }
     }
 }

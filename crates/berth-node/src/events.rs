@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub struct EngineEvent {
     pub kind: u32,
     pub id: f64,
-    pub dest: u32,
+    pub dest: f64,
     pub reason: u32,
     pub code: Option<String>,
     pub message: Option<String>,
@@ -29,7 +29,7 @@ impl EventSink for JsSink {
             Event::Dialed { conn, dest } => EngineEvent {
                 kind: 0,
                 id: f64::from(conn),
-                dest,
+                dest: dest as f64,
                 reason: 0,
                 code: None,
                 message: None,
@@ -37,7 +37,7 @@ impl EventSink for JsSink {
             Event::DialFailed { conn, dest, error } => EngineEvent {
                 kind: 1,
                 id: f64::from(conn),
-                dest,
+                dest: dest as f64,
                 reason: 0,
                 code: Some(error.code.as_str().to_owned()),
                 message: Some(error.message),
@@ -45,7 +45,7 @@ impl EventSink for JsSink {
             Event::Evict { conn, reason } => EngineEvent {
                 kind: 2,
                 id: f64::from(conn),
-                dest: 0,
+                dest: 0.0,
                 reason: reason.code(),
                 code: None,
                 message: None,
@@ -53,7 +53,7 @@ impl EventSink for JsSink {
             Event::WaiterTimedOut { waiter } => EngineEvent {
                 kind: 3,
                 id: waiter as f64,
-                dest: 0,
+                dest: 0.0,
                 reason: 0,
                 code: None,
                 message: None,

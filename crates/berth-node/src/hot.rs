@@ -10,7 +10,7 @@
 //! arguments: JS writes them into a `Float64Array` over the block, calls, and reads the
 //! result from slot 0. The call itself makes no Node-API call at all.
 
-use crate::hot_io::{block, define, get, hot_io, set_result, split_key};
+use crate::hot_io::{as_id, block, define, get, hot_io, raw_fn, set_result, split_key};
 use crate::registry::SOCKET_POOLS;
 use berth_core::{Acquire, Placement};
 use napi::sys;
@@ -19,22 +19,21 @@ use std::time::Duration;
 
 /// `release()` with slot 0 = `engine * 2^32 + conn`: slot 0 becomes the waiter (>= 0) the
 /// connection was handed to, -1 when it went idle, -2 when the caller must close it.
-pub unsafe extern "C" fn release(
-    _env: sys::napi_env,
-    _info: sys::napi_callback_info,
-) -> sys::napi_value {
+unsafe fn release_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     release_with(false);
     ptr::null_mut()
 }
+raw_fn!(release => release_body);
 
 /// `releaseChecked()`: as `release`, after a peek for bytes the lease left unread.
-pub unsafe extern "C" fn release_checked(
+unsafe fn release_checked_body(
     _env: sys::napi_env,
     _info: sys::napi_callback_info,
 ) -> sys::napi_value {
     release_with(true);
     ptr::null_mut()
 }
+raw_fn!(release_checked => release_checked_body);
 
 fn release_with(check: bool) {
     let Some(block) = block() else { return };
@@ -50,27 +49,28 @@ fn release_with(check: bool) {
 /// `acquire` results other than a connection id (the caller knows the waiter token it passed).
 const QUEUED: f64 = -1.0;
 const QUEUE_FULL: f64 = -2.0;
+/// The destination id names nothing (forgotten, or never given out): intern again.
+const UNKNOWN_DESTINATION: f64 = -3.0;
 /// A dead idle connection `id` comes back as `DEAD_BASE - id`.
-const DEAD_BASE: f64 = -3.0;
+const DEAD_BASE: f64 = -4.0;
 
-/// `acquire()` with slot 0 = `engine * 2^32 + dest`, slot 1 = the caller's waiter token.
-/// Slot 0 becomes a connection id (>= 0) on a hit; `QUEUED` when queued under the token
-/// (priority 0, the pool's acquire timeout); `QUEUE_FULL`; `DEAD_BASE - id` for a dead idle
-/// connection the caller must close before calling again; `QUEUE_FULL` also on bad arguments
-/// (the facade validates first).
-pub unsafe extern "C" fn acquire(
-    _env: sys::napi_env,
-    _info: sys::napi_callback_info,
-) -> sys::napi_value {
+/// `acquire()` with slot 0 = destination id, slot 1 = the caller's waiter token, slot 4 =
+/// engine handle. Slot 0 becomes a connection id (>= 0) on a hit; `QUEUED` when queued under
+/// the token (priority 0, the pool's acquire timeout); `QUEUE_FULL`; `UNKNOWN_DESTINATION`
+/// (also for an engine or id that is no number this binding gave out); `DEAD_BASE - id` for a
+/// dead idle connection the caller must close before calling again.
+unsafe fn acquire_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     if let Some(block) = block() {
         acquire_in(block, None);
     }
     ptr::null_mut()
 }
+raw_fn!(acquire => acquire_body);
 
 /// `acquireWith()`: as `acquire`, with slot 2 = priority (an i32) and slot 3 = timeout in ms
-/// (`Infinity`: wait forever).
-pub unsafe extern "C" fn acquire_with(
+/// (`Infinity`: wait forever); `QUEUE_FULL` for a priority that is no i32 (the facade checks
+/// it first).
+unsafe fn acquire_with_body(
     _env: sys::napi_env,
     _info: sys::napi_callback_info,
 ) -> sys::napi_value {
@@ -90,18 +90,22 @@ pub unsafe extern "C" fn acquire_with(
     }
     ptr::null_mut()
 }
+raw_fn!(acquire_with => acquire_with_body);
 
-/// The acquire both functions share: the key from slot 0, the waiter token from slot 1, the
-/// given priority and timeout or the pool's defaults. Writes the result code into slot 0.
+/// The acquire both functions share: the destination from slot 0, the waiter token from
+/// slot 1, the engine from slot 4, the given priority and timeout or the pool's defaults.
+/// Writes the result code into slot 0.
 fn acquire_in(block: *mut f64, options: Option<(i32, Option<Duration>)>) {
     // SAFETY: `block` comes from `block()` on this thread and no JS runs during the call.
-    let (key, waiter) = unsafe { (get(block, 0), get(block, 1)) };
-    let acquired = split_key(key).and_then(|(pool, dest)| {
-        SOCKET_POOLS.with(pool, |p| {
-            let (priority, timeout) = options.unwrap_or((0, p.config().acquire_timeout));
-            p.acquire(dest, waiter as u64, priority, timeout)
-        })
-    });
+    let (dest, waiter, engine) = unsafe { (get(block, 0), get(block, 1), get(block, 4)) };
+    let acquired = as_id(dest)
+        .zip(as_id(engine).and_then(|e| u32::try_from(e).ok()))
+        .and_then(|(dest, engine)| {
+            SOCKET_POOLS.with(engine, |p| {
+                let (priority, timeout) = options.unwrap_or((0, p.config().acquire_timeout));
+                p.acquire(dest, waiter as u64, priority, timeout)
+            })
+        });
     // SAFETY: as above.
     unsafe { set_result(block, acquired_code(acquired)) };
 }
@@ -111,7 +115,8 @@ fn acquired_code(acquired: Option<Acquire>) -> f64 {
         Some(Acquire::Hit(id)) => f64::from(id),
         Some(Acquire::Dead(id)) => DEAD_BASE - f64::from(id),
         Some(Acquire::Queued(_)) => QUEUED,
-        Some(Acquire::QueueFull | Acquire::UnknownDestination) | None => QUEUE_FULL,
+        Some(Acquire::QueueFull) => QUEUE_FULL,
+        Some(Acquire::UnknownDestination) | None => UNKNOWN_DESTINATION,
     }
 }
 
@@ -126,6 +131,7 @@ pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()
             ("acquireWith", Some(acquire_with)),
             ("release", Some(release)),
             ("releaseChecked", Some(release_checked)),
+            ("__panicRawForTest", Some(crate::failpoint::panic_raw)),
         ],
     )
 }

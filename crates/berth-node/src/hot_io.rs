@@ -9,8 +9,45 @@ use napi::sys;
 use std::cell::Cell;
 use std::ptr;
 
-/// Slots in the argument block: enough for `acquireWith`'s four arguments.
-const SLOTS: usize = 4;
+/// Runs a raw function's body. A panic in it (a bug: nothing input can reach should panic)
+/// would otherwise abort Node, since it cannot unwind through the C frame: it becomes a
+/// thrown JS Error instead, and the process goes on.
+pub(crate) fn guard(env: sys::napi_env, body: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(value) => value,
+        Err(_) => {
+            // SAFETY: env is the running callback's; the message is a NUL-terminated literal.
+            unsafe {
+                sys::napi_throw_error(
+                    env,
+                    ptr::null(),
+                    c"berth: internal error in the native engine (a Rust panic, caught); please report it".as_ptr(),
+                );
+            }
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Defines `pub unsafe extern "C" fn $name`, the raw Node-API callback that runs `$body`
+/// (an `unsafe fn(env, info) -> napi_value`) under `guard`.
+macro_rules! raw_fn {
+    ($name:ident => $body:ident) => {
+        /// # Safety
+        /// Called by Node-API only, on the JS thread, with the callback's own env and info.
+        pub unsafe extern "C" fn $name(
+            env: napi::sys::napi_env,
+            info: napi::sys::napi_callback_info,
+        ) -> napi::sys::napi_value {
+            // SAFETY: forwarded as received from Node-API.
+            $crate::hot_io::guard(env, || unsafe { $body(env, info) })
+        }
+    };
+}
+pub(crate) use raw_fn;
+
+/// Slots in the argument block: enough for `acquireWith`'s five arguments.
+pub(crate) const SLOTS: usize = 5;
 
 thread_local! {
     /// This thread's argument block: memory the addon allocates once per JS thread and never
@@ -73,12 +110,15 @@ pub(crate) fn split_key(key: f64) -> Option<(u32, u32)> {
     Some(((int >> 32) as u32, int as u32))
 }
 
-/// `hotIo()`: the ArrayBuffer (4 doubles) the hot functions read their arguments from and
+/// An id JS holds as a number: an integer from 0 to 2^53 - 1, or None.
+pub(crate) fn as_id(value: f64) -> Option<u64> {
+    let int = value as u64;
+    (int as f64 == value && int < 1 << 53).then_some(int)
+}
+
+/// `hotIo()`: the ArrayBuffer (SLOTS doubles) the hot functions read their arguments from and
 /// write their result to. The same buffer for every call in this thread.
-pub unsafe extern "C" fn hot_io(
-    env: sys::napi_env,
-    _info: sys::napi_callback_info,
-) -> sys::napi_value {
+unsafe fn hot_io_body(env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     let mut buffer = ptr::null_mut();
     let existing = BUFFER.with(Cell::get);
     if !existing.is_null() {
@@ -111,6 +151,7 @@ pub unsafe extern "C" fn hot_io(
     BLOCK.with(|b| b.set(block));
     buffer
 }
+raw_fn!(hot_io => hot_io_body);
 
 /// Defines raw functions on the module's exports.
 pub(crate) fn define(

@@ -7,12 +7,14 @@
 
 mod config;
 mod events;
+mod failpoint;
 mod forward;
 mod hot;
 mod hot_io;
 mod listener;
 mod probe;
 mod registry;
+use hot_io::as_id;
 use registry::SOCKET_POOLS;
 mod resource;
 mod resource_hot;
@@ -55,7 +57,7 @@ pub(crate) fn placement(p: Placement) -> f64 {
 
 #[napi]
 impl Engine {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         config: EngineConfig,
         #[napi(ts_arg_type = "(event: EngineEvent) => void")] on_event: EventCallback,
@@ -73,75 +75,84 @@ impl Engine {
     }
 
     /// The number the hot functions (`acquire`, `release`, ...) take to find this engine.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn handle(&self) -> u32 {
         self.handle
     }
 
-    /// The id of a destination string; throws with a message quoting bad input.
-    #[napi]
-    pub fn intern(&self, destination: String) -> Result<u32> {
+    /// The id of a destination string (an integer below 2^53, never reused); throws with a
+    /// message quoting bad input.
+    #[napi(catch_unwind)]
+    pub fn intern(&self, destination: String) -> Result<f64> {
         self.pool
             .intern(&destination)
+            .map(|id| id as f64)
             .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
     }
 
-    #[napi]
-    pub fn cancel(&self, dest: u32, waiter: f64) -> bool {
-        self.pool.cancel(dest, waiter as u64)
+    /// Whether the destination id is still known (a destination that held nothing through
+    /// a sweep is forgotten).
+    #[napi(catch_unwind)]
+    pub fn knows(&self, dest: f64) -> bool {
+        as_id(dest).is_some_and(|d| self.pool.knows(d))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn cancel(&self, dest: f64, waiter: f64) -> bool {
+        as_id(dest).is_some_and(|d| self.pool.cancel(d, waiter as u64))
     }
 
     /// Takes ownership of a dialed connection's descriptor; -1 when there is none to take.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn adopt(&self, conn: u32) -> i32 {
         self.pool.adopt(conn).unwrap_or(-1)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn offer(&self, conn: u32) -> f64 {
         placement(self.pool.offer(conn))
     }
 
     /// The waiter to reject with the dial's error, or -1.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn dial_failed(&self, conn: u32) -> f64 {
         self.pool.dial_failed(conn).map_or(-1.0, |w| w as f64)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abandon(&self, conn: u32) {
         self.pool.abandon(conn)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn evict_idle(&self, conn: u32, reason: u32) -> bool {
         EvictReason::from_code(reason).is_some_and(|r| self.pool.evict_idle(conn, r))
     }
 
     /// `reason` < 0: the user destroyed it; otherwise an eviction reason code.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn discard(&self, conn: u32, reason: i32) {
         let reason = u32::try_from(reason).ok().and_then(EvictReason::from_code);
         self.pool.discard(conn, reason)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn forget(&self, conn: u32) {
         self.pool.forget(conn)
     }
 
     /// Closes the engine; returns the waiters to reject.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) -> Vec<f64> {
         self.pool.close().into_iter().map(|w| w as f64).collect()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> EngineStats {
         self.pool.stats().into()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn snapshot(&self) -> Vec<EngineDestSnapshot> {
         self.pool.snapshot().into_iter().map(Into::into).collect()
     }
@@ -149,11 +160,11 @@ impl Engine {
     /// Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
     /// own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
     /// session's id for `abortForward`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn forward(
         &self,
         fd: i32,
-        dest: u32,
+        destination: String,
         head: Option<Buffer>,
         reply: Option<Buffer>,
         reuse: bool,
@@ -165,27 +176,33 @@ impl Engine {
                 format!("cannot take over the socket: {e}"),
             )
         })?;
+        // Pinned for the session's life: a forgotten id would strand it.
+        let pin = self
+            .pool
+            .intern_pinned(&destination)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
         let request = SessionRequest {
             client: Client::Fd(client),
-            dest,
+            dest: pin.id(),
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
             reuse,
         };
         let id = self.forwarder.start(&self.pool, request, move |outcome| {
+            drop(pin);
             forward::deliver(done, outcome)
         });
         Ok(id as f64)
     }
 
     /// Stops a forward in progress; false when it already ended.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn abort_forward(&self, session: f64) -> bool {
         self.forwarder.abort(session as u64)
     }
 
     /// Binds a native listener; `on_route` is asked where each inbound connection goes.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn listen(
         &self,
         config: ListenConfig,
@@ -194,19 +211,23 @@ impl Engine {
         listen(&self.pool, config, Route::Ask(Arc::new(JsRouter(on_route))))
     }
 
-    /// Binds a native listener whose connections all go to `dest`, without asking JS.
-    #[napi]
-    pub fn listen_to(&self, config: ListenConfig, dest: u32) -> Result<NativeListener> {
-        listen(&self.pool, config, Route::Fixed(dest))
+    /// Binds a native listener whose connections all go to `destination`, without asking JS.
+    #[napi(catch_unwind)]
+    pub fn listen_to(&self, config: ListenConfig, destination: String) -> Result<NativeListener> {
+        let pin = self
+            .pool
+            .intern_pinned(&destination)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+        listen(&self.pool, config, Route::Fixed(pin))
     }
 
     /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).
-    #[napi(js_name = "ref")]
+    #[napi(js_name = "ref", catch_unwind)]
     pub fn keep_alive(&self, env: Env) -> Result<()> {
         crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), true)
     }
 
-    #[napi(js_name = "unref")]
+    #[napi(js_name = "unref", catch_unwind)]
     pub fn let_exit(&self, env: Env) -> Result<()> {
         crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), false)
     }

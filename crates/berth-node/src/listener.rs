@@ -87,22 +87,22 @@ pub struct NativeListener {
 #[napi]
 impl NativeListener {
     /// The route function's answer for `token`: a destination string, or null to refuse.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn answer(&self, token: f64, destination: Option<String>) {
         self.inner.answer(token as u64, destination)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> ListenerStats {
         (&self.inner.counters).into()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn address(&self) -> String {
         self.inner.local_addr().ip().to_string()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn family(&self) -> String {
         if self.inner.local_addr().is_ipv4() {
             "IPv4"
@@ -112,14 +112,14 @@ impl NativeListener {
         .to_owned()
     }
 
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn port(&self) -> u32 {
         u32::from(self.inner.local_addr().port())
     }
 
     /// Stops accepting and ends the sessions in progress; `done` is called once every
     /// descriptor of the listener is closed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self, #[napi(ts_arg_type = "(code: number) => void")] done: ClosedCallback) {
         let inner = Arc::clone(&self.inner);
         berth_core::runtime::handle().spawn(async move {

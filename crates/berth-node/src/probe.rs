@@ -110,7 +110,7 @@ pub struct ProbeEngine {
 #[napi]
 impl ProbeEngine {
     /// Starts the run: the first batch (empty, `want` = concurrency) asks for input.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         config: ProbeEngineConfig,
         #[napi(ts_arg_type = "(batch: ProbeBatch) => void")] on_batch: BatchCallback,
@@ -135,7 +135,7 @@ impl ProbeEngine {
 
     /// Adds targets (`indices[i]` names `targets[i]` in the results); push no more than the
     /// credit the batches gave (`want`). Ignored once input ended or the run is over.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn push(
         &self,
         indices: Either<Float64Array, Vec<f64>>,
@@ -161,13 +161,13 @@ impl ProbeEngine {
     }
 
     /// No more targets: the final batch follows once the pushed ones have completed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn end_input(&self) {
         self.run.end_input()
     }
 
     /// Stops the run: every socket is closed, then the final batch comes.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn cancel(&self) {
         self.run.cancel()
     }

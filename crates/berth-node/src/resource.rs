@@ -171,7 +171,7 @@ pub struct ResourceEngine {
 
 #[napi]
 impl ResourceEngine {
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
         config: ResourceEngineConfig,
         #[napi(ts_arg_type = "(event: ResourceEngineEvent) => void")]
@@ -190,26 +190,26 @@ impl ResourceEngine {
     }
 
     /// The number `resAcquire` / `resRelease` take to find this engine.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn handle(&self) -> u32 {
         self.handle
     }
 
     /// Starts keeping `min`: the slots to create now.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn start(&self) -> Vec<u32> {
         self.pool.start()
     }
 
     /// A create succeeded: a waiter id (>= 0) it went to, -1 idle, -2 destroy it (closed),
     /// -5 the slot was not being created.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn created(&self, slot: u32) -> f64 {
         self.pool.created(slot).map_or(NOT_CREATING, placement_code)
     }
 
     /// A create failed: `[waiter to reject or -1, slot to create next or -1]`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn create_failed(&self, slot: u32, reject_waiter: bool) -> Vec<f64> {
         let (waiter, next) = self.pool.create_failed(slot, reject_waiter);
         vec![
@@ -219,35 +219,35 @@ impl ResourceEngine {
     }
 
     /// A borrowed slot will be destroyed; false when it is not borrowed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn destroy(&self, slot: u32) -> bool {
         self.pool.destroy(slot)
     }
 
     /// A destroy finished: the slot to create now, or -1.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn destroyed(&self, slot: u32) -> f64 {
         self.pool.destroyed(slot).map_or(NO_SLOT, f64::from)
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn cancel(&self, waiter: f64) -> bool {
         waiter >= 0.0 && self.pool.cancel(waiter as u64)
     }
 
     /// Stops keeping `min` (the pool is draining).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stop_refill(&self) {
         self.pool.stop_refill()
     }
 
     /// Every idle slot, now being destroyed.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn clear(&self) -> Vec<u32> {
         self.pool.clear()
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) -> ResourceEngineClosed {
         let (waiters, slots) = self.pool.close();
         ResourceEngineClosed {
@@ -256,14 +256,14 @@ impl ResourceEngine {
         }
     }
 
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> ResourceEngineStats {
         self.pool.stats().into()
     }
 
     /// Unregisters the handle (the hot functions then answer "queue full" / "not borrowed")
     /// and closes the engine. Idempotent.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn dispose(&mut self) {
         if self.registered {
             self.registered = false;
@@ -273,12 +273,12 @@ impl ResourceEngine {
     }
 
     /// Keeps the event loop alive while JS awaits engine events (timed acquires).
-    #[napi(js_name = "ref")]
+    #[napi(js_name = "ref", catch_unwind)]
     pub fn keep_alive(&self, env: Env) -> Result<()> {
         crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), true)
     }
 
-    #[napi(js_name = "unref")]
+    #[napi(js_name = "unref", catch_unwind)]
     pub fn let_exit(&self, env: Env) -> Result<()> {
         crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), false)
     }

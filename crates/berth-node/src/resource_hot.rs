@@ -2,7 +2,7 @@
 //! over the same argument block as the socket pool's (see hot_io.rs): a hit or a release is
 //! one call that makes no Node-API call, one registry lookup and one lock.
 
-use crate::hot_io::{block, define, get, set, set_result, split_key};
+use crate::hot_io::{block, define, get, raw_fn, set, set_result, split_key};
 use crate::registry::RESOURCE_POOLS;
 use berth_core::{ResourcePlacement, Take};
 use napi::sys;
@@ -25,10 +25,7 @@ const _: () = assert!(EXPIRED_BASE < CLOSED && CLOSED < QUEUE_FULL && QUEUE_FULL
 /// with slot 1 the slot to create now or -1; `QUEUE_FULL` (also for bad arguments: the
 /// facade validates first); `CLOSED`; `EXPIRED_BASE - id` for an idle slot past its
 /// lifetime, to destroy before calling again.
-pub unsafe extern "C" fn res_acquire(
-    _env: sys::napi_env,
-    _info: sys::napi_callback_info,
-) -> sys::napi_value {
+unsafe fn res_acquire_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     let Some(block) = block() else {
         return ptr::null_mut();
     };
@@ -42,6 +39,7 @@ pub unsafe extern "C" fn res_acquire(
     }
     ptr::null_mut()
 }
+raw_fn!(res_acquire => res_acquire_body);
 
 fn acquire([handle, waiter, priority, timeout_ms]: [f64; 4]) -> (f64, f64) {
     // Casts saturate (NaN to 0); the round trips reject fractions, negatives, NaN and
@@ -73,10 +71,7 @@ fn acquire([handle, waiter, priority, timeout_ms]: [f64; 4]) -> (f64, f64) {
 /// `resRelease()` with slot 0 = `engine handle * 2^32 + slot`: slot 0 becomes the waiter
 /// (>= 0) the resource was handed to, -1 when it went idle, -2 when the caller must destroy
 /// it (then report `destroyed`), `NOT_BORROWED` when the slot is not borrowed.
-pub unsafe extern "C" fn res_release(
-    _env: sys::napi_env,
-    _info: sys::napi_callback_info,
-) -> sys::napi_value {
+unsafe fn res_release_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     let Some(block) = block() else {
         return ptr::null_mut();
     };
@@ -89,14 +84,12 @@ pub unsafe extern "C" fn res_release(
     unsafe { set_result(block, placement.map_or(NOT_BORROWED, placement_code)) };
     ptr::null_mut()
 }
+raw_fn!(res_release => res_release_body);
 
 /// `resGauges()` with slot 0 = engine handle: slots 0..4 become size, idle, in use and
 /// waiting (all -1 for an unknown handle). The gauges' getters call it: `stats()` builds an
 /// object of seventeen numbers through Node-API, a hundred times the cost.
-pub unsafe extern "C" fn res_gauges(
-    _env: sys::napi_env,
-    _info: sys::napi_callback_info,
-) -> sys::napi_value {
+unsafe fn res_gauges_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     let Some(block) = block() else {
         return ptr::null_mut();
     };
@@ -114,6 +107,7 @@ pub unsafe extern "C" fn res_gauges(
     }
     ptr::null_mut()
 }
+raw_fn!(res_gauges => res_gauges_body);
 
 /// Placement codes, as the socket pool's: a waiter id (>= 0), -1 idle, -2 destroy.
 pub(crate) fn placement_code(p: ResourcePlacement) -> f64 {

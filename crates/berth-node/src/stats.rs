@@ -20,9 +20,12 @@ pub struct EngineStats {
     pub evicted_lifetime: f64,
     pub evicted_peer_closed: f64,
     pub evicted_unhealthy: f64,
+    pub evicted_max_uses: f64,
     pub acquire_wait_p50: f64,
+    pub acquire_wait_p95: f64,
     pub acquire_wait_p99: f64,
     pub connect_p50: f64,
+    pub connect_p95: f64,
     pub connect_p99: f64,
 }
 
@@ -44,9 +47,12 @@ impl From<StatsSnapshot> for EngineStats {
             evicted_lifetime: s.evicted_lifetime as f64,
             evicted_peer_closed: s.evicted_peer_closed as f64,
             evicted_unhealthy: s.evicted_unhealthy as f64,
+            evicted_max_uses: s.evicted_max_uses as f64,
             acquire_wait_p50: s.acquire_wait_p50_ms,
+            acquire_wait_p95: s.acquire_wait_p95_ms,
             acquire_wait_p99: s.acquire_wait_p99_ms,
             connect_p50: s.connect_p50_ms,
+            connect_p95: s.connect_p95_ms,
             connect_p99: s.connect_p99_ms,
         }
     }
