@@ -67,3 +67,25 @@ for (const mode of ['fin', 'rst']) {
     t.is(stats.created, 4 * (ROUNDS + 1));
   });
 }
+
+test('a connection the peer closed while its lease held it unused is not handed to an acquire made after the close', async (t) => {
+  const server = await startClosingServer(t, 'fin');
+  const pool = createPool(t, { maxPerDestination: 1 });
+  for (let round = 0; round < 5; round++) {
+    const warm = await pool.acquire(server.dest);
+    await roundTrip(warm.socket, `r${round} warm`);
+    warm.release();
+    const held = await pool.acquire(server.dest);
+    // The lease is held and unused while the server closes its side; then, in the same
+    // synchronous stretch, another caller asks (and waits: the one connection is leased),
+    // and the holder gives it back. The waiter asked after the close had arrived.
+    server.closeAllNow();
+    const next = pool.acquire(server.dest);
+    held.release();
+    const lease = await next;
+    t.false(lease.reused, `round ${round}: the waiter got a new connection, not the closed one`);
+    t.is(String(await roundTrip(lease.socket, `r${round} next`)), `r${round} next`);
+    lease.release();
+  }
+  t.is(pool.stats().evicted.peerClosed, 5);
+});

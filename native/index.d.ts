@@ -118,7 +118,10 @@ export declare class ResourceEngine {
   unref(): void
 }
 
-/** Panics inside a `#[napi(catch_unwind)]` function. */
+/**
+ * Panics inside a `#[napi(catch_unwind)]` function. (Unused in cargo test builds, where
+ * napi-rs registers nothing.)
+ */
 export declare function __panicForTest(): void
 
 export interface EngineConfig {
