@@ -30,6 +30,7 @@ pub mod stats;
 mod timers;
 pub mod upstream;
 mod waiters;
+mod watch;
 
 pub use config::{IdleOrder, PoolConfig};
 pub use destination::{Destination, InvalidDestination};

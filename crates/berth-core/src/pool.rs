@@ -18,6 +18,7 @@ use crate::redact::redact;
 use crate::shard::{shard_of, Conn, ConnId, ConnState, DestId, DestState, Shard, SHARDS};
 use crate::stats::{Counters, EvictReason, StatsSnapshot};
 use crate::waiters::{Waiter, WaiterId};
+use crate::watch::Watch;
 use std::collections::VecDeque;
 use std::os::fd::{IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -110,6 +111,14 @@ pub struct Pool {
     deadlines: Deadlines,
     /// Reuses handed to waiters in destinations since forgotten (`stats().reused` keeps them).
     forgotten_handoffs: AtomicU64,
+    /// Watches JS's connections for anything arriving (see watch.rs).
+    watch: Watch,
+    /// The watch could not be read once: from then on every connection is peeked.
+    watch_broken: AtomicBool,
+    /// Serial numbers of adopted connections, for their watch tokens.
+    serials: AtomicU32,
+    /// Drains of the watch started, ever (drains and hand-offs run on the pool's JS thread).
+    drains: AtomicU64,
     shutdown: watch::Sender<bool>,
     sink: Arc<dyn EventSink>,
     runtime: tokio::runtime::Handle,
@@ -144,6 +153,10 @@ impl Pool {
             has_starved: AtomicBool::new(false),
             deadlines: Deadlines::default(),
             forgotten_handoffs: AtomicU64::new(0),
+            watch: Watch::new(),
+            watch_broken: AtomicBool::new(false),
+            serials: AtomicU32::new(0),
+            drains: AtomicU64::new(0),
             shutdown,
             sink,
             runtime,
@@ -261,6 +274,12 @@ impl Pool {
         priority: i32,
         timeout: Option<Duration>,
     ) -> Acquire {
+        // Before an idle connection is handed out: whatever reached it up to this call marks
+        // it suspect. With no idle connection anywhere none can be handed out now (only this
+        // thread adds to JS's idle lists), and a waiter is proven at its hand-off.
+        if self.total_idle.load(Ordering::Relaxed) > 0 {
+            self.drain_watch();
+        }
         let mut shard = self.shard(dest);
         match self.checkout(&mut shard, dest) {
             Checkout::Hit(id) => Acquire::Hit(id),
@@ -289,15 +308,21 @@ impl Pool {
         let Some((conn, ds)) = shard.conn_and_dest(id) else {
             return Checkout::Miss;
         };
-        // The peek runs on every hit, however recently the connection was released: a peer's
-        // FIN or RST that reached this host before this call must be seen, and JS's own watch
-        // of idle sockets only runs when its event loop turns (a server restart or an idle
-        // reaper can close a connection a microsecond after its release). It is the one
-        // syscall of a reuse cycle; nothing cheaper proves the connection alive now.
+        // Checked on every hit, however recently the connection was released: a peer's FIN or
+        // RST that reached this host before this call must be seen, and JS's own watch of idle
+        // sockets only runs when its event loop turns (a server restart or an idle reaper can
+        // close a connection a microsecond after its release). The engine's watch (drained at
+        // the top of `acquire`) tells which connections anything reached; those are peeked.
         let verdict = if conn.expires_ms != u64::MAX && now_ms() >= conn.expires_ms {
             Some(EvictReason::Lifetime)
+        } else if conn.suspect || self.watch_broken.load(Ordering::Relaxed) {
+            let verdict = liveness::check(conn.fd).eviction();
+            conn.suspect = verdict.is_some();
+            verdict
         } else {
-            liveness::check(conn.fd).eviction()
+            // The drain at the top of `acquire` saw nothing reach this socket since a peek
+            // (or its adoption) proved it clean.
+            None
         };
         if let Some(reason) = verdict {
             self.start_closing(conn);
@@ -315,6 +340,12 @@ impl Pool {
     /// peeked first: a lease that wrote a request may have left part of its reply unread, and
     /// those bytes must not reach the next lease.
     pub fn release(&self, id: ConnId, check: bool) -> Placement {
+        // With `check`, events from before the peek below are answered by it: drained first
+        // so that they do not make the connection suspect again at its next hand-out. Before
+        // a hand-off, drained if no drain since the waiter's acquire proves the connection.
+        if check || self.handoff_needs_drain(id) {
+            self.drain_watch();
+        }
         let mut shard = self.shard(id);
         let Some((conn, ds)) = shard.conn_and_dest(id) else {
             return Placement::Close;
@@ -329,12 +360,24 @@ impl Pool {
                 self.start_closing(conn);
                 return Placement::Close;
             }
+            conn.suspect = false;
         }
         let placement = self.place(conn, ds, id, check);
         if placement == Placement::Close {
             self.start_closing(conn);
         }
         placement
+    }
+
+    /// Whether releasing `id` would hand a reused connection to a waiter queued since the
+    /// last drain of the watch.
+    fn handoff_needs_drain(&self, id: ConnId) -> bool {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return false;
+        };
+        let drains = self.drains.load(Ordering::Relaxed);
+        conn.uses > 0 && ds.waiters.peek().is_some_and(|w| w.drain_seq >= drains)
     }
 
     /// Decides where a free connection goes: the next waiter, the idle list, or closing.
@@ -353,12 +396,20 @@ impl Pool {
             self.counters.evicted(EvictReason::MaxUses);
             return Placement::Close;
         }
-        if !ds.waiters.is_empty() && conn.uses > 0 && !checked {
-            // A reused connection goes to a waiter only after a peek made after that waiter's
-            // acquire: the peer may have closed it while its last lease held it unused.
-            if let Some(reason) = liveness::check(conn.fd).eviction() {
-                self.counters.evicted(reason);
-                return Placement::Close;
+        if let Some(next) = ds.waiters.peek() {
+            // A reused connection goes to a waiter only once something proves it alive after
+            // that waiter's acquire (its last lease may have held it unused while the peer
+            // closed it): a drain of the watch since then that left it unsuspected, or a peek.
+            let drained_since = next.drain_seq < self.drains.load(Ordering::Relaxed);
+            let proven = checked
+                || conn.uses == 0
+                || (drained_since && !conn.suspect && !self.watch_broken.load(Ordering::Relaxed));
+            if !proven {
+                if let Some(reason) = liveness::check(conn.fd).eviction() {
+                    self.counters.evicted(reason);
+                    return Placement::Close;
+                }
+                conn.suspect = false;
             }
         }
         if let Some(waiter) = ds.waiters.pop() {
@@ -420,6 +471,7 @@ impl Pool {
                 id,
                 since: sample.map(|weight| (Instant::now(), weight)),
                 deadline,
+                drain_seq: self.drains.load(Ordering::Relaxed),
             },
             priority,
         );
@@ -479,6 +531,8 @@ impl Pool {
                     expires_ms: self.expiry(now),
                     released_ms: now,
                     uses: 0,
+                    suspect: true,
+                    serial: 0,
                 });
                 self.spawn_dial(dest, &target, id);
             }
@@ -573,8 +627,27 @@ impl Pool {
             return None;
         };
         conn.fd = fd.into_raw_fd();
+        conn.serial = self.serials.fetch_add(1, Ordering::Relaxed);
+        // Watched from now on; anything that reached it before is reported by the first drain.
+        conn.suspect = !self.watch.watch(conn.fd, watch_token(id, conn.serial));
         Counters::bump(&self.counters.created);
         Some(conn.fd)
+    }
+
+    /// Marks suspect every connection the watch saw something reach since the last drain.
+    fn drain_watch(&self) {
+        self.drains.fetch_add(1, Ordering::Relaxed);
+        let complete = self.watch.drain(|token| {
+            let (id, serial) = split_watch_token(token);
+            if let Some(conn) = self.shard(id).conn_mut(id) {
+                if conn.serial == serial {
+                    conn.suspect = true;
+                }
+            }
+        });
+        if !complete {
+            self.watch_broken.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Places an adopted connection: to the oldest waiter, the idle list, or closing; then
@@ -1063,6 +1136,14 @@ impl std::fmt::Debug for DestPin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DestPin({})", self.id)
     }
+}
+
+fn watch_token(id: ConnId, serial: u32) -> u64 {
+    (u64::from(serial) << 32) | u64::from(id)
+}
+
+fn split_watch_token(token: u64) -> (ConnId, u32) {
+    (token as u32, (token >> 32) as u32)
 }
 
 /// Takes one unit of `counter` if it stays within `max`.

@@ -85,6 +85,11 @@ pub struct Conn {
     pub expires_ms: u64,
     pub released_ms: u64,
     pub uses: u64,
+    /// Something may have reached the socket since a peek last proved it clean (the engine's
+    /// watch saw an event, or it is not watched): peek before handing it out.
+    pub suspect: bool,
+    /// Tells this connection's watch events from those of an earlier one with the same id.
+    pub serial: u32,
 }
 
 impl Conn {
@@ -284,6 +289,8 @@ mod tests {
             expires_ms: u64::MAX,
             released_ms: 0,
             uses: 0,
+            suspect: true,
+            serial: 0,
         }
     }
 

@@ -217,6 +217,9 @@ impl Pool {
                         expires_ms: self.expiry(now),
                         released_ms: now,
                         uses: 1,
+                        // Native connections are not watched: peeked at every hand-out.
+                        suspect: true,
+                        serial: 0,
                     };
                     break 'look Take::Dial(shard.insert_conn(conn));
                 }

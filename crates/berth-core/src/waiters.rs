@@ -15,6 +15,9 @@ pub struct Waiter {
     pub since: Option<(Instant, u64)>,
     /// Its acquire deadline (clock ms), if it has one.
     pub deadline: Option<u64>,
+    /// The pool's count of watch drains when it was queued: a drain counted after it saw
+    /// everything that reached the pool's sockets before this acquire was called.
+    pub drain_seq: u64,
 }
 
 /// Picks which waits are timed for the acquire-wait histogram: reading the clock twice per
@@ -71,6 +74,14 @@ impl Waiters {
                 .push_back(waiter);
         }
         self.len += 1;
+    }
+
+    /// The waiter `pop` would return, left queued.
+    pub fn peek(&self) -> Option<&Waiter> {
+        match self.others.first_key_value() {
+            Some((level, queue)) if level.0 > 0 || self.normal.is_empty() => queue.front(),
+            _ => self.normal.front(),
+        }
     }
 
     /// The waiter to serve next.
@@ -152,6 +163,7 @@ mod tests {
             id,
             since: Some((Instant::now(), 1)),
             deadline: None,
+            drain_seq: 0,
         }
     }
 
@@ -203,6 +215,7 @@ mod tests {
             id,
             since: Some((Instant::now(), 1)),
             deadline,
+            drain_seq: 0,
         };
         w.push(at(1, Some(10)), 0);
         w.push(at(2, None), 0);

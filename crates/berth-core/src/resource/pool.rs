@@ -185,6 +185,8 @@ impl ResourcePool {
                 id: waiter,
                 since: st.waits.sample().map(|weight| (Instant::now(), weight)),
                 deadline,
+                // Resources are not sockets: nothing to prove at hand-off.
+                drain_seq: 0,
             },
             priority,
         );

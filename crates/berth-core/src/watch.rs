@@ -1,0 +1,105 @@
+//! The engine's watch over the descriptors of JS's pooled connections: one epoll set per pool,
+//! edge-triggered, so that "did anything arrive on any of them since we last looked?" is one
+//! `epoll_wait(0)` (about a bare syscall's cost when nothing did) instead of one peek per
+//! connection handed out.
+//!
+//! Why it is exact: a peer's FIN, RST or data reaching a watched socket runs the socket's
+//! wake-up callbacks in the same kernel path that processes the segment, and that puts the
+//! socket on the set's ready list. So an `epoll_wait` that returns nothing proves that nothing
+//! reached any watched socket since the previous wait; one that returns events marks those
+//! connections suspect, and a suspect connection is peeked (the last word) before it is handed
+//! out. A connection whose registration failed, or any connection off Linux, is always suspect.
+//!
+//! Descriptors are never removed by hand: each is JS's only copy, and closing it removes it
+//! from the set. Removing by number after JS closed it could hit another socket that reuses
+//! the number.
+
+use std::os::fd::RawFd;
+
+/// Events taken per `epoll_wait`: a drain loops while a wait fills the buffer.
+#[cfg(target_os = "linux")]
+const BATCH: usize = 64;
+
+pub(crate) struct Watch {
+    #[cfg(target_os = "linux")]
+    epoll: Option<std::os::fd::OwnedFd>,
+}
+
+impl Watch {
+    pub(crate) fn new() -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::FromRawFd;
+            // SAFETY: epoll_create1 takes no pointers; a non-negative result is a new
+            // descriptor this struct owns from here on.
+            let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            // Out of descriptors: every connection is then suspect (always peeked).
+            let epoll = (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+            Watch { epoll }
+        }
+        #[cfg(not(target_os = "linux"))]
+        Watch {}
+    }
+
+    /// Watches `fd` for anything arriving (data, FIN, RST) from now on; events carry `token`.
+    /// False when it cannot be watched: the caller must then peek it at every hand-out.
+    pub(crate) fn watch(&self, fd: RawFd, token: u64) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let Some(epoll) = &self.epoll else {
+                return false;
+            };
+            let mut event = libc::epoll_event {
+                events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+                u64: token,
+            };
+            // SAFETY: `event` is a valid epoll_event for the call; `fd` is an open socket the
+            // pool's caller just adopted (a bad one fails with EBADF, reported as unwatched).
+            unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) == 0 }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (fd, token);
+            false
+        }
+    }
+
+    /// Calls `suspect` with the token of every watched connection something reached since the
+    /// last drain. Never blocks. False when the set cannot be read (it then proves nothing).
+    pub(crate) fn drain(&self, mut suspect: impl FnMut(u64)) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let Some(epoll) = &self.epoll else {
+                return false;
+            };
+            let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
+            loop {
+                // SAFETY: `events` holds BATCH entries; timeout 0 never blocks.
+                let n = unsafe {
+                    libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), BATCH as i32, 0)
+                };
+                if n < 0 {
+                    if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                        // Interrupted before taking anything off the ready list: ask again.
+                        continue;
+                    }
+                    return false;
+                }
+                for event in &events[..n as usize] {
+                    let token = event.u64;
+                    suspect(token);
+                }
+                if (n as usize) < BATCH {
+                    return true;
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = &mut suspect;
+            false
+        }
+    }
+}
