@@ -1,5 +1,7 @@
 //! Pool limits and timings. The JS facade validates user input; the core trusts these values.
 
+use crate::policy::AddressPolicy;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Order in which idle connections are reused.
@@ -30,6 +32,9 @@ pub struct PoolConfig {
     /// A connection released less than this long ago is handed out again without a peek
     /// (HikariCP's trick): its socket was healthy a moment ago and is watched while idle.
     pub liveness_skip: Duration,
+    /// Which resolved addresses (and whether Unix sockets) dials may connect to; checked on
+    /// every address right before connect. Default: everything.
+    pub address_policy: Arc<AddressPolicy>,
 }
 
 impl Default for PoolConfig {
@@ -47,6 +52,7 @@ impl Default for PoolConfig {
             acquire_timeout: Some(Duration::from_secs(30)),
             order: IdleOrder::Lifo,
             liveness_skip: Duration::from_millis(100),
+            address_policy: Arc::default(),
         }
     }
 }
