@@ -110,6 +110,24 @@ export declare class ResourceEngine {
   unref(): void
 }
 
+/** `{ allow?, deny? }`: CIDRs and class names, parsed by the engine. */
+export interface AddressPolicyConfig {
+  allow?: Array<string>
+  deny?: Array<string>
+}
+
+/**
+ * Throws (InvalidArg) when `policy` has an entry that is neither a CIDR nor a class name;
+ * the message names the entry.
+ */
+export declare function checkAddressPolicy(policy: AddressPolicyConfig): void
+
+/**
+ * Throws (InvalidArg) when `host` is not a listen address (an IP, IPv6 with an optional
+ * zone); the message says what is wrong.
+ */
+export declare function checkListenHost(host: string): void
+
 export interface EngineConfig {
   maxPerDestination: number
   maxIdlePerDestination: number
@@ -127,6 +145,8 @@ export interface EngineConfig {
   acquireTimeout: number
   /** `"lifo"` or `"fifo"`. */
   order: string
+  /** Checked by the engine on every address before connect; absent: everything allowed. */
+  addressPolicy?: AddressPolicyConfig
 }
 
 export interface EngineConnSnapshot {
@@ -243,6 +263,8 @@ export interface ProbeEngineConfig {
   payload?: Buffer
   /** Results per batch at most (default 256). */
   batch?: number
+  /** As a pool's: targets whose every address it refuses are `DESTINATION_DENIED`. */
+  addressPolicy?: AddressPolicyConfig
 }
 
 /** A result in state 3 (error): why. */

@@ -839,3 +839,5 @@ module.exports.Engine = nativeBinding.Engine
 module.exports.NativeListener = nativeBinding.NativeListener
 module.exports.ProbeEngine = nativeBinding.ProbeEngine
 module.exports.ResourceEngine = nativeBinding.ResourceEngine
+module.exports.checkAddressPolicy = nativeBinding.checkAddressPolicy
+module.exports.checkListenHost = nativeBinding.checkListenHost

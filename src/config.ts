@@ -1,4 +1,5 @@
 /** Pool configuration: the public options, their defaults, and their validation. */
+import { resolveAddressPolicy, type AddressPolicy } from './address-policy';
 
 /** Options of `new Pool(options)`. Every key is optional; times are in milliseconds. */
 export interface PoolOptions {
@@ -24,6 +25,14 @@ export interface PoolOptions {
   acquireTimeout?: number;
   /** Which idle connection is reused first: most recently released (`'lifo'`, default) or least (`'fifo'`). */
   order?: 'lifo' | 'fifo';
+  /**
+   * Which addresses dials may connect to, checked by the engine on every resolved address
+   * right before connect (acquire, use, warm, acquireMany, forward, listener routes, the HTTP
+   * agent); a destination with no allowed address fails with `DESTINATION_DENIED`. Default
+   * `{}`: no policy, everything allowed. A proxy that takes destinations from clients should
+   * set one, e.g. `{ deny: ['loopback', 'private', 'linkLocal', 'uniqueLocal', 'unspecified', 'multicast', 'unix'] }`.
+   */
+  addressPolicy?: AddressPolicy;
 }
 
 export type ResolvedPoolOptions = Required<PoolOptions>;
@@ -40,13 +49,15 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   connectTimeout: 10_000,
   acquireTimeout: 30_000,
   order: 'lifo',
+  addressPolicy: Object.freeze({}),
 });
 
 const MAX_COUNT = 2 ** 31 - 1;
 /** Longest finite time accepted (about 24.8 days), as for setTimeout. */
 export const MAX_TIME = 2 ** 31 - 1;
 
-type Rule = (key: string, value: unknown) => void;
+/** Throws a TypeError for a bad value; may return the value to keep (a checked copy). */
+type Rule = (key: string, value: unknown) => unknown;
 
 const count =
   (min: number): Rule =>
@@ -82,6 +93,7 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
       throw new TypeError(`${key} must be 'lifo' or 'fifo', got ${describe(value)}`);
     }
   },
+  addressPolicy: (key, value) => resolveAddressPolicy(key, value),
 };
 
 /** Checks every key and fills in defaults; throws a TypeError naming the first bad key. */
@@ -96,8 +108,7 @@ export function resolveOptions(options: unknown): ResolvedPoolOptions {
       throw new TypeError(`unknown Pool option ${JSON.stringify(key)} (known: ${Object.keys(RULES).join(', ')})`);
     }
     if (value === undefined) continue;
-    RULES[key as keyof PoolOptions](key, value);
-    resolved[key] = value;
+    resolved[key] = RULES[key as keyof PoolOptions](key, value) ?? value;
   }
   return resolved as unknown as ResolvedPoolOptions;
 }

@@ -122,6 +122,7 @@ export class Pool implements AsyncDisposable {
         connectTimeout: o.connectTimeout,
         acquireTimeout: o.acquireTimeout,
         order: o.order,
+        addressPolicy: { allow: o.addressPolicy.allow?.slice(), deny: o.addressPolicy.deny?.slice() },
       },
       Pool.#eventHandler(new WeakRef(this)),
     );

@@ -1,7 +1,9 @@
 //! The engine's configuration as JS passes it (already validated by the facade).
 
-use berth_core::{IdleOrder, PoolConfig};
+use berth_core::{AddressPolicy, IdleOrder, PoolConfig};
+use napi::{Error, Result, Status};
 use napi_derive::napi;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[napi(object)]
@@ -22,6 +24,25 @@ pub struct EngineConfig {
     pub acquire_timeout: f64,
     /// `"lifo"` or `"fifo"`.
     pub order: String,
+    /// Checked by the engine on every address before connect; absent: everything allowed.
+    pub address_policy: Option<AddressPolicyConfig>,
+}
+
+/// `{ allow?, deny? }`: CIDRs and class names, parsed by the engine.
+#[napi(object)]
+pub struct AddressPolicyConfig {
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+}
+
+/// The engine's policy; an invalid entry is an InvalidArg error whose message names it.
+pub(crate) fn address_policy(c: Option<&AddressPolicyConfig>) -> Result<Arc<AddressPolicy>> {
+    let Some(c) = c else {
+        return Ok(Arc::default());
+    };
+    AddressPolicy::parse(c.allow.as_deref(), c.deny.as_deref().unwrap_or_default())
+        .map(Arc::new)
+        .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
 }
 
 pub(crate) fn millis(ms: f64) -> Option<Duration> {
