@@ -154,7 +154,11 @@ impl Destination {
                 .rsplit_once(':')
                 .ok_or_else(|| invalid(input, "missing \":port\""))?;
             if host.contains(':') {
-                let v6 = |s: &str| s.split('%').next().is_some_and(|a| a.parse::<Ipv6Addr>().is_ok());
+                let v6 = |s: &str| {
+                    s.split('%')
+                        .next()
+                        .is_some_and(|a| a.parse::<Ipv6Addr>().is_ok())
+                };
                 return Err(if v6(host) || v6(input) {
                     invalid(input, "an IPv6 address must be written in brackets")
                 } else {
@@ -341,14 +345,27 @@ mod tests {
     #[test]
     fn says_what_is_wrong_without_quoting_credentials() {
         let msg = why("postgres:s3cr3tPW@db.internal:5432");
-        assert!(!msg.contains("s3cr3tPW") && !msg.contains("postgres"), "{msg}");
+        assert!(
+            !msg.contains("s3cr3tPW") && !msg.contains("postgres"),
+            "{msg}"
+        );
         assert!(msg.contains("\"***@db.internal:5432\""), "{msg}");
-        assert!(msg.contains("credentials (user:password) are not part"), "{msg}");
+        assert!(
+            msg.contains("credentials (user:password) are not part"),
+            "{msg}"
+        );
         assert!(!msg.contains("brackets"), "{msg}");
         // A password with quotes, colons and slashes in it is masked whole.
         let msg = why("u:pA\"SS/wo:RD@h:1");
-        assert!(!msg.contains("pA") && !msg.contains("SS") && !msg.contains("RD"), "{msg}");
-        for url in ["http://x:1", "https://u:hunter2@h:443/p", "redis://cache:6379"] {
+        assert!(
+            !msg.contains("pA") && !msg.contains("SS") && !msg.contains("RD"),
+            "{msg}"
+        );
+        for url in [
+            "http://x:1",
+            "https://u:hunter2@h:443/p",
+            "redis://cache:6379",
+        ] {
             let msg = why(url);
             assert!(msg.contains("a URL, expected host:port"), "{msg}");
             assert!(!msg.contains("hunter2"), "{msg}");

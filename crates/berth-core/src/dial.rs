@@ -188,7 +188,9 @@ mod tests {
         let fd = dial(&dest, Duration::from_secs(5), &open).await.unwrap();
         assert!(fd.as_raw_fd() >= 0);
         drop(listener);
-        let err = dial(&dest, Duration::from_secs(5), &open).await.unwrap_err();
+        let err = dial(&dest, Duration::from_secs(5), &open)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, DialErrorCode::ConnectRefused);
         assert!(err.message.contains(&format!("127.0.0.1:{port}")));
     }
@@ -238,7 +240,9 @@ mod tests {
             "nothing connected"
         );
         let unix = Destination::parse("unix:/var/run/docker.sock").unwrap();
-        let err = dial(&unix, Duration::from_secs(5), &deny).await.unwrap_err();
+        let err = dial(&unix, Duration::from_secs(5), &deny)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, DialErrorCode::DestinationDenied);
         // Allowed addresses still connect.
         let allow = AddressPolicy::parse(Some(&["127.0.0.0/8"]), &[]).unwrap();
@@ -249,13 +253,26 @@ mod tests {
     #[test]
     fn only_permitted_addresses_are_tried() {
         let deny = AddressPolicy::parse(None, &["private"]).unwrap();
-        let addrs: Vec<SocketAddr> = vec!["10.0.0.1:80".parse().unwrap(), "8.8.8.8:80".parse().unwrap()];
+        let addrs: Vec<SocketAddr> = vec![
+            "10.0.0.1:80".parse().unwrap(),
+            "8.8.8.8:80".parse().unwrap(),
+        ];
         assert_eq!(
             permitted(&deny, addrs.clone(), "x:80").unwrap(),
             vec!["8.8.8.8:80".parse::<SocketAddr>().unwrap()]
         );
-        let err = permitted(&deny, vec![addrs[0], "10.0.0.2:80".parse().unwrap()], "x:80").unwrap_err();
+        let err = permitted(
+            &deny,
+            vec![addrs[0], "10.0.0.2:80".parse().unwrap()],
+            "x:80",
+        )
+        .unwrap_err();
         assert_eq!(err.code, DialErrorCode::DestinationDenied);
-        assert!(err.message.contains("denies 10.0.0.1 (and the other address"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("denies 10.0.0.1 (and the other address"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -88,7 +88,9 @@ impl AddressPolicy {
             entries
                 .iter()
                 .enumerate()
-                .map(|(i, e)| parse_entry(e.as_ref()).map_err(|why| invalid(list, i, e.as_ref(), why)))
+                .map(|(i, e)| {
+                    parse_entry(e.as_ref()).map_err(|why| invalid(list, i, e.as_ref(), why))
+                })
                 .collect()
         };
         Ok(AddressPolicy {
@@ -283,7 +285,12 @@ mod tests {
         ] {
             assert!(!p.permits_ip(ip(denied)), "{denied}");
         }
-        for allowed in ["93.184.216.34", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
+        for allowed in [
+            "93.184.216.34",
+            "172.32.0.1",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(p.permits_ip(ip(allowed)), "{allowed}");
         }
         assert!(!p.permits(Target::Unix));
@@ -293,7 +300,16 @@ mod tests {
     #[test]
     fn remaining_classes() {
         let p = policy(None, &["uniqueLocal", "multicast", "unspecified"]);
-        for denied in ["fd00::1", "fc12::1", "224.0.0.1", "239.1.1.1", "ff02::1", "0.0.0.0", "0.1.2.3", "::"] {
+        for denied in [
+            "fd00::1",
+            "fc12::1",
+            "224.0.0.1",
+            "239.1.1.1",
+            "ff02::1",
+            "0.0.0.0",
+            "0.1.2.3",
+            "::",
+        ] {
             assert!(!p.permits_ip(ip(denied)), "{denied}");
         }
         for allowed in ["127.0.0.1", "::1", "fe80::1", "223.255.255.255"] {
@@ -303,7 +319,10 @@ mod tests {
 
     #[test]
     fn allow_lists_and_deny_wins() {
-        let p = policy(Some(&["10.0.0.0/8", "2001:db8::/32", "unix"]), &["10.0.0.5"]);
+        let p = policy(
+            Some(&["10.0.0.0/8", "2001:db8::/32", "unix"]),
+            &["10.0.0.5"],
+        );
         assert!(p.permits_ip(ip("10.9.9.9")));
         assert!(p.permits_ip(ip("::ffff:10.9.9.9")));
         assert!(!p.permits_ip(ip("10.0.0.5")));
@@ -340,7 +359,10 @@ mod tests {
         ] {
             let err = AddressPolicy::parse(None, &["loopback", bad]).unwrap_err();
             let msg = err.to_string();
-            assert!(msg.contains(&format!("addressPolicy.deny[1] {bad:?}")), "{msg}");
+            assert!(
+                msg.contains(&format!("addressPolicy.deny[1] {bad:?}")),
+                "{msg}"
+            );
             assert!(msg.contains(why), "{msg}");
         }
         let err = AddressPolicy::parse(Some(&["x"]), &[]).unwrap_err();
