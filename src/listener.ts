@@ -4,6 +4,7 @@
  */
 import * as net from 'node:net';
 import { describe } from './config';
+import { redact } from './redact';
 import { checkListenHost, type NativeListener, type RouteRequest } from './native';
 
 export interface ListenOptions {
@@ -94,7 +95,7 @@ export function resolveListenOptions(options: unknown): ResolvedListenOptions {
   let host = o.host ?? '127.0.0.1';
   if (host === 'localhost') host = '127.0.0.1';
   if (typeof host !== 'string' || net.isIP(host) === 0) {
-    throw new TypeError(`listen option "host" must be an IP address or "localhost", got ${describe(o.host)}`);
+    throw new TypeError(redact(`listen option "host" must be an IP address or "localhost", got ${describe(o.host)}`));
   }
   if (host.includes('%')) {
     // A zone names a network interface: an unknown one is bad input, not a bind failure.

@@ -1,6 +1,7 @@
 /** `probe()` options, their defaults and validation, and the targets it accepts. */
 import { describe, MAX_TIME } from './config';
 import { resolveAddressPolicy, type AddressPolicy } from './address-policy';
+import { redact } from './redact';
 
 /** Options of `probe(targets, options)`. */
 export interface ProbeOptions {
@@ -113,15 +114,15 @@ export function targetString(target: unknown): string | { invalid: string } {
   if (typeof target === 'object' && target !== null && !Array.isArray(target)) {
     const { host, port } = target as Partial<ProbeTargetObject>;
     if (typeof host !== 'string' || host === '') {
-      return { invalid: `invalid target: "host" must be a non-empty string, got ${describe(host)}` };
+      return { invalid: redact(`invalid target: "host" must be a non-empty string, got ${describe(host)}`) };
     }
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      return { invalid: `invalid target ${host}: "port" must be an integer from 1 to 65535, got ${describe(port)}` };
+      return { invalid: redact(`invalid target ${host}: "port" must be an integer from 1 to 65535, got ${describe(port)}`) };
     }
     const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     return bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`;
   }
-  return { invalid: `invalid target ${describe(target)}: expected "host:port", "[v6addr]:port" or { host, port }` };
+  return { invalid: redact(`invalid target ${describe(target)}: expected "host:port", "[v6addr]:port" or { host, port }`) };
 }
 
 /** What a result's `target` says for an input that is not a target. */
