@@ -75,7 +75,11 @@ fn invalid(input: &str, why: impl Into<Cow<'static, str>>) -> InvalidDestination
 fn shown(input: &str) -> String {
     let masked = match input.rfind('@') {
         Some(at) => {
-            let start = input.find("://").map_or(0, |i| i + 3).min(at);
+            // Keep a `scheme://` that comes before the user info; anything else goes.
+            let start = match input.find("://") {
+                Some(i) if i + 3 <= at => i + 3,
+                _ => 0,
+            };
             format!("{}***{}", &input[..start], &input[at..])
         }
         None => input.to_owned(),
@@ -356,6 +360,8 @@ mod tests {
         );
         assert!(!msg.contains("brackets"), "{msg}");
         // A password with quotes, colons and slashes in it is masked whole.
+        let msg = why("u:s3cr3t@host://x");
+        assert!(!msg.contains("s3cr3t"), "{msg}");
         let msg = why("u:pA\"SS/wo:RD@h:1");
         assert!(
             !msg.contains("pA") && !msg.contains("SS") && !msg.contains("RD"),
