@@ -34,7 +34,7 @@ test('acquire: every numeric alias, IPv4-mapped IPv6 and a name of 127.0.0.1 is 
     assertDenied(t, err, dest);
   }
   t.is((await server.stats()).accepted, 0, 'the server saw no connection');
-  t.like(pool.stats(), { open: 0, dialing: 0, waiting: 0, inUse: 0 });
+  t.like(pool.stats(), { open: 0, dialing: 0, waiting: 0, inUse: 0, dialFailures: ALIASES.length });
 });
 
 test('use, warm and acquireMany are denied before connecting', async (t) => {
