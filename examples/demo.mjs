@@ -76,7 +76,8 @@ const sink = await startServer((socket) => {
 
 // ---------------------------------------------------------------- 2. the proxy
 
-const pool = new Pool({ maxPerDestination: 64 });
+// The routes name the upstreams, all on 127.0.0.1: the address policy allows nothing else.
+const pool = new Pool({ maxPerDestination: 64, addressPolicy: { allow: ['127.0.0.1'] } });
 const routes = { ECHO: echo.dest, BULK: sink.dest };
 const proxy = await pool.listen(
   { host: '127.0.0.1', port: 0, peek: 4, reuseUpstream: true },

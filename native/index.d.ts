@@ -124,6 +124,24 @@ export declare class ResourceEngine {
  */
 export declare function __panicForTest(): void
 
+/** `{ allow?, deny? }`: CIDRs and class names, parsed by the engine. */
+export interface AddressPolicyConfig {
+  allow?: Array<string>
+  deny?: Array<string>
+}
+
+/**
+ * Throws (InvalidArg) when `policy` has an entry that is neither a CIDR nor a class name;
+ * the message names the entry.
+ */
+export declare function checkAddressPolicy(policy: AddressPolicyConfig): void
+
+/**
+ * Throws (InvalidArg) when `host` is not a listen address (an IP, IPv6 with an optional
+ * zone); the message says what is wrong.
+ */
+export declare function checkListenHost(host: string): void
+
 export interface EngineConfig {
   maxPerDestination: number
   maxIdlePerDestination: number
@@ -143,6 +161,8 @@ export interface EngineConfig {
   order: string
   /** Leases per connection; `Infinity`: no limit. */
   maxUses: number
+  /** Checked by the engine on every address before connect; absent: everything allowed. */
+  addressPolicy?: AddressPolicyConfig
 }
 
 export interface EngineConnSnapshot {
@@ -262,6 +282,8 @@ export interface ProbeEngineConfig {
   payload?: Buffer
   /** Results per batch at most (default 256). */
   batch?: number
+  /** As a pool's: targets whose every address it refuses are `DESTINATION_DENIED`. */
+  addressPolicy?: AddressPolicyConfig
 }
 
 /** A result in state 3 (error): why. */

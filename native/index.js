@@ -840,3 +840,5 @@ module.exports.NativeListener = nativeBinding.NativeListener
 module.exports.ProbeEngine = nativeBinding.ProbeEngine
 module.exports.ResourceEngine = nativeBinding.ResourceEngine
 module.exports.__panicForTest = nativeBinding.__panicForTest
+module.exports.checkAddressPolicy = nativeBinding.checkAddressPolicy
+module.exports.checkListenHost = nativeBinding.checkListenHost

@@ -1,4 +1,5 @@
 /** Pool configuration: the public options, their defaults, and their validation. */
+import { resolveAddressPolicy, type AddressPolicy } from './address-policy';
 
 /** Options of `new Pool(options)`. Every key is optional; times are in milliseconds. */
 export interface PoolOptions {
@@ -29,6 +30,14 @@ export interface PoolOptions {
    * cap requests per connection, or to spread load after a rebalance). Default `Infinity`.
    */
   maxUses?: number;
+  /**
+   * Which addresses dials may connect to, checked by the engine on every resolved address
+   * right before connect (acquire, use, warm, acquireMany, forward, listener routes, the HTTP
+   * agent); a destination with no allowed address fails with `DESTINATION_DENIED`. Default
+   * `{}`: no policy, everything allowed. A proxy that takes destinations from clients should
+   * set one, e.g. `{ deny: ['loopback', 'private', 'linkLocal', 'uniqueLocal', 'unspecified', 'multicast', 'unix'] }`.
+   */
+  addressPolicy?: AddressPolicy;
 }
 
 export type ResolvedPoolOptions = Required<PoolOptions>;
@@ -46,13 +55,15 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   acquireTimeout: 30_000,
   order: 'lifo',
   maxUses: Infinity,
+  addressPolicy: Object.freeze({}),
 });
 
 const MAX_COUNT = 2 ** 31 - 1;
 /** Longest finite time accepted (about 24.8 days), as for setTimeout. */
 export const MAX_TIME = 2 ** 31 - 1;
 
-type Rule = (key: string, value: unknown) => void;
+/** Throws a TypeError for a bad value; may return the value to keep (a checked copy). */
+type Rule = (key: string, value: unknown) => unknown;
 
 const count =
   (min: number): Rule =>
@@ -92,6 +103,7 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
       throw new TypeError(`${key} must be 'lifo' or 'fifo', got ${describe(value)}`);
     }
   },
+  addressPolicy: (key, value) => resolveAddressPolicy(key, value),
 };
 
 /** Checks every key and fills in defaults; throws a TypeError naming the first bad key. */
@@ -106,8 +118,7 @@ export function resolveOptions(options: unknown): ResolvedPoolOptions {
       throw new TypeError(`unknown Pool option ${JSON.stringify(key)} (known: ${Object.keys(RULES).join(', ')})`);
     }
     if (value === undefined) continue;
-    RULES[key as keyof PoolOptions](key, value);
-    resolved[key] = value;
+    resolved[key] = RULES[key as keyof PoolOptions](key, value) ?? value;
   }
   return resolved as unknown as ResolvedPoolOptions;
 }

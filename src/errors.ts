@@ -23,6 +23,8 @@ export type BerthErrorCode =
   | 'DNS_FAILED'
   /** Any other connect failure (unreachable network, permission, ...). */
   | 'CONNECT_FAILED'
+  /** The pool's `addressPolicy` refused every address of the destination (or its Unix socket); nothing was connected. */
+  | 'DESTINATION_DENIED'
   /** `release()` or `destroy()` on a lease that was already released or destroyed. */
   | 'ALREADY_RELEASED'
   /** A forwarded session failed: the message says which side and the OS error. */
@@ -61,6 +63,7 @@ const DIAL_CODES: ReadonlySet<string> = new Set([
   'POOL_CLOSED',
   // A native session that found no upstream in time.
   'ACQUIRE_TIMEOUT',
+  'DESTINATION_DENIED',
 ]);
 
 /** Maps an engine dial failure (a native session's included) to a BerthError. */

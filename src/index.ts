@@ -15,6 +15,7 @@ export { BerthError } from './errors';
 export type { BerthErrorCode } from './errors';
 export { DEFAULTS } from './config';
 export type { PoolOptions, ResolvedPoolOptions } from './config';
+export type { AddressPolicy, AddressPolicyEntry, AddressClass } from './address-policy';
 export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles } from './stats';
 export { HttpAgent } from './http-agent';
 export type { HttpAgentOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './http-agent';

@@ -4,10 +4,14 @@
  */
 import * as net from 'node:net';
 import { describe } from './config';
-import type { NativeListener, RouteRequest } from './native';
+import { redact } from './redact';
+import { checkListenHost, type NativeListener, type RouteRequest } from './native';
 
 export interface ListenOptions {
-  /** IP address to bind (`'localhost'` means `127.0.0.1`). Default `'127.0.0.1'`. */
+  /**
+   * IP address to bind (`'localhost'` means `127.0.0.1`); an IPv6 link-local address takes a
+   * zone (`'fe80::1%eth0'`, or the interface index `'fe80::1%2'`). Default `'127.0.0.1'`.
+   */
   host?: string;
   /** Port; 0 (the default) picks a free one: see `address()`. */
   port?: number;
@@ -91,7 +95,15 @@ export function resolveListenOptions(options: unknown): ResolvedListenOptions {
   let host = o.host ?? '127.0.0.1';
   if (host === 'localhost') host = '127.0.0.1';
   if (typeof host !== 'string' || net.isIP(host) === 0) {
-    throw new TypeError(`listen option "host" must be an IP address or "localhost", got ${describe(o.host)}`);
+    throw new TypeError(redact(`listen option "host" must be an IP address or "localhost", got ${describe(o.host)}`));
+  }
+  if (host.includes('%')) {
+    // A zone names a network interface: an unknown one is bad input, not a bind failure.
+    try {
+      checkListenHost(host);
+    } catch (error) {
+      throw new TypeError(`listen option "host" ${(error as Error).message}`);
+    }
   }
   if (o.reuseUpstream !== undefined && typeof o.reuseUpstream !== 'boolean') {
     throw new TypeError(`listen option "reuseUpstream" must be a boolean, got ${describe(o.reuseUpstream)}`);

@@ -142,7 +142,14 @@ export function releaseChecked(key: number): number {
 }
 
 export type Engine = EngineClass;
+
+/** Throws when an `addressPolicy` entry is neither a CIDR nor a class name (the message names it). */
+export const checkAddressPolicy = (binding as unknown as { checkAddressPolicy(policy: Readonly<{ allow?: readonly string[]; deny?: readonly string[] }>): void }).checkAddressPolicy;
+/** Throws when `host` is not a listen address (an IP; IPv6 with an optional zone such as `%eth0`). */
+export const checkListenHost = (binding as unknown as { checkListenHost(host: string): void }).checkListenHost;
+
 export type {
+  AddressPolicyConfig,
   EngineConfig,
   EngineEvent,
   EngineStats,

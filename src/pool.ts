@@ -135,6 +135,7 @@ export class Pool implements AsyncDisposable {
         acquireTimeout: o.acquireTimeout,
         order: o.order,
         maxUses: o.maxUses,
+        addressPolicy: { allow: o.addressPolicy.allow?.slice(), deny: o.addressPolicy.deny?.slice() },
       },
       Pool.#eventHandler(new WeakRef(this)),
     );

@@ -1,5 +1,7 @@
 /** `probe()` options, their defaults and validation, and the targets it accepts. */
 import { describe, MAX_TIME } from './config';
+import { resolveAddressPolicy, type AddressPolicy } from './address-policy';
+import { redact } from './redact';
 
 /** Options of `probe(targets, options)`. */
 export interface ProbeOptions {
@@ -23,6 +25,12 @@ export interface ProbeOptions {
    * throws `signal.reason` (once every socket is closed).
    */
   signal?: AbortSignal;
+  /**
+   * As a pool's `addressPolicy`: a target whose every address it refuses yields a result in
+   * state `'error'` with code `DESTINATION_DENIED`, and nothing is sent to it. Default `{}`:
+   * everything allowed.
+   */
+  addressPolicy?: AddressPolicy;
 }
 
 /** A target given as an object: `{ host: '10.0.0.1', port: 22 }` (an IPv6 host needs no brackets). */
@@ -40,6 +48,7 @@ export interface ResolvedProbeOptions {
   udp: boolean;
   payload: Buffer;
   signal: AbortSignal | undefined;
+  addressPolicy: Readonly<AddressPolicy>;
 }
 
 export const PROBE_DEFAULTS = Object.freeze({
@@ -52,7 +61,7 @@ export const MAX_PROBE_CONCURRENCY = 65535;
 /** Largest UDP payload over IPv4 (65535 - 8 bytes UDP header - 20 bytes IP header). */
 export const MAX_UDP_PAYLOAD = 65507;
 
-const PROBE_KEYS: ReadonlySet<string> = new Set(['concurrency', 'timeout', 'protocol', 'payload', 'signal']);
+const PROBE_KEYS: ReadonlySet<string> = new Set(['concurrency', 'timeout', 'protocol', 'payload', 'signal', 'addressPolicy']);
 
 /** Throws a TypeError naming the first bad option. */
 export function resolveProbeOptions(options: unknown): ResolvedProbeOptions {
@@ -62,7 +71,7 @@ export function resolveProbeOptions(options: unknown): ResolvedProbeOptions {
   }
   for (const key of Object.keys(options)) {
     if (!PROBE_KEYS.has(key)) {
-      throw new TypeError(`unknown probe option ${JSON.stringify(key)} (known: concurrency, timeout, protocol, payload, signal)`);
+      throw new TypeError(`unknown probe option ${JSON.stringify(key)} (known: concurrency, timeout, protocol, payload, signal, addressPolicy)`);
     }
   }
   const o = options as ProbeOptions;
@@ -91,7 +100,8 @@ export function resolveProbeOptions(options: unknown): ResolvedProbeOptions {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new TypeError(`probe option "signal" must be an AbortSignal, got ${describe(o.signal)}`);
   }
-  return { concurrency, timeout, udp: protocol === 'udp', payload, signal: o.signal };
+  const addressPolicy = o.addressPolicy === undefined ? {} : resolveAddressPolicy('addressPolicy', o.addressPolicy);
+  return { concurrency, timeout, udp: protocol === 'udp', payload, signal: o.signal, addressPolicy };
 }
 
 /**
@@ -104,15 +114,15 @@ export function targetString(target: unknown): string | { invalid: string } {
   if (typeof target === 'object' && target !== null && !Array.isArray(target)) {
     const { host, port } = target as Partial<ProbeTargetObject>;
     if (typeof host !== 'string' || host === '') {
-      return { invalid: `invalid target: "host" must be a non-empty string, got ${describe(host)}` };
+      return { invalid: redact(`invalid target: "host" must be a non-empty string, got ${describe(host)}`) };
     }
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-      return { invalid: `invalid target ${host}: "port" must be an integer from 1 to 65535, got ${describe(port)}` };
+      return { invalid: redact(`invalid target ${host}: "port" must be an integer from 1 to 65535, got ${describe(port)}`) };
     }
     const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
     return bare.includes(':') ? `[${bare}]:${port}` : `${bare}:${port}`;
   }
-  return { invalid: `invalid target ${describe(target)}: expected "host:port", "[v6addr]:port" or { host, port }` };
+  return { invalid: redact(`invalid target ${describe(target)}: expected "host:port", "[v6addr]:port" or { host, port }`) };
 }
 
 /** What a result's `target` says for an input that is not a target. */

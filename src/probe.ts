@@ -19,10 +19,11 @@ export type ProbeState = 'open' | 'closed' | 'filtered' | 'error';
 
 /**
  * Why a probe could not be made: `'INVALID_TARGET'` (not `host:port` / `[v6]:port` /
- * `{ host, port }`), `'DNS_FAILED'` (the name did not resolve in time), or the name of the OS
+ * `{ host, port }`), `'DNS_FAILED'` (the name did not resolve in time), `'DESTINATION_DENIED'`
+ * (`addressPolicy` refused every address of the target; nothing was sent), or the name of the OS
  * error of a local failure (`'EMFILE'`, `'EACCES'`, `'EADDRNOTAVAIL'`, ...).
  */
-export type ProbeErrorCode = 'INVALID_TARGET' | 'DNS_FAILED' | (string & {});
+export type ProbeErrorCode = 'INVALID_TARGET' | 'DNS_FAILED' | 'DESTINATION_DENIED' | (string & {});
 
 export interface ProbeError {
   code: ProbeErrorCode;
@@ -247,14 +248,18 @@ class Run implements ProbeRun, SourceSink<unknown> {
 
   #start(): void {
     this.#startedAt = performance.now();
-    const { signal, concurrency, timeout, udp, payload } = this.#options;
+    const { signal, concurrency, timeout, udp, payload, addressPolicy } = this.#options;
     if (signal?.aborted) {
       this.#end({ reason: signal.reason });
       this.#source.close().catch(() => {});
       return;
     }
     try {
-      this.#engine = new ProbeEngine({ concurrency, timeout, udp, payload, batch: this.#batch }, (batch: ProbeBatch) => this.#onBatch(batch));
+      const policy = { allow: addressPolicy.allow?.slice(), deny: addressPolicy.deny?.slice() };
+      this.#engine = new ProbeEngine(
+        { concurrency, timeout, udp, payload, batch: this.#batch, addressPolicy: policy },
+        (batch: ProbeBatch) => this.#onBatch(batch),
+      );
     } catch (error) {
       this.#end({ reason: error });
       this.#source.close().catch(() => {});

@@ -28,6 +28,9 @@ import {
 import type {
   AcquireManyOptions,
   AcquireOptions,
+  AddressClass,
+  AddressPolicy,
+  AddressPolicyEntry,
   BerthErrorCode,
   CompletionFulfilled,
   CompletionRejected,
@@ -108,8 +111,18 @@ async function poolApi(): Promise<void> {
     connectTimeout: 1_000,
     acquireTimeout: 5_000,
     order: 'fifo',
+    addressPolicy: { allow: ['10.0.0.0/8', 'unix'], deny: ['loopback', '10.0.0.5'] },
   };
   const pool = new Pool(options);
+  const classes: AddressClass[] = ['loopback', 'private', 'linkLocal', 'uniqueLocal', 'multicast', 'unspecified', 'unix'];
+  const entries: readonly AddressPolicyEntry[] = [...classes, '::1/128'];
+  const policy: AddressPolicy = { deny: entries };
+  new Pool({ addressPolicy: policy });
+  exact<AddressPolicy>()(pool.options.addressPolicy);
+  // @ts-expect-error entries are strings
+  new Pool({ addressPolicy: { deny: [127] } });
+  // @ts-expect-error a policy is { allow?, deny? }
+  new Pool({ addressPolicy: { denied: ['loopback'] } });
   new Pool();
   exact<Readonly<ResolvedPoolOptions>>()(pool.options);
   exact<number>()(pool.options.maxPerDestination);
@@ -306,6 +319,7 @@ function errors(error: unknown): string {
     case 'CONNECT_REFUSED':
     case 'DNS_FAILED':
     case 'CONNECT_FAILED':
+    case 'DESTINATION_DENIED':
     case 'ALREADY_RELEASED':
     case 'FORWARD_ERROR':
     case 'LISTEN_FAILED':
@@ -547,7 +561,7 @@ async function completionsApi(): Promise<void> {
 async function probeApi(): Promise<void> {
   const objectTarget: ProbeTargetObject = { host: '::1', port: 22 };
   const targets: ProbeTarget[] = ['127.0.0.1:22', '[::1]:80', objectTarget];
-  const options: ProbeOptions = { concurrency: 256, timeout: 1_000, protocol: 'tcp', signal };
+  const options: ProbeOptions = { concurrency: 256, timeout: 1_000, protocol: 'tcp', signal, addressPolicy: { deny: ['private'] } };
   const run = probe(targets, options);
   exact<ProbeRun>()(run);
   for await (const result of run) {

@@ -1,5 +1,7 @@
 //! Pool limits and timings. The JS facade validates user input; the core trusts these values.
 
+use crate::policy::AddressPolicy;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Order in which idle connections are reused.
@@ -29,6 +31,9 @@ pub struct PoolConfig {
     pub order: IdleOrder,
     /// Leases after which a connection is closed instead of reused; `None`: no limit.
     pub max_uses: Option<u64>,
+    /// Which resolved addresses (and whether Unix sockets) dials may connect to; checked on
+    /// every address right before connect. Default: everything.
+    pub address_policy: Arc<AddressPolicy>,
 }
 
 impl Default for PoolConfig {
@@ -46,6 +51,7 @@ impl Default for PoolConfig {
             acquire_timeout: Some(Duration::from_secs(30)),
             order: IdleOrder::Lifo,
             max_uses: None,
+            address_policy: Arc::default(),
         }
     }
 }

@@ -1,13 +1,17 @@
-//! Opening a connection: resolve, connect with a deadline, set socket options, and hand back
-//! the descriptor for whoever owns it next.
+//! Opening a connection: resolve, check each address against the address policy, connect
+//! with a deadline, set socket options, and hand back the descriptor for whoever owns it next.
+//! Every dial of the engine (JS leases, native sessions, listener routes) comes through here,
+//! so the policy sees every address right before its connect.
 
 use crate::destination::{Destination, Host};
 use crate::dns;
 use crate::error::{DialError, DialErrorCode};
+use crate::policy::{AddressPolicy, Target};
+use crate::redact::redact;
 use crate::socket::Socket;
 use socket2::{Domain, Protocol, SockAddr, SockRef, TcpKeepalive, Type};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV6};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
@@ -16,18 +20,27 @@ use std::time::Duration;
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 
 /// Dials `dest`, giving up after `timeout` (resolution included), and hands back the bare
-/// descriptor (for JS, which wraps it in a net.Socket).
-pub async fn dial(dest: &Destination, timeout: Duration) -> Result<OwnedFd, DialError> {
-    let socket = dial_socket(dest, timeout).await?;
+/// descriptor (for JS, which wraps it in a net.Socket). Addresses `policy` refuses are not
+/// tried; when it refuses them all, the dial fails with `DestinationDenied`.
+pub async fn dial(
+    dest: &Destination,
+    timeout: Duration,
+    policy: &AddressPolicy,
+) -> Result<OwnedFd, DialError> {
+    let socket = dial_socket(dest, timeout, policy).await?;
     keep_alive(&socket);
     Ok(socket.into_fd())
 }
 
 /// Dials `dest` and keeps the socket registered with the reactor, for the engine's own use.
 /// TCP keep-alive is not set: only a connection that goes idle needs it (see `keep_alive`).
-pub async fn dial_socket(dest: &Destination, timeout: Duration) -> Result<Socket, DialError> {
-    let label = dest.to_string();
-    match tokio::time::timeout(timeout, dial_inner(dest, &label)).await {
+pub async fn dial_socket(
+    dest: &Destination,
+    timeout: Duration,
+    policy: &AddressPolicy,
+) -> Result<Socket, DialError> {
+    let label = redact(&dest.to_string());
+    match tokio::time::timeout(timeout, dial_inner(dest, &label, policy)).await {
         Ok(result) => result,
         Err(_) => Err(DialError::new(
             DialErrorCode::ConnectTimeout,
@@ -39,9 +52,19 @@ pub async fn dial_socket(dest: &Destination, timeout: Duration) -> Result<Socket
     }
 }
 
-async fn dial_inner(dest: &Destination, label: &str) -> Result<Socket, DialError> {
+async fn dial_inner(
+    dest: &Destination,
+    label: &str,
+    policy: &AddressPolicy,
+) -> Result<Socket, DialError> {
     match dest {
         Destination::Unix(path) => {
+            if !policy.permits(Target::Unix) {
+                return Err(DialError::new(
+                    DialErrorCode::DestinationDenied,
+                    format!("connect to {label} refused: the address policy denies unix sockets"),
+                ));
+            }
             let addr = SockAddr::unix(path).map_err(|e| DialError::from_connect(label, &e))?;
             connect(Domain::UNIX, None, &addr)
                 .await
@@ -50,6 +73,9 @@ async fn dial_inner(dest: &Destination, label: &str) -> Result<Socket, DialError
         Destination::Tcp { host, port } => {
             let addrs = match host {
                 Host::Ip(ip) => vec![SocketAddr::new(*ip, *port)],
+                Host::Scoped { ip, scope_id, .. } => {
+                    vec![SocketAddr::V6(SocketAddrV6::new(*ip, *port, 0, *scope_id))]
+                }
                 Host::Name(name) => dns::resolve(name, *port).await.map_err(|e| {
                     DialError::new(
                         DialErrorCode::DnsFailed,
@@ -57,12 +83,42 @@ async fn dial_inner(dest: &Destination, label: &str) -> Result<Socket, DialError
                     )
                 })?,
             };
+            let addrs = permitted(policy, addrs, label)?;
             let socket = connect_any(&addrs, label).await?;
             // Latency over batching for request/response traffic. A failure leaves a
             // working socket, so it is not an error.
             let _ = SockRef::from(socket.fd()).set_tcp_nodelay(true);
             Ok(socket)
         }
+    }
+}
+
+/// The addresses `policy` allows, in the resolver's order; an error naming the destination
+/// and a denied address when there is none.
+pub(crate) fn permitted(
+    policy: &AddressPolicy,
+    mut addrs: Vec<SocketAddr>,
+    label: &str,
+) -> Result<Vec<SocketAddr>, DialError> {
+    if policy.is_open() {
+        return Ok(addrs);
+    }
+    let first = addrs.first().map(SocketAddr::ip);
+    let total = addrs.len();
+    addrs.retain(|a| policy.permits_ip(a.ip()));
+    match (addrs.is_empty(), first) {
+        (true, Some(ip)) => {
+            let more = match total - 1 {
+                0 => String::new(),
+                1 => " (and the other address it resolved to)".to_owned(),
+                n => format!(" (and the {n} other addresses it resolved to)"),
+            };
+            Err(DialError::new(
+                DialErrorCode::DestinationDenied,
+                format!("connect to {label} refused: the address policy denies {ip}{more}"),
+            ))
+        }
+        _ => Ok(addrs),
     }
 }
 
@@ -128,10 +184,13 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let dest = Destination::parse(&format!("127.0.0.1:{port}")).unwrap();
-        let fd = dial(&dest, Duration::from_secs(5)).await.unwrap();
+        let open = AddressPolicy::default();
+        let fd = dial(&dest, Duration::from_secs(5), &open).await.unwrap();
         assert!(fd.as_raw_fd() >= 0);
         drop(listener);
-        let err = dial(&dest, Duration::from_secs(5)).await.unwrap_err();
+        let err = dial(&dest, Duration::from_secs(5), &open)
+            .await
+            .unwrap_err();
         assert_eq!(err.code, DialErrorCode::ConnectRefused);
         assert!(err.message.contains(&format!("127.0.0.1:{port}")));
     }
@@ -139,7 +198,81 @@ mod tests {
     #[tokio::test]
     async fn missing_unix_socket_is_refused() {
         let dest = Destination::parse("unix:/nonexistent/berth-test.sock").unwrap();
-        let err = dial(&dest, Duration::from_secs(5)).await.unwrap_err();
+        let err = dial(&dest, Duration::from_secs(5), &AddressPolicy::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.code, DialErrorCode::ConnectRefused);
+    }
+
+    /// Every alias of 127.0.0.1 is refused under `deny: loopback`, and nothing connects.
+    #[tokio::test]
+    async fn the_policy_sees_resolved_addresses() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let deny = AddressPolicy::parse(None, &["loopback", "unix"]).unwrap();
+        for host in [
+            "127.0.0.1",
+            "127.1",
+            "2130706433",
+            "0x7f000001",
+            "0177.0.0.1",
+            "[::ffff:127.0.0.1]",
+            "localhost",
+        ] {
+            let dest = Destination::parse(&format!("{host}:{port}")).unwrap();
+            match dial(&dest, Duration::from_secs(5), &deny).await {
+                Err(err) => {
+                    // A resolver that does not know an alias fails it as a name instead.
+                    if err.code != DialErrorCode::DnsFailed {
+                        assert_eq!(err.code, DialErrorCode::DestinationDenied, "{host}: {err}");
+                        assert!(err.message.contains("denies "), "{err}");
+                        assert!(err.message.contains("127.0.0.1"), "{err}");
+                        assert!(err.message.contains(&format!(":{port}")), "{err}");
+                    }
+                }
+                Ok(_) => panic!("{host} connected"),
+            }
+        }
+        assert_eq!(
+            listener.accept().unwrap_err().kind(),
+            io::ErrorKind::WouldBlock,
+            "nothing connected"
+        );
+        let unix = Destination::parse("unix:/var/run/docker.sock").unwrap();
+        let err = dial(&unix, Duration::from_secs(5), &deny)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, DialErrorCode::DestinationDenied);
+        // Allowed addresses still connect.
+        let allow = AddressPolicy::parse(Some(&["127.0.0.0/8"]), &[]).unwrap();
+        let dest = Destination::parse(&format!("127.1:{port}")).unwrap();
+        assert!(dial(&dest, Duration::from_secs(5), &allow).await.is_ok());
+    }
+
+    #[test]
+    fn only_permitted_addresses_are_tried() {
+        let deny = AddressPolicy::parse(None, &["private"]).unwrap();
+        let addrs: Vec<SocketAddr> = vec![
+            "10.0.0.1:80".parse().unwrap(),
+            "8.8.8.8:80".parse().unwrap(),
+        ];
+        assert_eq!(
+            permitted(&deny, addrs.clone(), "x:80").unwrap(),
+            vec!["8.8.8.8:80".parse::<SocketAddr>().unwrap()]
+        );
+        let err = permitted(
+            &deny,
+            vec![addrs[0], "10.0.0.2:80".parse().unwrap()],
+            "x:80",
+        )
+        .unwrap_err();
+        assert_eq!(err.code, DialErrorCode::DestinationDenied);
+        assert!(
+            err.message
+                .contains("denies 10.0.0.1 (and the other address"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -13,6 +13,9 @@ pub enum DialErrorCode {
     PoolClosed,
     /// A native session found no connection within the acquire timeout.
     AcquireTimeout,
+    /// The address policy refused every address of the destination (or its Unix socket):
+    /// no connect was attempted.
+    DestinationDenied,
 }
 
 impl DialErrorCode {
@@ -24,6 +27,7 @@ impl DialErrorCode {
             DialErrorCode::ConnectFailed => "CONNECT_FAILED",
             DialErrorCode::PoolClosed => "POOL_CLOSED",
             DialErrorCode::AcquireTimeout => "ACQUIRE_TIMEOUT",
+            DialErrorCode::DestinationDenied => "DESTINATION_DENIED",
         }
     }
 }

@@ -15,6 +15,7 @@ mod histogram;
 mod interner;
 pub mod listener;
 pub mod liveness;
+pub mod policy;
 pub mod pool;
 pub mod probe;
 pub mod redact;
@@ -36,6 +37,7 @@ pub use config::{IdleOrder, PoolConfig};
 pub use destination::{Destination, InvalidDestination};
 pub use error::{DialError, DialErrorCode};
 pub use events::{Event, EventSink};
+pub use policy::AddressPolicy;
 pub use pool::{Acquire, ConnSnapshot, DestPin, DestSnapshot, Placement, Pool};
 pub use probe::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink, ProbeState};
 pub use resource::{

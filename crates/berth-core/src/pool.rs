@@ -584,10 +584,11 @@ impl Pool {
         let pool = Arc::clone(self);
         let mut stop = self.shutdown.subscribe();
         let timeout = self.config.connect_timeout;
+        let policy = Arc::clone(&self.config.address_policy);
         self.runtime.spawn(async move {
             let started = Instant::now();
             let result = tokio::select! {
-                result = dial(&target, timeout) => result,
+                result = dial(&target, timeout, &policy) => result,
                 _ = stop.wait_for(|closed| *closed) => Err(DialError::new(
                     DialErrorCode::PoolClosed,
                     format!("the pool was closed while connecting to {target}"),

@@ -274,7 +274,7 @@ impl Pool {
         let mut stop = self.shutdown_signal();
         let started = Instant::now();
         let result = tokio::select! {
-            result = dial_socket(&target, self.config.connect_timeout) => result,
+            result = dial_socket(&target, self.config.connect_timeout, &self.config.address_policy) => result,
             _ = stop.wait_for(|closed| *closed) => Err(closed_error()),
         };
         guard.armed = false;

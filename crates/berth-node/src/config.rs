@@ -1,7 +1,9 @@
 //! The engine's configuration as JS passes it (already validated by the facade).
 
-use berth_core::{IdleOrder, PoolConfig};
+use berth_core::{AddressPolicy, IdleOrder, PoolConfig};
+use napi::{Error, Result, Status};
 use napi_derive::napi;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[napi(object)]
@@ -24,6 +26,25 @@ pub struct EngineConfig {
     pub order: String,
     /// Leases per connection; `Infinity`: no limit.
     pub max_uses: f64,
+    /// Checked by the engine on every address before connect; absent: everything allowed.
+    pub address_policy: Option<AddressPolicyConfig>,
+}
+
+/// `{ allow?, deny? }`: CIDRs and class names, parsed by the engine.
+#[napi(object)]
+pub struct AddressPolicyConfig {
+    pub allow: Option<Vec<String>>,
+    pub deny: Option<Vec<String>>,
+}
+
+/// The engine's policy; an invalid entry is an InvalidArg error whose message names it.
+pub(crate) fn address_policy(c: Option<&AddressPolicyConfig>) -> Result<Arc<AddressPolicy>> {
+    let Some(c) = c else {
+        return Ok(Arc::default());
+    };
+    AddressPolicy::parse(c.allow.as_deref(), c.deny.as_deref().unwrap_or_default())
+        .map(Arc::new)
+        .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
 }
 
 pub(crate) fn millis(ms: f64) -> Option<Duration> {
@@ -50,6 +71,8 @@ impl From<EngineConfig> for PoolConfig {
                 IdleOrder::Lifo
             },
             max_uses: (c.max_uses.is_finite() && c.max_uses >= 1.0).then_some(c.max_uses as u64),
+            // Parsed apart (it can fail): see `address_policy`.
+            ..PoolConfig::default()
         }
     }
 }

@@ -30,7 +30,6 @@ use listener::{JsRouter, ListenConfig, NativeListener, RouteCallback};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use stats::{EngineDestSnapshot, EngineStats};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,17 +60,22 @@ impl Engine {
     pub fn new(
         config: EngineConfig,
         #[napi(ts_arg_type = "(event: EngineEvent) => void")] on_event: EventCallback,
-    ) -> Self {
+    ) -> Result<Self> {
+        let address_policy = config::address_policy(config.address_policy.as_ref())?;
         let events = Arc::new(on_event);
         let sink = Arc::new(JsSink(Arc::clone(&events)));
-        let pool = Pool::new(config.into(), sink, berth_core::runtime::handle());
+        let pool_config = berth_core::PoolConfig {
+            address_policy,
+            ..config.into()
+        };
+        let pool = Pool::new(pool_config, sink, berth_core::runtime::handle());
         let handle = SOCKET_POOLS.register(Arc::clone(&pool));
-        Engine {
+        Ok(Engine {
             pool,
             events,
             handle,
             forwarder: Arc::default(),
-        }
+        })
     }
 
     /// The number the hot functions (`acquire`, `release`, ...) take to find this engine.
@@ -233,15 +237,27 @@ impl Engine {
     }
 }
 
+/// Throws (InvalidArg) when `policy` has an entry that is neither a CIDR nor a class name;
+/// the message names the entry.
+#[napi(catch_unwind)]
+pub fn check_address_policy(policy: config::AddressPolicyConfig) -> Result<()> {
+    config::address_policy(Some(&policy)).map(drop)
+}
+
+/// Throws (InvalidArg) when `host` is not a listen address (an IP, IPv6 with an optional
+/// zone); the message says what is wrong.
+#[napi(catch_unwind)]
+pub fn check_listen_host(host: String) -> Result<()> {
+    berth_core::destination::listen_addr(&host, 0)
+        .map(drop)
+        .map_err(|why| Error::new(Status::InvalidArg, why))
+}
+
 fn listen(pool: &Arc<Pool>, config: ListenConfig, route: Route) -> Result<NativeListener> {
-    let ip: IpAddr = config.host.parse().map_err(|_| {
-        Error::new(
-            Status::InvalidArg,
-            format!("listen host must be an IP address, got {:?}", config.host),
-        )
-    })?;
+    let addr = berth_core::destination::listen_addr(&config.host, config.port as u16)
+        .map_err(|why| Error::new(Status::InvalidArg, format!("listen host {why}")))?;
     let options = ListenOptions {
-        addr: SocketAddr::new(ip, config.port as u16),
+        addr,
         peek: config.peek as usize,
         peek_timeout: millis(config.peek_timeout).unwrap_or(Duration::MAX),
         reuse_upstream: config.reuse_upstream,

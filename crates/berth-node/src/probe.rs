@@ -23,6 +23,8 @@ pub struct ProbeEngineConfig {
     pub payload: Option<Buffer>,
     /// Results per batch at most (default 256).
     pub batch: Option<u32>,
+    /// As a pool's: targets whose every address it refuses are `DESTINATION_DENIED`.
+    pub address_policy: Option<crate::config::AddressPolicyConfig>,
 }
 
 /// A result in state 3 (error): why.
@@ -114,7 +116,8 @@ impl ProbeEngine {
     pub fn new(
         config: ProbeEngineConfig,
         #[napi(ts_arg_type = "(batch: ProbeBatch) => void")] on_batch: BatchCallback,
-    ) -> Self {
+    ) -> Result<Self> {
+        let address_policy = crate::config::address_policy(config.address_policy.as_ref())?;
         let config = ProbeConfig {
             concurrency: config.concurrency,
             timeout: crate::config::millis(config.timeout).unwrap_or(Duration::MAX),
@@ -127,10 +130,11 @@ impl ProbeEngine {
             batch: config
                 .batch
                 .map_or(berth_core::probe::DEFAULT_BATCH, |b| b as usize),
+            address_policy,
         };
         let sink = Arc::new(JsProbeSink(Mutex::new(Some(on_batch))));
         let run = ProbeRun::start(config, sink, &berth_core::runtime::fan_out());
-        ProbeEngine { run }
+        Ok(ProbeEngine { run })
     }
 
     /// Adds targets (`indices[i]` names `targets[i]` in the results); push no more than the

@@ -10,8 +10,10 @@ pub use run::ProbeRun;
 
 use crate::destination::{Destination, Host};
 use crate::dns;
+use crate::policy::AddressPolicy;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV6};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Results per sink call when the config does not say.
@@ -34,6 +36,9 @@ pub struct ProbeConfig {
     pub payload: Vec<u8>,
     /// Results per sink call at most (0 is taken as 1).
     pub batch: usize,
+    /// Addresses a probe may go to, as for a pool's dials: a target whose every address is
+    /// refused is an error `DESTINATION_DENIED`, probed nowhere. Default: everything.
+    pub address_policy: Arc<AddressPolicy>,
 }
 
 impl Default for ProbeConfig {
@@ -44,6 +49,7 @@ impl Default for ProbeConfig {
             protocol: ProbeProtocol::Tcp,
             payload: Vec::new(),
             batch: DEFAULT_BATCH,
+            address_policy: Arc::default(),
         }
     }
 }
@@ -126,26 +132,42 @@ impl Finding {
 }
 
 /// Where a parsed target's probe goes: an IP literal as is, a name through the engine's
-/// resolver, both by `deadline`. A name is probed at one address, as a scanner does: its
-/// first IPv4 address (nmap's default), else its first address.
-pub(crate) async fn address(dest: &Destination, deadline: Instant) -> Result<SocketAddr, Finding> {
+/// resolver, both by `deadline`, and only to an address `policy` allows. A name is probed at
+/// one address, as a scanner does: its first IPv4 address (nmap's default), else its first
+/// address.
+pub(crate) async fn address(
+    dest: &Destination,
+    deadline: Instant,
+    policy: &AddressPolicy,
+) -> Result<SocketAddr, Finding> {
+    let addrs = resolve(dest, deadline).await?;
+    let addrs = crate::dial::permitted(policy, addrs, &crate::redact::redact(&dest.to_string()))
+        .map_err(|e| Finding::failed(e.code.as_str(), e.message))?;
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| Finding::failed("DNS_FAILED", format!("{dest} resolved to no address")))
+}
+
+async fn resolve(dest: &Destination, deadline: Instant) -> Result<Vec<SocketAddr>, Finding> {
     match dest {
         Destination::Tcp {
             host: Host::Ip(ip),
             port,
-        } => Ok(SocketAddr::new(*ip, *port)),
+        } => Ok(vec![SocketAddr::new(*ip, *port)]),
+        Destination::Tcp {
+            host: Host::Scoped { ip, scope_id, .. },
+            port,
+        } => Ok(vec![SocketAddr::V6(SocketAddrV6::new(
+            *ip, *port, 0, *scope_id,
+        ))]),
         Destination::Tcp {
             host: Host::Name(name),
             port,
         } => match tokio::time::timeout_at(deadline.into(), dns::resolve(name, *port)).await {
-            Ok(Ok(addrs)) => addrs
-                .iter()
-                .find(|a| a.is_ipv4())
-                .or(addrs.first())
-                .copied()
-                .ok_or_else(|| {
-                    Finding::failed("DNS_FAILED", format!("{dest} resolved to no address"))
-                }),
+            Ok(Ok(addrs)) => Ok(addrs),
             Ok(Err(e)) => Err(Finding::failed(
                 "DNS_FAILED",
                 format!("cannot resolve {name}: {e}"),

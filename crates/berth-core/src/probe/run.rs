@@ -8,6 +8,7 @@
 use super::{address, tcp, udp, Finding, ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeSink};
 use super::{ProbeState, DEFAULT_BATCH};
 use crate::destination::Destination;
+use crate::policy::AddressPolicy;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -80,6 +81,7 @@ struct Driver {
     timeout: Duration,
     protocol: ProbeProtocol,
     payload: Arc<[u8]>,
+    policy: Arc<AddressPolicy>,
     /// Pushed, not started yet.
     queue: VecDeque<(u64, String)>,
     probes: JoinSet<ProbeOutcome>,
@@ -102,6 +104,7 @@ impl Driver {
             timeout: config.timeout.min(MAX_TIMEOUT),
             protocol: config.protocol,
             payload: config.payload.into(),
+            policy: config.address_policy,
             queue: VecDeque::new(),
             probes: JoinSet::new(),
             indices: HashMap::new(),
@@ -166,11 +169,17 @@ impl Driver {
             match Destination::parse(&target) {
                 Ok(Destination::Unix(_)) => self.push_result(invalid(
                     index,
-                    format!("invalid target {target:?}: a unix socket cannot be probed (expected \"host:port\" or \"[v6addr]:port\")"),
+                    crate::redact::redact(&format!("invalid target {target:?}: a unix socket cannot be probed (expected \"host:port\" or \"[v6addr]:port\")")),
                 )),
                 Err(e) => self.push_result(invalid(index, e.as_probe_target())),
                 Ok(dest) => {
-                    let probe = probe(dest, self.protocol, Arc::clone(&self.payload), self.timeout);
+                    let probe = probe(
+                        dest,
+                        self.protocol,
+                        Arc::clone(&self.payload),
+                        Arc::clone(&self.policy),
+                        self.timeout,
+                    );
                     let handle = self.probes.spawn(async move {
                         let (state, rtt_us, error) = probe.await;
                         let (code, message) = error.unzip();
@@ -257,11 +266,12 @@ async fn probe(
     dest: Destination,
     protocol: ProbeProtocol,
     payload: Arc<[u8]>,
+    policy: Arc<AddressPolicy>,
     timeout: Duration,
 ) -> (ProbeState, u64, Option<(String, String)>) {
     let start = Instant::now();
     let deadline = start + timeout;
-    let finding = match address(&dest, deadline).await {
+    let finding = match address(&dest, deadline, &policy).await {
         Err(failed) => failed,
         Ok(addr) => {
             let attempt = async {
