@@ -993,6 +993,7 @@ impl Pool {
     pub fn close(self: &Arc<Self>) -> Vec<WaiterId> {
         self.closed.store(true, Ordering::Relaxed);
         self.shutdown.send_replace(true);
+        self.watch.close();
         let mut waiters = Vec::new();
         for shard in self.shards.iter() {
             let mut shard = lock(shard);

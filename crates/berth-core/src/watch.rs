@@ -21,21 +21,23 @@ use std::os::fd::RawFd;
 const BATCH: usize = 64;
 
 pub(crate) struct Watch {
+    /// The epoll descriptor, -1 when there is none (never made, or closed). Drains and
+    /// `close` run on the pool's JS thread, so no drain can race the close.
     #[cfg(target_os = "linux")]
-    epoll: Option<std::os::fd::OwnedFd>,
+    epoll: std::sync::atomic::AtomicI32,
 }
 
 impl Watch {
     pub(crate) fn new() -> Self {
         #[cfg(target_os = "linux")]
         {
-            use std::os::fd::FromRawFd;
             // SAFETY: epoll_create1 takes no pointers; a non-negative result is a new
-            // descriptor this struct owns from here on.
+            // descriptor this struct owns until `close` (or drop). Out of descriptors (-1):
+            // every connection is then suspect (always peeked).
             let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-            // Out of descriptors: every connection is then suspect (always peeked).
-            let epoll = (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
-            Watch { epoll }
+            Watch {
+                epoll: std::sync::atomic::AtomicI32::new(fd.max(-1)),
+            }
         }
         #[cfg(not(target_os = "linux"))]
         Watch {}
@@ -46,17 +48,17 @@ impl Watch {
     pub(crate) fn watch(&self, fd: RawFd, token: u64) -> bool {
         #[cfg(target_os = "linux")]
         {
-            use std::os::fd::AsRawFd;
-            let Some(epoll) = &self.epoll else {
+            let epoll = self.fd();
+            if epoll < 0 {
                 return false;
-            };
+            }
             let mut event = libc::epoll_event {
                 events: (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
                 u64: token,
             };
             // SAFETY: `event` is a valid epoll_event for the call; `fd` is an open socket the
             // pool's caller just adopted (a bad one fails with EBADF, reported as unwatched).
-            unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) == 0 }
+            unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut event) == 0 }
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -70,16 +72,14 @@ impl Watch {
     pub(crate) fn drain(&self, mut suspect: impl FnMut(u64)) -> bool {
         #[cfg(target_os = "linux")]
         {
-            use std::os::fd::AsRawFd;
-            let Some(epoll) = &self.epoll else {
+            let epoll = self.fd();
+            if epoll < 0 {
                 return false;
-            };
+            }
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
             loop {
                 // SAFETY: `events` holds BATCH entries; timeout 0 never blocks.
-                let n = unsafe {
-                    libc::epoll_wait(epoll.as_raw_fd(), events.as_mut_ptr(), BATCH as i32, 0)
-                };
+                let n = unsafe { libc::epoll_wait(epoll, events.as_mut_ptr(), BATCH as i32, 0) };
                 if n < 0 {
                     if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                         // Interrupted before taking anything off the ready list: ask again.
@@ -101,5 +101,34 @@ impl Watch {
             let _ = &mut suspect;
             false
         }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Watch {
+    fn fd(&self) -> RawFd {
+        self.epoll.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Closes the epoll descriptor (the pool is closing: it must leave no descriptor open);
+    /// every drain after it reports failure, so connections are peeked.
+    pub(crate) fn close(&self) {
+        let fd = self.epoll.swap(-1, std::sync::atomic::Ordering::Relaxed);
+        if fd >= 0 {
+            // SAFETY: `fd` was this struct's own epoll descriptor, taken out above so that
+            // nothing uses or closes it again.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Watch {
+    pub(crate) fn close(&self) {}
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.close();
     }
 }
