@@ -177,16 +177,12 @@ export class Pool implements AsyncDisposable {
   /** `acquire` with options, another destination than last time, or a pool not open. */
   #acquireSlow(destination: string, options: AcquireOptions | undefined): Promise<Lease> {
     if (this.#state !== PoolState.Open) return Promise.reject(this.#refusal(destination));
-    let destId = this.#destIds.get(destination);
-    if (destId === undefined) {
-      try {
-        destId = this.#intern(destination);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    let destId: number;
+    try {
+      destId = this.#useDestination(destination, false);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    this.#lastDestination = destination;
-    this.#lastDestId = destId;
     let priority = 0;
     let timeout = this.options.acquireTimeout;
     if (options !== undefined) {
@@ -231,14 +227,11 @@ export class Pool implements AsyncDisposable {
         if (++reinterned > 2) {
           return Promise.reject(new Error(`berth: the engine does not know ${destination} after interning it (a bug)`));
         }
-        this.#destIds.delete(destination);
         try {
-          destId = this.#intern(destination);
+          destId = this.#useDestination(destination, true);
         } catch (error) {
           return Promise.reject(error);
         }
-        this.#lastDestination = destination;
-        this.#lastDestId = destId;
         result = undefined;
         continue;
       }
@@ -505,6 +498,19 @@ export class Pool implements AsyncDisposable {
   }
 
   // ---- acquiring ----------------------------------------------------------------------
+
+  /**
+   * The engine id of `destination`, interned unless known (`forgotten`: known to the facade
+   * but forgotten by the engine), and remembered for the fast path. Throws a bad
+   * destination's TypeError.
+   */
+  #useDestination(destination: string, forgotten: boolean): number {
+    if (forgotten) this.#destIds.delete(destination);
+    const destId = this.#destIds.get(destination) ?? this.#intern(destination);
+    this.#lastDestination = destination;
+    this.#lastDestId = destId;
+    return destId;
+  }
 
   #intern(destination: unknown): number {
     if (typeof destination !== 'string') {
