@@ -16,8 +16,12 @@
  *   at once (generic-pool #175, #183), and once `drain()` is called a failed create rejects a
  *   queued acquire with the factory's error, so the pool drains;
  * - `testOnReturn` validates on release (generic-pool 3.9 parses it but never uses it);
- * - a `validate` that throws or rejects counts as invalid (generic-pool leaves the resource,
- *   and the acquire waiting for it, stuck); a freshly created resource is not validated;
+ * - a `create` that throws synchronously is a failed create (generic-pool throws it out of
+ *   `acquire()`); one that resolves `undefined` / `null` or a resource already in the pool
+ *   rejects its acquire with a `TypeError` (a factory bug: not retried);
+ * - a `validate` that throws, rejects or takes longer than 5 s (ResourcePool's
+ *   `validateTimeout`) counts as invalid (generic-pool leaves the resource, and the acquire
+ *   waiting for it, stuck); a freshly created resource is not validated;
  * - `clear()` takes the destroyed resources out of `available` (generic-pool keeps counting
  *   them, and can hand a destroyed resource out again);
  * - `use(fn)` accepts an `fn` that returns a plain value or throws synchronously;
