@@ -535,8 +535,7 @@ fn retry_for_waiters_holds_back_new_waiters_creates_during_the_backoff() {
     assert_eq!(pool.acquire(2, 0, None), Take::Queued { create: None });
     assert_eq!(pool.stats().creating, 0);
     // ...but both get one once the backoff is over.
-    let mut retries = vec![next_create(&sink), next_create(&sink)];
-    retries.sort();
+    let retries = [next_create(&sink), next_create(&sink)];
     let placements: Vec<_> = retries.iter().map(|&s| pool.created(s)).collect();
     assert!(placements.contains(&Some(Placement::Handoff(1))));
     assert!(placements.contains(&Some(Placement::Handoff(2))));

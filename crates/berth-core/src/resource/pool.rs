@@ -219,8 +219,7 @@ impl ResourcePool {
     /// a wake-up for the timer task to start it once the backoff is over.
     fn demand_create_or_plan(&self, st: &mut State) -> Option<SlotId> {
         let create = st.demand_create(&self.config);
-        if create.is_none() && st.retry_for_waiters && st.waiters_need_create(&self.config)
-        {
+        if create.is_none() && st.retry_for_waiters && st.waiters_need_create(&self.config) {
             self.refill.notify_one();
         }
         create
@@ -550,8 +549,7 @@ impl ResourcePool {
             // Creates for waiters a failed create left waiting (generic-pool's contract).
             if self.config.retry_for_waiters && !(st.retry_for_waiters && st.backing_off(now)) {
                 slots.extend(std::iter::from_fn(|| {
-                    st.waiters_need_create(&self.config)
-                        .then(|| st.new_slot())
+                    st.waiters_need_create(&self.config).then(|| st.new_slot())
                 }));
             }
             slots.extend(std::iter::from_fn(|| st.min_create(&self.config, now)));
@@ -560,9 +558,8 @@ impl ResourcePool {
                 && now < st.retry_at
                 && st.size() < self.config.min
                 && st.open() < self.config.max;
-            let waiters_held_back = st.retry_for_waiters
-                && st.backing_off(now)
-                && st.waiters_need_create(&self.config);
+            let waiters_held_back =
+                st.retry_for_waiters && st.backing_off(now) && st.waiters_need_create(&self.config);
             (
                 slots,
                 (min_held_back || waiters_held_back).then_some(st.retry_at),
