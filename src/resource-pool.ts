@@ -660,7 +660,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       created = false;
       misuse = true;
       failure = new TypeError(`create resolved ${resource === null ? 'null' : 'undefined'}: it must give a resource (a distinct value)`);
-      this.#emitSafe('createError', failure);
+      if (this.#state !== State.Closed) this.#emitSafe('createError', failure);
     } else if (created && this.#slotOf.has(resource!)) {
       created = false;
       misuse = true;
@@ -713,8 +713,9 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       pending.then(
         (resource) => {
           if (settled) {
-            // Too late (timed out or the pool closed): nobody will use it.
-            void this.#destroyResource(resource);
+            // Too late (timed out or the pool closed): nobody will use it (nothing to destroy
+            // when it gave no resource).
+            if (resource !== undefined && resource !== null) void this.#destroyResource(resource);
             return;
           }
           finish();
