@@ -2,6 +2,7 @@
 // as a pair of tests, one proving what the original does, one what berth does instead.
 import { both, originalOnly, berthOnly, ResourceFactory, stopPool, makePool, deferred, ticks } from './helpers/generic-pool.mjs';
 import { waitFor, promiseState, track, sleep } from './helpers/net.mjs';
+import { runNode, fixturePath, lastJsonLine } from './helpers/child.mjs';
 
 /** The upstream 'handle creation errors for delayed creates' factory: 5 failures, then resources. */
 function flakyFactory(failures) {
@@ -22,42 +23,33 @@ function flakyFactory(failures) {
   return factory;
 }
 
-// ---- 1. a failing create rejects the acquire it was for (generic-pool #175) ---------------
+// ---- 1. a failing create: the acquire waits while creation is retried, with backoff ---------
+// (generic-pool's contract, which its own suite tests; berth bounds the retries by a backoff
+// instead of retrying at once, generic-pool #175, and lets drain() end them.)
 
-originalOnly('create failures: the acquire waits while generic-pool retries create at once (upstream test)', async (t, gp) => {
+both('create failures: the acquire waits while create is retried, then gets a resource (upstream test)', async (t, gp) => {
   const factory = flakyFactory(5);
   const pool = makePool(t, gp, factory, { max: 1 });
   const emitted = [];
   pool.on('factoryCreateError', (err) => emitted.push(err));
   const client = await pool.acquire();
-  t.is(typeof client.id, 'number');
-  pool.release(client);
-  t.is(emitted.length, 5);
+  t.is(client.id, 6);
+  t.deepEqual(emitted, factory.errors, 'factoryCreateError for each failure');
   t.is(pool.pending, 0);
+  pool.release(client);
   await stopPool(pool);
 });
 
-berthOnly('create failures: each failed create rejects the acquire it was for, with the factory error', async (t, gp) => {
-  const factory = flakyFactory(5);
-  const pool = makePool(t, gp, factory, { max: 1 });
-  const emitted = [];
-  pool.on('factoryCreateError', (err) => emitted.push(err));
-  const rejections = [];
-  let client;
-  while (client === undefined) {
-    try {
-      client = await pool.acquire();
-    } catch (err) {
-      rejections.push(err);
-    }
-  }
-  t.is(rejections.length, 5);
-  t.deepEqual(rejections, factory.errors, 'each acquire rejects with the error its create failed with');
-  t.deepEqual(emitted, factory.errors, 'factoryCreateError is still emitted for each');
-  t.is(client.id, 6);
-  t.is(pool.pending, 0);
-  t.is(pool.size, 1);
-  pool.release(client);
+both('create failures: several waiting acquires all get resources once create works', async (t, gp) => {
+  let n = 0;
+  const pool = makePool(t, gp, {
+    create: () => (++n <= 2 ? Promise.reject(new Error(`create ${n} fails`)) : Promise.resolve({ n })),
+    destroy() {},
+  }, { max: 3 });
+  pool.on('factoryCreateError', () => {});
+  const resources = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+  t.is(new Set(resources).size, 3);
+  for (const r of resources) pool.release(r);
   await stopPool(pool);
 });
 
@@ -76,51 +68,88 @@ function brokenFactory() {
   return factory;
 }
 
-originalOnly('create always failing: the acquire hangs until acquireTimeoutMillis while create is retried', async (t, gp) => {
+both('create always failing: the acquire waits until acquireTimeoutMillis (TimeoutError) while create is retried', async (t, gp) => {
   const factory = brokenFactory();
-  const pool = makePool(t, gp, factory, { max: 1, acquireTimeoutMillis: 50 });
+  const pool = makePool(t, gp, factory, { max: 1, acquireTimeoutMillis: 100 });
+  const errors = [];
+  pool.on('factoryCreateError', (e) => errors.push(e));
   const err = await t.throwsAsync(pool.acquire());
   t.is(err.name, 'TimeoutError', 'the factory error never reaches the caller');
-  t.true(factory.creates > 1, `create retried in a loop (${factory.creates} calls)`);
+  t.true(factory.creates > 1, `create retried (${factory.creates} calls)`);
+  t.true(errors.length >= 1 && errors.every((e) => e.message === 'database is down'));
   await stopPool(pool);
 });
 
-berthOnly('create always failing: the acquire rejects at once with the factory error, one create per acquire', async (t, gp) => {
+originalOnly('create always failing: generic-pool retries at once, in a loop', async (t, gp) => {
   const factory = brokenFactory();
-  const pool = makePool(t, gp, factory, { max: 1 });
-  const errors = [];
-  pool.on('factoryCreateError', (e) => errors.push(e));
-  const err = await t.throwsAsync(pool.acquire(), { message: 'database is down' });
-  t.is(factory.creates, 1);
-  t.deepEqual(errors, [err]);
+  const pool = makePool(t, gp, factory, { max: 1, acquireTimeoutMillis: 200 });
+  await t.throwsAsync(pool.acquire(), { name: 'TimeoutError' });
+  // One create per event-loop turn for 200 ms: far more than any backoff allows.
+  t.true(factory.creates > 20, `${factory.creates} calls`);
+  await stopPool(pool);
+});
+
+berthOnly('create always failing: retries back off (10 ms doubling), and stop once nobody waits', async (t, gp) => {
+  const factory = brokenFactory();
+  const pool = makePool(t, gp, factory, { max: 1, acquireTimeoutMillis: 200 });
+  pool.on('factoryCreateError', () => {});
+  await t.throwsAsync(pool.acquire(), { name: 'TimeoutError' });
+  // Retries 10, 30, 70, 150, 310, 630, ... ms after the first create: about 5 by the timeout.
+  // However late the timers fire, a doubling backoff allows no more than this.
+  t.true(factory.creates >= 2 && factory.creates <= 12, `${factory.creates} calls`);
   t.is(pool.pending, 0);
-  t.is(pool.size, 0);
+  const creates = factory.creates;
+  await sleep(300);
+  t.true(factory.creates <= creates + 1, 'no retries once the acquire timed out (one already planned at most)');
+  // A success resets the backoff: the next acquire is served by the next create.
+  factory.broken = false;
+  const client = await pool.acquire();
+  pool.release(client);
   await stopPool(pool);
 });
 
-berthOnly('create failures: only the acquire whose create failed is rejected; the others still get resources', async (t, gp) => {
-  let n = 0;
-  const pool = makePool(t, gp, {
-    create: () => (++n === 1 ? Promise.reject(new Error('first create fails')) : Promise.resolve({ n })),
-    destroy() {},
-  }, { max: 3 });
-  const results = await Promise.allSettled([pool.acquire(), pool.acquire(), pool.acquire()]);
-  t.is(results.filter((r) => r.status === 'rejected').length, 1);
-  t.is(results.find((r) => r.status === 'rejected').reason.message, 'first create fails');
-  const resources = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
-  t.is(resources.length, 2);
-  for (const r of resources) pool.release(r);
-  await stopPool(pool);
-});
-
-berthOnly('a create that throws synchronously rejects the acquire instead of throwing from acquire()', async (t, gp) => {
-  const boom = new Error('sync throw');
-  const pool = makePool(t, gp, { create() { throw boom; }, destroy() {} });
+berthOnly('create always failing, no acquireTimeoutMillis: drain() ends the retries, rejecting the waiting acquires with the factory error', async (t, gp) => {
+  const factory = brokenFactory();
+  const pool = makePool(t, gp, factory, { max: 2 });
   const errors = [];
   pool.on('factoryCreateError', (e) => errors.push(e));
-  const acquiring = pool.acquire();
-  t.is(await t.throwsAsync(acquiring), boom);
+  const acquires = [track(pool.acquire()), track(pool.acquire())];
+  await waitFor(() => errors.length >= 4, { message: 'creates failed and were retried' });
+  t.is(await promiseState(acquires[0]), 'pending', 'still waiting while create is retried');
+  t.is(pool.pending, 2);
+  await stopPool(pool);
+  for (const acquire of acquires) await t.throwsAsync(acquire, { message: 'database is down' });
+  const creates = factory.creates;
+  await sleep(100);
+  t.is(factory.creates, creates, 'nothing created after drain() and clear()');
+});
+
+berthOnly('create always failing, no acquireTimeoutMillis: drain() and clear() settle and the process exits by itself', async (t) => {
+  const run = await runNode(t, fixturePath('generic-pool-failing-exit.mjs'));
+  t.false(run.hung, `the child did not exit on its own\nstderr:\n${run.stderr}`);
+  t.is(run.code, 0, `exit code (13 = a top-level await never settled)\nstderr:\n${run.stderr}`);
+  const out = lastJsonLine(run.stdout);
+  t.is(out?.pendingBeforeDrain, 2);
+  t.deepEqual(out?.outcomes, ['database is down', 'database is down']);
+});
+
+originalOnly('a create that throws synchronously: generic-pool throws it from acquire()', async (t, gp) => {
+  const boom = new Error('sync throw');
+  let n = 0;
+  const pool = makePool(t, gp, { create() { if (++n === 1) throw boom; return Promise.resolve({ n }); }, destroy() {} });
+  t.is(t.throws(() => pool.acquire()), boom);
+});
+
+berthOnly('a create that throws synchronously is a failed create: emitted, and the acquire waits for the retry', async (t, gp) => {
+  const boom = new Error('sync throw');
+  let n = 0;
+  const pool = makePool(t, gp, { create() { if (++n === 1) throw boom; return Promise.resolve({ n }); }, destroy() {} });
+  const errors = [];
+  pool.on('factoryCreateError', (e) => errors.push(e));
+  const client = await pool.acquire();
+  t.is(client.n, 2);
   t.deepEqual(errors, [boom]);
+  pool.release(client);
   await stopPool(pool);
 });
 
@@ -323,6 +352,23 @@ berthOnly('a create that returns a resource already in the pool rejects its acqu
   await t.throwsAsync(pool.acquire(), { instanceOf: TypeError, message: /already in the pool/ });
   pool.release(first);
   await stopPool(pool);
+});
+
+originalOnly('a create that resolves undefined: generic-pool hands undefined out as a resource', async (t, gp) => {
+  const pool = makePool(t, gp, { create: () => Promise.resolve(undefined), destroy() {} }, { max: 1 });
+  t.is(await pool.acquire(), undefined);
+  t.is(pool.borrowed, 1);
+});
+
+berthOnly('a create that resolves undefined or null rejects its acquire with a TypeError (not retried)', async (t, gp) => {
+  for (const nothing of [undefined, null]) {
+    let creates = 0;
+    const pool = makePool(t, gp, { create: () => { creates++; return Promise.resolve(nothing); }, destroy() {} }, { max: 1 });
+    await t.throwsAsync(pool.acquire(), { instanceOf: TypeError, message: new RegExp(`create resolved ${nothing}`) });
+    t.is(creates, 1);
+    t.is(pool.size, 0);
+    await stopPool(pool);
+  }
 });
 
 // ---- 9. clear() during a drain -----------------------------------------------------------

@@ -320,6 +320,11 @@ export interface ResourceEngineConfig {
   testsPerEviction: number
   /** First wait before `min` is refilled after a failed create (doubles, capped at 10 s). */
   createBackoff: number
+  /**
+   * A failed create leaves the waiters queued and creates for them are retried on the
+   * backoff (generic-pool's contract); default false: the owner rejects a waiter.
+   */
+  retryForWaiters?: boolean
 }
 
 /**

@@ -38,7 +38,9 @@ export type BerthErrorCode =
   /** `ResourcePool`: `create` did not settle within `createTimeout`. */
   | 'CREATE_TIMEOUT'
   /** `ResourcePool`: `destroy` did not settle within `destroyTimeout` (reported as a `'destroyError'`). */
-  | 'DESTROY_TIMEOUT';
+  | 'DESTROY_TIMEOUT'
+  /** `ResourcePool`: `validate` did not settle within `validateTimeout` (reported as a `'validateError'`; the resource counts as unhealthy). */
+  | 'VALIDATE_TIMEOUT';
 
 /** A runtime failure of the pool, with a stable `code` to branch on. */
 export class BerthError extends Error {

@@ -8,14 +8,20 @@
  * ```
  *
  * It keeps generic-pool's options (their defaults and the way it parses them), methods,
- * properties, events and error messages. Deliberate differences (see the README section
- * "generic-pool drop-in"):
- * - a `factory.create` that rejects also rejects the acquire it was creating for, with the
- *   factory's error (generic-pool leaves that acquire pending and retries at once, forever
- *   while create keeps failing: its bug #175); `factoryCreateError` is still emitted;
+ * properties, events and error messages, and its contract for failing creates: the acquire a
+ * failed `factory.create` was for stays pending (bounded by `acquireTimeoutMillis`) while
+ * creation is retried, each failure emitted as `factoryCreateError`. Deliberate differences
+ * (see the README section "generic-pool drop-in"):
+ * - those retries back off (10 ms, doubling to 10 s, reset by a success) instead of looping
+ *   at once (generic-pool #175, #183), and once `drain()` is called a failed create rejects a
+ *   queued acquire with the factory's error, so the pool drains;
  * - `testOnReturn` validates on release (generic-pool 3.9 parses it but never uses it);
- * - a `validate` that throws or rejects counts as invalid (generic-pool leaves the resource,
- *   and the acquire waiting for it, stuck); a freshly created resource is not validated;
+ * - a `create` that throws synchronously is a failed create (generic-pool throws it out of
+ *   `acquire()`); one that resolves `undefined` / `null` or a resource already in the pool
+ *   rejects its acquire with a `TypeError` (a factory bug: not retried);
+ * - a `validate` that throws, rejects or takes longer than 5 s (ResourcePool's
+ *   `validateTimeout`) counts as invalid (generic-pool leaves the resource, and the acquire
+ *   waiting for it, stuck); a freshly created resource is not validated;
  * - `clear()` takes the destroyed resources out of `available` (generic-pool keeps counting
  *   them, and can hand a destroyed resource out again);
  * - `use(fn)` accepts an `fn` that returns a plain value or throws synchronously;
@@ -34,7 +40,10 @@ export type { EvictionConfig } from './generic-pool-compat';
 
 /** What the pool calls to make, dispose of and check resources (generic-pool's factory). */
 export interface Factory<T> {
-  /** Makes a resource; a rejection is emitted as `'factoryCreateError'` (and rejects the acquire waiting for it). */
+  /**
+   * Makes a resource; a rejection is emitted as `'factoryCreateError'` and the acquire waiting
+   * for it keeps waiting while creation is retried with backoff (bounded by `acquireTimeoutMillis`).
+   */
   create(): T | PromiseLike<T>;
   /** Disposes of a resource; a rejection is emitted as `'factoryDestroyError'`. */
   destroy(client: T): unknown;
@@ -165,12 +174,22 @@ function translate(error: unknown): unknown {
   }
 }
 
-/** A ResourcePool whose acquires reject with generic-pool's errors. */
+/**
+ * A ResourcePool whose acquires reject with generic-pool's errors, and whose acquires wait
+ * while a failing create is retried (generic-pool's contract).
+ */
 class GenericResourcePool<T> extends ResourcePool<T> {
   protected override acquireError(error: BerthError): unknown {
     return translate(error);
   }
+
+  protected override retryCreatesForWaiters(): boolean {
+    return true;
+  }
 }
+
+/** The first wait before creation is retried after a failed create (then doubling, to 10 s). */
+const CREATE_RETRY_BACKOFF = 10;
 
 const NOT_IN_POOL = 'Resource not currently part of this pool';
 const DRAINING = 'pool is draining and cannot accept work';
@@ -241,6 +260,8 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
       acquireTimeout: c.acquireTimeoutMillis !== undefined && c.acquireTimeoutMillis > 0 ? time(c.acquireTimeoutMillis, 1) : Infinity,
       createTimeout: Infinity,
       destroyTimeout: Infinity,
+      // One try per create; after a failure the engine retries for the waiters on this backoff.
+      createRetry: { attempts: 1, backoff: CREATE_RETRY_BACKOFF },
       // maxWaitingClients is checked in acquire(), the way generic-pool counts it.
       maxWaiters: Infinity,
       order: c.fifo ? 'fifo' : 'lifo',
@@ -264,7 +285,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
     return options;
   }
 
-  /** Calls factory.create; a failure is emitted as 'factoryCreateError' (before the acquire rejects). */
+  /** Calls factory.create; a failure is emitted as 'factoryCreateError' (and creation retried for the waiting acquires). */
   #create(): Promise<T> {
     let created: Promise<T>;
     try {
@@ -356,8 +377,9 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
   /**
    * Borrows a resource. `priority`: 0 (the default) is the highest, up to `priorityRange - 1`;
    * out of range is the lowest. Rejects when the pool is draining, when `maxWaitingClients`
-   * acquires already wait for a full pool, after `acquireTimeoutMillis` (`TimeoutError`), or
-   * with the factory's error when the create made for it fails.
+   * acquires already wait for a full pool, or after `acquireTimeoutMillis` (`TimeoutError`).
+   * While `factory.create` fails it waits (creation is retried with backoff); once `drain()`
+   * is called, a failed create rejects it with the factory's error.
    */
   acquire(priority?: number): Promise<T> {
     if (this.#plain && !priority) return this.#pool.acquire();
@@ -508,11 +530,21 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
   get min(): number {
     return this.#config.min;
   }
+
+  /**
+   * generic-pool's private field, for code (and its test suite) that reads it: non-null (the
+   * eviction interval, ms) while the evictor runs (from `start()` with
+   * `evictionRunIntervalMillis` > 0 until `drain()` and `clear()` closed the pool), else null.
+   */
+  get _scheduledEviction(): number | null {
+    const interval = this.#config.evictionRunIntervalMillis;
+    return this.#started && interval > 0 && !this.#pool.closed ? interval : null;
+  }
 }
 
 /** generic-pool's events. */
 export interface PoolEvents {
-  /** A `factory.create` rejected (the acquire it was for rejects too, with the same error). */
+  /** A `factory.create` rejected (the acquire it was for keeps waiting while creation is retried). */
   factoryCreateError: [error: unknown];
   /** A `factory.destroy` rejected or timed out (`destroyTimeoutMillis`). */
   factoryDestroyError: [error: unknown];

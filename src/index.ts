@@ -24,6 +24,7 @@ export type { ListenOptions, RouteFunction, RouteInfo, ProxyStats } from './list
 export type { ForwardOptions, ForwardResult, ForwardEnd } from './forward';
 export { ResourcePool } from './resource-pool';
 export type { ResourceAcquireOptions, ResourcePoolEvents } from './resource-pool';
+export type { ResourceDrainOptions } from './resource-pool';
 export { ResourceLease } from './resource-lease';
 export { pooled } from './pooled';
 export { RESOURCE_DEFAULTS } from './resource-options';

@@ -5,7 +5,8 @@ import { describe, MAX_TIME } from './config';
 export interface ResourcePoolOptions<T> {
   /**
    * Makes a resource. `signal` aborts when the create takes longer than `createTimeout` or the
-   * pool closes; a resource that arrives after that is destroyed at once.
+   * pool closes; a resource that arrives after that is destroyed at once. Resolving
+   * `undefined` or `null` fails the create (`CREATE_FAILED` with a `TypeError` as `cause`).
    */
   create: (signal: AbortSignal) => T | Promise<T>;
   /** Disposes of a resource (close the client). Errors go to the `'destroyError'` event. */
@@ -20,6 +21,13 @@ export interface ResourcePoolOptions<T> {
   acquireTimeout?: number;
   /** A create that takes longer fails with `CREATE_TIMEOUT` (its signal aborts). Default 30000; `Infinity` disables. */
   createTimeout?: number;
+  /**
+   * A `validate` that takes longer counts as failed: the resource is destroyed (a
+   * `'validateError'` with a `VALIDATE_TIMEOUT` BerthError is emitted) and the next one tried;
+   * its late answer is ignored. Default 5000; `Infinity` waits (`close()` still settles: it
+   * stops waiting for validations in flight).
+   */
+  validateTimeout?: number;
   /** A destroy that takes longer is given up on (its place is freed; a `'destroyError'` is emitted). Default 5000; `Infinity` waits. */
   destroyTimeout?: number;
   /** An idle resource is destroyed after this long unused, even below `min` (which is then refilled). Default 30000; `Infinity` disables. */
@@ -55,6 +63,7 @@ export interface ResolvedResourceOptions<T> {
   acquireTimeout: number;
   createTimeout: number;
   destroyTimeout: number;
+  validateTimeout: number;
   idleTimeout: number;
   softIdleTimeout: number;
   maxLifetime: number;
@@ -75,6 +84,7 @@ export const RESOURCE_DEFAULTS = Object.freeze({
   acquireTimeout: 30_000,
   createTimeout: 30_000,
   destroyTimeout: 5_000,
+  validateTimeout: 5_000,
   idleTimeout: 30_000,
   softIdleTimeout: Infinity,
   maxLifetime: Infinity,
@@ -102,6 +112,7 @@ const KEYS: ReadonlySet<string> = new Set([
   'acquireTimeout',
   'createTimeout',
   'destroyTimeout',
+  'validateTimeout',
   'idleTimeout',
   'softIdleTimeout',
   'maxLifetime',
@@ -174,6 +185,7 @@ export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOpt
     acquireTimeout: time('acquireTimeout', o.acquireTimeout, 0, true, d.acquireTimeout),
     createTimeout: time('createTimeout', o.createTimeout, 1, true, d.createTimeout),
     destroyTimeout: time('destroyTimeout', o.destroyTimeout, 1, true, d.destroyTimeout),
+    validateTimeout: time('validateTimeout', o.validateTimeout, 1, true, d.validateTimeout),
     idleTimeout: time('idleTimeout', o.idleTimeout, 1, true, d.idleTimeout),
     softIdleTimeout: time('softIdleTimeout', o.softIdleTimeout, 1, true, d.softIdleTimeout),
     maxLifetime: time('maxLifetime', o.maxLifetime, 1, true, d.maxLifetime),

@@ -4,8 +4,11 @@
  * acquire deadlines, idle and lifetime eviction, keeping `min`); this class holds the
  * resources themselves, by the engine's slot ids, and runs the factory's functions.
  */
+import { setMaxListeners } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
 import { setAwaiting } from './awaited';
+import { describe, MAX_TIME } from './config';
 import { BerthError } from './errors';
 import {
   KEY_BASE,
@@ -34,13 +37,19 @@ import { WaiterTable } from './waiter-table';
 /** Options of one `acquire`: `signal`, `timeout` (ms or `Infinity`), `priority` (higher first). */
 export type ResourceAcquireOptions = AcquireOptions;
 
+/** Options of `ResourcePool.drain()`. */
+export interface ResourceDrainOptions {
+  /** Reject with `DRAIN_TIMEOUT` if resources are still borrowed (or acquires queued) after this long (ms). Default: wait forever. */
+  timeout?: number;
+}
+
 /** The pool's events and their arguments. */
 export interface ResourcePoolEvents<T> {
   /** A `create` failed (each failed try, retries included). */
   createError: [error: unknown];
   /** A `destroy` failed or timed out. */
   destroyError: [error: unknown, resource: T];
-  /** A `validate` threw (the resource counts as unhealthy and is destroyed). */
+  /** A `validate` threw, rejected or outlived `validateTimeout` (`VALIDATE_TIMEOUT`): the resource counts as unhealthy and is destroyed. */
   validateError: [error: unknown, resource: T];
 }
 
@@ -109,6 +118,12 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   #validationFailures = 0;
   #refed = false;
   readonly #createAborts = new Set<AbortController>();
+  /** Ends the create retry backoffs that close() must not wait out. */
+  readonly #closing = new AbortController();
+  /** Validations in flight: close() makes each count as failed at once. */
+  readonly #validating = new Set<() => void>();
+  /** A failed create leaves waiters queued and is retried with backoff (`berth/generic-pool`). */
+  readonly #retryForWaiters: boolean;
   #ready: Promise<void> | undefined;
   #drained: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
@@ -121,6 +136,9 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     this.#o = o;
     this.#testOnAcquire = o.testOnAcquire;
     this.#testOnRelease = o.testOnRelease;
+    this.#retryForWaiters = this.retryCreatesForWaiters();
+    // Every create retry waiting out its backoff listens to it.
+    setMaxListeners(0, this.#closing.signal);
     const count = (n: number) => (Number.isFinite(n) ? n : MAX_ENGINE_COUNT);
     this.#engine = new ResourceEngine(
       {
@@ -135,6 +153,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
         evictionInterval: o.evictionInterval,
         testsPerEviction: count(o.testsPerEviction),
         createBackoff: Math.max(o.createBackoff, 1),
+        retryForWaiters: this.#retryForWaiters,
       },
       ResourcePool.#eventHandler(new WeakRef(this)),
     );
@@ -180,6 +199,16 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /** How many more resources could be created: `max - size`. */
   get spareResourceCapacity(): number {
     return this.#o.max - this.size;
+  }
+
+  /** True from the moment `close()` is called (before it has finished destroying everything). */
+  get closed(): boolean {
+    return this.#state === State.Closed;
+  }
+
+  /** True from the moment `drain()` is called until `close()` is: acquires are refused with `POOL_DRAINING`. */
+  get draining(): boolean {
+    return this.#state === State.Draining;
   }
 
   /** Counters, gauges and the acquire-wait quantiles, read without stopping the pool. */
@@ -312,19 +341,40 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /**
    * Refuses new acquires (`POOL_DRAINING`), serves the ones already queued, and resolves
    * once no resource is lent out and no acquire waits. `min` is no longer kept; idle
-   * resources stay (see `clear()` and `close()`).
+   * resources stay (see `clear()` and `close()`). With `timeout`, rejects with
+   * `DRAIN_TIMEOUT` if that is not so by then (the pool stays draining; `close()` forces).
+   * A `timeout` that is not a number of ms >= 0 (or `Infinity`) rejects with a TypeError.
    */
-  drain(): Promise<void> {
-    if (this.#state === State.Closed) return this.#closed ?? Promise.resolve();
-    this.#state = State.Draining;
-    this.#updateFast();
-    // Nothing new will be borrowed: no more background creates for `min`.
-    this.#engine.stopRefill();
+  async drain(options?: ResourceDrainOptions): Promise<void> {
+    const timeout = options?.timeout ?? Infinity;
+    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME)) {
+      throw new TypeError(`drain timeout must be a number of milliseconds >= 0 or Infinity, got ${describe(timeout)}`);
+    }
+    if (this.#state === State.Closed) return this.#closed;
+    if (this.#state !== State.Draining) {
+      this.#state = State.Draining;
+      this.#updateFast();
+      // Nothing new will be borrowed: no more background creates for `min`.
+      this.#engine.stopRefill();
+    }
+    // One "everything is back" promise, however many drain() calls wait on it.
     this.#drained ??= new Promise<void>((resolve) => {
       this.#onDrained = resolve;
     });
     this.#checkDrained();
-    return this.#drained;
+    if (!Number.isFinite(timeout)) return this.#drained;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const out = `${this.#borrowed + this.#checking} resources still borrowed and ${this.#waiters.size} acquires queued`;
+        reject(new BerthError('DRAIN_TIMEOUT', `${out} after ${timeout} ms`));
+      }, timeout);
+    });
+    try {
+      await Promise.race([this.#drained, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Destroys every idle resource now; resolves once those destroys have run. */
@@ -346,9 +396,13 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     });
     const { waiters, slots } = this.#engine.close();
     const closed = () => this.acquireError(new BerthError('POOL_CLOSED', 'the pool was closed'));
-    for (const token of waiters) this.#takeWaiter(token)?.reject(closed());
-    for (const token of this.#waiters.tokens()) this.#takeWaiter(token)?.reject(closed());
+    for (const token of waiters) this.#settleQueued(token)?.reject(closed());
+    for (const token of this.#waiters.tokens()) this.#settleQueued(token)?.reject(closed());
     for (const controller of this.#createAborts) controller.abort(new BerthError('POOL_CLOSED', 'the pool was closed'));
+    // Create retries stop waiting, and validations in flight count as failed now (their
+    // resources are destroyed): close() settles whatever the factory's functions do.
+    this.#closing.abort(new BerthError('POOL_CLOSED', 'the pool was closed'));
+    for (const fail of this.#validating) fail();
     for (const slot of slots) void this.#destroySlot(slot);
     this.#onDrained?.();
     this.#onDrained = undefined;
@@ -367,6 +421,17 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
    */
   protected acquireError(error: BerthError): unknown {
     return error;
+  }
+
+  /**
+   * @internal Read once, at construction. false (berth): a create made for an acquire that
+   * fails rejects that acquire. true (`berth/generic-pool`, generic-pool's contract): the
+   * acquire stays queued, bounded by its timeout, and creates for it are retried with the
+   * engine's backoff (from `createRetry.backoff`, doubling to 10 s, reset by a success);
+   * once the pool drains, failures reject the queued acquires again so that it drains.
+   */
+  protected retryCreatesForWaiters(): boolean {
+    return false;
   }
 
   // ---- acquiring ----------------------------------------------------------------------
@@ -453,14 +518,38 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     if (this.#onDrained !== undefined) this.#checkDrained();
   }
 
-  /** Runs `validate`: false, a throw or a rejection mean unhealthy. */
+  /**
+   * Runs `validate`: false, a throw, a rejection, outliving `validateTimeout`, or the pool
+   * closing meanwhile mean unhealthy. A late answer is ignored.
+   */
   async #validate(resource: T): Promise<boolean> {
     let healthy: boolean;
+    let timer: NodeJS.Timeout | undefined;
+    let onClose: (() => void) | undefined;
     try {
-      healthy = (await this.#o.validate!(resource)) === true;
+      let answer: Promise<boolean>;
+      try {
+        answer = Promise.resolve(this.#o.validate!(resource));
+      } catch (error) {
+        answer = Promise.reject(error);
+      }
+      // Whatever it does after losing the race below is ignored (never unhandled).
+      answer.catch(() => {});
+      const limit = this.#o.validateTimeout;
+      const cut = new Promise<boolean>((resolve, reject) => {
+        if (Number.isFinite(limit)) {
+          timer = setTimeout(() => reject(new BerthError('VALIDATE_TIMEOUT', `validate did not finish within ${limit} ms`)), limit);
+        }
+        onClose = () => resolve(false);
+        this.#validating.add(onClose);
+      });
+      healthy = (await Promise.race([answer, cut])) === true;
     } catch (error) {
       this.#emitSafe('validateError', error, resource);
       healthy = false;
+    } finally {
+      clearTimeout(timer);
+      if (onClose !== undefined) this.#validating.delete(onClose);
     }
     if (!healthy) this.#validationFailures++;
     return healthy;
@@ -519,6 +608,12 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     return waiter;
   }
 
+  /** Takes a queued waiter out of the books and marks it settled (the caller rejects it). */
+  #settleQueued(token: number): Waiter<T> | undefined {
+    const waiter = this.#takeWaiter(token);
+    return waiter === undefined ? undefined : this.#settle(waiter);
+  }
+
   /** Marks `waiter` settled (the caller resolves or rejects it); undefined if it already was. */
   #settle(waiter: Waiter<T>): Waiter<T> | undefined {
     if (waiter.done) return undefined;
@@ -533,7 +628,11 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /**
    * Creates the resource of `slot` (retrying per `createRetry`), then lets the engine place
    * it. A create for waiters (`demand`) that fails for good rejects the next waiter with the
-   * cause; a background one for `min` does not (the engine retries it with backoff).
+   * cause; a background one for `min` does not (the engine retries it with backoff). With
+   * `retryCreatesForWaiters()`, no failure rejects a waiter while the pool is open (the
+   * engine retries for them with backoff), and every failure may once it drains. A create
+   * that gives no resource (`undefined` / `null`) or one already in the pool is a factory bug,
+   * not an outage: it rejects a waiter (`CREATE_FAILED`, a `TypeError` as `cause`) either way.
    */
   async #create(slot: number, demand: boolean): Promise<void> {
     this.#creating++;
@@ -551,11 +650,20 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
         if (this.#state !== State.Closed) this.#emitSafe('createError', error);
       }
       if (attempt >= this.#o.createAttempts || this.#state === State.Closed) break;
-      await sleep(this.#o.createBackoff * 2 ** (attempt - 1));
+      // close() ends the wait (the loop then stops), so that close() never waits out a backoff.
+      await delay(Math.min(this.#o.createBackoff * 2 ** (attempt - 1), MAX_TIME), undefined, { signal: this.#closing.signal }).catch(() => {});
+      if (this.#closing.signal.aborted) break;
     }
     this.#creating--;
-    if (created && this.#slotOf.has(resource!)) {
+    let misuse = false;
+    if (created && (resource === undefined || resource === null)) {
       created = false;
+      misuse = true;
+      failure = new TypeError(`create resolved ${resource === null ? 'null' : 'undefined'}: it must give a resource (a distinct value)`);
+      if (this.#state !== State.Closed) this.#emitSafe('createError', failure);
+    } else if (created && this.#slotOf.has(resource!)) {
+      created = false;
+      misuse = true;
       failure = new TypeError('create returned a resource that is already in the pool: each resource must be a distinct value');
     }
     if (created) {
@@ -564,8 +672,10 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       this.#slotState[slot] = Slot.None;
       this.#place(slot, this.#engine.created(slot), true);
     } else {
-      const [waiter, next] = this.#engine.createFailed(slot, demand) as [number, number];
-      if (waiter >= 0) this.#takeWaiter(waiter)?.reject(this.acquireError(createError(failure)));
+      const reject = misuse || (this.#retryForWaiters ? this.#state !== State.Open : demand);
+      const [waiter, next] = this.#engine.createFailed(slot, reject) as [number, number];
+      // Settled, not only taken: a drain() waiting for this acquire must see it gone.
+      if (waiter >= 0) this.#settleQueued(waiter)?.reject(this.acquireError(createError(failure)));
       if (next >= 0) void this.#create(next, true);
     }
     this.#checkClosed();
@@ -603,8 +713,9 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       pending.then(
         (resource) => {
           if (settled) {
-            // Too late (timed out or the pool closed): nobody will use it.
-            void this.#destroyResource(resource);
+            // Too late (timed out or the pool closed): nobody will use it (nothing to destroy
+            // when it gave no resource).
+            if (resource !== undefined && resource !== null) void this.#destroyResource(resource);
             return;
           }
           finish();
@@ -756,6 +867,3 @@ function createError(failure: unknown): BerthError {
   return new BerthError('CREATE_FAILED', `create failed: ${message}`, undefined, { cause: failure });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -66,6 +66,7 @@ import type {
   ResolvedPoolOptions,
   ResourceAcquireOptions,
   ResourcePoolEvents,
+  ResourceDrainOptions,
   ResourcePoolOptions,
   ResourcePoolStats,
   RouteFunction,
@@ -327,6 +328,7 @@ function errors(error: unknown): string {
     case 'CREATE_FAILED':
     case 'CREATE_TIMEOUT':
     case 'DESTROY_TIMEOUT':
+    case 'VALIDATE_TIMEOUT':
       return error.code;
     default:
       return exact<never>()(error.code);
@@ -384,6 +386,7 @@ async function resourcePool(): Promise<void> {
     acquireTimeout: 30_000,
     createTimeout: 5_000,
     destroyTimeout: 5_000,
+    validateTimeout: 5_000,
     idleTimeout: 30_000,
     softIdleTimeout: Infinity,
     maxLifetime: 3_600_000,
@@ -455,6 +458,13 @@ async function resourcePool(): Promise<void> {
   exact<void>()(pool.start());
   exact<Promise<void>>()(pool.ready());
   exact<Promise<void>>()(pool.drain());
+  const resourceDrain: ResourceDrainOptions = { timeout: 1_000 };
+  exact<Promise<void>>()(pool.drain(resourceDrain));
+  exact<boolean>()(pool.closed);
+  exact<boolean>()(pool.draining);
+  // @ts-expect-error getters only
+  pool.closed = true;
+  exact<5_000>()(RESOURCE_DEFAULTS.validateTimeout);
   exact<Promise<void>>()(pool.clear());
   exact<Promise<void>>()(pool.close());
   exact<Promise<void>>()(pool[Symbol.asyncDispose]());
@@ -652,6 +662,7 @@ async function genericPoolApi(): Promise<void> {
   exact<Promise<void>>()(pool.destroy(client));
   exact<Promise<number>>()(pool.use(async (c) => (await c.query('SELECT 1')).rows.length, 0));
   exact<number>()(pool.spareResourceCapacity + pool.size + pool.available + pool.borrowed + pool.pending + pool.max + pool.min);
+  exact<number | null>()(pool._scheduledEviction);
   exact<Promise<void>>()(pool.drain().then(() => pool.clear()));
 
   const eventNames: (keyof PoolEvents)[] = ['factoryCreateError', 'factoryDestroyError'];

@@ -490,3 +490,134 @@ fn a_pool_that_stops_refilling_creates_only_for_its_waiters() {
     );
     pool.close();
 }
+
+/// The slot of the next `Create` event (waits up to 10 s for it).
+fn next_create(sink: &Recorder) -> u32 {
+    match sink.wait_for(|e| matches!(e, ResourceEvent::Create { .. })) {
+        ResourceEvent::Create { slot } => slot,
+        other => panic!("expected a create, got {other:?}"),
+    }
+}
+
+#[test]
+fn retry_for_waiters_keeps_the_waiter_and_retries_after_the_backoff() {
+    let (pool, sink) = pool(ResourceConfig {
+        create_backoff: Duration::from_millis(20),
+        retry_for_waiters: true,
+        ..config(1)
+    });
+    let slot = queue_creating(&pool, 1);
+    assert_eq!(
+        pool.create_failed(slot, false),
+        (None, None),
+        "the waiter stays; no create during the backoff"
+    );
+    assert_eq!(pool.stats().waiting, 1);
+    // Another failure in a row: the backoff doubles, and the waiter still waits.
+    let retry = next_create(&sink);
+    assert_eq!(pool.create_failed(retry, false), (None, None));
+    let retry = next_create(&sink);
+    assert_eq!(pool.created(retry), Some(Placement::Handoff(1)));
+    assert_eq!(pool.stats().create_failures, 2);
+    pool.close();
+}
+
+#[test]
+fn retry_for_waiters_holds_back_new_waiters_creates_during_the_backoff() {
+    let (pool, sink) = pool(ResourceConfig {
+        create_backoff: Duration::from_millis(200),
+        retry_for_waiters: true,
+        ..config(2)
+    });
+    let slot = queue_creating(&pool, 1);
+    assert_eq!(pool.create_failed(slot, false), (None, None));
+    // A new acquire does not bypass the backoff: no create of its own now...
+    assert_eq!(pool.acquire(2, 0, None), Take::Queued { create: None });
+    assert_eq!(pool.stats().creating, 0);
+    // ...but both get one once the backoff is over.
+    let retries = [next_create(&sink), next_create(&sink)];
+    let placements: Vec<_> = retries.iter().map(|&s| pool.created(s)).collect();
+    assert!(placements.contains(&Some(Placement::Handoff(1))));
+    assert!(placements.contains(&Some(Placement::Handoff(2))));
+    pool.close();
+}
+
+#[test]
+fn retry_for_waiters_is_bounded_by_the_waiters_deadline() {
+    let (pool, sink) = pool(ResourceConfig {
+        create_backoff: Duration::from_millis(5),
+        retry_for_waiters: true,
+        ..config(1)
+    });
+    let slot = match pool.acquire(1, 0, Some(Duration::from_millis(50))) {
+        Take::Queued { create: Some(slot) } => slot,
+        other => panic!("expected a create, got {other:?}"),
+    };
+    pool.create_failed(slot, false);
+    // Keep failing every retry until the waiter's deadline takes it out.
+    loop {
+        let event = sink.wait_for(|e| {
+            matches!(
+                e,
+                ResourceEvent::Create { .. } | ResourceEvent::WaiterTimedOut { .. }
+            )
+        });
+        match event {
+            ResourceEvent::Create { slot } => {
+                pool.create_failed(slot, false);
+            }
+            ResourceEvent::WaiterTimedOut { waiter } => {
+                assert_eq!(waiter, 1);
+                break;
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(pool.stats().waiting, 0);
+    // Nobody waits any more: no retries.
+    std::thread::sleep(Duration::from_millis(100));
+    let late = sink.taken();
+    let creates = late
+        .iter()
+        .filter(|e| matches!(e, ResourceEvent::Create { .. }))
+        .count();
+    assert!(creates <= 1, "at most one retry already planned: {late:?}");
+    pool.close();
+}
+
+#[test]
+fn without_retry_for_waiters_a_waiter_left_gets_a_create_at_once() {
+    let (pool, _) = pool(ResourceConfig {
+        create_backoff: Duration::from_secs(60),
+        ..config(2)
+    });
+    let slot = queue_creating(&pool, 1);
+    assert_eq!(pool.acquire(2, 0, None), Take::Queued { create: Some(1) });
+    let (rejected, next) = pool.create_failed(slot, true);
+    assert_eq!(rejected, Some(1));
+    assert_eq!(next, None, "waiter 2 has its own create in flight");
+    assert_eq!(pool.acquire(3, 0, None), Take::Queued { create: Some(0) });
+    pool.close();
+}
+
+#[test]
+fn retry_for_waiters_ends_when_the_pool_stops_refilling() {
+    let (pool, sink) = pool(ResourceConfig {
+        create_backoff: Duration::from_secs(60),
+        retry_for_waiters: true,
+        ..config(1)
+    });
+    let slot = queue_creating(&pool, 1);
+    assert_eq!(pool.acquire(2, 0, None), Take::Queued { create: None });
+    assert_eq!(pool.create_failed(slot, false), (None, None));
+    // Draining: no waiting out the 60 s backoff; the retry starts now, and a failure
+    // rejects a waiter and starts the create for the next one at once.
+    pool.stop_refill();
+    let retry = next_create(&sink);
+    let (rejected, next) = pool.create_failed(retry, true);
+    assert_eq!(rejected, Some(1));
+    let next = next.expect("a create for the waiter left");
+    assert_eq!(pool.create_failed(next, true), (Some(2), None));
+    assert_eq!(pool.stats().waiting, 0);
+    pool.close();
+}

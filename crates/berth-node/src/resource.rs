@@ -35,6 +35,9 @@ pub struct ResourceEngineConfig {
     pub tests_per_eviction: f64,
     /// First wait before `min` is refilled after a failed create (doubles, capped at 10 s).
     pub create_backoff: f64,
+    /// A failed create leaves the waiters queued and creates for them are retried on the
+    /// backoff (generic-pool's contract); default false: the owner rejects a waiter.
+    pub retry_for_waiters: Option<bool>,
 }
 
 /// A count where `Infinity` (or anything past u32) means no limit.
@@ -64,6 +67,7 @@ impl From<ResourceEngineConfig> for ResourceConfig {
             eviction_interval: millis(c.eviction_interval).unwrap_or(Duration::from_secs(1)),
             tests_per_eviction: count(c.tests_per_eviction),
             create_backoff: millis(c.create_backoff).unwrap_or(Duration::from_secs(10)),
+            retry_for_waiters: c.retry_for_waiters.unwrap_or(false),
         }
     }
 }

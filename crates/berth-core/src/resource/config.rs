@@ -28,6 +28,13 @@ pub struct ResourceConfig {
     /// The first wait before `min` is refilled after a failed create; doubles with every
     /// failure in a row up to 10 s, and starts over after a create succeeds.
     pub create_backoff: Duration,
+    /// What a failed create means for the waiters. `false` (berth's `ResourcePool`): the
+    /// owner may reject the next waiter with the cause, and a create for the remaining
+    /// waiters starts at once. `true` (generic-pool's contract, for `berth/generic-pool`):
+    /// waiters stay queued, bounded by their deadlines, and creates for them are retried on
+    /// the same backoff as `min` refills (no create for waiters starts while it runs), so
+    /// a dead backend is not hammered.
+    pub retry_for_waiters: bool,
 }
 
 impl Default for ResourceConfig {
@@ -44,6 +51,7 @@ impl Default for ResourceConfig {
             eviction_interval: Duration::from_secs(1),
             tests_per_eviction: u32::MAX,
             create_backoff: Duration::from_millis(100),
+            retry_for_waiters: false,
         }
     }
 }

@@ -46,6 +46,9 @@ struct State {
     /// The current refill backoff (0: none) and when a refill may run again (clock ms).
     backoff_ms: u64,
     retry_at: u64,
+    /// Waiters wait out a failed create's backoff (`retry_for_waiters`, until the pool
+    /// stops refilling: a draining pool rejects them instead, so that it drains).
+    retry_for_waiters: bool,
     /// Creates ever completed: seeds the lifetime jitter.
     expiry_seed: u64,
     /// Picks which waits are timed.
@@ -93,10 +96,23 @@ impl State {
         self.slots.insert_creating()
     }
 
-    /// A create for the waiters, when more wait than creates in flight will serve.
+    /// A create for the waiters, when more wait than creates in flight will serve (and, when
+    /// creates for waiters are retried, no backoff holds them back).
     fn demand_create(&mut self, config: &ResourceConfig) -> Option<SlotId> {
-        (!self.closed && self.waiters.len() > self.creating as usize && self.open() < config.max)
-            .then(|| self.new_slot())
+        (self.waiters_need_create(config)
+            && !(self.retry_for_waiters && self.backing_off(now_ms())))
+        .then(|| self.new_slot())
+    }
+
+    /// More waiters than creates in flight will serve, and room under `max`.
+    fn waiters_need_create(&self, config: &ResourceConfig) -> bool {
+        !self.closed && self.waiters.len() > self.creating as usize && self.open() < config.max
+    }
+
+    /// A backoff after a failed create is running (`retry_at` is 0 once a create succeeded,
+    /// so a pool whose creates work reads no clock here).
+    fn backing_off(&self, now: u64) -> bool {
+        self.retry_at != 0 && now < self.retry_at
     }
 
     /// A create for `min`, unless a backoff after a failed create holds it back.
@@ -127,8 +143,11 @@ impl ResourcePool {
     ) -> Arc<ResourcePool> {
         let (shutdown, stop) = watch::channel(false);
         let pool = Arc::new(ResourcePool {
+            state: Mutex::new(State {
+                retry_for_waiters: config.retry_for_waiters,
+                ..State::default()
+            }),
             config,
-            state: Mutex::new(State::default()),
             wait: Histogram::default(),
             deadlines: Deadlines::default(),
             refill: Notify::new(),
@@ -194,8 +213,18 @@ impl ResourcePool {
             self.deadlines.note(deadline);
         }
         Take::Queued {
-            create: st.demand_create(&self.config),
+            create: self.demand_create_or_plan(st),
         }
+    }
+
+    /// A create for the waiters now, or, when a backoff holds it back (`retry_for_waiters`),
+    /// a wake-up for the timer task to start it once the backoff is over.
+    fn demand_create_or_plan(&self, st: &mut State) -> Option<SlotId> {
+        let create = st.demand_create(&self.config);
+        if create.is_none() && st.retry_for_waiters && st.waiters_need_create(&self.config) {
+            self.refill.notify_one();
+        }
+        create
     }
 
     /// Returns a borrowed slot; None when it is not borrowed.
@@ -261,7 +290,8 @@ impl ResourcePool {
 
     /// A create failed; its slot is gone. With `reject_waiter`, the next waiter, for the
     /// owner to reject with the cause (so a failing factory never leaves acquires hanging).
-    /// Then a new slot to create when waiters remain that no create in flight will serve.
+    /// Then a new slot to create when waiters remain that no create in flight will serve
+    /// (with `retry_for_waiters`, none: the timer task starts it once the backoff is over).
     /// Refills of `min` back off from now on.
     pub fn create_failed(
         &self,
@@ -318,7 +348,7 @@ impl ResourcePool {
         st.slots.remove(id);
         st.destroying -= 1;
         st.tally.destroyed += 1;
-        st.demand_create(&self.config)
+        self.demand_create_or_plan(st)
             .or_else(|| st.min_create(&self.config, now_ms()))
     }
 
@@ -328,8 +358,17 @@ impl ResourcePool {
     }
 
     /// Stops keeping `min` (a draining pool creates only for the waiters it still serves).
+    /// With `retry_for_waiters`, waiters no longer wait out a backoff: the timer task starts
+    /// their creates now, and each failed one may reject a waiter (so a pool whose creates
+    /// keep failing still drains).
     pub fn stop_refill(&self) {
-        lock(&self.state).started = false;
+        let mut st = lock(&self.state);
+        st.started = false;
+        if st.retry_for_waiters {
+            st.retry_for_waiters = false;
+            drop(st);
+            self.refill.notify_one();
+        }
     }
 
     /// Every idle slot is now being destroyed: the owner destroys them.
@@ -503,19 +542,30 @@ impl ResourcePool {
         }
     }
 
-    /// Starts the creates `min` needs and reports them; returns when a refill held back by
-    /// a backoff may run.
+    /// Starts the creates `min` needs (and, with `retry_for_waiters`, those the waiters
+    /// need) and reports them; returns when a create held back by a backoff may run.
     pub(crate) fn refill(&self, now: u64) -> Option<u64> {
         let (slots, retry) = {
             let mut st = lock(&self.state);
-            let slots: Vec<SlotId> =
-                std::iter::from_fn(|| st.min_create(&self.config, now)).collect();
-            let held_back = st.started
+            let mut slots: Vec<SlotId> = Vec::new();
+            // Creates for waiters a failed create left waiting (generic-pool's contract).
+            if self.config.retry_for_waiters && !(st.retry_for_waiters && st.backing_off(now)) {
+                slots.extend(std::iter::from_fn(|| {
+                    st.waiters_need_create(&self.config).then(|| st.new_slot())
+                }));
+            }
+            slots.extend(std::iter::from_fn(|| st.min_create(&self.config, now)));
+            let min_held_back = st.started
                 && !st.closed
                 && now < st.retry_at
                 && st.size() < self.config.min
                 && st.open() < self.config.max;
-            (slots, held_back.then_some(st.retry_at))
+            let waiters_held_back =
+                st.retry_for_waiters && st.backing_off(now) && st.waiters_need_create(&self.config);
+            (
+                slots,
+                (min_held_back || waiters_held_back).then_some(st.retry_at),
+            )
         };
         for slot in slots {
             self.sink.emit(ResourceEvent::Create { slot });
