@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 mod deadlines;
 pub mod destination;
+mod destinations;
 pub mod dial;
 mod dns;
 pub mod error;
@@ -35,10 +36,11 @@ mod watch;
 
 pub use config::{IdleOrder, PoolConfig};
 pub use destination::{Destination, InvalidDestination};
+pub use destinations::DestPin;
 pub use error::{DialError, DialErrorCode};
 pub use events::{Event, EventSink};
 pub use policy::AddressPolicy;
-pub use pool::{Acquire, ConnSnapshot, DestPin, DestSnapshot, Placement, Pool};
+pub use pool::{Acquire, ConnSnapshot, DestSnapshot, Placement, Pool};
 pub use probe::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink, ProbeState};
 pub use resource::{
     Placement as ResourcePlacement, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink,

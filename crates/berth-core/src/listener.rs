@@ -2,7 +2,7 @@
 //! routing function) once per connection where it goes, and runs the session natively, so
 //! that JS never touches a proxied session's bytes.
 
-use crate::pool::DestPin;
+use crate::destinations::DestPin;
 use crate::pool::Pool;
 use crate::relay::Counts;
 use crate::session::{self, Abort, Client, SessionEnd, SessionRequest};

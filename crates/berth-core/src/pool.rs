@@ -8,7 +8,7 @@
 use crate::clock::now_ms;
 use crate::config::{IdleOrder, PoolConfig};
 use crate::deadlines::Deadlines;
-use crate::destination::{Destination, InvalidDestination};
+use crate::destination::Destination;
 use crate::dial::dial;
 use crate::error::{DialError, DialErrorCode};
 use crate::events::{Event, EventSink};
@@ -18,11 +18,11 @@ use crate::redact::redact;
 use crate::shard::{shard_of, Conn, ConnId, ConnState, DestId, DestState, Shard, SHARDS};
 use crate::stats::{Counters, EvictReason, StatsSnapshot};
 use crate::waiters::{Waiter, WaiterId};
-use crate::watch::Watch;
+use crate::watch::{split_watch_token, watch_token, Watch};
 use std::collections::VecDeque;
 use std::os::fd::{IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
@@ -110,7 +110,7 @@ pub struct Pool {
     has_starved: AtomicBool,
     deadlines: Deadlines,
     /// Reuses handed to waiters in destinations since forgotten (`stats().reused` keeps them).
-    forgotten_handoffs: AtomicU64,
+    pub(crate) forgotten_handoffs: AtomicU64,
     /// Watches JS's connections for anything arriving (see watch.rs).
     watch: Watch,
     /// The watch could not be read once: from then on every connection is peeked.
@@ -180,82 +180,6 @@ impl Pool {
 
     pub(crate) fn deadlines(&self) -> &Deadlines {
         &self.deadlines
-    }
-
-    /// Parses `input` once; later calls with the same string are a map lookup. The id stays
-    /// valid while the destination holds something; one that held nothing through a sweep is
-    /// forgotten, and acquiring with its id answers `UnknownDestination` (intern again).
-    pub fn intern(&self, input: &str) -> Result<DestId, InvalidDestination> {
-        self.intern_with(input, false)
-    }
-
-    /// As `intern`, and the destination is not forgotten until the pin is dropped: for
-    /// listeners and sessions, which hold an id across awaits.
-    pub fn intern_pinned(self: &Arc<Self>, input: &str) -> Result<DestPin, InvalidDestination> {
-        let id = self.intern_with(input, true)?;
-        Ok(DestPin {
-            pool: Arc::downgrade(self),
-            id,
-        })
-    }
-
-    /// Interning holds the interner's lock while it makes sure the shard knows the
-    /// destination: the sweep forgets under the write lock, so the two never interleave.
-    fn intern_with(&self, input: &str, pin: bool) -> Result<DestId, InvalidDestination> {
-        {
-            let interner = self
-                .interner
-                .read()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some((id, target)) = interner.lookup(input) {
-                let mut shard = lock(&self.shards[shard_of(id)]);
-                let ds = shard.add_dest(id, &target);
-                ds.pins += u32::from(pin);
-                return Ok(id);
-            }
-        }
-        let mut interner = self
-            .interner
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (id, target, _) = interner.intern(input)?;
-        let mut shard = lock(&self.shards[shard_of(id)]);
-        let ds = shard.add_dest(id, &target);
-        ds.pins += u32::from(pin);
-        Ok(id)
-    }
-
-    fn unpin(&self, id: DestId) {
-        if let Some(ds) = self.shard(id).dest(id) {
-            ds.pins = ds.pins.saturating_sub(1);
-        }
-    }
-
-    /// Forgets every destination that holds nothing: no connection, waiter or pin. Memory
-    /// is bounded by what the pool holds, not by every destination it was ever asked for.
-    pub(crate) fn forget_unused(&self) {
-        let mut interner = self
-            .interner
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for shard in self.shards.iter() {
-            let removed = lock(shard).remove_unused_dests();
-            for (id, ds) in removed {
-                self.forgotten_handoffs
-                    .fetch_add(ds.handoff_reuses, Ordering::Relaxed);
-                interner.forget(id);
-            }
-        }
-    }
-
-    /// Destinations the pool knows now (held, or not yet swept).
-    pub fn destination_count(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).dest_count()).sum()
-    }
-
-    /// Whether `dest` is still known (not forgotten).
-    pub fn knows(&self, dest: DestId) -> bool {
-        self.shard(dest).has_dest(dest)
     }
 
     pub(crate) fn shard(&self, id: impl Into<u64>) -> MutexGuard<'_, Shard> {
@@ -1112,40 +1036,6 @@ impl Pool {
     pub fn shutdown(self: &Arc<Self>) {
         self.close();
     }
-}
-
-/// A destination kept from being forgotten (see `Pool::intern_pinned`) until this is dropped.
-pub struct DestPin {
-    pool: Weak<Pool>,
-    id: DestId,
-}
-
-impl DestPin {
-    pub fn id(&self) -> DestId {
-        self.id
-    }
-}
-
-impl Drop for DestPin {
-    fn drop(&mut self) {
-        if let Some(pool) = self.pool.upgrade() {
-            pool.unpin(self.id);
-        }
-    }
-}
-
-impl std::fmt::Debug for DestPin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DestPin({})", self.id)
-    }
-}
-
-fn watch_token(id: ConnId, serial: u32) -> u64 {
-    (u64::from(serial) << 32) | u64::from(id)
-}
-
-fn split_watch_token(token: u64) -> (ConnId, u32) {
-    (token as u32, (token >> 32) as u32)
 }
 
 /// Takes one unit of `counter` if it stays within `max`.

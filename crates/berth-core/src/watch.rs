@@ -14,6 +14,7 @@
 //! from the set. Removing by number after JS closed it could hit another socket that reuses
 //! the number.
 
+use crate::shard::ConnId;
 use std::os::fd::RawFd;
 
 /// Events taken per `epoll_wait`: a drain loops while a wait fills the buffer.
@@ -131,4 +132,13 @@ impl Drop for Watch {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// A connection's watch token: its id and serial (ids are reused, serials tell them apart).
+pub(crate) fn watch_token(id: ConnId, serial: u32) -> u64 {
+    (u64::from(serial) << 32) | u64::from(id)
+}
+
+pub(crate) fn split_watch_token(token: u64) -> (ConnId, u32) {
+    (token as u32, (token >> 32) as u32)
 }

@@ -1,0 +1,113 @@
+//! Destination ids: interning strings, pinning the ids that listeners and sessions hold
+//! across awaits, and forgetting destinations that hold nothing, so that memory is bounded
+//! by what the pool holds rather than by every destination it was ever asked for.
+
+use crate::destination::InvalidDestination;
+use crate::pool::{lock, Pool};
+use crate::shard::{shard_of, DestId};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+impl Pool {
+    /// Parses `input` once; later calls with the same string are a map lookup. The id stays
+    /// valid while the destination holds something; one that held nothing through a sweep is
+    /// forgotten, and acquiring with its id answers `UnknownDestination` (intern again).
+    pub fn intern(&self, input: &str) -> Result<DestId, InvalidDestination> {
+        self.intern_with(input, false)
+    }
+
+    /// As `intern`, and the destination is not forgotten until the pin is dropped: for
+    /// listeners and sessions, which hold an id across awaits.
+    pub fn intern_pinned(self: &Arc<Self>, input: &str) -> Result<DestPin, InvalidDestination> {
+        let id = self.intern_with(input, true)?;
+        Ok(DestPin {
+            pool: Arc::downgrade(self),
+            id,
+        })
+    }
+
+    /// Interning holds the interner's lock while it makes sure the shard knows the
+    /// destination: the sweep forgets under the write lock, so the two never interleave.
+    fn intern_with(&self, input: &str, pin: bool) -> Result<DestId, InvalidDestination> {
+        {
+            let interner = self
+                .interner
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((id, target)) = interner.lookup(input) {
+                let mut shard = lock(&self.shards()[shard_of(id)]);
+                let ds = shard.add_dest(id, &target);
+                ds.pins += u32::from(pin);
+                return Ok(id);
+            }
+        }
+        let mut interner = self
+            .interner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (id, target, _) = interner.intern(input)?;
+        let mut shard = lock(&self.shards()[shard_of(id)]);
+        let ds = shard.add_dest(id, &target);
+        ds.pins += u32::from(pin);
+        Ok(id)
+    }
+
+    fn unpin(&self, id: DestId) {
+        if let Some(ds) = self.shard(id).dest(id) {
+            ds.pins = ds.pins.saturating_sub(1);
+        }
+    }
+
+    /// Forgets every destination that holds nothing: no connection, waiter or pin. Memory
+    /// is bounded by what the pool holds, not by every destination it was ever asked for.
+    pub(crate) fn forget_unused(&self) {
+        let mut interner = self
+            .interner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for shard in self.shards().iter() {
+            let removed = lock(shard).remove_unused_dests();
+            for (id, ds) in removed {
+                self.forgotten_handoffs
+                    .fetch_add(ds.handoff_reuses, Ordering::Relaxed);
+                interner.forget(id);
+            }
+        }
+    }
+
+    /// Destinations the pool knows now (held, or not yet swept).
+    pub fn destination_count(&self) -> usize {
+        self.shards().iter().map(|s| lock(s).dest_count()).sum()
+    }
+
+    /// Whether `dest` is still known (not forgotten).
+    pub fn knows(&self, dest: DestId) -> bool {
+        self.shard(dest).has_dest(dest)
+    }
+}
+
+/// A destination kept from being forgotten (see `Pool::intern_pinned`) until this is dropped.
+pub struct DestPin {
+    pool: Weak<Pool>,
+    id: DestId,
+}
+
+impl DestPin {
+    pub fn id(&self) -> DestId {
+        self.id
+    }
+}
+
+impl Drop for DestPin {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.unpin(self.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for DestPin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DestPin({})", self.id)
+    }
+}
