@@ -36,7 +36,7 @@ export declare class Engine {
    * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
    * session's id for `abortForward`.
    */
-  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, done: (done: ForwardDone) => void): number
+  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, idleTimeout: number, done: (done: ForwardDone) => void): number
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
   /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
@@ -205,6 +205,10 @@ export interface ListenConfig {
   peekTimeout: number
   reuseUpstream: boolean
   backlog: number
+  /** Milliseconds; Infinity: none. */
+  idleTimeout: number
+  maxConnections: number
+  maxConnectionsPerClient: number
 }
 
 export interface ListenerStats {
@@ -215,6 +219,10 @@ export interface ListenerStats {
   routeFailures: number
   connectFailures: number
   upstreamReused: number
+  idleTimeouts: number
+  rejectedPerClient: number
+  acceptPauses: number
+  clients: number
 }
 
 /**

@@ -157,6 +157,7 @@ impl Engine {
         head: Option<Buffer>,
         reply: Option<Buffer>,
         reuse: bool,
+        idle_timeout: f64,
         #[napi(ts_arg_type = "(done: ForwardDone) => void")] done: ForwardCallback,
     ) -> Result<f64> {
         let client = berth_core::socket::dup_stream_socket(fd).map_err(|e| {
@@ -171,6 +172,8 @@ impl Engine {
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
             reuse,
+            idle_timeout: millis(idle_timeout),
+            setup_deadline: None,
         };
         let id = self.forwarder.start(&self.pool, request, move |outcome| {
             forward::deliver(done, outcome)
@@ -225,6 +228,9 @@ fn listen(pool: &Arc<Pool>, config: ListenConfig, route: Route) -> Result<Native
         peek_timeout: millis(config.peek_timeout).unwrap_or(Duration::MAX),
         reuse_upstream: config.reuse_upstream,
         backlog: config.backlog.min(i32::MAX as u32) as i32,
+        idle_timeout: millis(config.idle_timeout),
+        max_connections: config.max_connections,
+        max_connections_per_client: config.max_connections_per_client,
     };
     let inner = berth_core::listener::listen(pool, options, route).map_err(|e| {
         Error::new(
