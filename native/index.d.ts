@@ -36,7 +36,7 @@ export declare class Engine {
    * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
    * session's id for `abortForward`.
    */
-  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, idleTimeout: number, done: (done: ForwardDone) => void): number
+  forward(fd: number, dest: number, head: Buffer | undefined | null, reply: Buffer | undefined | null, rules: ForwardRules, done: (done: ForwardDone) => void): number
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
   /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
@@ -195,6 +195,13 @@ export interface ForwardDone {
   end: string
   code?: string
   message?: string
+}
+
+/** How a forward may end, besides both sides closing. */
+export interface ForwardRules {
+  reuseUpstream: boolean
+  /** Milliseconds; Infinity: none. */
+  idleTimeout: number
 }
 
 export interface ListenConfig {

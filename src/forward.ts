@@ -177,7 +177,7 @@ export function handOver(
   const replyBuffer = reply === undefined ? undefined : Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
   let session: number;
   try {
-    session = engine.forward(fd, destId, first, replyBuffer, reuse, idleTimeout ?? DEFAULT_IDLE_TIMEOUT, done);
+    session = engine.forward(fd, destId, first, replyBuffer, { reuseUpstream: reuse, idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT }, done);
   } catch (error) {
     // Nothing was taken: the socket is still the caller's (its buffered bytes put back).
     if (buffered !== null) socket.unshift(buffered);

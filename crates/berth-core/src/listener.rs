@@ -287,9 +287,7 @@ impl Listener {
                 .clients
                 .store(clients.len() as u64, Ordering::Relaxed);
         }
-        self.counters
-            .sessions_active
-            .fetch_add(1, Ordering::AcqRel);
+        self.counters.sessions_active.fetch_add(1, Ordering::AcqRel);
         Some(Slot {
             listener: Arc::clone(self),
             ip,
@@ -311,9 +309,7 @@ impl Listener {
                 .clients
                 .store(clients.len() as u64, Ordering::Relaxed);
         }
-        self.counters
-            .sessions_active
-            .fetch_sub(1, Ordering::AcqRel);
+        self.counters.sessions_active.fetch_sub(1, Ordering::AcqRel);
         self.room.notify_one();
         self.check_done();
     }

@@ -58,6 +58,15 @@ pub struct RelayOutcome {
     pub upstream_reusable: bool,
 }
 
+/// How a relay may end, besides both sides closing.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    /// Stop at the client's end of stream when the upstream can serve again (see `relay`).
+    pub reuse: bool,
+    /// End once no byte moved either way for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+}
+
 /// Byte counts of a running session, readable while it runs.
 #[derive(Default, Debug)]
 pub struct Counts {
@@ -203,11 +212,14 @@ pub async fn relay(
     upstream: &Socket,
     head: &[u8],
     reply: &[u8],
-    reuse: bool,
+    rules: Rules,
     counts: &Counts,
-    idle_timeout: Option<Duration>,
     abort: impl Future<Output = ()>,
 ) -> RelayOutcome {
+    let Rules {
+        reuse,
+        idle_timeout,
+    } = rules;
     counts.active_ms.store(now_ms(), Ordering::Relaxed);
     let progress_in = || Progress {
         bytes: &counts.bytes_in,

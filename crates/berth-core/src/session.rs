@@ -3,7 +3,7 @@
 
 use crate::error::{DialError, DialErrorCode};
 use crate::pool::Pool;
-use crate::relay::{relay, Counts, End, RelayOutcome};
+use crate::relay::{relay, Counts, End, RelayOutcome, Rules};
 use crate::shard::DestId;
 use crate::socket::Socket;
 use std::collections::HashMap;
@@ -124,12 +124,10 @@ pub async fn run(
         end,
         error,
     };
-    let setup_deadline = request
-        .setup_deadline
-        .or_else(|| {
-            let idle = request.idle_timeout?;
-            tokio::time::Instant::now().checked_add(idle)
-        });
+    let setup_deadline = request.setup_deadline.or_else(|| {
+        let idle = request.idle_timeout?;
+        tokio::time::Instant::now().checked_add(idle)
+    });
     let setup_expired = async {
         match setup_deadline {
             Some(at) => tokio::time::sleep_until(at).await,
@@ -185,9 +183,11 @@ pub async fn run(
         upstream,
         &request.head,
         &request.reply,
-        request.reuse,
+        Rules {
+            reuse: request.reuse,
+            idle_timeout: request.idle_timeout,
+        },
         counts,
-        request.idle_timeout,
         stopped,
     )
     .await;

@@ -135,7 +135,10 @@ async fn a_quiet_session_ends_as_idle_and_closes_both_sides() {
     assert_eq!(outcome.end, SessionEnd::Relay(End::IdleTimeout));
     assert_eq!((outcome.bytes_in, outcome.bytes_out), (4, 4));
     assert!(!outcome.upstream_returned);
-    assert!(read_to_close(&mut client).is_empty(), "the client sees the end");
+    assert!(
+        read_to_close(&mut client).is_empty(),
+        "the client sees the end"
+    );
     assert_eq!(pool.stats().open, 0, "the upstream is closed");
 }
 

@@ -156,8 +156,7 @@ impl Engine {
         dest: u32,
         head: Option<Buffer>,
         reply: Option<Buffer>,
-        reuse: bool,
-        idle_timeout: f64,
+        rules: forward::ForwardRules,
         #[napi(ts_arg_type = "(done: ForwardDone) => void")] done: ForwardCallback,
     ) -> Result<f64> {
         let client = berth_core::socket::dup_stream_socket(fd).map_err(|e| {
@@ -171,8 +170,8 @@ impl Engine {
             dest,
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
-            reuse,
-            idle_timeout: millis(idle_timeout),
+            reuse: rules.reuse_upstream,
+            idle_timeout: millis(rules.idle_timeout),
             setup_deadline: None,
         };
         let id = self.forwarder.start(&self.pool, request, move |outcome| {
