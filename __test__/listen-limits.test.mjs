@@ -279,3 +279,18 @@ test('invalid limits are TypeErrors naming the key', async (t) => {
     t.true(error.message.includes(`"${key}"`), error.message);
   }
 });
+
+test('close() while accepting is paused resolves, and ends the session and the waiting client', async (t) => {
+  const upstream = await startUpstream(t, { mode: 'echo' });
+  const pool = createPool(t);
+  const proxy = await pool.listen({ maxConnections: 1 }, upstream.dest);
+  const port = proxy.address().port;
+  const first = await connect(t, port);
+  t.is((await roundTrip(first, 'one')).toString(), 'one');
+  await waitFor(() => proxy.stats().acceptPauses === 1, { message: 'accepting paused' });
+  const waiting = await connect(t, port);
+  const ends = [collect(first), collect(waiting)];
+  await proxy.close();
+  for (const end of await Promise.all(ends)) t.true(end.ended || end.error !== null, 'closed');
+  t.like(proxy.stats(), { sessionsActive: 0, sessionsTotal: 1 });
+});

@@ -209,10 +209,12 @@ impl Listener {
             if !self.wait_for_room(&mut stop).await {
                 break;
             }
+            // Closing wins over a connection waiting in the backlog: none is accepted after.
             let accepted = tokio::select! {
-                accepted = accept(&tcp) => accepted,
+                biased;
                 _ = self.abort.fired() => break,
                 _ = stop.wait_for(|closed| *closed) => break,
+                accepted = accept(&tcp) => accepted,
             };
             match accepted {
                 Ok((stream, remote)) => {
@@ -253,6 +255,9 @@ impl Listener {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            if self.abort.is_fired() {
+                return false;
+            }
             if self.counters.sessions_active.load(Ordering::Acquire) < self.max_connections {
                 return true;
             }
