@@ -44,7 +44,7 @@ export declare class Engine {
    * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
    * session's id for `abortForward`.
    */
-  forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, reuse: boolean, done: (done: ForwardDone) => void): number
+  forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, rules: ForwardRules, done: (done: ForwardDone) => void): number
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
   /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
@@ -236,6 +236,13 @@ export interface ForwardDone {
   message?: string
 }
 
+/** How a forward may end, besides both sides closing. */
+export interface ForwardRules {
+  reuseUpstream: boolean
+  /** Milliseconds; Infinity: none. */
+  idleTimeout: number
+}
+
 export interface ListenConfig {
   host: string
   port: number
@@ -244,6 +251,10 @@ export interface ListenConfig {
   peekTimeout: number
   reuseUpstream: boolean
   backlog: number
+  /** Milliseconds; Infinity: none. */
+  idleTimeout: number
+  maxConnections: number
+  maxConnectionsPerClient: number
 }
 
 export interface ListenerStats {
@@ -254,6 +265,10 @@ export interface ListenerStats {
   routeFailures: number
   connectFailures: number
   upstreamReused: number
+  idleTimeouts: number
+  rejectedPerClient: number
+  acceptPauses: number
+  clients: number
 }
 
 /**

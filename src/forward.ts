@@ -26,6 +26,13 @@ export interface ForwardOptions {
    * closes only after the whole reply.
    */
   reuseUpstream?: boolean;
+  /**
+   * Close both sides once no byte moved in either direction for this many ms (a download to
+   * a silent client is not idle); the result's `end` is then `'idle-timeout'`. The wait for an
+   * upstream is bounded by it too (and by the pool's `acquireTimeout`). `Infinity` turns it
+   * off. Default 60000, as `pool.listen`'s.
+   */
+  idleTimeout?: number;
 }
 
 /** How a forwarded session ended. */
@@ -42,6 +49,8 @@ export type ForwardEnd =
   | 'connect-failed'
   /** The `signal` aborted the session, or its listener closed. */
   | 'aborted'
+  /** Nothing moved either way for `idleTimeout` (or no upstream by then): both sides closed. */
+  | 'idle-timeout'
   /** The pool closed under the session. */
   | 'pool-closed';
 
@@ -60,7 +69,19 @@ export interface ForwardResult {
   error?: BerthError;
 }
 
-const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'signal', 'reuseUpstream']);
+const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'signal', 'reuseUpstream', 'idleTimeout']);
+
+/** Default `idleTimeout` of forwards and listener sessions (ms), see ForwardOptions. */
+export const DEFAULT_IDLE_TIMEOUT = 60_000;
+
+/** An `idleTimeout` option: a number of ms > 0 (Infinity: none), or undefined; else a TypeError. */
+export function idleTimeoutOption(kind: 'listen' | 'forward', value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw new TypeError(`${kind} option "idleTimeout" must be a number of milliseconds > 0 (or Infinity), got ${describe(value)}`);
+  }
+  return value;
+}
 
 export function checkForwardOptions(options: unknown): ForwardOptions {
   if (options === undefined) return {};
@@ -83,6 +104,7 @@ export function checkForwardOptions(options: unknown): ForwardOptions {
   if (o.reuseUpstream !== undefined && typeof o.reuseUpstream !== 'boolean') {
     throw new TypeError(`forward option "reuseUpstream" must be a boolean, got ${describe(o.reuseUpstream)}`);
   }
+  idleTimeoutOption('forward', o.idleTimeout);
   return o;
 }
 
@@ -140,6 +162,7 @@ export function handOver(
   head: Uint8Array | undefined,
   reply: Uint8Array | undefined,
   reuse: boolean,
+  idleTimeout: number | undefined,
   done: (result: ForwardDone) => void,
 ): number {
   const fd = (socket as unknown as { _handle?: SocketHandle | null })._handle?.fd;
@@ -154,7 +177,7 @@ export function handOver(
   const replyBuffer = reply === undefined ? undefined : Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
   let session: number;
   try {
-    session = engine.forward(fd, destination, first, replyBuffer, reuse, done);
+    session = engine.forward(fd, destination, first, replyBuffer, { reuseUpstream: reuse, idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT }, done);
   } catch (error) {
     // Nothing was taken: the socket is still the caller's (its buffered bytes put back).
     if (buffered !== null) socket.unshift(buffered);

@@ -5,6 +5,7 @@
 import * as net from 'node:net';
 import { describe } from './config';
 import { redact } from './redact';
+import { DEFAULT_IDLE_TIMEOUT, idleTimeoutOption } from './forward';
 import { checkListenHost, type NativeListener, type RouteRequest } from './native';
 
 export interface ListenOptions {
@@ -26,6 +27,27 @@ export interface ListenOptions {
   reuseUpstream?: boolean;
   /** Listen backlog. Default 511, as Node's. */
   backlog?: number;
+  /**
+   * Close both sides of a session once no byte moved in either direction for this many ms
+   * (a download to a silent client is not idle). A session that is not relaying this long
+   * after it was accepted (waiting for its peek bytes, its route, or an upstream) is closed
+   * too. Counted in `stats().idleTimeouts`. `Infinity` turns it off (trusted clients only).
+   * Default 60000 (nginx's `proxy_read_timeout`; HAProxy configurations typically use 30-50 s).
+   */
+  idleTimeout?: number;
+  /**
+   * Sessions in flight (being routed or relaying) at most. At the cap the listener stops
+   * accepting: new clients wait in the kernel's backlog (`backlog`) and are served as sessions
+   * end; nothing is refused. Counted in `stats().acceptPauses`. Default 1024 (the pool's
+   * default `maxTotal`: each session needs an upstream).
+   */
+  maxConnections?: number;
+  /**
+   * Sessions in flight per client IP address at most; a connection beyond it is reset at once
+   * and counted in `stats().rejectedPerClient`. A value of `maxConnections` or more turns it
+   * off. Default 128 (an eighth of the default `maxConnections`).
+   */
+  maxConnectionsPerClient?: number;
 }
 
 /** What the route function learns of a new connection. */
@@ -60,9 +82,32 @@ export interface ProxyStats {
   connectFailures: number;
   /** Sessions served by a reused upstream connection. */
   upstreamReused: number;
+  /** Sessions closed by `idleTimeout` (while relaying, or not relaying in time). */
+  idleTimeouts: number;
+  /** Connections reset at once because their address had `maxConnectionsPerClient` sessions. */
+  rejectedPerClient: number;
+  /** Times the listener stopped accepting because `maxConnections` sessions were in flight. */
+  acceptPauses: number;
+  /** Client addresses with sessions in flight now (forgotten with their last session). */
+  clients: number;
 }
 
-const LISTEN_KEYS: ReadonlySet<string> = new Set(['host', 'port', 'peek', 'peekTimeout', 'reuseUpstream', 'backlog']);
+const LISTEN_KEYS: ReadonlySet<string> = new Set([
+  'host',
+  'port',
+  'peek',
+  'peekTimeout',
+  'reuseUpstream',
+  'backlog',
+  'idleTimeout',
+  'maxConnections',
+  'maxConnectionsPerClient',
+]);
+/** Default `maxConnections` and `maxConnectionsPerClient` (see ListenOptions). */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 128;
+/** Engine counters are u32. */
+const MAX_COUNT = 2 ** 31 - 1;
 /** Peeked bytes are copied per connection: a few KiB covers a Host header or a ClientHello. */
 const MAX_PEEK = 64 * 1024;
 
@@ -73,6 +118,9 @@ export interface ResolvedListenOptions {
   peekTimeout: number;
   reuseUpstream: boolean;
   backlog: number;
+  idleTimeout: number;
+  maxConnections: number;
+  maxConnectionsPerClient: number;
 }
 
 function integer(key: string, value: unknown, min: number, max: number, fallback: number): number {
@@ -119,6 +167,15 @@ export function resolveListenOptions(options: unknown): ResolvedListenOptions {
     peekTimeout,
     reuseUpstream: o.reuseUpstream ?? false,
     backlog: integer('backlog', o.backlog, 1, 65535, 511),
+    idleTimeout: idleTimeoutOption('listen', o.idleTimeout) ?? DEFAULT_IDLE_TIMEOUT,
+    maxConnections: integer('maxConnections', o.maxConnections, 1, MAX_COUNT, DEFAULT_MAX_CONNECTIONS),
+    maxConnectionsPerClient: integer(
+      'maxConnectionsPerClient',
+      o.maxConnectionsPerClient,
+      1,
+      MAX_COUNT,
+      DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    ),
   };
 }
 

@@ -202,6 +202,7 @@ async function poolApi(): Promise<void> {
     reply: 'HTTP/1.1 200 Connection Established\r\n\r\n',
     signal,
     reuseUpstream: false,
+    idleTimeout: 30_000,
   };
   const result = await pool.forward(socket, '127.0.0.1:8080', forwardOptions);
   exact<ForwardResult>()(result);
@@ -217,6 +218,7 @@ async function poolApi(): Promise<void> {
     case 'connect-failed':
     case 'aborted':
     case 'pool-closed':
+    case 'idle-timeout':
       break;
     default:
       exact<never>()(result.end);
@@ -227,6 +229,11 @@ async function poolApi(): Promise<void> {
 
   // listen
   const listenOptions: ListenOptions = { host: '127.0.0.1', port: 0, peek: 64, peekTimeout: 500, reuseUpstream: true, backlog: 128 };
+  const limits: ListenOptions = { idleTimeout: 30_000, maxConnections: 512, maxConnectionsPerClient: 16 };
+  // @ts-expect-error maxConnections is a number
+  const badLimits: ListenOptions = { maxConnections: '512' };
+  void limits;
+  void badLimits;
   const route: RouteFunction = async (info) => {
     exact<RouteInfo>()(info);
     exact<string>()(info.remoteAddress);
@@ -247,7 +254,11 @@ async function poolApi(): Promise<void> {
       proxyStats.bytesOut +
       proxyStats.routeFailures +
       proxyStats.connectFailures +
-      proxyStats.upstreamReused,
+      proxyStats.upstreamReused +
+      proxyStats.idleTimeouts +
+      proxyStats.rejectedPerClient +
+      proxyStats.acceptPauses +
+      proxyStats.clients,
   );
   exact<Promise<void>>()(listener.close());
   {

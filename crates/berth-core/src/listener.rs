@@ -1,21 +1,28 @@
 //! The native listener: the engine accepts inbound connections itself, asks a router (the JS
 //! routing function) once per connection where it goes, and runs the session natively, so
 //! that JS never touches a proxied session's bytes.
+//!
+//! Connections come from strangers, so every session is bounded: in time (the idle timeout,
+//! which also bounds the wait for the route and for an upstream), in number (`max_connections`:
+//! at the cap the listener stops accepting and new clients wait in the kernel's backlog), and
+//! per client address (`max_connections_per_client`: more are reset at once). The per-client
+//! table holds only addresses with sessions in flight, so it is never larger than the cap.
 
 use crate::destinations::DestPin;
 use crate::pool::Pool;
-use crate::relay::Counts;
+use crate::relay::{Counts, End};
 use crate::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use crate::shard::DestId;
 use crate::socket::Socket;
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
+use tokio::time::Instant;
 
 pub struct ListenOptions {
     pub addr: SocketAddr,
@@ -27,6 +34,16 @@ pub struct ListenOptions {
     /// Give upstreams back to the pool after sessions that ended cleanly.
     pub reuse_upstream: bool,
     pub backlog: i32,
+    /// Close a session once no byte moved either way for this long; a session that is not
+    /// relaying this long after it was accepted (peek, route, waiting for an upstream) is
+    /// closed too. `None`: never (only for trusted clients).
+    pub idle_timeout: Option<Duration>,
+    /// Sessions in flight (being routed or relaying) at most: at the cap the listener stops
+    /// accepting, so new clients wait in the kernel's backlog, until a session ends.
+    pub max_connections: u32,
+    /// Sessions in flight per client IP address at most: beyond it a new connection from that
+    /// address is accepted and reset at once.
+    pub max_connections_per_client: u32,
 }
 
 /// What the router is told about a new connection.
@@ -66,6 +83,15 @@ pub struct ListenerCounters {
     pub connect_failures: AtomicU64,
     /// Sessions served by a reused upstream connection.
     pub upstream_reused: AtomicU64,
+    /// Sessions closed by the idle timeout (while relaying, or not relaying in time).
+    pub idle_timeouts: AtomicU64,
+    /// Connections reset at once because their address had `max_connections_per_client`
+    /// sessions in flight.
+    pub rejected_per_client: AtomicU64,
+    /// Times the listener stopped accepting because `max_connections` sessions were in flight.
+    pub accept_pauses: AtomicU64,
+    /// Client addresses with sessions in flight now (the per-client table's size).
+    pub clients: AtomicU64,
 }
 
 pub struct Listener {
@@ -74,6 +100,13 @@ pub struct Listener {
     peek: usize,
     peek_timeout: Duration,
     reuse: bool,
+    idle_timeout: Option<Duration>,
+    max_connections: u64,
+    max_per_client: u32,
+    /// Sessions in flight per client address; an address leaves with its last session.
+    clients: Mutex<HashMap<IpAddr, u32>>,
+    /// Signalled when a session ends: the accept loop may be waiting for room.
+    room: Notify,
     router: Mutex<Option<Arc<dyn Router>>>,
     fixed: Option<DestPin>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Option<String>>>>,
@@ -122,6 +155,11 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         peek: options.peek,
         peek_timeout: options.peek_timeout,
         reuse: options.reuse_upstream,
+        idle_timeout: options.idle_timeout,
+        max_connections: u64::from(options.max_connections.max(1)),
+        max_per_client: options.max_connections_per_client.max(1),
+        clients: Mutex::new(HashMap::new()),
+        room: Notify::new(),
         router: Mutex::new(router),
         fixed,
         pending: Mutex::new(HashMap::new()),
@@ -169,21 +207,32 @@ impl Listener {
     async fn accept_loop(self: Arc<Self>, tcp: Socket) {
         let mut stop = self.pool.shutdown_signal();
         loop {
+            if !self.wait_for_room(&mut stop).await {
+                break;
+            }
+            // Closing wins over a connection waiting in the backlog: none is accepted after.
             let accepted = tokio::select! {
-                accepted = accept(&tcp) => accepted,
+                biased;
                 _ = self.abort.fired() => break,
                 _ = stop.wait_for(|closed| *closed) => break,
+                accepted = accept(&tcp) => accepted,
             };
             match accepted {
                 Ok((stream, remote)) => {
-                    self.counters
-                        .sessions_active
-                        .fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = self.admit(remote) else {
+                        // Reset, not FIN: no TIME_WAIT left here by a client that floods.
+                        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                        drop(stream);
+                        continue;
+                    };
+                    // The whole session, routing included, must be relaying by then.
+                    let deadline = self
+                        .idle_timeout
+                        .and_then(|idle| Instant::now().checked_add(idle));
                     let me = Arc::clone(&self);
                     self.pool.runtime().spawn(async move {
-                        me.serve(stream, remote).await;
-                        me.counters.sessions_active.fetch_sub(1, Ordering::Relaxed);
-                        me.check_done();
+                        me.serve(stream, remote, deadline).await;
+                        drop(slot);
                     });
                 }
                 // Out of descriptors or memory: back off a little instead of spinning.
@@ -197,6 +246,80 @@ impl Listener {
         self.check_done();
     }
 
+    /// Waits while `max_connections` sessions are in flight; false when the listener or the
+    /// pool closes meanwhile. Not accepting (rather than accepting and closing) leaves new
+    /// clients in the kernel's backlog, to be served as sessions end.
+    async fn wait_for_room(&self, stop: &mut watch::Receiver<bool>) -> bool {
+        let mut paused = false;
+        loop {
+            // Registered before looking, so that a session ending in between is not missed.
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.abort.is_fired() {
+                return false;
+            }
+            if self.counters.sessions_active.load(Ordering::Acquire) < self.max_connections {
+                return true;
+            }
+            if !paused {
+                paused = true;
+                self.counters.accept_pauses.fetch_add(1, Ordering::Relaxed);
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = self.abort.fired() => return false,
+                _ = stop.wait_for(|closed| *closed) => return false,
+            }
+        }
+    }
+
+    /// Takes a place for a new session from `remote`, or `None` when that address already has
+    /// `max_connections_per_client` sessions in flight (counted).
+    fn admit(self: &Arc<Self>, remote: SocketAddr) -> Option<Slot> {
+        let ip = remote.ip().to_canonical();
+        {
+            let mut clients = lock(&self.clients);
+            let n = clients.entry(ip).or_insert(0);
+            if *n >= self.max_per_client {
+                // `n` is at least 1 here: the entry was there before.
+                self.counters
+                    .rejected_per_client
+                    .fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            *n += 1;
+            self.counters
+                .clients
+                .store(clients.len() as u64, Ordering::Relaxed);
+        }
+        self.counters.sessions_active.fetch_add(1, Ordering::AcqRel);
+        Some(Slot {
+            listener: Arc::clone(self),
+            ip,
+        })
+    }
+
+    /// A session ended: its address's count goes down (the address is forgotten at zero),
+    /// and the accept loop may resume.
+    fn leave(&self, ip: IpAddr) {
+        {
+            let mut clients = lock(&self.clients);
+            if let Some(n) = clients.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    clients.remove(&ip);
+                }
+            }
+            self.counters
+                .clients
+                .store(clients.len() as u64, Ordering::Relaxed);
+        }
+        self.counters.sessions_active.fetch_sub(1, Ordering::AcqRel);
+        self.room.notify_one();
+        self.check_done();
+    }
+
     fn check_done(&self) {
         if !self.accepting.load(Ordering::Acquire)
             && self.counters.sessions_active.load(Ordering::Relaxed) == 0
@@ -205,19 +328,32 @@ impl Listener {
         }
     }
 
-    async fn serve(self: &Arc<Self>, stream: OwnedFd, remote: SocketAddr) {
+    async fn serve(
+        self: &Arc<Self>,
+        stream: OwnedFd,
+        remote: SocketAddr,
+        deadline: Option<Instant>,
+    ) {
         #[cfg(not(target_os = "linux"))]
         let _ = socket2::SockRef::from(&stream).set_tcp_nodelay(true);
         // Accepted non-blocking: registered once, used as it is by the whole session.
         let Ok(client) = Socket::new_nonblocking(stream) else {
             return;
         };
-        let Some((dest, _pin)) = self.route(&client, remote).await else {
-            // Connections still being routed when the listener closes are not the route's fault.
-            if !self.abort.is_fired() {
-                self.counters.route_failures.fetch_add(1, Ordering::Relaxed);
+        let (dest, _pin) = match self.route(&client, remote, deadline).await {
+            Ok(routed) => routed,
+            Err(Unrouted::Idle) => {
+                self.counters.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            return;
+            Err(Unrouted::Refused) => {
+                // Connections still being routed when the listener closes are not the
+                // route's fault.
+                if !self.abort.is_fired() {
+                    self.counters.route_failures.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
         };
         self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);
         let request = SessionRequest {
@@ -226,6 +362,8 @@ impl Listener {
             head: Vec::new(),
             reply: Vec::new(),
             reuse: self.reuse,
+            idle_timeout: self.idle_timeout,
+            setup_deadline: deadline,
         };
         let counts = Counts::default();
         let outcome = session::run(&self.pool, request, &counts, &self.abort).await;
@@ -235,37 +373,45 @@ impl Listener {
         if outcome.upstream_reused {
             c.upstream_reused.fetch_add(1, Ordering::Relaxed);
         }
-        if outcome.end == SessionEnd::ConnectFailed {
-            c.connect_failures.fetch_add(1, Ordering::Relaxed);
+        match outcome.end {
+            SessionEnd::ConnectFailed => {
+                c.connect_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            SessionEnd::Relay(End::IdleTimeout) => {
+                c.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
         }
     }
 
-    /// Peeks, asks the router, and interns its answer; `None` refuses the connection. The
-    /// answer comes pinned (not forgotten while the session holds the pin); a fixed route is
-    /// pinned by the listener itself.
+    /// Peeks, asks the router, and interns its answer, all by `deadline`. The answer comes
+    /// pinned (not forgotten while the session holds the pin); a fixed route is pinned by the
+    /// listener itself.
     async fn route(
         &self,
         stream: &Socket,
         remote: SocketAddr,
-    ) -> Option<(DestId, Option<DestPin>)> {
+        deadline: Option<Instant>,
+    ) -> Result<(DestId, Option<DestPin>), Unrouted> {
         if let Some(pin) = &self.fixed {
-            return Some((pin.id(), None));
+            return Ok((pin.id(), None));
         }
         let mut head = Vec::new();
         if self.peek > 0 {
             head.resize(self.peek, 0);
             let peeked = tokio::select! {
                 peeked = tokio::time::timeout(self.peek_timeout, stream.peek(&mut head)) => peeked,
-                _ = self.abort.fired() => return None,
+                _ = self.abort.fired() => return Err(Unrouted::Refused),
+                _ = expired(deadline) => return Err(Unrouted::Idle),
             };
             let n = match peeked {
                 Ok(Ok(n)) => n,
-                Ok(Err(_)) => return None,
+                Ok(Err(_)) => return Err(Unrouted::Refused),
                 Err(_timed_out) => 0,
             };
             head.truncate(n);
         }
-        let router = lock(&self.router).clone()?;
+        let router = lock(&self.router).clone().ok_or(Unrouted::Refused)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(token, tx);
@@ -276,16 +422,52 @@ impl Listener {
         };
         if !router.ask(token, inbound) {
             lock(&self.pending).remove(&token);
-            return None;
+            return Err(Unrouted::Refused);
         }
         drop(router);
+        // A route that never answers must not hold the client's place: the deadline ends it
+        // (its late answer then finds no token and is ignored).
         let answer = tokio::select! {
-            answer = rx => answer.ok().flatten(),
-            _ = self.abort.fired() => None,
+            answer = rx => Ok(answer.ok().flatten()),
+            _ = self.abort.fired() => Ok(None),
+            _ = expired(deadline) => Err(Unrouted::Idle),
         };
         lock(&self.pending).remove(&token);
-        let pin = self.pool.intern_pinned(&answer?).ok()?;
-        Some((pin.id(), Some(pin)))
+        let answer = answer?.ok_or(Unrouted::Refused)?;
+        let pin = self
+            .pool
+            .intern_pinned(&answer)
+            .map_err(|_| Unrouted::Refused)?;
+        Ok((pin.id(), Some(pin)))
+    }
+}
+
+/// Why a connection got no destination.
+enum Unrouted {
+    /// Refused by the route (or the listener closed meanwhile): counted as a route failure.
+    Refused,
+    /// Not routed by the deadline: counted as an idle timeout.
+    Idle,
+}
+
+/// A session's place on the listener: held from accept to the session's end, given back on
+/// drop (also if the session's task unwinds).
+struct Slot {
+    listener: Arc<Listener>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.listener.leave(self.ip);
+    }
+}
+
+/// Completes at `deadline`; never without one.
+async fn expired(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

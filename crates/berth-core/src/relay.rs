@@ -1,12 +1,16 @@
 //! Moving bytes both ways between an inbound client and an upstream, in the engine: each
 //! direction reads only when its previous chunk is fully written (backpressure), and passes
 //! end of stream on as a half-close (FIN), so protocols that half-close work through it.
+//! An optional idle timeout ends a session through which no byte moved, either way, for that
+//! long (a silent or trickling client must not hold its upstream forever).
 
+use crate::clock::now_ms;
 use crate::liveness::{self, Liveness};
 use crate::socket::Socket;
 use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// A direction's first buffer; it grows when reads fill it (a bulk transfer).
@@ -26,6 +30,9 @@ pub enum End {
     UpstreamError,
     /// Stopped from outside: an abort, the listener or the pool closing.
     Aborted,
+    /// No byte moved either way for the idle timeout (or the session was not relaying by
+    /// then): both sides closed.
+    IdleTimeout,
 }
 
 impl End {
@@ -36,6 +43,7 @@ impl End {
             End::ClientError => "client-error",
             End::UpstreamError => "upstream-error",
             End::Aborted => "aborted",
+            End::IdleTimeout => "idle-timeout",
         }
     }
 }
@@ -50,6 +58,15 @@ pub struct RelayOutcome {
     pub upstream_reusable: bool,
 }
 
+/// How a relay may end, besides both sides closing.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules {
+    /// Stop at the client's end of stream when the upstream can serve again (see `relay`).
+    pub reuse: bool,
+    /// End once no byte moved either way for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+}
+
 /// Byte counts of a running session, readable while it runs.
 #[derive(Default, Debug)]
 pub struct Counts {
@@ -57,6 +74,55 @@ pub struct Counts {
     pub bytes_in: AtomicU64,
     /// Upstream to client (the reply included).
     pub bytes_out: AtomicU64,
+    /// `clock::now_ms()` when a byte was last read or written, either way: the idle
+    /// timeout's reference. Set when the relay starts.
+    pub active_ms: AtomicU64,
+}
+
+/// What one direction updates as bytes move: its byte count and the session's activity time.
+pub(crate) struct Progress<'a> {
+    bytes: &'a AtomicU64,
+    active: &'a AtomicU64,
+}
+
+impl Progress<'_> {
+    /// Bytes were read (not yet written): the session is not idle.
+    pub(crate) fn read(&self) {
+        self.active.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// `n` bytes were written to the destination.
+    pub(crate) fn wrote(&self, n: usize) {
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        self.active.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Writes all of `buf`, each partial write counted as it happens: a slow reader that takes a
+/// large chunk bit by bit is making progress, not idle.
+async fn write_counted(dst: &Socket, mut buf: &[u8], progress: &Progress<'_>) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = dst.write(buf).await?;
+        progress.wrote(n);
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Completes once nothing was read or written, either way, for `limit`; never with `None`.
+async fn idle(counts: &Counts, limit: Option<Duration>) {
+    let Some(limit) = limit else {
+        return std::future::pending().await;
+    };
+    let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        let quiet = now_ms().saturating_sub(counts.active_ms.load(Ordering::Relaxed));
+        if quiet >= limit_ms {
+            return;
+        }
+        // One timer per session, re-armed only when it fires: bytes moving cost no timer work.
+        tokio::time::sleep(Duration::from_millis(limit_ms - quiet)).await;
+    }
 }
 
 /// How one direction stopped.
@@ -75,14 +141,11 @@ async fn direction(
     src: &Socket,
     dst: &Socket,
     first: &[u8],
-    count: &AtomicU64,
+    progress: Progress<'_>,
     stop: Option<&Notify>,
 ) -> DirEnd {
-    if !first.is_empty() {
-        if let Err(e) = dst.write_all(first).await {
-            return DirEnd::WriteError(e);
-        }
-        count.fetch_add(first.len() as u64, Ordering::Relaxed);
+    if let Err(e) = write_counted(dst, first, &progress).await {
+        return DirEnd::WriteError(e);
     }
     let mut buf = vec![0u8; SMALL_BUFFER];
     loop {
@@ -99,14 +162,14 @@ async fn direction(
             Ok(n) => n,
             Err(e) => return DirEnd::ReadError(e),
         };
-        if let Err(e) = dst.write_all(&buf[..n]).await {
+        progress.read();
+        if let Err(e) = write_counted(dst, &buf[..n], &progress).await {
             return DirEnd::WriteError(e);
         }
-        count.fetch_add(n as u64, Ordering::Relaxed);
         if n == buf.len() {
             if buf.len() < LARGE_BUFFER {
                 buf.resize(LARGE_BUFFER, 0);
-            } else if let Some(end) = bulk(src, dst, count, stop).await {
+            } else if let Some(end) = bulk(src, dst, &progress, stop).await {
                 return end;
             }
         }
@@ -119,12 +182,12 @@ async fn direction(
 async fn bulk(
     src: &Socket,
     dst: &Socket,
-    count: &AtomicU64,
+    progress: &Progress<'_>,
     stop: Option<&Notify>,
 ) -> Option<DirEnd> {
     use crate::splice::{self, Spliced};
     let pipe = splice::Pipe::new().ok()?;
-    Some(match splice::relay(src, dst, &pipe, count, stop).await {
+    Some(match splice::relay(src, dst, &pipe, progress, stop).await {
         Spliced::Eof => DirEnd::Eof,
         Spliced::Stopped => DirEnd::Stopped,
         Spliced::ReadError(e) => DirEnd::ReadError(e),
@@ -133,12 +196,13 @@ async fn bulk(
 }
 
 #[cfg(not(target_os = "linux"))]
-async fn bulk(_: &Socket, _: &Socket, _: &AtomicU64, _: Option<&Notify>) -> Option<DirEnd> {
+async fn bulk(_: &Socket, _: &Socket, _: &Progress<'_>, _: Option<&Notify>) -> Option<DirEnd> {
     None
 }
 
-/// Relays between `client` and `upstream` until both directions end, one fails, or `abort`
-/// completes. `head` goes upstream first, `reply` to the client first.
+/// Relays between `client` and `upstream` until both directions end, one fails, `abort`
+/// completes, or nothing moves either way for `idle_timeout`. `head` goes upstream first,
+/// `reply` to the client first.
 ///
 /// With `reuse`, the client's end of stream is not passed upstream: when the client closes
 /// first and the upstream has nothing in flight, the session ends there and the upstream is
@@ -148,20 +212,34 @@ pub async fn relay(
     upstream: &Socket,
     head: &[u8],
     reply: &[u8],
-    reuse: bool,
+    rules: Rules,
     counts: &Counts,
     abort: impl Future<Output = ()>,
 ) -> RelayOutcome {
+    let Rules {
+        reuse,
+        idle_timeout,
+    } = rules;
+    counts.active_ms.store(now_ms(), Ordering::Relaxed);
+    let progress_in = || Progress {
+        bytes: &counts.bytes_in,
+        active: &counts.active_ms,
+    };
+    let progress_out = || Progress {
+        bytes: &counts.bytes_out,
+        active: &counts.active_ms,
+    };
     let stop_out = Notify::new();
-    let inbound = direction(client, upstream, head, &counts.bytes_in, None);
+    let inbound = direction(client, upstream, head, progress_in(), None);
     let outbound = direction(
         upstream,
         client,
         reply,
-        &counts.bytes_out,
+        progress_out(),
         reuse.then_some(&stop_out),
     );
-    tokio::pin!(inbound, outbound, abort);
+    let idle = idle(counts, idle_timeout);
+    tokio::pin!(inbound, outbound, abort, idle);
     let mut in_done = false;
     let mut out_done = false;
     let mut first = None;
@@ -210,7 +288,7 @@ pub async fn relay(
                             // reuse, passing the client's FIN on and the rest of the reply back.
                             upstream.shutdown_write();
                             out_done = false;
-                            outbound.set(direction(upstream, client, &[], &counts.bytes_out, None));
+                            outbound.set(direction(upstream, client, &[], progress_out(), None));
                         }
                     }
                     DirEnd::ReadError(e) => return failed(End::UpstreamError, e),
@@ -219,6 +297,10 @@ pub async fn relay(
             }
             _ = &mut abort => {
                 return RelayOutcome { end: End::Aborted, error: None, upstream_reusable: false };
+            }
+            _ = &mut idle => {
+                // Whatever is in flight is abandoned: the upstream is not reusable.
+                return RelayOutcome { end: End::IdleTimeout, error: None, upstream_reusable: false };
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::error::{DialError, DialErrorCode};
 use crate::pool::Pool;
-use crate::relay::{relay, Counts, End, RelayOutcome};
+use crate::relay::{relay, Counts, End, RelayOutcome, Rules};
 use crate::shard::DestId;
 use crate::socket::Socket;
 use std::collections::HashMap;
@@ -31,6 +31,12 @@ pub struct SessionRequest {
     pub reply: Vec<u8>,
     /// Give the upstream back to the pool when the session ends cleanly.
     pub reuse: bool,
+    /// End the session once no byte moved either way for this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// The session must be relaying by then, or it ends as idle: a wait for an upstream (or,
+    /// in the listener, for the route) holds the client's place with nothing moving. `None`:
+    /// `idle_timeout` from the start of `run`.
+    pub setup_deadline: Option<tokio::time::Instant>,
 }
 
 /// How a session ended, beyond the relay's own ends.
@@ -118,6 +124,16 @@ pub async fn run(
         end,
         error,
     };
+    let setup_deadline = request.setup_deadline.or_else(|| {
+        let idle = request.idle_timeout?;
+        tokio::time::Instant::now().checked_add(idle)
+    });
+    let setup_expired = async {
+        match setup_deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
     let client = match request.client {
         Client::Socket(client) => Ok(client),
         Client::Fd(fd) => Socket::new(fd),
@@ -133,6 +149,8 @@ pub async fn run(
     let acquired = tokio::select! {
         acquired = pool.acquire_upstream(request.dest, None) => acquired,
         _ = abort.fired() => return outcome(SessionEnd::Relay(End::Aborted), false, false, None),
+        // Dropping the acquire gives back a dial in progress (its guard frees the place).
+        _ = setup_expired => return outcome(SessionEnd::Relay(End::IdleTimeout), false, false, None),
     };
     let lease = match acquired {
         Ok(lease) => lease,
@@ -165,7 +183,10 @@ pub async fn run(
         upstream,
         &request.head,
         &request.reply,
-        request.reuse,
+        Rules {
+            reuse: request.reuse,
+            idle_timeout: request.idle_timeout,
+        },
         counts,
         stopped,
     )

@@ -85,18 +85,19 @@ impl Socket {
     /// Writes all of `buf`, waiting for room as the peer reads (backpressure).
     pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {
-            let chunk = buf;
-            // SAFETY: `chunk` is valid for reads of its length. MSG_NOSIGNAL: a peer that went
-            // away is an EPIPE error here, never a SIGPIPE for the process.
-            let send = |fd| {
-                cvt(unsafe {
-                    libc::send(fd, chunk.as_ptr().cast(), chunk.len(), libc::MSG_NOSIGNAL)
-                })
-            };
-            let n = self.with_writable(send).await?;
+            let n = self.write(buf).await?;
             buf = &buf[n..];
         }
         Ok(())
+    }
+
+    /// Writes what the socket takes of `buf` (at least one byte), waiting for room first.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for reads of its length. MSG_NOSIGNAL: a peer that went
+        // away is an EPIPE error here, never a SIGPIPE for the process.
+        let send =
+            |fd| cvt(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) });
+        self.with_writable(send).await
     }
 
     /// Runs `op` on the descriptor once it is readable, again after each EAGAIN.

@@ -4,10 +4,10 @@
 //! short request/response sessions stay on the copy loop and never pay for the pipe's two
 //! descriptors.
 
+use crate::relay::Progress;
 use crate::socket::Socket;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
 
 /// Bytes moved per splice call, and the pipe's capacity.
@@ -74,7 +74,7 @@ pub async fn relay(
     src: &Socket,
     dst: &Socket,
     pipe: &Pipe,
-    count: &AtomicU64,
+    progress: &Progress<'_>,
     stop: Option<&Notify>,
 ) -> Spliced {
     loop {
@@ -94,6 +94,7 @@ pub async fn relay(
             Ok(n) => n,
             Err(e) => return Spliced::ReadError(e),
         };
+        progress.read();
         while pending > 0 {
             match dst
                 .with_writable(|fd| splice(pipe.read.as_raw_fd(), fd, pending))
@@ -101,7 +102,7 @@ pub async fn relay(
             {
                 Ok(n) => {
                     pending -= n;
-                    count.fetch_add(n as u64, Ordering::Relaxed);
+                    progress.wrote(n);
                 }
                 Err(e) => return Spliced::WriteError(e),
             }

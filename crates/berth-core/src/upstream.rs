@@ -84,6 +84,24 @@ impl Drop for DialGuard<'_> {
     }
 }
 
+/// A native acquire counted as waiting (in its destination and the pool) until dropped.
+struct WaitGuard<'a> {
+    pool: &'a Arc<Pool>,
+    dest: DestId,
+    counted: bool,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            if let Some(ds) = self.pool.shard(self.dest).dest(self.dest) {
+                ds.native_waiting -= 1;
+            }
+            self.pool.native_waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Pool {
     /// Leases an upstream connection to `dest` for the engine's own use: an idle native one
     /// that passes its peek, or a new dial when the limits allow, or the first of those to come
@@ -96,7 +114,13 @@ impl Pool {
         let wait = timeout.or(self.config.acquire_timeout);
         let deadline = wait.map(|t| tokio::time::Instant::now() + t);
         let mut stop = self.shutdown_signal();
-        let mut waiting = false;
+        // Uncounted on every way out, a dropped acquire included (an aborted session, a
+        // listener's deadline): a waiter counted forever would make JS releases close for good.
+        let mut waiting = WaitGuard {
+            pool: self,
+            dest,
+            counted: false,
+        };
         let result = loop {
             // Registered before looking, so that a place freed in between is not missed.
             let notified = self.upstream_room.notified();
@@ -105,7 +129,7 @@ impl Pool {
             if self.is_closed() {
                 break Err(closed_error());
             }
-            match self.take_upstream(dest, &mut waiting) {
+            match self.take_upstream(dest, &mut waiting.counted) {
                 Ok(Take::Hit(id, socket)) => {
                     break Ok(Upstream {
                         pool: Arc::clone(self),
@@ -140,12 +164,7 @@ impl Pool {
                 _ = stop.wait_for(|closed| *closed) => break Err(closed_error()),
             }
         };
-        if waiting {
-            if let Some(ds) = self.shard(dest).dest(dest) {
-                ds.native_waiting -= 1;
-            }
-            self.native_waiting.fetch_sub(1, Ordering::Relaxed);
-        }
+        drop(waiting);
         result
     }
 

@@ -96,6 +96,8 @@ fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
         head: Vec::new(),
         reply: Vec::new(),
         reuse,
+        idle_timeout: None,
+        setup_deadline: None,
     }
 }
 

@@ -6,6 +6,14 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
+/// How a forward may end, besides both sides closing.
+#[napi(object)]
+pub struct ForwardRules {
+    pub reuse_upstream: bool,
+    /// Milliseconds; Infinity: none.
+    pub idle_timeout: f64,
+}
+
 #[napi(object)]
 pub struct ForwardDone {
     pub bytes_in: f64,

@@ -171,7 +171,7 @@ impl Engine {
         destination: String,
         head: Option<Buffer>,
         reply: Option<Buffer>,
-        reuse: bool,
+        rules: forward::ForwardRules,
         #[napi(ts_arg_type = "(done: ForwardDone) => void")] done: ForwardCallback,
     ) -> Result<f64> {
         let client = berth_core::socket::dup_stream_socket(fd).map_err(|e| {
@@ -190,7 +190,9 @@ impl Engine {
             dest: pin.id(),
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
-            reuse,
+            reuse: rules.reuse_upstream,
+            idle_timeout: millis(rules.idle_timeout),
+            setup_deadline: None,
         };
         let id = self.forwarder.start(&self.pool, request, move |outcome| {
             drop(pin);
@@ -262,6 +264,9 @@ fn listen(pool: &Arc<Pool>, config: ListenConfig, route: Route) -> Result<Native
         peek_timeout: millis(config.peek_timeout).unwrap_or(Duration::MAX),
         reuse_upstream: config.reuse_upstream,
         backlog: config.backlog.min(i32::MAX as u32) as i32,
+        idle_timeout: millis(config.idle_timeout),
+        max_connections: config.max_connections,
+        max_connections_per_client: config.max_connections_per_client,
     };
     let inner = berth_core::listener::listen(pool, options, route).map_err(|e| {
         Error::new(

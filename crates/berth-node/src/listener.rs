@@ -19,6 +19,10 @@ pub struct ListenConfig {
     pub peek_timeout: f64,
     pub reuse_upstream: bool,
     pub backlog: u32,
+    /// Milliseconds; Infinity: none.
+    pub idle_timeout: f64,
+    pub max_connections: u32,
+    pub max_connections_per_client: u32,
 }
 
 #[napi(object)]
@@ -62,6 +66,10 @@ pub struct ListenerStats {
     pub route_failures: f64,
     pub connect_failures: f64,
     pub upstream_reused: f64,
+    pub idle_timeouts: f64,
+    pub rejected_per_client: f64,
+    pub accept_pauses: f64,
+    pub clients: f64,
 }
 
 impl From<&ListenerCounters> for ListenerStats {
@@ -75,6 +83,10 @@ impl From<&ListenerCounters> for ListenerStats {
             route_failures: get(&c.route_failures),
             connect_failures: get(&c.connect_failures),
             upstream_reused: get(&c.upstream_reused),
+            idle_timeouts: get(&c.idle_timeouts),
+            rejected_per_client: get(&c.rejected_per_client),
+            accept_pauses: get(&c.accept_pauses),
+            clients: get(&c.clients),
         }
     }
 }
