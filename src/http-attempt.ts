@@ -24,6 +24,7 @@ import { requestError } from './http-errors';
 import {
   detachRequest,
   keepAliveHint,
+  OutputRecorder,
   rebind,
   restoreOutput,
   snapshotOutput,
@@ -93,6 +94,8 @@ export class Attempt {
   socket: AgentSocket | null = null;
   /** The request's output while a retry is possible (reused connection, no response byte yet). */
   replay: Replay | undefined = undefined;
+  /** For a request not finished when bound: records its output as it writes it. */
+  recorder: OutputRecorder | undefined = undefined;
   /** `socket.bytesRead` when the request was bound: any more is a response byte. */
   bytesRead = 0;
   skipped = 0;
@@ -149,9 +152,12 @@ export class Attempt {
     socket[kAttempt] = this;
     socket.on('free', onFree);
     req.reusedSocket = lease.reused;
-    if (lease.reused && this.retryable && req.finished && !req.destroyed) {
-      this.replay = snapshotOutput(req);
-      if (this.replay !== undefined) {
+    if (lease.reused && this.retryable && !req.destroyed) {
+      // A finished request's output is all buffered: copied now. One still writing (got and
+      // axios end() after the socket arrives) is recorded as it writes, whatever the order.
+      if (req.finished) this.replay = snapshotOutput(req);
+      else this.recorder = new OutputRecorder(req);
+      if (this.replay !== undefined || this.recorder !== undefined) {
         this.bytesRead = socket.bytesRead;
         // Before Node's own listeners (added when the request takes the socket, on the next tick).
         socket.on('error', onGuardError);
@@ -205,6 +211,7 @@ export class Attempt {
     const lease = this.lease;
     if (lease === null) return;
     this.lease = null;
+    this.#stopRecording();
     this.socket![kAttempt] = undefined;
     this.owner.untrack(this);
     if (keep) lease.release();
@@ -216,7 +223,8 @@ export class Attempt {
    * and the request can be replayed; otherwise does nothing and Node reports the failure.
    */
   failedBeforeResponse(error: boolean): void {
-    const replay = this.replay;
+    const replay = this.replay ?? this.recorder?.replay();
+    this.#stopRecording();
     if (replay === undefined || this.lease === null) return;
     this.replay = undefined;
     const req = this.req;
@@ -243,6 +251,12 @@ export class Attempt {
     // Node detaches the response from a socket it is about to free.
     if (req.res !== null && req.res.socket === null) return;
     socket.destroy();
+  }
+
+  #stopRecording(): void {
+    if (this.recorder === undefined) return;
+    this.recorder.stop();
+    this.recorder = undefined;
   }
 
   #noteKeepAliveHint(socket: AgentSocket, rawHeaders: readonly string[]): boolean {

@@ -36,6 +36,8 @@ export interface RequestInternals {
   outputData: OutputChunk[] | undefined;
   outputSize: number;
   _finish(): void;
+  /** Writes to the socket, or buffers in `outputData` (every write of the request goes through it). */
+  _writeRaw(data: string | Uint8Array, encoding?: unknown, callback?: unknown, size?: unknown): boolean;
 }
 
 /** What the agent uses of a socket that Node's HTTP client works on. */
@@ -79,6 +81,58 @@ export function snapshotOutput(req: RequestInternals): Replay | undefined {
     copy[2 * i + 1] = chunk.encoding;
   }
   return copy;
+}
+
+/** Output recorded beyond this is not kept: such a request is not retried. */
+const MAX_RECORDED = 1024 * 1024;
+
+/**
+ * Records what a request that is not finished yet (`end()` not called when it got its socket,
+ * as got and axios do) writes from now on, so that it can be replayed on another socket if the
+ * reused one fails before the response: what it had buffered, then every `_writeRaw` (through
+ * which Node sends headers and body). Shadows `_writeRaw` on the request until `stop()`.
+ */
+export class OutputRecorder {
+  readonly #req: RequestInternals;
+  readonly #chunks: (string | Uint8Array | BufferEncoding | null | undefined)[] = [];
+  #size = 0;
+  #complete = true;
+
+  constructor(req: RequestInternals) {
+    this.#req = req;
+    for (const chunk of req.outputData ?? []) {
+      if (chunk.data === null) this.#complete = false;
+      else this.#add(chunk.data, chunk.encoding);
+    }
+    const recorder = this;
+    const original = req._writeRaw;
+    req._writeRaw = function recordedWriteRaw(this: RequestInternals, data, encoding, callback, size) {
+      recorder.#add(data, typeof encoding === 'string' ? (encoding as BufferEncoding) : null);
+      return original.call(this, data, encoding, callback, size);
+    };
+  }
+
+  #add(data: string | Uint8Array, encoding: BufferEncoding | null | undefined): void {
+    if (!this.#complete) return;
+    this.#size += data.length;
+    if (this.#size > MAX_RECORDED) {
+      this.#complete = false;
+      this.#chunks.length = 0;
+      return;
+    }
+    // A copy: the caller may reuse its buffer once the write is done.
+    this.#chunks.push(typeof data === 'string' ? data : Buffer.from(data), encoding);
+  }
+
+  /** Everything the request wrote, if it is finished and all of it was recorded. */
+  replay(): Replay | undefined {
+    if (!this.#complete || !this.#req.finished || this.#chunks.length === 0) return undefined;
+    return this.#chunks.slice();
+  }
+
+  stop(): void {
+    delete (this.#req as { _writeRaw?: unknown })._writeRaw;
+  }
 }
 
 /**
