@@ -75,3 +75,24 @@ test('axios: the first request of a process that meets a stale pooled connection
   const out = JSON.parse(child.stdout.trim().split('\n').pop());
   t.deepEqual(out, { ok: true, data: { n: 2 } });
 });
+
+test('localAddress is refused on every request, not only the first to a host:port; nothing is dialed', async (t) => {
+  const server = await startHttpServer(t);
+  const pool = createPool(t);
+  const agent = pool.httpAgent();
+  const http = require('node:http');
+  const attempt = (options) => new Promise((resolve) => {
+    const req = http.get({ host: server.host, port: server.port, path: '/', agent, ...options }, (res) => {
+      res.resume();
+      res.on('end', () => resolve('ok'));
+    });
+    req.on('error', (error) => resolve(error));
+  });
+  t.is(await attempt({}), 'ok', 'a plain request first: the agent has seen this host:port');
+  for (let i = 0; i < 3; i++) {
+    const error = await attempt({ localAddress: '127.0.0.2' });
+    t.true(error instanceof TypeError, `request ${i}: refused (${error})`);
+    t.regex(String(error.message), /localAddress/);
+  }
+  t.is((await server.stats()).accepted, 1, 'no connection was made for the refused requests');
+});

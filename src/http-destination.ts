@@ -19,15 +19,28 @@ export class DestinationCache {
   #host: unknown = undefined;
   #port: unknown = undefined;
   #socketPath: unknown = undefined;
+  #protocol: unknown = undefined;
   #dest = '';
 
   of(options: RequestTarget): string {
-    const { host, port, socketPath } = options;
-    if (host === this.#host && port === this.#port && socketPath === this.#socketPath && this.#dest !== '') return this.#dest;
+    const { host, port, socketPath, protocol, localAddress } = options;
+    // Every option destinationOf() refuses is part of the key (or checked on every request):
+    // a request must not skip a refusal because the one before it had the same host and port.
+    if (
+      host === this.#host &&
+      port === this.#port &&
+      socketPath === this.#socketPath &&
+      protocol === this.#protocol &&
+      localAddress === undefined &&
+      this.#dest !== ''
+    ) {
+      return this.#dest;
+    }
     const dest = destinationOf(options);
     this.#host = host;
     this.#port = port;
     this.#socketPath = socketPath;
+    this.#protocol = protocol;
     this.#dest = dest;
     return dest;
   }
