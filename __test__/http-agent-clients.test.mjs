@@ -96,3 +96,29 @@ test('localAddress is refused on every request, not only the first to a host:por
   }
   t.is((await server.stats()).accepted, 1, 'no connection was made for the refused requests');
 });
+
+test('stats: connections dropped because the Keep-Alive hint passed count as evicted.keepAliveExpired, not as reused', async (t) => {
+  const server = await startHttpServer(t, { keepAliveTimeout: 60_000 });
+  const pool = createPool(t);
+  const agent = pool.httpAgent();
+  const http = require('node:http');
+  const { setTimeout: sleep } = require('node:timers/promises');
+  const get = (path) => new Promise((resolve, reject) => {
+    http.get({ host: server.host, port: server.port, path, agent }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+  });
+  // `Keep-Alive: timeout=1`: reusable for 0.5 s (the hint less keepAliveHintMargin, at most half).
+  const N = 4;
+  for (let i = 0; i < N; i++) {
+    await get('/hint/1');
+    if (i < N - 1) await sleep(600);
+  }
+  const s = pool.stats();
+  t.is(s.created, N, 'every request needed a fresh connection');
+  t.is(s.reused, 0, 'none of them reused one');
+  t.is(s.evicted.keepAliveExpired, N - 1);
+  // Within the window the connection is reused, and counted (twice: the last hint/1 connection,
+  // then again under hint/5).
+  await get('/hint/5');
+  await get('/hint/5');
+  t.is(pool.stats().reused, 2);
+});

@@ -13,11 +13,11 @@ test('a fresh pool reports zeros everywhere', (t) => {
     'dialing', 'evicted', 'idle', 'inUse', 'open', 'reused', 'waiting']) {
     t.true(key in s, `stats() has ${key}`);
   }
-  t.deepEqual(Object.keys(s.evicted).sort(), ['idle', 'lifetime', 'maxUses', 'peerClosed', 'unhealthy']);
+  t.deepEqual(Object.keys(s.evicted).sort(), ['idle', 'keepAliveExpired', 'lifetime', 'maxUses', 'peerClosed', 'unhealthy']);
   t.deepEqual(Object.keys(s.acquireWaitMs).sort(), ['p50', 'p95', 'p99']);
   t.deepEqual(Object.keys(s.connectMs).sort(), ['p50', 'p95', 'p99']);
   t.like(s, { open: 0, idle: 0, inUse: 0, dialing: 0, waiting: 0, created: 0, reused: 0, closed: 0,
-    dialFailures: 0, acquireTimeouts: 0, evicted: { idle: 0, lifetime: 0, peerClosed: 0, unhealthy: 0, maxUses: 0 } });
+    dialFailures: 0, acquireTimeouts: 0, evicted: { idle: 0, lifetime: 0, peerClosed: 0, unhealthy: 0, maxUses: 0, keepAliveExpired: 0 } });
   t.deepEqual(pool.snapshot(), { destinations: [] });
 });
 

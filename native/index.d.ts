@@ -213,6 +213,7 @@ export interface EngineStats {
   evictedPeerClosed: number
   evictedUnhealthy: number
   evictedMaxUses: number
+  evictedKeepAliveExpired: number
   acquireWaitP50: number
   acquireWaitP95: number
   acquireWaitP99: number

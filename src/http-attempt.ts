@@ -17,7 +17,7 @@
  * died from its own 'close' event, which Node emits after the socket's.
  */
 import type * as net from 'node:net';
-import type { Lease } from './lease';
+import { discardExpiredLease, type Lease } from './lease';
 import type { Pool } from './pool';
 import { BerthError } from './errors';
 import { requestError } from './http-errors';
@@ -135,7 +135,14 @@ export class Attempt {
     }
     if (lease.reused && this.skipped < MAX_SKIPPED) {
       const before = socket[kReuseBefore];
-      if (this.resend !== undefined || (before !== undefined && performance.now() >= before)) {
+      if (before !== undefined && performance.now() >= before) {
+        // The server may have closed it by now: given back unused, not counted as a reuse.
+        this.skipped++;
+        discardExpiredLease(lease);
+        this.start();
+        return;
+      }
+      if (this.resend !== undefined) {
         this.skipped++;
         lease.destroy();
         this.start();

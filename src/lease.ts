@@ -6,8 +6,16 @@ import { BerthError } from './errors';
 /** What a lease calls back into (the pool). */
 export interface LeaseOwner {
   releaseConnection(conn: Connection): void;
-  destroyConnection(conn: Connection, error?: Error): void;
+  /** `unused`: given back unused (the HTTP agent's expired keep-alive window), no reuse. */
+  destroyConnection(conn: Connection, error?: Error, unused?: boolean): void;
 }
+
+/**
+ * Destroys a lease's connection as one given back unused because the server's keep-alive hint
+ * had passed (counted in `evicted.keepAliveExpired`, not in `reused`). For the HTTP agent;
+ * not exported from the package.
+ */
+export let discardExpiredLease: (lease: Lease) => void;
 
 export class Lease implements AsyncDisposable {
   /** The connected socket, ready to write. Do not `end()` it: release or destroy the lease. */
@@ -56,6 +64,10 @@ export class Lease implements AsyncDisposable {
   /** `await using lease = await pool.acquire(dest)` releases it at the end of the block. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#conn !== null) this.release();
+  }
+
+  static {
+    discardExpiredLease = (lease) => lease.#owner.destroyConnection(lease.#take(), undefined, true);
   }
 
   #take(): Connection {

@@ -187,6 +187,7 @@ export const EVICT_IDLE = 0;
 export const EVICT_LIFETIME = 1;
 export const EVICT_PEER_CLOSED = 2;
 export const EVICT_UNHEALTHY = 3;
+export const EVICT_KEEP_ALIVE_EXPIRED = 5;
 /** `discard` reason for a connection its user destroyed. */
 export const DISCARD_BY_USER = -1;
 

@@ -25,6 +25,7 @@ import {
   EVENT_DIALED,
   EVENT_EVICT,
   EVENT_WAITER_TIMED_OUT,
+  EVICT_KEEP_ALIVE_EXPIRED,
   EVICT_PEER_CLOSED,
   EVICT_UNHEALTHY,
   KEY_BASE,
@@ -113,7 +114,7 @@ export class Pool implements AsyncDisposable {
   /** What leases and connections call back into: kept off the public type. */
   readonly #owner: LeaseOwner & ConnectionOwner = {
     releaseConnection: (conn) => this.#releaseConnection(conn),
-    destroyConnection: (conn, error) => this.#destroyConnection(conn, error),
+    destroyConnection: (conn, error, unused) => this.#destroyConnection(conn, error, unused),
     onSocketEnded: (conn) => this.#onSocketEnded(conn),
     onSocketClosed: (conn) => this.#onSocketClosed(conn),
   };
@@ -668,10 +669,10 @@ export class Pool implements AsyncDisposable {
     if (this.#onDrained !== undefined) this.#checkDrained();
   }
 
-  #destroyConnection(conn: Connection, error?: Error): void {
+  #destroyConnection(conn: Connection, error?: Error, unused?: boolean): void {
     this.#leased--;
     if (conn.state === ConnState.Leased) {
-      this.#engine.discard(conn.id, DISCARD_BY_USER);
+      this.#engine.discard(conn.id, unused === true ? EVICT_KEEP_ALIVE_EXPIRED : DISCARD_BY_USER);
       conn.destroy(error);
     }
     this.#checkDrained();

@@ -38,6 +38,11 @@ export interface PoolStats {
     unhealthy: number;
     /** Leased `maxUses` times. */
     maxUses: number;
+    /**
+     * Leased by the HTTP agent and given back unused: the server's `Keep-Alive: timeout` hint
+     * had passed (such a lease is not counted in `reused`).
+     */
+    keepAliveExpired: number;
   };
   /** Time from acquire to lease, in milliseconds (reuse hits count as 0). */
   acquireWaitMs: LatencyQuantiles;
@@ -87,6 +92,7 @@ export function toPoolStats(s: EngineStats): PoolStats {
       peerClosed: s.evictedPeerClosed,
       unhealthy: s.evictedUnhealthy,
       maxUses: s.evictedMaxUses,
+      keepAliveExpired: s.evictedKeepAliveExpired,
     },
     acquireWaitMs: { p50: s.acquireWaitP50, p95: s.acquireWaitP95, p99: s.acquireWaitP99 },
     connectMs: { p50: s.connectP50, p95: s.connectP95, p99: s.connectP99 },

@@ -16,6 +16,9 @@ pub enum EvictReason {
     Unhealthy,
     /// Leased `maxUses` times.
     MaxUses,
+    /// Leased, then given back unused because the server's `Keep-Alive: timeout` hint had
+    /// passed (the HTTP agent): not a reuse.
+    KeepAliveExpired,
 }
 
 impl EvictReason {
@@ -26,6 +29,7 @@ impl EvictReason {
             2 => EvictReason::PeerClosed,
             3 => EvictReason::Unhealthy,
             4 => EvictReason::MaxUses,
+            5 => EvictReason::KeepAliveExpired,
             _ => return None,
         })
     }
@@ -46,6 +50,7 @@ pub struct Counters {
     pub evicted_peer_closed: AtomicU64,
     pub evicted_unhealthy: AtomicU64,
     pub evicted_max_uses: AtomicU64,
+    pub evicted_keep_alive_expired: AtomicU64,
     pub acquire_wait: Histogram,
     pub connect: Histogram,
 }
@@ -62,6 +67,7 @@ impl Counters {
             EvictReason::PeerClosed => &self.evicted_peer_closed,
             EvictReason::Unhealthy => &self.evicted_unhealthy,
             EvictReason::MaxUses => &self.evicted_max_uses,
+            EvictReason::KeepAliveExpired => &self.evicted_keep_alive_expired,
         });
     }
 }
@@ -87,6 +93,7 @@ pub struct StatsSnapshot {
     pub evicted_peer_closed: u64,
     pub evicted_unhealthy: u64,
     pub evicted_max_uses: u64,
+    pub evicted_keep_alive_expired: u64,
     pub acquire_wait_p50_ms: f64,
     pub acquire_wait_p95_ms: f64,
     pub acquire_wait_p99_ms: f64,
@@ -102,7 +109,9 @@ impl Counters {
     pub fn fill(&self, s: &mut StatsSnapshot, hits: u64, handoffs: u64) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         s.created = get(&self.created);
-        s.reused = hits + handoffs;
+        // A lease given back unused because its keep-alive window had passed was no reuse.
+        let unused = get(&self.evicted_keep_alive_expired);
+        s.reused = (hits + handoffs).saturating_sub(unused);
         s.closed = get(&self.closed);
         s.dial_failures = get(&self.dial_failures);
         s.acquire_timeouts = get(&self.acquire_timeouts);
@@ -111,6 +120,7 @@ impl Counters {
         s.evicted_peer_closed = get(&self.evicted_peer_closed);
         s.evicted_unhealthy = get(&self.evicted_unhealthy);
         s.evicted_max_uses = get(&self.evicted_max_uses);
+        s.evicted_keep_alive_expired = unused;
         let wait = self
             .acquire_wait
             .quantiles_ms_with_zeros(hits, &[0.5, 0.95, 0.99]);
