@@ -4,7 +4,7 @@
 // a denied destination must reach DESTINATION_DENIED without the server seeing a connection.
 import test from 'ava';
 import http from 'node:http';
-import { BerthError, probe } from 'berth';
+import { BerthError, probe } from 'berth-pool';
 import { startServer } from './helpers/server.mjs';
 import { createPool, rejectsWithCode } from './helpers/pool.mjs';
 import { startFront, connect, collect } from './helpers/forward.mjs';

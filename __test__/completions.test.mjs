@@ -3,7 +3,7 @@
 // rest, TypeErrors for bad arguments. No sockets: tasks are controlled promises.
 import test from 'ava';
 import { setImmediate as tick } from 'node:timers/promises';
-import { completions } from 'berth';
+import { completions } from 'berth-pool';
 import { sleep } from './helpers/net.mjs';
 
 function deferred() {

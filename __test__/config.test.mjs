@@ -1,7 +1,7 @@
 // Config validation: new Pool(config) throws a TypeError naming the offending key.
 import test from 'ava';
 import { inspect } from 'node:util';
-import { Pool, BerthError } from 'berth';
+import { Pool, BerthError } from 'berth-pool';
 
 const COUNT_KEYS = ['maxPerDestination', 'maxIdlePerDestination', 'maxTotal', 'maxTotalIdle', 'maxWaiters', 'maxConcurrentDials'];
 const MS_KEYS = ['idleTimeout', 'maxLifetime', 'connectTimeout', 'acquireTimeout'];

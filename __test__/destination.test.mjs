@@ -4,7 +4,7 @@ import test from 'ava';
 import net from 'node:net';
 import os from 'node:os';
 import { once } from 'node:events';
-import { BerthError, probe } from 'berth';
+import { BerthError, probe } from 'berth-pool';
 import { createPool } from './helpers/pool.mjs';
 import { startServer } from './helpers/server.mjs';
 import { roundTrip } from './helpers/net.mjs';

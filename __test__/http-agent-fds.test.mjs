@@ -3,7 +3,7 @@
 // nothing else in this process opens or closes descriptors while we count them.
 import test from 'ava';
 import http from 'node:http';
-import { Pool } from 'berth';
+import { Pool } from 'berth-pool';
 import { createPool } from './helpers/pool.mjs';
 import { fdCount, freePort, range, sleep, waitFor } from './helpers/net.mjs';
 import { startHttpServer, request, targetOf } from './fixtures/http-upstream.mjs';

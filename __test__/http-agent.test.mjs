@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { Pool, HttpAgent, BerthError } from 'berth';
+import { Pool, HttpAgent, BerthError } from 'berth-pool';
 import { createPool, settledStats } from './helpers/pool.mjs';
 import { freePort, sleep, range, waitFor } from './helpers/net.mjs';
 import { startHttpServer, request, targetOf } from './fixtures/http-upstream.mjs';

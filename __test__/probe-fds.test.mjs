@@ -2,7 +2,7 @@
 // afterwards the process has exactly the descriptors it had before. Alone in its file and
 // serial (as close-fds.test.mjs), so that nothing else opens descriptors while we count.
 import test from 'ava';
-import { probe } from 'berth';
+import { probe } from 'berth-pool';
 import { openPort, closedTarget, filteredTarget, udpPeer, collect, stopLater } from './helpers/probe.mjs';
 import { fdCount, waitFor } from './helpers/net.mjs';
 

@@ -1,7 +1,7 @@
 // probe(targets, { protocol: 'udp' }) on 127.0.0.1: a datagram back is 'open', ICMP port
 // unreachable is 'closed', silence until the timeout is 'filtered'; the payload is sent as given.
 import test from 'ava';
-import { probe } from 'berth';
+import { probe } from 'berth-pool';
 import { udpPeer, freeUdpPort, collect, assertResultShape, stopLater } from './helpers/probe.mjs';
 
 const byIndex = (results) => Object.fromEntries(results.map((r) => [r.index, r]));

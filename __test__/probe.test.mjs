@@ -3,7 +3,7 @@
 // invalid targets and options. Descriptor counts are in probe-fds.test.mjs, UDP in
 // probe-udp.test.mjs.
 import test from 'ava';
-import { probe } from 'berth';
+import { probe } from 'berth-pool';
 import {
   openPort, closedTarget, filteredTarget, collect, nearestRank, assertResultShape, countingInput, stopLater,
 } from './helpers/probe.mjs';

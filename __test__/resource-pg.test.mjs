@@ -5,7 +5,7 @@
 // installed (see helpers/servers.mjs). The pool's sessions are counted by the server
 // (pg_stat_activity, by application_name), from a monitor connection outside the pool.
 import anyTest from 'ava';
-import { pooled } from 'berth';
+import { pooled } from 'berth-pool';
 import { useServers, deferred, eventually, useAllAtOnce } from './helpers/servers.mjs';
 import {
   pg, BROKEN, createPgPool, connectMonitor, countSessions, sampleSessions, terminate,

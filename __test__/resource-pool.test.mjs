@@ -1,6 +1,6 @@
 // ResourcePool basics: reuse, limits, idle order, waiter priority, the ways to borrow.
 import test from 'ava';
-import { pooled } from 'berth';
+import { pooled } from 'berth-pool';
 import { BerthError, createResourcePool, makeFactory, over, until } from './helpers/resources.mjs';
 
 test('a released resource is reused: one create serves sequential acquires', async (t) => {

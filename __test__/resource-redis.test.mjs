@@ -5,7 +5,7 @@
 // redis-server is installed (see helpers/servers.mjs). The pool's connections are counted by
 // the server (CLIENT LIST, by client name), from a monitor connection outside the pool.
 import anyTest from 'ava';
-import { pooled } from 'berth';
+import { pooled } from 'berth-pool';
 import { useServers, deferred, eventually, useAllAtOnce } from './helpers/servers.mjs';
 import {
   BROKEN, ID, createRedisPool, connectMonitor, clientList, countSessions, sampleSessions, kill,

@@ -2,7 +2,7 @@
 // validate that never answers, a close() during a create backoff. "Settles" is checked with a
 // generous bound (10 s against hangs that are forever, or 60 s backoffs): not a speed test.
 import test from 'ava';
-import { RESOURCE_DEFAULTS } from 'berth';
+import { RESOURCE_DEFAULTS } from 'berth-pool';
 import { BerthError, ResourcePool, createResourcePool, makeFactory, over, until } from './helpers/resources.mjs';
 
 const HANG = Symbol('hang');

@@ -260,6 +260,6 @@ async function libraryVersions(withBerth) {
     tarn: require('tarn/package.json').version,
     benny: require('benny/package.json').version,
   };
-  if (withBerth) v.berth = require('berth/package.json').version;
+  if (withBerth) v.berth = require('berth-pool/package.json').version;
   return v;
 }

@@ -130,7 +130,7 @@ export async function runStandalone({ name, run, printTable }) {
   let berth = null;
   if (!process.argv.includes('--peers-only')) {
     try {
-      berth = await import('berth');
+      berth = await import('berth-pool');
     } catch (err) {
       console.error(`${name}: cannot load berth (${err.message}); measuring the peers only`);
     }

@@ -346,7 +346,7 @@ function libraryVersions(withBerth) {
     agentkeepalive: require('agentkeepalive/package.json').version,
     undici: require('undici/package.json').version,
   };
-  if (withBerth) v.berth = require('berth/package.json').version;
+  if (withBerth) v.berth = require('berth-pool/package.json').version;
   return v;
 }
 

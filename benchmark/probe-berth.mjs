@@ -13,7 +13,7 @@ if (!file) {
   process.exit(2);
 }
 const { targets, concurrency, timeoutMs } = readTargets(file);
-const { probe } = await import('berth');
+const { probe } = await import('berth-pool');
 if (typeof probe !== 'function') {
   console.error('probe-berth: this build of berth exports no probe()');
   process.exit(3);

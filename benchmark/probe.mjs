@@ -601,7 +601,7 @@ export async function run({ berth }) {
     versions: {
       node: process.version,
       nmap: nmapVer,
-      berth: contenders.includes('berth') ? createRequire(import.meta.url)('berth/package.json').version : null,
+      berth: contenders.includes('berth') ? createRequire(import.meta.url)('berth-pool/package.json').version : null,
     },
     results,
     warmup,

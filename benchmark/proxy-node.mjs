@@ -37,7 +37,7 @@ function hostPort(dest) {
 }
 
 if (variant.startsWith('berth-')) {
-  const { Pool } = await import('berth');
+  const { Pool } = await import('berth-pool');
   pool = new Pool(POOL_OPTIONS);
   if (variant === 'berth-listen' || variant === 'berth-listen-reuse' || variant === 'berth-listen-fixed') {
     const reuseUpstream = variant === 'berth-listen-reuse';

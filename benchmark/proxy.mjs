@@ -525,7 +525,7 @@ export async function run({ berth }) {
       versions: {
         node: process.version,
         haproxy: haVersion,
-        berth: berth ? createRequire(import.meta.url)('berth/package.json').version : null,
+        berth: berth ? createRequire(import.meta.url)('berth-pool/package.json').version : null,
       },
       results,
       targets: evaluateTargets(results),

@@ -40,7 +40,7 @@ const PG_MAX = 8; // pg clients per pool in case (c)
 const PG_QUERIES_PER_CALLER = 10; // queries each caller does per benny op in case (c)
 const TARGETS = { serial: 3, concurrent: 3, pg: 1 }; // issue 4: ratio to the faster of generic-pool and tarn
 
-const BERTH_LIBS = ['berth', 'berth/generic-pool'];
+const BERTH_LIBS = ['berth', 'berth-pool/generic-pool'];
 const PEERS = ['generic-pool', 'tarn'];
 
 // ---------------------------------------------------------------- berth ResourcePool
@@ -295,7 +295,7 @@ async function loadBerth(berth) {
   if (typeof berth.ResourcePool === 'function') libs.ResourcePool = berth.ResourcePool;
   else notes.push('berth: this build exports no ResourcePool; not measured');
   try {
-    const gp = await import('berth/generic-pool');
+    const gp = await import('berth-pool/generic-pool');
     const createPool = gp.createPool ?? gp.default?.createPool;
     if (typeof createPool === 'function') libs.createPool = createPool;
     else notes.push('berth/generic-pool: exports no createPool; not measured');
@@ -324,15 +324,15 @@ export async function run({ berth }) {
     const plain = [
       { id: 'serial', max: 1, title: 'acquire→release, one caller in a loop, pool max 1', perOp: SERIAL_CYCLES,
         config: { callers: 1, max: 1, cyclesPerOp: SERIAL_CYCLES },
-        loops: { berth: rpSerial, 'berth/generic-pool': bgpSerial, 'generic-pool': gpSerial, tarn: tarnSerial } },
+        loops: { berth: rpSerial, 'berth-pool/generic-pool': bgpSerial, 'generic-pool': gpSerial, tarn: tarnSerial } },
       { id: 'concurrent', max: 10, title: `acquire→release, ${CALLERS} concurrent callers, pool max 10`, perOp: CALLERS * CYCLES_PER_CALLER,
         config: { callers: CALLERS, max: 10, cyclesPerCallerPerOp: CYCLES_PER_CALLER, cyclesPerOp: CALLERS * CYCLES_PER_CALLER },
-        loops: { berth: rpConcurrent, 'berth/generic-pool': bgpConcurrent, 'generic-pool': gpConcurrent, tarn: tarnConcurrent } },
+        loops: { berth: rpConcurrent, 'berth-pool/generic-pool': bgpConcurrent, 'generic-pool': gpConcurrent, tarn: tarnConcurrent } },
     ];
     for (const c of plain) {
       const made = {};
       if (libs.ResourcePool) made.berth = keep('berth', await rpPool(libs.ResourcePool, c.max, trivialFactory(count(c.id, 'berth'))));
-      if (libs.createPool) made['berth/generic-pool'] = keep('berth/generic-pool', await bgpPool(libs.createPool, c.max, trivialFactory(count(c.id, 'berth/generic-pool'))));
+      if (libs.createPool) made['berth-pool/generic-pool'] = keep('berth-pool/generic-pool', await bgpPool(libs.createPool, c.max, trivialFactory(count(c.id, 'berth-pool/generic-pool'))));
       made['generic-pool'] = keep('generic-pool', await gpPool(c.max, trivialFactory(count(c.id, 'generic-pool'))));
       made.tarn = keep('tarn', await tarnPool(c.max, trivialFactory(count(c.id, 'tarn'))));
       const suiteCases = Object.entries(made).map(([lib, pool]) => {
@@ -356,10 +356,10 @@ export async function run({ berth }) {
       const made = {};
       const factory = (lib) => pgFactory(pgServer.url, app(lib), count('pg', lib));
       if (libs.ResourcePool) made.berth = keep('berth', await rpPool(libs.ResourcePool, PG_MAX, factory('berth')));
-      if (libs.createPool) made['berth/generic-pool'] = keep('berth/generic-pool', await bgpPool(libs.createPool, PG_MAX, factory('berth/generic-pool')));
+      if (libs.createPool) made['berth-pool/generic-pool'] = keep('berth-pool/generic-pool', await bgpPool(libs.createPool, PG_MAX, factory('berth-pool/generic-pool')));
       made['generic-pool'] = keep('generic-pool', await gpPool(PG_MAX, factory('generic-pool')));
       made.tarn = keep('tarn', await tarnPool(PG_MAX, factory('tarn')));
-      const loops = { berth: rpPg, 'berth/generic-pool': bgpPg, 'generic-pool': gpPg, tarn: tarnPg };
+      const loops = { berth: rpPg, 'berth-pool/generic-pool': bgpPg, 'generic-pool': gpPg, tarn: tarnPg };
       const suiteCases = Object.entries(made).map(([lib, pool]) => {
         const loop = loops[lib];
         const check = resultCheck(count('pg', lib));
@@ -398,7 +398,7 @@ export async function run({ berth }) {
       libraries: await libraryVersions(libs),
       peerConfig: {
         berth: 'new ResourcePool({ create, destroy, min: max, max, idleTimeout: Infinity })',
-        'berth/generic-pool': 'createPool({ create, destroy }, { max, min: max })',
+        'berth-pool/generic-pool': 'createPool({ create, destroy }, { max, min: max })',
         'generic-pool': 'createPool({ create, destroy }, { max, min: max })',
         tarn: 'new tarn.Pool({ create, destroy, min: max, max, acquireTimeoutMillis: 30000 })',
         resources: '(a), (b): create returns {}; (c): a connected pg.Client',
@@ -430,7 +430,7 @@ async function libraryVersions(libs) {
     pg: require('pg/package.json').version,
     benny: require('benny/package.json').version,
   };
-  if (libs.ResourcePool || libs.createPool) v.berth = require('berth/package.json').version;
+  if (libs.ResourcePool || libs.createPool) v.berth = require('berth-pool/package.json').version;
   return v;
 }
 

@@ -31,7 +31,7 @@ if (wanted.length && suites.length !== wanted.length) {
 let berth = null;
 if (!peersOnly) {
   try {
-    berth = await import('berth');
+    berth = await import('berth-pool');
   } catch (err) {
     console.error(`cannot load berth (run \`npm run build\` first, or pass --peers-only): ${err.message}`);
     process.exit(1);

@@ -14,7 +14,7 @@
 // Errors go to this process's log, never to the client: a message may name internal hosts.
 
 import http from 'node:http';
-import { Pool } from 'berth';
+import { Pool } from 'berth-pool';
 
 const arg = process.argv[2] ?? process.env.PROXY_ADDR ?? '127.0.0.1:8080';
 const [host, port] = arg.includes(':') ? [arg.slice(0, arg.lastIndexOf(':')), arg.slice(arg.lastIndexOf(':') + 1)] : ['127.0.0.1', arg];

@@ -16,7 +16,7 @@
 // Exits 0 when every session got its bytes back intact, 1 otherwise (it runs in CI).
 
 import net from 'node:net';
-import { Pool } from 'berth';
+import { Pool } from 'berth-pool';
 
 const SESSIONS = 4000; // request/reply sessions
 const CONCURRENCY = 32; // sessions in flight at once

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The install test: what `npm install berth` gives a user without Rust. Installs the tarballs
+# The install test: what `npm install berth-pool` gives a user without Rust. Installs the tarballs
 # from pack/ (npm run pack:local) into an empty temporary project with cargo and rustc off PATH,
 # then requires berth (CommonJS) and imports it (ESM) there: each acquires a connection to a
 # loopback echo server, round-trips bytes, releases it and prints pool.stats().
 #
 # The platform packages are not in the registry (the other five never are, here). npm resolves
 # every optionalDependency of berth, gets a 404 (or, --offline, ENOTCACHED) for each and skips
-# it: an optional dependency that cannot be fetched is not an error. berth-linux-x64-gnu is
+# it: an optional dependency that cannot be fetched is not an error. berth-pool-linux-x64-gnu is
 # installed from its tarball in the same `npm install`, as a direct dependency of the project;
-# it is hoisted to node_modules/berth-linux-x64-gnu, where berth's loader finds it, and its
+# it is hoisted to node_modules/berth-pool-linux-x64-gnu, where berth's loader finds it, and its
 # version satisfies berth's optionalDependency, so npm does not fetch it. `--offline` and an
 # empty cache prove that nothing comes from the network.
 #
@@ -17,10 +17,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
-main_tgz=$(ls pack/berth-[0-9]*.tgz 2>/dev/null | head -1)
-platform_tgz=$(ls pack/berth-linux-x64-gnu-[0-9]*.tgz 2>/dev/null | head -1)
+main_tgz=$(ls pack/berth-pool-[0-9]*.tgz 2>/dev/null | head -1)
+platform_tgz=$(ls pack/berth-pool-linux-x64-gnu-[0-9]*.tgz 2>/dev/null | head -1)
 if [ -z "$main_tgz" ] || [ -z "$platform_tgz" ]; then
-  echo "install-test: pack/berth-*.tgz missing: run npm run pack:local first" >&2
+  echo "install-test: pack/berth-pool-*.tgz missing: run npm run pack:local first" >&2
   exit 1
 fi
 
@@ -105,11 +105,11 @@ module.exports = { smoke, loadedFrom };
 if (require.main === module) {
   const guard = setTimeout(() => { console.error('cjs: timed out'); process.exit(1); }, 20000);
   guard.unref();
-  const berth = require('berth');
+  const berth = require('berth-pool');
   const addons = loadedFrom();
   console.log('cjs: require("berth") loaded', addons.join(', '));
-  if (!addons.some((f) => f.includes('/node_modules/berth-linux-x64-gnu/'))) {
-    console.error('cjs: the addon did not come from node_modules/berth-linux-x64-gnu');
+  if (!addons.some((f) => f.includes('/node_modules/berth-pool-linux-x64-gnu/'))) {
+    console.error('cjs: the addon did not come from node_modules/berth-pool-linux-x64-gnu');
     process.exit(1);
   }
   smoke(berth, 'cjs').catch((e) => { console.error(e); process.exit(1); });
@@ -117,7 +117,7 @@ if (require.main === module) {
 JS
 
 cat >"$work/smoke.mjs" <<'JS'
-import berth, { Pool } from 'berth';
+import berth, { Pool } from 'berth-pool';
 import helpers from './smoke.cjs';
 
 const guard = setTimeout(() => { console.error('esm: timed out'); process.exit(1); }, 20000);
@@ -129,11 +129,11 @@ JS
 
 cat >"$work/no-binary.cjs" <<'JS'
 try {
-  require('berth');
+  require('berth-pool');
   console.error('no-binary: berth loaded without a platform package');
   process.exit(1);
 } catch (e) {
-  const want = [`berth: no native binary for ${process.platform}/${process.arch}`, 'build from source', '`npm run build`'];
+  const want = [`berth: no native binary for ${process.platform}/${process.arch}`, 'berth-pool-linux-x64-gnu', 'npm install ./berth-pool-<version>.tgz', 'build from source', '`npm run build`'];
   const missing = want.filter((w) => !e.message.includes(w));
   if (missing.length) {
     console.error('no-binary: unexpected error (missing ' + JSON.stringify(missing) + '):', e);
@@ -162,7 +162,7 @@ echo '{ "name": "berth-install-test", "version": "1.0.0", "private": true }' >"$
 cp "$work/smoke.cjs" "$work/smoke.mjs" "$work/app/"
 run_clean "$work/app" "npm install --offline --no-audit --no-fund ../$main_tgz ../$platform_tgz"
 ls "$work/app/node_modules"
-if [ -e "$work/app/node_modules/berth/native/berth.linux-x64-gnu.node" ]; then
+if [ -e "$work/app/node_modules/berth-pool/native/berth.linux-x64-gnu.node" ]; then
   echo "install-test: the main package carries a .node file" >&2
   exit 1
 fi

@@ -1,4 +1,4 @@
-// Load time of the addon for the README: in a fresh process, `require('berth')` (the facade and
+// Load time of the addon for the README: in a fresh process, `require('berth-pool')` (the facade and
 // the native binary) until the first `new Pool()` has returned. Median of RUNS processes.
 //
 //   node scripts/load-time.mjs [runs]      (default 20; run `npm run build` first)
@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const runs = Number(process.argv[2] ?? 20);
 
-// Run as a CommonJS [eval] module with the repo root as cwd: `require('berth')` resolves the
+// Run as a CommonJS [eval] module with the repo root as cwd: `require('berth-pool')` resolves the
 // package itself through its "exports", as a user's require would.
 const child = `
 const t0 = performance.now();
-const { Pool } = require('berth');
+const { Pool } = require('berth-pool');
 const t1 = performance.now();
 const pool = new Pool();
 const t2 = performance.now();
@@ -34,7 +34,7 @@ const median = (xs) => {
 const ms = (x) => `${x.toFixed(2)} ms`;
 const pick = (k) => samples.map((s) => s[k]);
 console.log(`node ${process.version}, ${process.platform}-${process.arch}, ${runs} fresh processes (median, min-max)`);
-for (const [k, label] of [['total', "require('berth') to first new Pool() done"], ['require', "  require('berth')"], ['newPool', '  first new Pool()']]) {
+for (const [k, label] of [['total', "require('berth-pool') to first new Pool() done"], ['require', "  require('berth-pool')"], ['newPool', '  first new Pool()']]) {
   const xs = pick(k);
   console.log(`${label}: ${ms(median(xs))} (${ms(Math.min(...xs))} - ${ms(Math.max(...xs))})`);
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # npm run pack:local: build the linux-x64-gnu release binary and dist/, then pack, with
-# `npm pack`, the platform package (berth-linux-x64-gnu: the .node only) and the main package
-# (berth: dist/, the generated loader and its types) into pack/ in the repo root.
+# `npm pack`, the platform package (berth-pool-linux-x64-gnu: the .node only) and the main package
+# (berth-pool: dist/, the generated loader and its types) into pack/ in the repo root.
 #
 # Both are packed from staged copies (the repo's files are not changed), as `napi pre-publish`
 # would publish them: the platform package gets the binary copied in, and the main package's
-# package.json gets "optionalDependencies" = every napi target's berth-<platform> at this
+# package.json gets "optionalDependencies" = every napi target's berth-pool-<platform> at this
 # version (the repo's package.json does not list them: they are not in the registry yet, and
 # `npm ci` refuses a lock that lacks them). Fails if either tarball holds a forbidden path.
 #
@@ -50,8 +50,8 @@ for (const t of p.napi.targets) {
   if (!abi[t]) throw new Error("pack:local: no npm/ dir mapping for napi target " + t);
   const dir = "npm/" + abi[t];
   const q = JSON.parse(fs.readFileSync(dir + "/package.json", "utf8"));
-  if (q.name !== p.napi.binaryName + "-" + abi[t] || q.version !== p.version)
-    throw new Error(`pack:local: ${dir}/package.json is ${q.name}@${q.version}, want ${p.napi.binaryName}-${abi[t]}@${p.version}`);
+  if (q.name !== p.name + "-" + abi[t] || q.version !== p.version)
+    throw new Error(`pack:local: ${dir}/package.json is ${q.name}@${q.version}, want ${p.name}-${abi[t]}@${p.version}`);
   p.optionalDependencies[q.name] = p.version;
 }
 fs.writeFileSync(process.argv[1] + "/package.json", JSON.stringify(p, null, 2) + "\n");

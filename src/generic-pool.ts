@@ -3,7 +3,7 @@
  * berth's `ResourcePool`. Switch by changing the import:
  *
  * ```js
- * const genericPool = require('berth/generic-pool'); // was require('generic-pool')
+ * const genericPool = require('berth-pool/generic-pool'); // was require('generic-pool')
  * const pool = genericPool.createPool({ create, destroy, validate }, { max: 10, min: 2 });
  * ```
  *
@@ -560,6 +560,6 @@ export function createPool<T>(factory: Factory<T>, opts?: Options): Pool<T> {
   return new Pool<T>(factory, opts);
 }
 
-/** The module object, shaped like generic-pool's (`import genericPool from 'berth/generic-pool'`). */
+/** The module object, shaped like generic-pool's (`import genericPool from 'berth-pool/generic-pool'`). */
 const genericPool = { Pool, Deque, PriorityQueue, DefaultEvictor, createPool };
 export default genericPool;

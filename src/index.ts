@@ -2,7 +2,7 @@
  * berth: an upstream connection pool for Node.js with a Rust engine.
  *
  * ```ts
- * import { Pool } from 'berth';
+ * import { Pool } from 'berth-pool';
  * const pool = new Pool({ maxPerDestination: 10 });
  * await pool.use('127.0.0.1:6379', async (socket) => { ... });
  * ```

@@ -47,7 +47,7 @@ const NO_WINDOWS =
 
 /**
  * napi-rs's generated loader (native/index.js) picks `./berth.<platform>.node` (a build from
- * source) or the `berth-<platform>` package; when neither loads it throws a generic error.
+ * source) or the `berth-pool-<platform>` package; when neither loads it throws a generic error.
  * Say which platform was looked for and how to get a binary for it instead.
  */
 function loadBinding(): unknown {
@@ -61,12 +61,14 @@ function loadBinding(): unknown {
     const wanted = `${process.platform}-${process.arch}${abi}`;
     const where = `${process.platform}/${process.arch}${libc ? ` (${libc})` : ''}`;
     const why = PREBUILT.includes(wanted)
-      ? `the prebuilt package berth-${wanted} is not installed or did not load ` +
-        `(was it installed with --omit=optional / --no-optional, or on another platform?)`
+      ? `the platform package berth-pool-${wanted} is not installed or did not load. ` +
+        `Install it beside berth-pool: from the registry it comes as an optional dependency ` +
+        `(do not omit optional dependencies); from local tarballs (npm run pack:local), install ` +
+        `both in one command: npm install ./berth-pool-<version>.tgz ./berth-pool-${wanted}-<version>.tgz`
       : `no prebuilt binary is published for ${wanted} (prebuilt: ${PREBUILT.join(', ')})`;
     const error = new Error(
       `berth: no native binary for ${where}: ${why}. ` +
-        'Reinstall without omitting optional dependencies, or build from source: install a Rust ' +
+        'Or build from source: install a Rust ' +
         'toolchain (https://rustup.rs), then run `npm run build` in a checkout of berth ' +
         '(it writes native/berth.<platform>.node, which the loader prefers). ' +
         'NAPI_RS_NATIVE_LIBRARY_PATH=/path/to/berth.node loads a given binary.',

@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 
 export const IMPLS = [
   { name: 'generic-pool', original: true, specifier: 'generic-pool' },
-  { name: 'berth', original: false, specifier: 'berth/generic-pool' },
+  { name: 'berth', original: false, specifier: 'berth-pool/generic-pool' },
 ].filter((impl) => !process.env.GP_IMPL || process.env.GP_IMPL === impl.name);
 
 function define(impls, title, body) {

@@ -1,5 +1,5 @@
 // Pool helpers: creation with cleanup, an echo use, error and stats assertions.
-import { Pool, BerthError } from 'berth';
+import { Pool, BerthError } from 'berth-pool';
 import { roundTrip } from './net.mjs';
 
 export { Pool, BerthError };

@@ -2,7 +2,7 @@
 // connection that watches the pool's sessions from the server's side (pg_stat_activity) and
 // kills backends (pg_terminate_backend).
 import pg from 'pg';
-import { ResourcePool } from 'berth';
+import { ResourcePool } from 'berth-pool';
 import { eventually, sampleMax, uniqueName } from './servers.mjs';
 
 export { pg };

@@ -1,7 +1,7 @@
 // Child process for probe.test.mjs: runs probes that finish, break, cancel, or never start,
 // then returns from the module: the process must exit by itself (no run keeps it alive).
 // argv: a closed target, a filtered target.
-import { probe } from 'berth';
+import { probe } from 'berth-pool';
 
 const [closed, filtered] = process.argv.slice(2);
 const out = [];

@@ -2,7 +2,7 @@
 // connection that watches the pool's sessions from the server's side (CLIENT LIST, by client
 // name) and kills them (CLIENT KILL ID).
 import Redis from 'ioredis';
-import { ResourcePool } from 'berth';
+import { ResourcePool } from 'berth-pool';
 import { eventually, sampleMax, uniqueName } from './servers.mjs';
 
 export { Redis };

@@ -1,6 +1,6 @@
 // ResourcePool helpers: a factory whose resources record what happened to them, and a pool
 // closed in t.teardown.
-import { ResourcePool, BerthError } from 'berth';
+import { ResourcePool, BerthError } from 'berth-pool';
 
 export { ResourcePool, BerthError };
 

@@ -1,9 +1,9 @@
-// The "import" side of the type test: an ES module resolves 'berth' and 'berth/generic-pool'
+// The "import" side of the type test: an ES module resolves 'berth-pool' and 'berth-pool/generic-pool'
 // through the "import" conditions of "exports", named and default imports alike (dist/*.mjs
 // re-export the CommonJS build, so the default import is the module object).
-import berth, { Pool, ResourcePool, probe, completions, pooled, BerthError } from 'berth';
-import type { PoolStats, ProbeResult } from 'berth';
-import genericPool, { createPool, TimeoutError, Pool as GenericPool } from 'berth/generic-pool';
+import berth, { Pool, ResourcePool, probe, completions, pooled, BerthError } from 'berth-pool';
+import type { PoolStats, ProbeResult } from 'berth-pool';
+import genericPool, { createPool, TimeoutError, Pool as GenericPool } from 'berth-pool/generic-pool';
 
 type Equals<A, B> = (<G>() => G extends A ? 1 : 2) extends <G>() => G extends B ? 1 : 2 ? true : false;
 function assert<T extends true>(): void {}

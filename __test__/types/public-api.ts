@@ -1,5 +1,5 @@
-// Type test of berth's public API, as a user's TypeScript sees it: imported from 'berth' and
-// 'berth/generic-pool' (resolved through the package's own "exports" and their "types"), every
+// Type test of berth's public API, as a user's TypeScript sees it: imported from 'berth-pool' and
+// 'berth-pool/generic-pool' (resolved through the package's own "exports" and their "types"), every
 // public call and type used once, with their result types checked exactly (an `any` fails),
 // and `@ts-expect-error` lines proving wrong usage is rejected. Compiled, never run:
 //
@@ -24,7 +24,7 @@ import {
   RESOURCE_DEFAULTS,
   ResourceLease,
   ResourcePool,
-} from 'berth';
+} from 'berth-pool';
 import type {
   AcquireManyOptions,
   AcquireOptions,
@@ -73,7 +73,7 @@ import type {
   RouteInfo,
   Task,
   TaskContext,
-} from 'berth';
+} from 'berth-pool';
 import genericPool, {
   createPool,
   DefaultEvictor,
@@ -81,8 +81,8 @@ import genericPool, {
   Pool as GenericPool,
   PriorityQueue,
   TimeoutError,
-} from 'berth/generic-pool';
-import type { EvictionConfig, Factory, Options as GenericPoolOptions, PoolEvents } from 'berth/generic-pool';
+} from 'berth-pool/generic-pool';
+import type { EvictionConfig, Factory, Options as GenericPoolOptions, PoolEvents } from 'berth-pool/generic-pool';
 
 // ---- helpers --------------------------------------------------------------------------------
 
