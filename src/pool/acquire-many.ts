@@ -4,8 +4,8 @@
  * only as they finish, so a long or endless source runs in bounded memory.
  */
 import { setMaxListeners } from 'node:events';
-import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
-import { describe } from './config';
+import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
+import { describe } from '../shared/validate';
 import type { Lease } from './lease';
 
 export interface AcquireManyOptions extends AcquireOptions {

@@ -3,7 +3,7 @@
  * yields their outcomes in completion order. Also the input-pulling machinery it shares with
  * `probe()`: a lazy, bounded pull from an iterable or async iterable.
  */
-import { describe } from './config';
+import { describe } from '../shared/validate';
 
 /** What a task gets: its position in the input, and a signal that aborts when the run stops. */
 export interface TaskContext {

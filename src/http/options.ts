@@ -1,6 +1,6 @@
 /** Options of the HTTP agent and of one request made through it, and their validation. */
 import type * as http from 'node:http';
-import { describe, MAX_TIME } from './config';
+import { describe, MAX_TIME } from '../shared/validate';
 
 /**
  * Options of `pool.httpAgent(options)` / `new HttpAgent(pool, options)`. Every key is optional;

@@ -6,10 +6,10 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
-import { setAwaiting } from './awaited';
-import { describe, MAX_TIME } from './config';
-import { BerthError } from './errors';
+import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
+import { setAwaiting } from '../shared/awaited';
+import { describe, MAX_TIME } from '../shared/validate';
+import { BerthError } from '../shared/errors';
 import {
   KEY_BASE,
   PLACED_CLOSE,
@@ -27,12 +27,12 @@ import {
   GAUGE_IDLE,
   GAUGE_SIZE,
   type ResourceEngineEvent,
-} from './native';
-import { ResourceLease } from './resource-lease';
-import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './resource-options';
-import { toResourceStats, type ResourcePoolStats } from './resource-stats';
-import { TypedEmitter } from './typed-emitter';
-import { WaiterTable } from './waiter-table';
+} from '../shared/native';
+import { ResourceLease } from './lease';
+import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './options';
+import { toResourceStats, type ResourcePoolStats } from './stats';
+import { TypedEmitter } from '../shared/typed-emitter';
+import { WaiterTable } from '../shared/waiter-table';
 
 /** Options of one `acquire`: `signal`, `timeout` (ms or `Infinity`), `priority` (higher first). */
 export type ResourceAcquireOptions = AcquireOptions;

@@ -1,5 +1,5 @@
 /** Options of one acquire, shared by `Pool` and `ResourcePool`, and their validation. */
-import { describe, MAX_TIME } from './config';
+import { describe, MAX_TIME } from './validate';
 
 /** Options of one `acquire`. */
 export interface AcquireOptions {

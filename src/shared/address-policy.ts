@@ -3,7 +3,7 @@
  * it on every resolved address right before connect; this file holds the public type and the
  * validation of the option (the engine parses the entries and names a bad one).
  */
-import { describe } from './config';
+import { describe } from './validate';
 import { checkAddressPolicy } from './native';
 
 /**

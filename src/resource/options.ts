@@ -1,5 +1,5 @@
 /** ResourcePool configuration: the public options, their defaults, and their validation. */
-import { describe, MAX_TIME } from './config';
+import { describe, MAX_TIME } from '../shared/validate';
 
 /** Options of `new ResourcePool(options)`. Times are in milliseconds. */
 export interface ResourcePoolOptions<T> {

@@ -1,7 +1,7 @@
 /** `probe()` options, their defaults and validation, and the targets it accepts. */
-import { describe, MAX_TIME } from './config';
-import { resolveAddressPolicy, type AddressPolicy } from './address-policy';
-import { redact } from './redact';
+import { describe, MAX_TIME } from '../shared/validate';
+import { resolveAddressPolicy, type AddressPolicy } from '../shared/address-policy';
+import { redact } from '../shared/redact';
 
 /** Options of `probe(targets, options)`. */
 export interface ProbeOptions {

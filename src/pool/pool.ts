@@ -4,18 +4,19 @@
  * engine's numbers into leases, errors and promises.
  */
 import type * as net from 'node:net';
-import { setAwaiting } from './awaited';
-import { checkForwardOptions, checkInbound, flushed, handOver, toForwardResult, type ForwardOptions, type ForwardResult } from './forward';
-import { ProxyListener, resolveListenOptions, routeHandler, type ListenOptions, type RouteFunction } from './listener';
+import { setAwaiting } from '../shared/awaited';
+import { checkForwardOptions, checkInbound, flushed, handOver, toForwardResult, type ForwardOptions, type ForwardResult } from '../proxy/forward';
+import { ProxyListener, resolveListenOptions, routeHandler, type ListenOptions, type RouteFunction } from '../proxy/listener';
 import { ConnState, Connection, type ConnectionOwner } from './connection';
-import { resolveOptions, describe, MAX_TIME, type PoolOptions, type ResolvedPoolOptions } from './config';
-import { BerthError, dialError } from './errors';
+import { resolveOptions, type PoolOptions, type ResolvedPoolOptions } from './config';
+import { describe, MAX_TIME } from '../shared/validate';
+import { BerthError, dialError } from '../shared/errors';
 import { Lease, type LeaseOwner } from './lease';
-import { WaiterTable } from './waiter-table';
-import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
+import { WaiterTable } from '../shared/waiter-table';
+import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
 
-export type { AcquireOptions } from './acquire-options';
+export type { AcquireOptions } from '../shared/acquire-options';
 import {
   acquire,
   acquireWith,
@@ -38,9 +39,8 @@ import {
   UNKNOWN_DESTINATION,
   DEAD_BASE,
   type EngineEvent,
-} from './native';
+} from '../shared/native';
 import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
-import { HttpAgent, type HttpAgentOptions } from './http-agent';
 
 export interface DrainOptions {
   /** Reject with `DRAIN_TIMEOUT` if leases are still out after this long (ms). Default: wait forever. */
@@ -319,14 +319,6 @@ export class Pool implements AsyncDisposable {
     let n = 0;
     for (const conn of this.#conns) if (conn !== undefined && conn.state === state && conn.destination === name) n++;
     return n;
-  }
-
-  /**
-   * An `http.Agent` for `http.request` / `http.get` and libraries that take an `agent`, whose
-   * keep-alive sockets are this pool's connections (its limits, timers and stats).
-   */
-  httpAgent(options?: HttpAgentOptions): HttpAgent {
-    return new HttpAgent(this, options);
   }
 
   /**
