@@ -466,7 +466,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
     this.#draining = true;
     this.#updatePlain();
     return this.#wrap(
-      this.#pool.drain().then(() => {
+      this.#pool.drainWithoutClose().then(() => {
         this.#drained = true;
         if (this.#closeWhenDrained) void this.#pool.close();
       }),
