@@ -14,7 +14,7 @@
  * (`closeFinished()`).
  */
 import { BerthError } from './errors';
-import { describe, MAX_TIME } from './validate';
+import { checkTime } from './validate';
 
 /** Options of `drain()`. */
 export interface DrainOptions {
@@ -86,10 +86,7 @@ export class Lifecycle {
    * idle resources until `clear()`, as generic-pool's does.
    */
   async drainWithoutClose(options: DrainOptions | undefined): Promise<void> {
-    const timeout = options?.timeout ?? Infinity;
-    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME)) {
-      throw new TypeError(`drain timeout must be a number of milliseconds >= 0 or Infinity, got ${describe(timeout)}`);
-    }
+    const timeout = checkTime('drain timeout', options?.timeout ?? Infinity, { min: 0, infinite: true });
     if (this.phase === Phase.Closed) return this.#closed;
     if (this.phase !== Phase.Draining) {
       this.phase = Phase.Draining;

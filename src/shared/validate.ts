@@ -28,10 +28,11 @@ export function checkObject(what: string, value: unknown, shape = 'an object'): 
 }
 
 /** Every key of `value` is one of `known`, or a TypeError naming the first unknown one. */
-export function checkKnownKeys(what: string, value: object, known: readonly string[]): void {
+export function checkKnownKeys(what: string, value: object, known: readonly string[] | ReadonlySet<string>): void {
+  const isKnown = Array.isArray(known) ? (k: string) => known.includes(k) : (k: string) => (known as ReadonlySet<string>).has(k);
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`unknown ${what} option ${JSON.stringify(key)} (known: ${known.join(', ')})`);
+    if (!isKnown(key)) {
+      throw new TypeError(`unknown ${what} option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
     }
   }
 }
@@ -49,6 +50,14 @@ export function checkCount(key: string, value: unknown, rule: RangeRule, fallbac
   if (rule.infinite && value === Infinity) return Infinity;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < rule.min || value > MAX_COUNT) {
     throw new TypeError(`${key} must be an integer from ${rule.min} to ${MAX_COUNT}${rule.infinite ? ' or Infinity' : ''}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** An integer from `min` to `max`. */
+export function checkRange(key: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`${key} must be an integer from ${min} to ${max}, got ${describe(value)}`);
   }
   return value;
 }
