@@ -1,0 +1,239 @@
+// Every code example in README.md and docs/ runs as written, so an example that drifts from the
+// API fails CI.
+//
+// The convention (docs/README.md, "About the examples"):
+// - Fenced blocks tagged `js`, `mjs` or `ts` are examples. Each runs on its own as an ES module
+//   in a fresh `node` process, from a file inside this repository, so `import ... from
+//   'berth-pool'` resolves to the repository itself (the package's self-reference, dist/).
+//   `ts` blocks are transpiled with typescript.transpileModule first (Node 20 strips no types;
+//   `await using` is lowered, so it runs on Node 20 too).
+// - Upstreams come from the environment, each with a default in the block:
+//   ECHO_ADDR (a TCP echo server), HTTP_ADDR (an HTTP server answering 200 "ok"), HTTP_SOCKET
+//   (the same on a Unix socket), UDP_ADDR (a UDP echo server), CLOSED_ADDR (a port nothing
+//   listens on), and for blocks marked `<!-- needs: redis -->` / `<!-- needs: pg -->`,
+//   REDIS_URL / DATABASE_URL (real servers: BERTH_TEST_REDIS / BERTH_TEST_PG, as .ci/run sets,
+//   or started here when the binaries are installed; else those blocks are skipped, with the
+//   reason).
+// - A block must exit by itself (close its pools, servers and agents) with status 0 within
+//   BLOCK_TIMEOUT_MS; it is killed and fails otherwise.
+// - A block that cannot run (a fragment, a Node >= 24 `await using` in plain JS, ...) is
+//   preceded by `<!-- not-run: reason -->`: it is listed here as a skipped test with its reason.
+//   Other languages (sh, text, ...) are not examples.
+import anyTest from 'ava';
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { useServers } from './helpers/servers.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const RUN_DIR = path.join(ROOT, '.docs-examples');
+const BLOCK_TIMEOUT_MS = 30_000;
+const PARALLEL = 3;
+const RUN_LANGS = new Set(['js', 'mjs', 'ts']);
+
+/** README.md and docs/**.md (not the generated docs/api). */
+export function pages() {
+  const out = ['README.md'];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+      const rel = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (rel !== path.join('docs', 'api')) walk(rel);
+      } else if (e.name.endsWith('.md')) out.push(rel);
+    }
+  };
+  if (fs.existsSync(path.join(ROOT, 'docs'))) walk('docs');
+  return out;
+}
+
+/**
+ * The fenced blocks of a Markdown page: { page, line, lang, code, notRun, needs }.
+ * Directives are HTML comments on the lines right before the fence (blank lines between allowed).
+ */
+export function blocks(page) {
+  const lines = fs.readFileSync(path.join(ROOT, page), 'utf8').split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i]);
+    if (!open) continue;
+    const [, indent, fence, lang] = open;
+    const start = i;
+    const body = [];
+    for (i++; i < lines.length && !lines[i].startsWith(indent + fence); i++) body.push(lines[i].slice(indent.length));
+    const directives = [];
+    for (let j = start - 1; j >= 0; j--) {
+      const l = lines[j].trim();
+      if (l === '') continue;
+      const m = /^<!--\s*(.*?)\s*-->$/.exec(l);
+      if (!m) break;
+      directives.push(m[1]);
+    }
+    const notRun = directives.find((d) => d.startsWith('not-run'));
+    const needs = directives
+      .filter((d) => d.startsWith('needs:'))
+      .flatMap((d) => d.slice('needs:'.length).split(',').map((s) => s.trim()).filter(Boolean));
+    out.push({
+      page,
+      line: start + 1,
+      lang: lang.toLowerCase(),
+      code: body.join('\n'),
+      notRun: notRun === undefined ? undefined : notRun.replace(/^not-run:?\s*/, ''),
+      needs,
+    });
+  }
+  return out;
+}
+
+const all = pages().flatMap(blocks).filter((b) => RUN_LANGS.has(b.lang));
+const title = (b) => `${b.page}:${b.line} (${b.lang})`;
+const needsServers = all.some((b) => b.needs.length && b.notRun === undefined);
+
+// Real PostgreSQL / Redis for the blocks that need them (skipped with the reason when there are
+// none outside CI; see helpers/servers.mjs). Declared first: its before hook starts them.
+const servers = needsServers ? useServers(anyTest, ['pg', 'redis']) : { test: anyTest.skip, urls: {} };
+const test = anyTest;
+
+// ------------------------------------------------------------------ fixtures
+
+const fixtures = {};
+const closers = [];
+
+test.before(async () => {
+  fs.rmSync(RUN_DIR, { recursive: true, force: true });
+  fs.mkdirSync(RUN_DIR, { recursive: true });
+
+  const listen = (server, ...args) =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(...args, () => resolve(server));
+    });
+  const track = (server) => {
+    const sockets = new Set();
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    closers.push(() => new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }));
+    return server;
+  };
+
+  const echo = track(net.createServer((s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  }));
+  await listen(echo, { port: 0, host: '127.0.0.1', backlog: 1024 });
+  fixtures.ECHO_ADDR = `127.0.0.1:${echo.address().port}`;
+
+  const answer = (req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'));
+  };
+  const web = track(http.createServer(answer));
+  await listen(web, { port: 0, host: '127.0.0.1', backlog: 1024 });
+  fixtures.HTTP_ADDR = `127.0.0.1:${web.address().port}`;
+
+  const sockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-docs-'));
+  const webUnix = track(http.createServer(answer));
+  fixtures.HTTP_SOCKET = path.join(sockDir, 'http.sock');
+  await listen(webUnix, fixtures.HTTP_SOCKET);
+  closers.push(() => fs.rmSync(sockDir, { recursive: true, force: true }));
+
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (msg, rinfo) => udp.send(msg, rinfo.port, rinfo.address));
+  await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  fixtures.UDP_ADDR = `127.0.0.1:${udp.address().port}`;
+  closers.push(() => new Promise((resolve) => udp.close(resolve)));
+
+  // A port nothing listens on: bound once to pick it, then closed.
+  const picker = net.createServer();
+  await listen(picker, 0, '127.0.0.1');
+  fixtures.CLOSED_ADDR = `127.0.0.1:${picker.address().port}`;
+  await new Promise((resolve) => picker.close(resolve));
+});
+
+test.after.always(async () => {
+  for (const close of closers.reverse()) await close();
+  fs.rmSync(RUN_DIR, { recursive: true, force: true });
+});
+
+// ------------------------------------------------------------------ running a block
+
+let running = 0;
+const queue = [];
+async function slot(fn) {
+  if (running >= PARALLEL) await new Promise((resolve) => queue.push(resolve));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    queue.shift()?.();
+  }
+}
+
+function source(b) {
+  if (b.lang !== 'ts') return b.code;
+  const out = ts.transpileModule(b.code, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, lib: ['esnext'] },
+    reportDiagnostics: true,
+    fileName: 'example.ts',
+  });
+  const errors = (out.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  if (errors.length) throw new Error(`${title(b)}: TypeScript: ${errors.join('; ')}`);
+  return out.outputText;
+}
+
+function run(b) {
+  const file = path.join(RUN_DIR, `${b.page.replace(/[^\w]+/g, '_')}_${b.line}.mjs`);
+  fs.writeFileSync(file, source(b));
+  const env = { ...process.env, ...fixtures };
+  if (servers.urls.redis) env.REDIS_URL = servers.urls.redis;
+  if (servers.urls.pg) env.DATABASE_URL = servers.urls.pg;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => { output += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { output += d; });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      output += `\n[docs-examples: killed, the block did not exit by itself within ${BLOCK_TIMEOUT_MS} ms]`;
+    }, BLOCK_TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+// ------------------------------------------------------------------ the tests
+
+for (const b of all) {
+  if (b.notRun !== undefined) {
+    test.skip(`${title(b)} not-run: ${b.notRun}`, () => {});
+    continue;
+  }
+  const t = b.needs.length ? servers.test : test;
+  t(`${title(b)} runs${b.needs.length ? ` (needs ${b.needs.join(', ')})` : ''}`, async (t) => {
+    for (const need of b.needs) t.true(need === 'pg' || need === 'redis', `unknown needs: ${need}`);
+    const { code, signal, output } = await slot(() => run(b));
+    t.is(code, 0, `${title(b)} exited with ${code ?? signal}:\n${output}`);
+  });
+}
+
+test('every example is run or marked not-run with a reason', (t) => {
+  const run = all.filter((b) => b.notRun === undefined);
+  const skipped = all.filter((b) => b.notRun !== undefined);
+  for (const b of skipped) t.true(b.notRun.length > 0, `${title(b)}: <!-- not-run: --> needs a reason`);
+  t.log(`${all.length} examples: ${run.length} run, ${skipped.length} marked not-run`);
+  for (const b of skipped) t.log(`  not run: ${title(b)}: ${b.notRun}`);
+  t.true(run.length > 0);
+});
