@@ -225,6 +225,7 @@ for (const b of all) {
   t(`${title(b)} runs${b.needs.length ? ` (needs ${b.needs.join(', ')})` : ''}`, async (t) => {
     for (const need of b.needs) t.true(need === 'pg' || need === 'redis', `unknown needs: ${need}`);
     const { code, signal, output } = await slot(() => run(b));
+    if (process.env.DOCS_EXAMPLES_VERBOSE) t.log(output);
     t.is(code, 0, `${title(b)} exited with ${code ?? signal}:\n${output}`);
   });
 }
