@@ -69,9 +69,9 @@ const GENERATORS = {
     const nmap = find(probe.results, 'nmap', 'probe');
     const byName = (c, n) => find(c.results, n, c.id).cyclesPerSec;
     const rows = [
-      ['`Pool`: acquire→release, 100 callers, max 10', `${int(byName(acqC, 'berth'))}/s`, `generic-pool 3.9: ${int(byName(acqC, 'generic-pool'))}/s`, x(acqC.ratioToBestPeer)],
-      ['`ResourcePool`: acquire→release, 100 callers, max 10', `${int(byName(resC, 'berth'))}/s`, `generic-pool 3.9: ${int(byName(resC, 'generic-pool'))}/s`, x(resC.ratios.berth.ratio)],
-      ['`ResourcePool` of `pg` clients: `SELECT 1`, 32 callers, max 8', `${int(byName(resPg, 'berth'))}/s`, `generic-pool 3.9: ${int(byName(resPg, 'generic-pool'))}/s`, x(resPg.ratios.berth.ratio)],
+      ['`Pool`: acquire→release, 100 callers, max 10', `${int(byName(acqC, 'berth'))}/s`, `generic-pool ${acq.libraries['generic-pool']}: ${int(byName(acqC, 'generic-pool'))}/s`, x(acqC.ratioToBestPeer)],
+      ['`ResourcePool`: acquire→release, 100 callers, max 10', `${int(byName(resC, 'berth'))}/s`, `generic-pool ${res.libraries['generic-pool']}: ${int(byName(resC, 'generic-pool'))}/s`, x(resC.ratios.berth.ratio)],
+      ['`ResourcePool` of `pg` clients: `SELECT 1`, 32 callers, max 8', `${int(byName(resPg, 'berth'))}/s`, `generic-pool ${res.libraries['generic-pool']}: ${int(byName(resPg, 'generic-pool'))}/s`, x(resPg.ratios.berth.ratio)],
       ['HTTP agent: GET, 64 concurrent', `${int(byName(h64, 'berth'))} req/s`, `\`http.Agent\`: ${int(byName(h64, 'http.Agent'))} req/s`, x(h64.ratioToHttpAgent)],
       ['proxy, `pool.listen()`: short sessions', `${int(pa.short.sessionsPerSec)}/s`, `Node \`pipe()\` proxy: ${int(pipe.short.sessionsPerSec)}/s`, x(pa.short.sessionsPerSec / pipe.short.sessionsPerSec)],
       ['proxy, `pool.listen()`: 1 GiB bulk', `${int(pa.bulk.MBps)} MB/s`, `HAProxy ${proxy.versions.haproxy.split('-')[0]}: ${int(hap.bulk.MBps)} MB/s`, x(pa.bulk.MBps / hap.bulk.MBps)],
