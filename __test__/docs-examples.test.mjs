@@ -6,7 +6,8 @@
 //   in a fresh `node` process, from a file inside this repository, so `import ... from
 //   'berth-pool'` resolves to the repository itself (the package's self-reference, dist/).
 //   `ts` blocks are transpiled with typescript.transpileModule first (Node 20 strips no types;
-//   `await using` is lowered, so it runs on Node 20 too).
+//   `await using` is lowered, so it runs on Node 20 too), and type-checked, strict, against the
+//   published declarations.
 // - Upstreams come from the environment, each with a default in the block:
 //   ECHO_ADDR (a TCP echo server), HTTP_ADDR (an HTTP server answering 200 "ok"), HTTP_SOCKET
 //   (the same on a Unix socket), UDP_ADDR (a UDP echo server), CLOSED_ADDR (a port nothing
@@ -175,6 +176,39 @@ for (const b of all) {
     t.is(code, 0, `${title(b)} exited with ${code ?? signal}:\n${output}`);
   });
 }
+
+// `ts` blocks are also type-checked, strict, against the published declarations (dist/*.d.ts,
+// through the package's "exports", as a user's project compiles them): transpiling alone would
+// run an example whose types no longer match the API.
+test('ts examples type-check against the published declarations', (t) => {
+  const tsBlocks = all.filter((b) => b.lang === 'ts' && b.notRun === undefined);
+  if (tsBlocks.length === 0) return t.pass();
+  const dir = path.join(RUN_DIR, 'typecheck');
+  fs.mkdirSync(dir, { recursive: true });
+  const files = tsBlocks.map((b) => {
+    // .mts: an ES module (top-level await), whatever package.json says.
+    const file = path.join(dir, `${b.page.replace(/[^\w]+/g, '_')}_${b.line}.mts`);
+    fs.writeFileSync(file, b.code);
+    return { file, b };
+  });
+  const program = ts.createProgram(files.map((f) => f.file), {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
+    types: ['node'],
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+  });
+  const problems = ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = files.find((f) => f.file === d.file?.fileName);
+    const line = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line : 0;
+    const at = where ? `${where.b.page}:${where.b.line + 1 + line}` : (d.file?.fileName ?? '?');
+    return `${at}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+  });
+  t.deepEqual(problems, [], problems.join('\n'));
+});
 
 test('every example is run or marked not-run with a reason', (t) => {
   const run = all.filter((b) => b.notRun === undefined);
