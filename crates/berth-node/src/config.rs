@@ -1,6 +1,8 @@
 //! The engine's configuration as JS passes it (already validated by the facade).
 
-use berth_core::{AddressPolicy, IdleOrder, PoolConfig};
+use berth_core::contract::IdleOrder;
+use berth_core::net::policy::AddressPolicy;
+use berth_core::pool::PoolConfig;
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use std::sync::Arc;
@@ -75,4 +77,11 @@ impl From<EngineConfig> for PoolConfig {
             ..PoolConfig::default()
         }
     }
+}
+
+/// Throws (InvalidArg) when `policy` has an entry that is neither a CIDR nor a class name;
+/// the message names the entry.
+#[napi(catch_unwind)]
+pub fn check_address_policy(policy: AddressPolicyConfig) -> Result<()> {
+    address_policy(Some(&policy)).map(drop)
 }

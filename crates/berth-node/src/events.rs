@@ -1,6 +1,6 @@
 //! Engine events delivered to JS through a weak (unref'd) threadsafe function.
 
-use berth_core::{Event, EventSink};
+use berth_core::pool::{Event, EventSink};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;

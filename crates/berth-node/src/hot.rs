@@ -12,8 +12,10 @@
 
 use crate::hot_io::{as_id, block, define, get, hot_io, raw_fn, set_result, split_key};
 use crate::registry::SOCKET_POOLS;
-use berth_core::{Acquire, Placement};
+use berth_core::pool::{Acquire, Placement};
+use napi::bindgen_prelude::{Env, JsValue, Object};
 use napi::sys;
+use napi_derive::napi;
 use std::ptr;
 use std::time::Duration;
 
@@ -39,11 +41,11 @@ fn release_with(check: bool) {
     let Some(block) = block() else { return };
     // SAFETY: `block` is this thread's and no JS runs during the call.
     let key = unsafe { get(block, 0) };
-    let placement = split_key(key)
+    let placed = split_key(key)
         .and_then(|(pool, conn)| SOCKET_POOLS.with(pool, |p| p.release(conn, check)))
         .unwrap_or(Placement::Close);
     // SAFETY: as above.
-    unsafe { set_result(block, crate::placement(placement)) };
+    unsafe { set_result(block, placement(placed)) };
 }
 
 /// `acquire` results other than a connection id (the caller knows the waiter token it passed).
@@ -134,4 +136,23 @@ pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()
             ("__panicRawForTest", Some(crate::failpoint::panic_raw)),
         ],
     )
+}
+
+/// `release` / `offer` results: a waiter id (>= 0), or one of these.
+const PLACED_IDLE: f64 = -1.0;
+const PLACED_CLOSE: f64 = -2.0;
+
+pub(crate) fn placement(p: Placement) -> f64 {
+    match p {
+        Placement::Idle => PLACED_IDLE,
+        Placement::Close => PLACED_CLOSE,
+        Placement::Handoff(waiter) => waiter as f64,
+    }
+}
+
+/// Adds the raw hot functions next to the generated exports.
+#[napi(module_exports)]
+pub fn init(exports: Object, env: Env) -> napi::Result<()> {
+    register(env.raw(), exports.raw())?;
+    crate::resource_hot::register(env.raw(), exports.raw())
 }

@@ -5,8 +5,9 @@
 use crate::config::millis;
 use crate::registry::RESOURCE_POOLS;
 use crate::resource_hot::placement_code;
-use berth_core::{
-    IdleOrder, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, ResourceStats,
+use berth_core::contract::IdleOrder;
+use berth_core::resource::{
+    ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, ResourceStats,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};

@@ -4,7 +4,7 @@
 
 use crate::hot_io::{block, define, get, raw_fn, set, set_result, split_key};
 use crate::registry::RESOURCE_POOLS;
-use berth_core::{ResourcePlacement, Take};
+use berth_core::resource::{Placement as ResourcePlacement, Take};
 use napi::sys;
 use std::ptr;
 

@@ -1,6 +1,6 @@
 //! Stats and snapshots as plain JS objects.
 
-use berth_core::{DestSnapshot, StatsSnapshot};
+use berth_core::pool::{DestSnapshot, StatsSnapshot};
 use napi_derive::napi;
 
 #[napi(object)]
