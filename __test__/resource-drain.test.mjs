@@ -1,9 +1,10 @@
 // ResourcePool.drain({ timeout }) and the closed / draining getters, with the socket Pool's
-// semantics: DRAIN_TIMEOUT leaves the pool draining; a bad timeout is a TypeError.
+// semantics: drain() ends by closing the pool; DRAIN_TIMEOUT leaves the pool draining; a bad
+// timeout is a TypeError.
 import test from 'ava';
 import { BerthError, createResourcePool, makeFactory, over, until } from './helpers/resources.mjs';
 
-test('closed and draining: false when open; draining from drain() until close(); closed from close() on', async (t) => {
+test('closed and draining: false when open; draining while drain() waits; closed once it has finished, as for Pool', async (t) => {
   const f = makeFactory();
   const pool = createResourcePool(t, over(f));
   t.false(pool.closed);
@@ -14,8 +15,16 @@ test('closed and draining: false when open; draining from drain() until close();
   t.false(pool.closed);
   pool.release(r);
   await draining;
-  t.true(pool.draining, 'a drained pool still refuses acquires: still draining');
-  await t.throwsAsync(pool.acquire(), { code: 'POOL_DRAINING' });
+  t.false(pool.draining, 'drain() has finished');
+  t.true(pool.closed, 'drain() ends by closing the pool');
+  t.deepEqual(f.log.destroyed, [r], 'the resource that came back was destroyed');
+  await t.throwsAsync(pool.acquire(), { code: 'POOL_CLOSED' });
+  await pool.close();
+  t.true(pool.closed);
+});
+
+test('closed from the moment close() is called', async (t) => {
+  const pool = createResourcePool(t, over(makeFactory()));
   const closing = pool.close();
   t.true(pool.closed, 'closed as soon as close() is called');
   t.false(pool.draining);
@@ -46,7 +55,8 @@ test('drain({ timeout }) rejects with DRAIN_TIMEOUT while a resource is still bo
   const again = pool.drain({ timeout: 10_000 });
   pool.release(r);
   await again;
-  t.is(pool.available, 1);
+  t.true(pool.closed, 'the second drain() finished, and closed the pool');
+  t.deepEqual(f.log.destroyed, [r]);
 });
 
 test('drain({ timeout }) resolves when everything is back in time; timeout 0 and Infinity are accepted', async (t) => {
@@ -55,7 +65,7 @@ test('drain({ timeout }) resolves when everything is back in time; timeout 0 and
   await pool.drain({ timeout: 0 });
   await pool.drain({ timeout: Infinity });
   await pool.drain({});
-  t.true(pool.draining);
+  t.true(pool.closed);
 });
 
 test('drain() with a bad timeout rejects with a TypeError and changes nothing', async (t) => {

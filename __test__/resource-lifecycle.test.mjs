@@ -4,7 +4,7 @@ import test from 'ava';
 import { BerthError, ResourcePool, createResourcePool, makeFactory, over, until } from './helpers/resources.mjs';
 import { runNode, fixturePath, lastJsonLine } from './helpers/child.mjs';
 
-test('drain() refuses new acquires, serves the queued ones, and resolves once everything is back', async (t) => {
+test('drain() refuses new acquires, serves the queued ones, and closes the pool once everything is back', async (t) => {
   const f = makeFactory();
   const pool = createResourcePool(t, over(f, { max: 1 }));
   const held = await pool.acquire();
@@ -19,7 +19,9 @@ test('drain() refuses new acquires, serves the queued ones, and resolves once ev
   t.false(drained, 'not drained while a resource is out');
   pool.release(served);
   await draining;
-  t.is(pool.available, 1, 'drain leaves idle resources');
+  t.true(held.destroyed, 'drain() ends by closing the pool, as Pool.drain() does: the idle resource is destroyed');
+  t.is(pool.available, 0);
+  t.true(pool.closed);
 });
 
 test('clear() destroys the idle resources and resolves after their destroys', async (t) => {

@@ -5,7 +5,7 @@ import test from 'ava';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { WaiterTable } = require('../dist/waiter-table.js');
+const { WaiterTable } = require('../dist/shared/waiter-table.js');
 
 test('add returns the announced token; get/take find the entry once', (t) => {
   const table = new WaiterTable();

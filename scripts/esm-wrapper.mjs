@@ -9,6 +9,6 @@ writeFileSync(
 
 // berth/generic-pool: the default export is the module object, as `import genericPool from 'generic-pool'` gives.
 writeFileSync(
-  new URL('../dist/generic-pool.mjs', import.meta.url),
-  `import genericPool from './generic-pool.js';\n\nexport const { Pool, Deque, PriorityQueue, DefaultEvictor, createPool, TimeoutError } = genericPool;\nexport default genericPool;\n`,
+  new URL('../dist/generic-pool/index.mjs', import.meta.url),
+  `import genericPool from './index.js';\n\nexport const { Pool, Deque, PriorityQueue, DefaultEvictor, createPool, TimeoutError } = genericPool;\nexport default genericPool;\n`,
 );

@@ -6,33 +6,15 @@
  * const pool = new Pool({ maxPerDestination: 10 });
  * await pool.use('127.0.0.1:6379', async (socket) => { ... });
  * ```
+ *
+ * One folder per product: `pool/` (the socket pool), `proxy/` (forward and the native
+ * listener), `http/` (the HTTP agent), `resource/` (ResourcePool), `probe/` (probes and
+ * completions), and `generic-pool/` (the `berth-pool/generic-pool` drop-in, its own entry);
+ * `shared/` holds what they share (errors, the engine binding, validation, lifecycle).
  */
-export { Pool } from './pool';
-export type { AcquireOptions, DrainOptions } from './pool';
-export type { AcquireManyOptions } from './acquire-many';
-export { Lease } from './lease';
-export { BerthError } from './errors';
-export type { BerthErrorCode } from './errors';
-export { DEFAULTS } from './config';
-export type { PoolOptions, ResolvedPoolOptions } from './config';
-export type { AddressPolicy, AddressPolicyEntry, AddressClass } from './address-policy';
-export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles } from './stats';
-export { HttpAgent } from './http-agent';
-export type { HttpAgentOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './http-agent';
-export { ProxyListener } from './listener';
-export type { ListenOptions, RouteFunction, RouteInfo, ProxyStats } from './listener';
-export type { ForwardOptions, ForwardResult, ForwardEnd } from './forward';
-export { ResourcePool } from './resource-pool';
-export type { ResourceAcquireOptions, ResourcePoolEvents } from './resource-pool';
-export type { ResourceDrainOptions } from './resource-pool';
-export { ResourceLease } from './resource-lease';
-export { pooled } from './pooled';
-export { RESOURCE_DEFAULTS } from './resource-options';
-export type { ResourcePoolOptions } from './resource-options';
-export type { ResourcePoolStats } from './resource-stats';
-export { completions } from './completions';
-export type { Completions, CompletionsOptions, CompletionResult, CompletionFulfilled, CompletionRejected, Task, TaskContext } from './completions';
-export { probe } from './probe';
-export type { ProbeRun, ProbeResult, ProbeAnswer, ProbeFailure, ProbeState, ProbeError, ProbeErrorCode } from './probe';
-export type { ProbeOptions, ProbeTarget, ProbeTargetObject } from './probe-options';
-export type { ProbeSummary, ProbeRttSummary } from './probe-summary';
+export * from './pool';
+export * from './shared';
+export * from './http';
+export * from './proxy';
+export * from './resource';
+export * from './probe';

@@ -1,5 +1,5 @@
 /** Options of one acquire, shared by `Pool` and `ResourcePool`, and their validation. */
-import { describe, MAX_TIME } from './config';
+import { checkKnownKeys, checkObject, checkTime, describe } from './validate';
 
 /** Options of one `acquire`. */
 export interface AcquireOptions {
@@ -11,28 +11,19 @@ export interface AcquireOptions {
   priority?: number;
 }
 
-const ACQUIRE_KEYS: ReadonlySet<string> = new Set(['signal', 'timeout', 'priority']);
+const ACQUIRE_KEYS: readonly string[] = ['signal', 'timeout', 'priority'];
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
 
 /** Throws a TypeError naming the first bad option. */
 export function checkAcquireOptions(options: AcquireOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`acquire options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!ACQUIRE_KEYS.has(key)) throw new TypeError(`unknown acquire option ${JSON.stringify(key)} (known: signal, timeout, priority)`);
-  }
+  checkObject('acquire options', options);
+  checkKnownKeys('acquire', options, ACQUIRE_KEYS);
   const { signal, timeout, priority } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);
   }
-  if (
-    timeout !== undefined &&
-    (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME))
-  ) {
-    throw new TypeError(`timeout must be a number of milliseconds from 0 to ${MAX_TIME} or Infinity, got ${describe(timeout)}`);
-  }
+  if (timeout !== undefined) checkTime('timeout', timeout, { min: 0, infinite: true });
   if (priority !== undefined && (typeof priority !== 'number' || !Number.isInteger(priority) || priority < I32_MIN || priority > I32_MAX)) {
     throw new TypeError(`priority must be an integer from ${I32_MIN} to ${I32_MAX}, got ${describe(priority)}`);
   }

@@ -9,7 +9,7 @@
  * reach the request as the `BerthError` itself.
  */
 import * as os from 'node:os';
-import { BerthError } from './errors';
+import { BerthError } from '../shared/errors';
 
 /** A Node-style system error, as `net.connect` or `dns.lookup` would have produced. */
 export interface HttpAgentSystemError extends Error {

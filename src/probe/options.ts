@@ -1,7 +1,7 @@
 /** `probe()` options, their defaults and validation, and the targets it accepts. */
-import { describe, MAX_TIME } from './config';
-import { resolveAddressPolicy, type AddressPolicy } from './address-policy';
-import { redact } from './redact';
+import { checkKnownKeys, checkObject, describe, MAX_TIME } from '../shared/validate';
+import { resolveAddressPolicy, type AddressPolicy } from '../shared/address-policy';
+import { redact } from '../shared/redact';
 
 /** Options of `probe(targets, options)`. */
 export interface ProbeOptions {
@@ -66,14 +66,7 @@ const PROBE_KEYS: ReadonlySet<string> = new Set(['concurrency', 'timeout', 'prot
 /** Throws a TypeError naming the first bad option. */
 export function resolveProbeOptions(options: unknown): ResolvedProbeOptions {
   if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`probe options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!PROBE_KEYS.has(key)) {
-      throw new TypeError(`unknown probe option ${JSON.stringify(key)} (known: concurrency, timeout, protocol, payload, signal, addressPolicy)`);
-    }
-  }
+  checkKnownKeys('probe', checkObject('probe options', options), PROBE_KEYS);
   const o = options as ProbeOptions;
   const concurrency = o.concurrency === undefined ? PROBE_DEFAULTS.concurrency : o.concurrency;
   if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_PROBE_CONCURRENCY) {

@@ -3,7 +3,7 @@
  * yields their outcomes in completion order. Also the input-pulling machinery it shares with
  * `probe()`: a lazy, bounded pull from an iterable or async iterable.
  */
-import { describe } from './config';
+import { checkKnownKeys, checkObject, describe } from '../shared/validate';
 
 /** What a task gets: its position in the input, and a signal that aborts when the run stops. */
 export interface TaskContext {
@@ -100,12 +100,7 @@ export function completions<F extends Task<unknown>>(
 
 function checkCompletionsOptions(options: unknown): { concurrency: number; signal: AbortSignal | undefined } {
   if (options === undefined) return { concurrency: COMPLETIONS_DEFAULT_CONCURRENCY, signal: undefined };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`completions options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!COMPLETIONS_KEYS.has(key)) throw new TypeError(`unknown completions option ${JSON.stringify(key)} (known: concurrency, signal)`);
-  }
+  checkKnownKeys('completions', checkObject('completions options', options), COMPLETIONS_KEYS);
   const o = options as CompletionsOptions;
   const concurrency = o.concurrency === undefined ? COMPLETIONS_DEFAULT_CONCURRENCY : o.concurrency;
   if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1) {

@@ -1,7 +1,7 @@
 /** A connection lent to one caller until it is released or destroyed. */
 import type * as net from 'node:net';
 import type { Connection } from './connection';
-import { BerthError } from './errors';
+import { BerthError } from '../shared/errors';
 
 /** What a lease calls back into (the pool). */
 export interface LeaseOwner {

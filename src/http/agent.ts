@@ -13,16 +13,16 @@
  * (`ERR_INVALID_PROTOCOL`).
  */
 import * as http from 'node:http';
-import { Pool } from './pool';
-import type { PoolOptions } from './config';
-import { BerthError } from './errors';
-import { Attempt, type AttemptOwner } from './http-attempt';
-import { DestinationCache, type RequestTarget } from './http-destination';
-import type { RequestInternals } from './http-internals';
-import { mayRetry, resolveHttpAgentOptions, type HttpAgentOptions, type ResolvedHttpAgentOptions } from './http-options';
+import { Pool } from '../pool/pool';
+import type { PoolOptions } from '../pool/config';
+import { BerthError } from '../shared/errors';
+import { Attempt, type AttemptOwner } from './attempt';
+import { DestinationCache, type RequestTarget } from './destination';
+import type { RequestInternals } from './internals';
+import { mayRetry, resolveHttpAgentOptions, type HttpAgentOptions, type ResolvedHttpAgentOptions } from './options';
 
-export type { HttpAgentOptions, HttpAgentRequestOptions } from './http-options';
-export type { HttpAgentSystemError } from './http-errors';
+export type { HttpAgentOptions, HttpAgentRequestOptions } from './options';
+export type { HttpAgentSystemError } from './errors';
 
 export class HttpAgent extends http.Agent {
   /** The pool whose connections the agent uses. */

@@ -1,5 +1,5 @@
 /** A resource lent by a `ResourcePool`, as an object: for `await using` and explicit ownership. */
-import { BerthError } from './errors';
+import { BerthError } from '../shared/errors';
 
 /** What a lease calls back into (the pool). */
 export interface ResourceLeaseOwner<T> {

@@ -4,7 +4,7 @@
  * JS half: pulling the input as the engine gives credit, queueing results, the summary.
  */
 import { checkIterable, DONE, Fifo, Source, type SourceSink, type Waiter } from './completions';
-import { PROBE_CLOSED, PROBE_ERROR, PROBE_FILTERED, PROBE_OPEN, ProbeEngine, type ProbeBatch } from './native';
+import { PROBE_CLOSED, PROBE_ERROR, PROBE_FILTERED, PROBE_OPEN, ProbeEngine, type ProbeBatch } from '../shared/native';
 import {
   resolveProbeOptions,
   targetLabel,
@@ -12,8 +12,8 @@ import {
   type ProbeOptions,
   type ProbeTarget,
   type ResolvedProbeOptions,
-} from './probe-options';
-import { RttHistogram, type ProbeSummary } from './probe-summary';
+} from './options';
+import { RttHistogram, type ProbeSummary } from './summary';
 
 export type ProbeState = 'open' | 'closed' | 'filtered' | 'error';
 

@@ -28,15 +28,15 @@
  * - `ready()` also resolves when the `min` creates failed (generic-pool polls forever);
  *   a `min` create that fails is retried with backoff (generic-pool does not retry it).
  */
-import { BerthError } from './errors';
-import { MAX_TIME } from './config';
-import { DefaultEvictor, Deque, PriorityQueue, priorityLevel } from './generic-pool-compat';
-import { ResourcePool } from './resource-pool';
-import { TypedEmitter } from './typed-emitter';
-import type { ResourcePoolOptions } from './resource-options';
+import { BerthError } from '../shared/errors';
+import { MAX_TIME } from '../shared/validate';
+import { DefaultEvictor, Deque, PriorityQueue, priorityLevel } from './compat';
+import { ResourcePool } from '../resource/pool';
+import { TypedEmitter } from '../shared/typed-emitter';
+import type { ResourcePoolOptions } from '../resource/options';
 
-export { DefaultEvictor, Deque, PriorityQueue } from './generic-pool-compat';
-export type { EvictionConfig } from './generic-pool-compat';
+export { DefaultEvictor, Deque, PriorityQueue } from './compat';
+export type { EvictionConfig } from './compat';
 
 /** What the pool calls to make, dispose of and check resources (generic-pool's factory). */
 export interface Factory<T> {
@@ -466,7 +466,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
     this.#draining = true;
     this.#updatePlain();
     return this.#wrap(
-      this.#pool.drain().then(() => {
+      this.#pool.drainWithoutClose().then(() => {
         this.#drained = true;
         if (this.#closeWhenDrained) void this.#pool.close();
       }),

@@ -1,6 +1,6 @@
 /** Options of the HTTP agent and of one request made through it, and their validation. */
 import type * as http from 'node:http';
-import { describe, MAX_TIME } from './config';
+import { checkFlag, checkObject, checkTime, describe } from '../shared/validate';
 
 /**
  * Options of `pool.httpAgent(options)` / `new HttpAgent(pool, options)`. Every key is optional;
@@ -72,9 +72,7 @@ const NOT_HERE: Readonly<Record<string, string>> = {
 
 export function resolveHttpAgentOptions(options: HttpAgentOptions | undefined): ResolvedHttpAgentOptions {
   if (options === undefined) return DEFAULT_AGENT_OPTIONS;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`HttpAgent options must be an object, got ${describe(options)}`);
-  }
+  checkObject('HttpAgent options', options);
   for (const key of Object.keys(options)) {
     const instead = NOT_HERE[key];
     if (instead !== undefined) throw new TypeError(`HttpAgent option ${key} is not supported: ${instead}`);
@@ -87,15 +85,10 @@ export function resolveHttpAgentOptions(options: HttpAgentOptions | undefined): 
     throw new TypeError(`HttpAgent option keepAlive can only be true (the agent always keeps connections alive), got ${describe(o.keepAlive)}`);
   }
   for (const key of ['retry', 'retryNonIdempotent']) {
-    if (o[key] !== undefined && typeof o[key] !== 'boolean') {
-      throw new TypeError(`HttpAgent option ${key} must be a boolean, got ${describe(o[key])}`);
-    }
+    if (o[key] !== undefined) checkFlag(`HttpAgent option ${key}`, o[key]);
   }
   for (const key of ['keepAliveHintMargin', 'timeout']) {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_TIME)) {
-      throw new TypeError(`HttpAgent option ${key} must be a number of milliseconds from 0 to ${MAX_TIME}, got ${describe(v)}`);
-    }
+    if (o[key] !== undefined) checkTime(`HttpAgent option ${key}`, o[key], { min: 0 });
   }
   return {
     retry: options.retry ?? true,

@@ -6,10 +6,10 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
-import { setAwaiting } from './awaited';
-import { describe, MAX_TIME } from './config';
-import { BerthError } from './errors';
+import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
+import { setAwaiting } from '../shared/awaited';
+import { MAX_TIME } from '../shared/validate';
+import { BerthError } from '../shared/errors';
 import {
   KEY_BASE,
   PLACED_CLOSE,
@@ -27,21 +27,19 @@ import {
   GAUGE_IDLE,
   GAUGE_SIZE,
   type ResourceEngineEvent,
-} from './native';
-import { ResourceLease } from './resource-lease';
-import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './resource-options';
-import { toResourceStats, type ResourcePoolStats } from './resource-stats';
-import { TypedEmitter } from './typed-emitter';
-import { WaiterTable } from './waiter-table';
+} from '../shared/native';
+import { ResourceLease } from './lease';
+import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './options';
+import { toResourceStats, type ResourcePoolStats } from './stats';
+import { TypedEmitter } from '../shared/typed-emitter';
+import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
+import { WaiterTable } from '../shared/waiter-table';
 
 /** Options of one `acquire`: `signal`, `timeout` (ms or `Infinity`), `priority` (higher first). */
 export type ResourceAcquireOptions = AcquireOptions;
 
-/** Options of `ResourcePool.drain()`. */
-export interface ResourceDrainOptions {
-  /** Reject with `DRAIN_TIMEOUT` if resources are still borrowed (or acquires queued) after this long (ms). Default: wait forever. */
-  timeout?: number;
-}
+/** Options of `ResourcePool.drain()`: `timeout` (ms), as for `Pool.drain()`. */
+export type ResourceDrainOptions = DrainOptions;
 
 /** The pool's events and their arguments. */
 export interface ResourcePoolEvents<T> {
@@ -66,12 +64,6 @@ const enum Slot {
   Borrowed,
   /** Being validated (on acquire or on release): nobody may take it. */
   Checking,
-}
-
-const enum State {
-  Open,
-  Draining,
-  Closed,
 }
 
 interface Waiter<T> {
@@ -105,7 +97,16 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /** Slot of every resource that exists, idle or out. */
   readonly #slotOf = new Map<T, number>();
   readonly #waiters = new WaiterTable<Waiter<T>>();
-  #state = State.Open;
+  readonly #life = new Lifecycle({
+    isDrained: () => this.#borrowed === 0 && this.#checking === 0 && this.#waiters.size === 0,
+    describeOutstanding: () => `${this.#borrowed + this.#checking} resources still borrowed and ${this.#waiters.size} acquires queued`,
+    onDraining: () => {
+      this.#updateFast();
+      // Nothing new will be borrowed: no more background creates for `min`.
+      this.#engine.stopRefill();
+    },
+    startClose: () => this.#startClose(),
+  });
   /** Whether `min` maintenance has started (autostart, `start()` or the first acquire). */
   #started = false;
   /** The fast path applies: open, started, no validation on acquire. */
@@ -125,10 +126,6 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /** A failed create leaves waiters queued and is retried with backoff (`berth/generic-pool`). */
   readonly #retryForWaiters: boolean;
   #ready: Promise<void> | undefined;
-  #drained: Promise<void> | undefined;
-  #onDrained: (() => void) | undefined;
-  #closed: Promise<void> | undefined;
-  #onClosed: (() => void) | undefined;
 
   constructor(options: ResourcePoolOptions<T>) {
     super();
@@ -201,14 +198,14 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     return this.#o.max - this.size;
   }
 
-  /** True from the moment `close()` is called (before it has finished destroying everything). */
+  /** True from the moment `close()` is called, directly or by `drain()` finishing (before everything is destroyed). */
   get closed(): boolean {
-    return this.#state === State.Closed;
+    return this.#life.closed;
   }
 
-  /** True from the moment `drain()` is called until `close()` is: acquires are refused with `POOL_DRAINING`. */
+  /** True while `drain()` waits for borrowed resources and queued acquires: new acquires are refused with `POOL_DRAINING`. */
   get draining(): boolean {
-    return this.#state === State.Draining;
+    return this.#life.draining;
   }
 
   /** Counters, gauges and the acquire-wait quantiles, read without stopping the pool. */
@@ -236,7 +233,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   }
 
   #acquireSlow(options: ResourceAcquireOptions | undefined): Promise<T> {
-    if (this.#state !== State.Open) return Promise.reject(this.acquireError(this.#refusal()));
+    if (this.#life.phase !== Phase.Open) return Promise.reject(this.acquireError(this.#life.refusal()));
     if (!this.#started) this.start();
     let priority = 0;
     let timeout = POOL_TIMEOUT;
@@ -303,7 +300,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     } else {
       this.#place(slot, resRelease(this.#keyBase + slot), false);
     }
-    if (this.#onDrained !== undefined) this.#checkDrained();
+    if (this.#life.drainWaiting) this.#life.checkDrained();
   }
 
   /**
@@ -317,7 +314,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     this.#borrowed--;
     this.#engine.destroy(slot);
     const done = this.#destroySlot(slot);
-    if (this.#onDrained !== undefined) this.#checkDrained();
+    if (this.#life.drainWaiting) this.#life.checkDrained();
     return done;
   }
 
@@ -325,7 +322,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
 
   /** Starts keeping `min` resources (done at construction unless `autostart: false`). */
   start(): void {
-    if (this.#started || this.#state === State.Closed) return;
+    if (this.#started || this.#life.phase === Phase.Closed) return;
     this.#started = true;
     this.#updateFast();
     const creates = this.#engine.start().map((slot) => this.#create(slot, false));
@@ -339,42 +336,23 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   }
 
   /**
-   * Refuses new acquires (`POOL_DRAINING`), serves the ones already queued, and resolves
-   * once no resource is lent out and no acquire waits. `min` is no longer kept; idle
-   * resources stay (see `clear()` and `close()`). With `timeout`, rejects with
-   * `DRAIN_TIMEOUT` if that is not so by then (the pool stays draining; `close()` forces).
-   * A `timeout` that is not a number of ms >= 0 (or `Infinity`) rejects with a TypeError.
+   * Refuses new acquires (`POOL_DRAINING`), serves the ones already queued, waits until no
+   * resource is lent out and no acquire waits, then closes the pool (as `Pool.drain()` does):
+   * once it resolves, every resource is destroyed and acquires are refused with `POOL_CLOSED`.
+   * `min` is no longer kept from the moment it is called. With `timeout`, rejects with
+   * `DRAIN_TIMEOUT` if resources are still out by then (the pool stays draining; `close()`
+   * forces). A `timeout` that is not a number of ms >= 0 (or `Infinity`) rejects with a TypeError.
    */
-  async drain(options?: ResourceDrainOptions): Promise<void> {
-    const timeout = options?.timeout ?? Infinity;
-    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME)) {
-      throw new TypeError(`drain timeout must be a number of milliseconds >= 0 or Infinity, got ${describe(timeout)}`);
-    }
-    if (this.#state === State.Closed) return this.#closed;
-    if (this.#state !== State.Draining) {
-      this.#state = State.Draining;
-      this.#updateFast();
-      // Nothing new will be borrowed: no more background creates for `min`.
-      this.#engine.stopRefill();
-    }
-    // One "everything is back" promise, however many drain() calls wait on it.
-    this.#drained ??= new Promise<void>((resolve) => {
-      this.#onDrained = resolve;
-    });
-    this.#checkDrained();
-    if (!Number.isFinite(timeout)) return this.#drained;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const out = `${this.#borrowed + this.#checking} resources still borrowed and ${this.#waiters.size} acquires queued`;
-        reject(new BerthError('DRAIN_TIMEOUT', `${out} after ${timeout} ms`));
-      }, timeout);
-    });
-    try {
-      await Promise.race([this.#drained, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+  drain(options?: ResourceDrainOptions): Promise<void> {
+    return this.#life.drain(options);
+  }
+
+  /**
+   * @internal `drain()` without the close at the end: `berth-pool/generic-pool`'s `drain()`
+   * keeps idle resources until `clear()`, as generic-pool's does.
+   */
+  drainWithoutClose(): Promise<void> {
+    return this.#life.drainWithoutClose(undefined);
   }
 
   /** Destroys every idle resource now; resolves once those destroys have run. */
@@ -388,12 +366,11 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
    * Resolves once every resource has been destroyed. Calling it again returns the same promise.
    */
   close(): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed;
-    this.#state = State.Closed;
+    return this.#life.close();
+  }
+
+  #startClose(): void {
     this.#updateFast();
-    this.#closed = new Promise<void>((resolve) => {
-      this.#onClosed = resolve;
-    });
     const { waiters, slots } = this.#engine.close();
     const closed = () => this.acquireError(new BerthError('POOL_CLOSED', 'the pool was closed'));
     for (const token of waiters) this.#settleQueued(token)?.reject(closed());
@@ -404,10 +381,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     this.#closing.abort(new BerthError('POOL_CLOSED', 'the pool was closed'));
     for (const fail of this.#validating) fail();
     for (const slot of slots) void this.#destroySlot(slot);
-    this.#onDrained?.();
-    this.#onDrained = undefined;
     this.#checkClosed();
-    return this.#closed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -440,7 +414,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   #request(waiter: Waiter<T>): void {
     for (;;) {
       if (waiter.done) return;
-      if (this.#state !== State.Open) return this.#settle(waiter)?.reject(this.acquireError(this.#refusal()));
+      if (this.#life.phase !== Phase.Open) return this.#settle(waiter)?.reject(this.acquireError(this.#life.refusal()));
       const token = this.#waiters.nextToken();
       const result = resAcquire(this.#handle, token, waiter.priority, waiter.timeout);
       if (result >= 0) return this.#serve(waiter, result, false);
@@ -456,7 +430,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
         const full = new BerthError('QUEUE_FULL', `${this.#o.maxWaiters} acquires already wait for a resource`);
         return this.#settle(waiter)?.reject(this.acquireError(full));
       }
-      if (result === RES_CLOSED) return this.#settle(waiter)?.reject(this.acquireError(this.#refusal()));
+      if (result === RES_CLOSED) return this.#settle(waiter)?.reject(this.acquireError(this.#life.refusal()));
       // An idle resource past maxLifetime: the engine took it out; destroy it and ask again.
       void this.#destroySlot(RES_EXPIRED_BASE - result);
     }
@@ -501,7 +475,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       void this.#destroySlot(slot);
       this.#request(waiter);
     }
-    if (this.#onDrained !== undefined) this.#checkDrained();
+    if (this.#life.drainWaiting) this.#life.checkDrained();
   }
 
   async #checkThenRelease(slot: number, resource: T): Promise<void> {
@@ -515,7 +489,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       this.#engine.destroy(slot);
       void this.#destroySlot(slot);
     }
-    if (this.#onDrained !== undefined) this.#checkDrained();
+    if (this.#life.drainWaiting) this.#life.checkDrained();
   }
 
   /**
@@ -619,7 +593,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     if (waiter.done) return undefined;
     waiter.done = true;
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
-    if (this.#onDrained !== undefined) queueMicrotask(() => this.#checkDrained());
+    if (this.#life.drainWaiting) queueMicrotask(() => this.#life.checkDrained());
     return waiter;
   }
 
@@ -647,9 +621,9 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       } catch (error) {
         failure = error;
         // Aborted by close(): not the factory's failure.
-        if (this.#state !== State.Closed) this.#emitSafe('createError', error);
+        if (this.#life.phase !== Phase.Closed) this.#emitSafe('createError', error);
       }
-      if (attempt >= this.#o.createAttempts || this.#state === State.Closed) break;
+      if (attempt >= this.#o.createAttempts || this.#life.phase === Phase.Closed) break;
       // close() ends the wait (the loop then stops), so that close() never waits out a backoff.
       await delay(Math.min(this.#o.createBackoff * 2 ** (attempt - 1), MAX_TIME), undefined, { signal: this.#closing.signal }).catch(() => {});
       if (this.#closing.signal.aborted) break;
@@ -660,7 +634,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       created = false;
       misuse = true;
       failure = new TypeError(`create resolved ${resource === null ? 'null' : 'undefined'}: it must give a resource (a distinct value)`);
-      if (this.#state !== State.Closed) this.#emitSafe('createError', failure);
+      if (this.#life.phase !== Phase.Closed) this.#emitSafe('createError', failure);
     } else if (created && this.#slotOf.has(resource!)) {
       created = false;
       misuse = true;
@@ -672,7 +646,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       this.#slotState[slot] = Slot.None;
       this.#place(slot, this.#engine.created(slot), true);
     } else {
-      const reject = misuse || (this.#retryForWaiters ? this.#state !== State.Open : demand);
+      const reject = misuse || (this.#retryForWaiters ? this.#life.phase !== Phase.Open : demand);
       const [waiter, next] = this.#engine.createFailed(slot, reject) as [number, number];
       // Settled, not only taken: a drain() waiting for this acquire must see it gone.
       if (waiter >= 0) this.#settleQueued(waiter)?.reject(this.acquireError(createError(failure)));
@@ -788,7 +762,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   #onEngineEvent(event: ResourceEngineEvent): void {
     switch (event.kind) {
       case EVENT_CREATE:
-        if (this.#state === State.Closed) return;
+        if (this.#life.phase === Phase.Closed) return;
         void this.#create(event.id, false);
         return;
       case EVENT_EVICT:
@@ -807,7 +781,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   // ---- state ----------------------------------------------------------------------------
 
   #updateFast(): void {
-    this.#fast = this.#state === State.Open && this.#started && !this.#o.testOnAcquire;
+    this.#fast = this.#life.phase === Phase.Open && this.#started && !this.#o.testOnAcquire;
   }
 
   /** Engine events only keep the process alive while acquires wait for them. */
@@ -818,31 +792,16 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     setAwaiting(this.#engine, this, wanted);
   }
 
-  #refusal(): BerthError {
-    return this.#state === State.Draining
-      ? new BerthError('POOL_DRAINING', 'the pool is draining and accepts no new acquires')
-      : new BerthError('POOL_CLOSED', 'the pool is closed');
-  }
-
-  #checkDrained(): void {
-    if (this.#onDrained === undefined || this.#borrowed > 0 || this.#checking > 0 || this.#waiters.size > 0) return;
-    const done = this.#onDrained;
-    this.#onDrained = undefined;
-    done();
-  }
-
   #checkClosed(): void {
-    if (this.#onClosed === undefined) return;
+    if (!this.#life.closing) return;
     if (this.#slotOf.size > 0 || this.#creating > 0 || this.#destroying > 0) {
       // Idle ones left over (a create that landed after close() is placed "destroy" by the
       // engine; this covers any resource still idle): destroy them.
       return;
     }
-    const done = this.#onClosed;
-    this.#onClosed = undefined;
     this.#updateRef();
     this.#engine.dispose();
-    done();
+    this.#life.closeFinished();
   }
 
   #emitSafe(event: keyof ResourcePoolEvents<T>, ...args: unknown[]): void {

@@ -4,18 +4,19 @@
  * engine's numbers into leases, errors and promises.
  */
 import type * as net from 'node:net';
-import { setAwaiting } from './awaited';
-import { checkForwardOptions, checkInbound, flushed, handOver, toForwardResult, type ForwardOptions, type ForwardResult } from './forward';
-import { ProxyListener, resolveListenOptions, routeHandler, type ListenOptions, type RouteFunction } from './listener';
+import { setAwaiting } from '../shared/awaited';
+import { checkForwardOptions, checkInbound, flushed, handOver, toForwardResult, type ForwardOptions, type ForwardResult } from '../proxy/forward';
+import { ProxyListener, resolveListenOptions, routeHandler, type ListenOptions, type RouteFunction } from '../proxy/listener';
 import { ConnState, Connection, type ConnectionOwner } from './connection';
-import { resolveOptions, describe, MAX_TIME, type PoolOptions, type ResolvedPoolOptions } from './config';
-import { BerthError, dialError } from './errors';
+import { resolveOptions, type PoolOptions, type ResolvedPoolOptions } from './config';
+import { describe } from '../shared/validate';
+import { BerthError, dialError } from '../shared/errors';
 import { Lease, type LeaseOwner } from './lease';
-import { WaiterTable } from './waiter-table';
-import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
+import { WaiterTable } from '../shared/waiter-table';
+import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
 
-export type { AcquireOptions } from './acquire-options';
+export type { AcquireOptions } from '../shared/acquire-options';
 import {
   acquire,
   acquireWith,
@@ -38,14 +39,11 @@ import {
   UNKNOWN_DESTINATION,
   DEAD_BASE,
   type EngineEvent,
-} from './native';
+} from '../shared/native';
+import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
 import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
-import { HttpAgent, type HttpAgentOptions } from './http-agent';
 
-export interface DrainOptions {
-  /** Reject with `DRAIN_TIMEOUT` if leases are still out after this long (ms). Default: wait forever. */
-  timeout?: number;
-}
+export type { DrainOptions } from '../shared/lifecycle';
 
 interface Waiter {
   resolve(lease: Lease): void;
@@ -53,12 +51,6 @@ interface Waiter {
   readonly destination: string;
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
-}
-
-const enum PoolState {
-  Open,
-  Draining,
-  Closed,
 }
 
 /** Pools with forwards in flight or listeners open: kept reachable, as their sockets would be. */
@@ -97,14 +89,14 @@ export class Pool implements AsyncDisposable {
   /** Connections by engine id (ids are small and reused, so an array beats a Map). */
   readonly #conns: (Connection | undefined)[] = [];
   readonly #waiters = new WaiterTable<Waiter>();
-  #state = PoolState.Open;
+  readonly #life = new Lifecycle({
+    isDrained: () => this.#leased === 0 && this.#waiters.size === 0 && this.#forwarding === 0,
+    describeOutstanding: () => `${this.#leased} leases still out`,
+    startClose: () => this.#startClose(),
+  });
   #leased = 0;
   #sockets = 0;
   #refed = false;
-  #closed: Promise<void> | undefined;
-  #onClosed: (() => void) | undefined;
-  #drained: Promise<void> | undefined;
-  #onDrained: (() => void) | undefined;
   #unrefQueue: Connection[] = [];
   /** Forwards in flight and listeners open (see FORWARDING). */
   #forwards = 0;
@@ -146,12 +138,12 @@ export class Pool implements AsyncDisposable {
 
   /** True once `close()` was called (directly, or by `drain()` finishing). */
   get closed(): boolean {
-    return this.#state === PoolState.Closed;
+    return this.#life.closed;
   }
 
   /** True while `drain()` waits for leases to come back (no new acquires are taken). */
   get draining(): boolean {
-    return this.#state === PoolState.Draining;
+    return this.#life.draining;
   }
 
   /**
@@ -162,7 +154,7 @@ export class Pool implements AsyncDisposable {
     // The common call (same destination as last time, no options) in as few steps as
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
-    if (destination === this.#lastDestination && options === undefined && this.#state === PoolState.Open) {
+    if (destination === this.#lastDestination && options === undefined && this.#life.phase === Phase.Open) {
       const result = acquire(this.#handle, this.#lastDestId, this.#waiters.nextToken());
       if (result >= 0) {
         const conn = this.#conns[result]!;
@@ -177,7 +169,7 @@ export class Pool implements AsyncDisposable {
 
   /** `acquire` with options, another destination than last time, or a pool not open. */
   #acquireSlow(destination: string, options: AcquireOptions | undefined): Promise<Lease> {
-    if (this.#state !== PoolState.Open) return Promise.reject(this.#refusal(destination));
+    if (this.#life.phase !== Phase.Open) return Promise.reject(this.#life.refusal(destination));
     let destId: number;
     try {
       destId = this.#useDestination(destination, false);
@@ -298,7 +290,7 @@ export class Pool implements AsyncDisposable {
       throw new TypeError(`warm count must be an integer >= 0, got ${describe(count)}`);
     }
     const destId = this.#destIds.get(destination) ?? this.#intern(destination);
-    if (this.#state !== PoolState.Open) throw this.#refusal(destination);
+    if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
     const o = this.options;
     const want = Math.min(count, o.maxIdlePerDestination, o.maxTotalIdle, o.maxPerDestination - this.#count(destId, ConnState.Leased));
     if (want <= this.#count(destId, ConnState.Idle)) return this.#count(destId, ConnState.Idle);
@@ -319,14 +311,6 @@ export class Pool implements AsyncDisposable {
     let n = 0;
     for (const conn of this.#conns) if (conn !== undefined && conn.state === state && conn.destination === name) n++;
     return n;
-  }
-
-  /**
-   * An `http.Agent` for `http.request` / `http.get` and libraries that take an `agent`, whose
-   * keep-alive sockets are this pool's connections (its limits, timers and stats).
-   */
-  httpAgent(options?: HttpAgentOptions): HttpAgent {
-    return new HttpAgent(this, options);
   }
 
   /**
@@ -356,11 +340,11 @@ export class Pool implements AsyncDisposable {
   }
 
   async #forward(inbound: net.Socket, destination: string, opts: ForwardOptions): Promise<ForwardResult> {
-    if (this.#state !== PoolState.Open) throw this.#refusal(destination);
+    if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
     const signal = opts.signal;
     if (signal?.aborted) throw signal.reason;
     await flushed(inbound);
-    if (this.#state !== PoolState.Open) throw this.#refusal(destination);
+    if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
     if (signal?.aborted) throw signal.reason;
     const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
     return new Promise<ForwardResult>((resolve) => {
@@ -369,7 +353,7 @@ export class Pool implements AsyncDisposable {
         if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
         this.#forwarding--;
         this.#forwardEnded();
-        if (this.#onDrained !== undefined) this.#checkDrained();
+        if (this.#life.drainWaiting) this.#life.checkDrained();
         resolve(toForwardResult(done, destination));
       });
       this.#forwarding++;
@@ -398,7 +382,7 @@ export class Pool implements AsyncDisposable {
     }
     // A fixed destination is checked now: a typo fails the listen, not every connection.
     if (typeof route === 'string' && !this.#destIds.has(route)) this.#intern(route);
-    if (this.#state !== PoolState.Open) throw this.#refusal(`${o.host}:${o.port}`);
+    if (this.#life.phase !== Phase.Open) throw this.#life.refusal(`${o.host}:${o.port}`);
     let native: ReturnType<Engine['listen']> | undefined;
     try {
       native =
@@ -440,36 +424,8 @@ export class Pool implements AsyncDisposable {
    * lease to come back, then closes the pool. With `timeout`, rejects with `DRAIN_TIMEOUT`
    * if leases are still out by then (the pool stays draining; call `close()` to force).
    */
-  async drain(options?: DrainOptions): Promise<void> {
-    const timeout = options?.timeout ?? Infinity;
-    if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0 || (Number.isFinite(timeout) && timeout > MAX_TIME)) {
-      throw new TypeError(`drain timeout must be a number of milliseconds >= 0 or Infinity, got ${describe(timeout)}`);
-    }
-    if (this.#state === PoolState.Closed) return this.#closed;
-    this.#state = PoolState.Draining;
-    if (this.#leased > 0 || this.#waiters.size > 0 || this.#forwarding > 0) {
-      // One "everything is back" promise, however many drain() calls wait on it.
-      this.#drained ??= new Promise<void>((resolve) => {
-        this.#onDrained = resolve;
-      });
-      if (Number.isFinite(timeout)) {
-        let timer: NodeJS.Timeout | undefined;
-        const expired = new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new BerthError('DRAIN_TIMEOUT', `${this.#leased} leases still out after ${timeout} ms`)),
-            timeout,
-          );
-        });
-        try {
-          await Promise.race([this.#drained, expired]);
-        } finally {
-          clearTimeout(timer);
-        }
-      } else {
-        await this.#drained;
-      }
-    }
-    return this.close();
+  drain(options?: DrainOptions): Promise<void> {
+    return this.#life.drain(options);
   }
 
   /**
@@ -478,20 +434,17 @@ export class Pool implements AsyncDisposable {
    * closed. Calling it again returns the same promise.
    */
   close(): Promise<void> {
-    if (this.#closed !== undefined) return this.#closed;
-    this.#state = PoolState.Closed;
-    this.#closed = new Promise<void>((resolve) => {
-      this.#onClosed = resolve;
-    });
+    return this.#life.close();
+  }
+
+  #startClose(): void {
     const closedError = () => new BerthError('POOL_CLOSED', 'the pool was closed');
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();
     for (const listener of this.#listeners) void listener.close();
-    this.#onDrained?.();
     this.#updateRef();
     this.#checkClosed();
-    return this.#closed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -578,7 +531,7 @@ export class Pool implements AsyncDisposable {
     if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
     // Guarded here rather than inside: this runs on every hand-off.
     if (this.#refed && this.#waiters.size === 0) this.#updateRef();
-    if (this.#onDrained !== undefined) this.#checkDrained();
+    if (this.#life.drainWaiting) this.#life.checkDrained();
   }
 
   /** Acts on the engine's placement of a free connection. */
@@ -628,7 +581,7 @@ export class Pool implements AsyncDisposable {
 
   /** Engine events arrive through a function that only keeps the loop alive while awaited. */
   #updateRef(): void {
-    const wanted = this.#waiters.size > 0 || (this.#state === PoolState.Closed && this.#onClosed !== undefined);
+    const wanted = this.#waiters.size > 0 || this.#life.closing;
     if (wanted === this.#refed) return;
     this.#refed = wanted;
     setAwaiting(this.#engine, this, wanted);
@@ -654,7 +607,7 @@ export class Pool implements AsyncDisposable {
     this.#leased--;
     if (conn.state !== ConnState.Leased) {
       // Destroyed under the lease (pool closed, or the socket died): nothing to return.
-      this.#checkDrained();
+      this.#life.checkDrained();
       return;
     }
     if (conn.readyForReuse()) {
@@ -666,7 +619,7 @@ export class Pool implements AsyncDisposable {
       this.#engine.discard(conn.id, EVICT_UNHEALTHY);
       conn.destroy();
     }
-    if (this.#onDrained !== undefined) this.#checkDrained();
+    if (this.#life.drainWaiting) this.#life.checkDrained();
   }
 
   #destroyConnection(conn: Connection, error?: Error, unused?: boolean): void {
@@ -675,7 +628,7 @@ export class Pool implements AsyncDisposable {
       this.#engine.discard(conn.id, unused === true ? EVICT_KEEP_ALIVE_EXPIRED : DISCARD_BY_USER);
       conn.destroy(error);
     }
-    this.#checkDrained();
+    this.#life.checkDrained();
   }
 
   // ---- what sockets tell the pool -------------------------------------------------------
@@ -728,7 +681,7 @@ export class Pool implements AsyncDisposable {
   }
 
   #onDialed(id: number, destId: number): void {
-    if (this.#state === PoolState.Closed) {
+    if (this.#life.phase === Phase.Closed) {
       this.#engine.abandon(id);
       return this.#checkClosed();
     }
@@ -743,29 +696,13 @@ export class Pool implements AsyncDisposable {
 
   // ---- lifecycle ----------------------------------------------------------------------
 
-  #refusal(destination: string): BerthError {
-    return this.#state === PoolState.Draining
-      ? new BerthError('POOL_DRAINING', 'the pool is draining and accepts no new acquires', destination)
-      : new BerthError('POOL_CLOSED', 'the pool is closed', destination);
-  }
-
-  #checkDrained(): void {
-    if (this.#onDrained !== undefined && this.#leased === 0 && this.#waiters.size === 0 && this.#forwarding === 0) {
-      const done = this.#onDrained;
-      this.#onDrained = undefined;
-      done();
-    }
-  }
-
   #checkClosed(): void {
-    if (this.#onClosed === undefined || this.#state !== PoolState.Closed || this.#sockets > 0) return;
+    if (!this.#life.closing || this.#sockets > 0) return;
     // A listener's own socket closes on the engine's thread; its close() says when.
     if (this.#listeners.size > 0) return;
     const engine = this.#engine.stats();
     if (engine.open + engine.closing > 0) return;
-    const done = this.#onClosed;
-    this.#onClosed = undefined;
+    this.#life.closeFinished();
     this.#updateRef();
-    done();
   }
 }

@@ -3,10 +3,10 @@
  * asked once per connection where it goes (the route function) and never touches its bytes.
  */
 import * as net from 'node:net';
-import { describe } from './config';
-import { redact } from './redact';
+import { describe } from '../shared/validate';
+import { redact } from '../shared/redact';
 import { DEFAULT_IDLE_TIMEOUT, idleTimeoutOption } from './forward';
-import { checkListenHost, type NativeListener, type RouteRequest } from './native';
+import { checkListenHost, type NativeListener, type RouteRequest } from '../shared/native';
 
 export interface ListenOptions {
   /**

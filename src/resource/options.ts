@@ -1,5 +1,5 @@
 /** ResourcePool configuration: the public options, their defaults, and their validation. */
-import { describe, MAX_TIME } from './config';
+import { checkCount, checkFlag, checkFunction, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
 
 /** Options of `new ResourcePool(options)`. Times are in milliseconds. */
 export interface ResourcePoolOptions<T> {
@@ -101,9 +101,7 @@ export const RESOURCE_DEFAULTS = Object.freeze({
 
 /** Engine counts are u32: the largest finite count it takes (`Infinity` maps to it). */
 export const MAX_ENGINE_COUNT = 2 ** 32 - 1;
-const MAX_COUNT = 2 ** 31 - 1;
-
-const KEYS: ReadonlySet<string> = new Set([
+const KEYS: readonly string[] = [
   'create',
   'destroy',
   'validate',
@@ -124,58 +122,24 @@ const KEYS: ReadonlySet<string> = new Set([
   'order',
   'createRetry',
   'autostart',
-]);
+];
 
-function count(key: string, value: unknown, min: number, infinite: boolean, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (infinite && value === Infinity) return Infinity;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_COUNT) {
-    throw new TypeError(`${key} must be an integer from ${min} to ${MAX_COUNT}${infinite ? ' or Infinity' : ''}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function time(key: string, value: unknown, min: number, infinite: boolean, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (infinite && value === Infinity) return Infinity;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIME) {
-    throw new TypeError(`${key} must be a number of milliseconds from ${min} to ${MAX_TIME}${infinite ? ' or Infinity' : ''}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function flag(key: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`${key} must be a boolean, got ${describe(value)}`);
-  return value;
-}
-
-function fn<F>(key: string, value: unknown, required: boolean): F | undefined {
-  if (value === undefined && !required) return undefined;
-  if (typeof value !== 'function') {
-    throw new TypeError(`${key} must be a function${required ? '' : ' or undefined'}, got ${describe(value)}`);
-  }
-  return value as F;
-}
+const count = (key: string, value: unknown, min: number, infinite: boolean, fallback: number): number =>
+  checkCount(key, value, { min, infinite }, fallback);
+const time = (key: string, value: unknown, min: number, infinite: boolean, fallback: number): number =>
+  checkTime(key, value, { min, infinite }, fallback);
+const flag = checkFlag;
+const fn = checkFunction;
 
 /** Checks every key and fills in defaults; throws a TypeError naming the first bad key. */
 export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOptions<T> {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`ResourcePool options must be an object with create and destroy functions, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!KEYS.has(key)) throw new TypeError(`unknown ResourcePool option ${JSON.stringify(key)} (known: ${[...KEYS].join(', ')})`);
-  }
+  checkObject('ResourcePool options', options, 'an object with create and destroy functions');
+  checkKnownKeys('ResourcePool', options as object, KEYS);
   const o = options as ResourcePoolOptions<T>;
   const d = RESOURCE_DEFAULTS;
   const retry: unknown = o.createRetry;
-  if (retry !== undefined && (typeof retry !== 'object' || retry === null || Array.isArray(retry))) {
-    throw new TypeError(`createRetry must be an object { attempts, backoff }, got ${describe(retry)}`);
-  }
-  const r = (retry ?? {}) as { attempts?: unknown; backoff?: unknown };
-  for (const key of Object.keys(r)) {
-    if (key !== 'attempts' && key !== 'backoff') throw new TypeError(`unknown createRetry option ${JSON.stringify(key)} (known: attempts, backoff)`);
-  }
+  const r: { attempts?: unknown; backoff?: unknown } = retry === undefined ? {} : checkObject('createRetry', retry, 'an object { attempts, backoff }');
+  checkKnownKeys('createRetry', r, ['attempts', 'backoff']);
   const resolved: ResolvedResourceOptions<T> = {
     create: fn<ResolvedResourceOptions<T>['create']>('create', o.create, true)!,
     destroy: fn<ResolvedResourceOptions<T>['destroy']>('destroy', o.destroy, true)!,
@@ -199,10 +163,7 @@ export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOpt
     createBackoff: time('createRetry.backoff', r.backoff, 0, false, d.createBackoff),
     autostart: flag('autostart', o.autostart, d.autostart),
   };
-  if (o.order !== undefined) {
-    if (o.order !== 'lifo' && o.order !== 'fifo') throw new TypeError(`order must be 'lifo' or 'fifo', got ${describe(o.order)}`);
-    resolved.order = o.order;
-  }
+  resolved.order = checkOneOf('order', o.order, ['lifo', 'fifo'], d.order);
   if (resolved.min > resolved.max) throw new TypeError(`min (${resolved.min}) must not exceed max (${resolved.max})`);
   if ((resolved.testOnAcquire || resolved.testOnRelease) && resolved.validate === undefined) {
     throw new TypeError(`${resolved.testOnAcquire ? 'testOnAcquire' : 'testOnRelease'} needs a validate function`);

@@ -2,9 +2,9 @@
  * The native engine, loaded by napi-rs's generated loader (the prebuilt binary for this
  * platform, or the one built from source in `native/`).
  */
-import type { Engine as EngineClass } from '../native/index';
-import type { ResourceEngine as ResourceEngineClass } from '../native/index';
-import type { ProbeEngine as ProbeEngineClass } from '../native/index';
+import type { Engine as EngineClass } from '../../native/index';
+import type { ResourceEngine as ResourceEngineClass } from '../../native/index';
+import type { ProbeEngine as ProbeEngineClass } from '../../native/index';
 
 /**
  * The hot path, as raw Node-API functions (see crates/berth-node/src/hot.rs): napi-rs's
@@ -53,7 +53,7 @@ const NO_WINDOWS =
 function loadBinding(): unknown {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('../native/index.js');
+    return require('../../native/index.js');
   } catch (cause) {
     if (process.platform === 'win32') throw Object.assign(new Error(NO_WINDOWS), { cause });
     const libc = linuxLibc();
@@ -161,7 +161,7 @@ export type {
   ListenerStats,
   NativeListener,
   RouteRequest,
-} from '../native/index';
+} from '../../native/index';
 
 /** `release` / `offer` placements other than a waiter id. */
 export const PLACED_IDLE = -1;
@@ -211,7 +211,7 @@ export type {
   ResourceEngineEvent,
   ResourceEngineStats,
   ResourceEngineClosed,
-} from '../native/index';
+} from '../../native/index';
 
 const nativeResAcquire = resourceBinding.resAcquire;
 const nativeResRelease = resourceBinding.resRelease;
@@ -290,7 +290,7 @@ export const RES_EVENT_WAITER_TIMED_OUT = 2;
  */
 export const ProbeEngine = (binding as unknown as { ProbeEngine: typeof ProbeEngineClass }).ProbeEngine;
 export type ProbeEngine = ProbeEngineClass;
-export type { ProbeEngineConfig, ProbeBatch, ProbeError as ProbeEngineError } from '../native/index';
+export type { ProbeEngineConfig, ProbeBatch, ProbeError as ProbeEngineError } from '../../native/index';
 
 /** Probe states, as the engine numbers them. */
 export const PROBE_OPEN = 0;

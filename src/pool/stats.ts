@@ -1,5 +1,5 @@
 /** The public shapes of `pool.stats()` and `pool.snapshot()`. */
-import type { EngineDestSnapshot, EngineStats } from './native';
+import type { EngineDestSnapshot, EngineStats } from '../shared/native';
 
 /** Quantiles of a latency, in milliseconds (0 before anything was measured). */
 export interface LatencyQuantiles {

@@ -17,10 +17,10 @@
  * died from its own 'close' event, which Node emits after the socket's.
  */
 import type * as net from 'node:net';
-import { discardExpiredLease, type Lease } from './lease';
-import type { Pool } from './pool';
-import { BerthError } from './errors';
-import { requestError } from './http-errors';
+import { discardExpiredLease, type Lease } from '../pool/lease';
+import type { Pool } from '../pool/pool';
+import { BerthError } from '../shared/errors';
+import { requestError } from './errors';
 import {
   detachRequest,
   keepAliveHint,
@@ -31,8 +31,8 @@ import {
   type Replay,
   type RequestInternals,
   type SocketInternals,
-} from './http-internals';
-import type { ResolvedHttpAgentOptions } from './http-options';
+} from './internals';
+import type { ResolvedHttpAgentOptions } from './options';
 
 /** What an attempt needs from its agent. */
 export interface AttemptOwner {

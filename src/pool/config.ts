@@ -1,5 +1,6 @@
 /** Pool configuration: the public options, their defaults, and their validation. */
-import { resolveAddressPolicy, type AddressPolicy } from './address-policy';
+import { resolveAddressPolicy, type AddressPolicy } from '../shared/address-policy';
+import { checkCount, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
 
 /** Options of `new Pool(options)`. Every key is optional; times are in milliseconds. */
 export interface PoolOptions {
@@ -58,30 +59,18 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   addressPolicy: Object.freeze({}),
 });
 
-const MAX_COUNT = 2 ** 31 - 1;
-/** Longest finite time accepted (about 24.8 days), as for setTimeout. */
-export const MAX_TIME = 2 ** 31 - 1;
-
 /** Throws a TypeError for a bad value; may return the value to keep (a checked copy). */
 type Rule = (key: string, value: unknown) => unknown;
 
 const count =
-  (min: number): Rule =>
-  (key, value) => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_COUNT) {
-      throw new TypeError(`${key} must be an integer from ${min} to ${MAX_COUNT}, got ${describe(value)}`);
-    }
-  };
+  (min: number, infinite = false): Rule =>
+  (key, value) =>
+    checkCount(key, value, { min, infinite });
 
 const time =
-  ({ min, infinite }: { min: number; infinite: boolean }): Rule =>
-  (key, value) => {
-    if (typeof value === 'number' && value === Infinity && infinite) return;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIME) {
-      const range = `a number of milliseconds from ${min} to ${MAX_TIME}${infinite ? ' or Infinity' : ''}`;
-      throw new TypeError(`${key} must be ${range}, got ${describe(value)}`);
-    }
-  };
+  (min: number, infinite: boolean): Rule =>
+  (key, value) =>
+    checkTime(key, value, { min, infinite });
 
 const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   maxPerDestination: count(1),
@@ -90,44 +79,24 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   maxTotalIdle: count(0),
   maxWaiters: count(0),
   maxConcurrentDials: count(1),
-  idleTimeout: time({ min: 1, infinite: true }),
-  maxLifetime: time({ min: 1, infinite: true }),
-  connectTimeout: time({ min: 1, infinite: false }),
-  acquireTimeout: time({ min: 0, infinite: true }),
-  maxUses: (key, value) => {
-    if (value === Infinity) return;
-    count(1)(key, value);
-  },
-  order: (key, value) => {
-    if (value !== 'lifo' && value !== 'fifo') {
-      throw new TypeError(`${key} must be 'lifo' or 'fifo', got ${describe(value)}`);
-    }
-  },
+  idleTimeout: time(1, true),
+  maxLifetime: time(1, true),
+  connectTimeout: time(1, false),
+  acquireTimeout: time(0, true),
+  maxUses: count(1, true),
+  order: (key, value) => checkOneOf(key, value, ['lifo', 'fifo']),
   addressPolicy: (key, value) => resolveAddressPolicy(key, value),
 };
 
 /** Checks every key and fills in defaults; throws a TypeError naming the first bad key. */
 export function resolveOptions(options: unknown): ResolvedPoolOptions {
   if (options === undefined) return { ...DEFAULTS };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`Pool options must be an object, got ${describe(options)}`);
-  }
+  const given = checkObject('Pool options', options);
+  checkKnownKeys('Pool', given, Object.keys(RULES));
   const resolved: Record<string, unknown> = { ...DEFAULTS };
-  for (const [key, value] of Object.entries(options)) {
-    if (!Object.hasOwn(RULES, key)) {
-      throw new TypeError(`unknown Pool option ${JSON.stringify(key)} (known: ${Object.keys(RULES).join(', ')})`);
-    }
+  for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
     resolved[key] = RULES[key as keyof PoolOptions](key, value) ?? value;
   }
   return resolved as unknown as ResolvedPoolOptions;
-}
-
-/** A short description of a bad value for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
 }

@@ -3,7 +3,7 @@
  * it on every resolved address right before connect; this file holds the public type and the
  * validation of the option (the engine parses the entries and names a bad one).
  */
-import { describe } from './config';
+import { checkObject, describe } from './validate';
 import { checkAddressPolicy } from './native';
 
 /**
@@ -47,11 +47,9 @@ const MAX_ENTRIES = 1024;
  * so that later changes to the caller's arrays change nothing.
  */
 export function resolveAddressPolicy(key: string, value: unknown): Readonly<AddressPolicy> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${key} must be an object { allow?, deny? }, got ${describe(value)}`);
-  }
+  const given = checkObject(key, value, 'an object { allow?, deny? }');
   const policy: { allow?: readonly string[]; deny?: readonly string[] } = {};
-  for (const [list, entries] of Object.entries(value)) {
+  for (const [list, entries] of Object.entries(given)) {
     if (list !== 'allow' && list !== 'deny') {
       throw new TypeError(`unknown ${key} key ${JSON.stringify(list)} (known: allow, deny)`);
     }

@@ -4,9 +4,9 @@
  * descriptor over (one owner at a time), and turning the engine's report into a result.
  */
 import * as net from 'node:net';
-import { BerthError, dialError } from './errors';
-import { describe } from './config';
-import type { Engine, ForwardDone } from './native';
+import { BerthError, dialError } from '../shared/errors';
+import { describe } from '../shared/validate';
+import type { Engine, ForwardDone } from '../shared/native';
 
 export interface ForwardOptions {
   /** Bytes sent upstream before anything the client sends (e.g. the `head` of an HTTP `'connect'` event). */

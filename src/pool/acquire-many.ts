@@ -4,8 +4,8 @@
  * only as they finish, so a long or endless source runs in bounded memory.
  */
 import { setMaxListeners } from 'node:events';
-import { checkAcquireOptions, type AcquireOptions } from './acquire-options';
-import { describe } from './config';
+import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
+import { checkObject, checkRange, describe } from '../shared/validate';
 import type { Lease } from './lease';
 
 export interface AcquireManyOptions extends AcquireOptions {
@@ -22,16 +22,10 @@ const MAX_CONCURRENCY = 65_535;
 /** Checks the options (TypeError naming the bad one) and returns the concurrency. */
 export function checkAcquireManyOptions(options: AcquireManyOptions | undefined): number {
   if (options === undefined) return DEFAULT_CONCURRENCY;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`acquireMany options must be an object, got ${describe(options)}`);
-  }
-  const { concurrency, ...rest } = options;
+  const { concurrency, ...rest } = checkObject('acquireMany options', options) as AcquireManyOptions;
   checkAcquireOptions(rest);
   if (concurrency === undefined) return DEFAULT_CONCURRENCY;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    throw new TypeError(`concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got ${describe(concurrency)}`);
-  }
-  return concurrency;
+  return checkRange('concurrency', concurrency, 1, MAX_CONCURRENCY);
 }
 
 export function checkDestinations(destinations: unknown): void {

@@ -1,5 +1,5 @@
 /** `ResourcePool.stats()`: the engine's counters in the shape users read. */
-import type { ResourceEngineStats } from './native';
+import type { ResourceEngineStats } from '../shared/native';
 
 export interface ResourcePoolStats {
   /** Resources that exist or are being created (idle + borrowed + validating + creating). */

@@ -1,5 +1,5 @@
 /** The wrapper form of a `ResourcePool`: a function that borrows a resource for each call. */
-import type { ResourceAcquireOptions, ResourcePool } from './resource-pool';
+import type { ResourceAcquireOptions, ResourcePool } from './pool';
 
 /**
  * Wraps `fn` so that each call borrows a resource from `pool`, passes it as the first

@@ -1,0 +1,8 @@
+/** The socket pool: `Pool`, its leases, options, stats and `acquireMany`. */
+export { Pool } from './pool';
+export type { AcquireOptions, DrainOptions } from './pool';
+export type { AcquireManyOptions } from './acquire-many';
+export { Lease } from './lease';
+export { DEFAULTS } from './config';
+export type { PoolOptions, ResolvedPoolOptions } from './config';
+export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles } from './stats';

@@ -1,0 +1,8 @@
+/** The resource pool: `ResourcePool` for arbitrary resources, its leases, options and stats. */
+export { ResourcePool } from './pool';
+export type { ResourceAcquireOptions, ResourcePoolEvents, ResourceDrainOptions } from './pool';
+export { ResourceLease } from './lease';
+export { pooled } from './pooled';
+export { RESOURCE_DEFAULTS } from './options';
+export type { ResourcePoolOptions } from './options';
+export type { ResourcePoolStats } from './stats';

@@ -1,0 +1,4 @@
+/** What every product shares in the public API: the error type and the address policy. */
+export { BerthError } from './errors';
+export type { BerthErrorCode } from './errors';
+export type { AddressPolicy, AddressPolicyEntry, AddressClass } from './address-policy';
