@@ -130,6 +130,8 @@ export interface AddressPolicyConfig {
   deny?: Array<string>
 }
 
+export declare const BAD_ARGUMENT: number
+
 /**
  * Throws (InvalidArg) when `policy` has an entry that is neither a CIDR nor a class name;
  * the message names the entry.
@@ -141,6 +143,12 @@ export declare function checkAddressPolicy(policy: AddressPolicyConfig): void
  * zone); the message says what is wrong.
  */
 export declare function checkListenHost(host: string): void
+
+export declare const CLOSED: number
+
+export declare const DEAD_BASE: number
+
+export declare const DISCARD_BY_USER: number
 
 export interface EngineConfig {
   maxPerDestination: number
@@ -184,8 +192,15 @@ export interface EngineDestSnapshot {
 }
 
 /**
- * `kind`: 0 dialed (`id` = connection, `dest`), 1 dial failed (`id` = connection, `dest`,
- * `code`, `message`), 2 evict (`id` = connection, `reason`), 3 waiter timed out (`id` = waiter).
+ * Every error code the engine reports (a dial's, a native session's), for the facade to
+ * check that its `BerthErrorCode` names them all.
+ */
+export declare function engineErrorCodes(): Array<string>
+
+/**
+ * `kind` (berth_core::contract::events): `DIALED` (`id` = connection, `dest`), `DIAL_FAILED`
+ * (`id` = connection, `dest`, `code`, `message`), `EVICT` (`id` = connection, `reason`),
+ * `WAITER_TIMED_OUT` (`id` = waiter).
  */
 export interface EngineEvent {
   kind: number
@@ -222,6 +237,28 @@ export interface EngineStats {
   connectP99: number
 }
 
+export declare const EVENT_DIAL_FAILED: number
+
+export declare const EVENT_DIALED: number
+
+export declare const EVENT_EVICT: number
+
+export declare const EVENT_WAITER_TIMED_OUT: number
+
+export declare const EVICT_IDLE: number
+
+export declare const EVICT_KEEP_ALIVE_EXPIRED: number
+
+export declare const EVICT_LIFETIME: number
+
+export declare const EVICT_MAX_USES: number
+
+export declare const EVICT_PEER_CLOSED: number
+
+export declare const EVICT_UNHEALTHY: number
+
+export declare const EXPIRED_BASE: number
+
 export interface ForwardDone {
   bytesIn: number
   bytesOut: number
@@ -243,6 +280,12 @@ export interface ForwardRules {
   /** Milliseconds; Infinity: none. */
   idleTimeout: number
 }
+
+export declare const GAUGE_IDLE: number
+
+export declare const GAUGE_SIZE: number
+
+export declare const KEY_BASE: number
 
 export interface ListenConfig {
   host: string
@@ -271,6 +314,23 @@ export interface ListenerStats {
   acceptPauses: number
   clients: number
 }
+
+export declare const NOT_BORROWED: number
+
+export declare const PLACED_CLOSE: number
+
+export declare const PLACED_IDLE: number
+
+/** The socket pool's defaults (`PoolConfig::default()`), in ms (`Infinity`: none). */
+export declare function poolDefaults(): EngineConfig
+
+export declare const PROBE_CLOSED: number
+
+export declare const PROBE_ERROR: number
+
+export declare const PROBE_FILTERED: number
+
+export declare const PROBE_OPEN: number
 
 /**
  * One batch of results, in completion order: `indices[i]`, `states[i]` (0 open, 1 closed,
@@ -310,6 +370,19 @@ export interface ProbeError {
   message: string
 }
 
+export declare const QUEUE_FULL: number
+
+export declare const QUEUED: number
+
+export declare const RES_EVENT_CREATE: number
+
+export declare const RES_EVENT_EVICT: number
+
+export declare const RES_EVENT_WAITER_TIMED_OUT: number
+
+/** The resource pool's defaults (`ResourceConfig::default()`), in ms (`Infinity`: none). */
+export declare function resourceDefaults(): ResourceEngineConfig
+
 /** What `close()` hands back: waiters to reject, idle slots to destroy. */
 export interface ResourceEngineClosed {
   waiters: Array<number>
@@ -344,8 +417,9 @@ export interface ResourceEngineConfig {
 }
 
 /**
- * `kind`: 0 create (`id` = slot, already counted as creating), 1 evict (`id` = slot, now
- * destroying; `reason` 0 idle, 1 lifetime), 2 waiter timed out (`id` = waiter, dequeued).
+ * `kind` (berth_core::contract::events): `RES_CREATE` (`id` = slot, already counted as
+ * creating), `RES_EVICT` (`id` = slot, now destroying; `reason` an `EvictReason` code),
+ * `RES_WAITER_TIMED_OUT` (`id` = waiter, dequeued).
  */
 export interface ResourceEngineEvent {
   kind: number
@@ -383,3 +457,5 @@ export interface RouteRequest {
   localPort: number
   head: Buffer
 }
+
+export declare const UNKNOWN_DESTINATION: number

@@ -20,6 +20,7 @@ export type { AcquireOptions } from '../shared/acquire-options';
 import {
   acquire,
   acquireWith,
+  BAD_ARGUMENT,
   DISCARD_BY_USER,
   Engine,
   EVENT_DIAL_FAILED,
@@ -232,6 +233,9 @@ export class Pool implements AsyncDisposable {
         return Promise.reject(
           new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
         );
+      }
+      if (result === BAD_ARGUMENT) {
+        return Promise.reject(new TypeError(`berth: the engine refused an acquire argument for ${destination} (a bug)`));
       }
       if (result <= DEAD_BASE) {
         // The engine found this idle connection closed or dirty and took it out.

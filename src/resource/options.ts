@@ -1,4 +1,5 @@
 /** ResourcePool configuration: the public options, their defaults, and their validation. */
+import { resourceEngineDefaults } from '../shared/native';
 import { checkCount, checkFlag, checkFunction, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
 
 /** Options of `new ResourcePool(options)`. Times are in milliseconds. */
@@ -78,24 +79,27 @@ export interface ResolvedResourceOptions<T> {
   autostart: boolean;
 }
 
+/** The engine's defaults (ResourceConfig::default() in crates/berth-core), declared there once. */
+const engine = resourceEngineDefaults();
+
 export const RESOURCE_DEFAULTS = Object.freeze({
-  min: 0,
-  max: 10,
-  acquireTimeout: 30_000,
+  min: engine.min,
+  max: engine.max,
+  acquireTimeout: engine.acquireTimeout,
   createTimeout: 30_000,
   destroyTimeout: 5_000,
   validateTimeout: 5_000,
-  idleTimeout: 30_000,
-  softIdleTimeout: Infinity,
-  maxLifetime: Infinity,
-  evictionInterval: 1_000,
-  testsPerEviction: Infinity,
+  idleTimeout: engine.idleTimeout,
+  softIdleTimeout: engine.softIdleTimeout,
+  maxLifetime: engine.maxLifetime,
+  evictionInterval: engine.evictionInterval,
+  testsPerEviction: engine.testsPerEviction,
   testOnAcquire: false,
   testOnRelease: false,
-  maxWaiters: 1024,
-  order: 'lifo' as 'lifo' | 'fifo',
+  maxWaiters: engine.maxWaiters,
+  order: (engine.lifo ? 'lifo' : 'fifo') as 'lifo' | 'fifo',
   createAttempts: 1,
-  createBackoff: 100,
+  createBackoff: engine.createBackoff,
   autostart: true,
 });
 

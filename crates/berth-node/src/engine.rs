@@ -32,13 +32,9 @@ impl Engine {
         config: EngineConfig,
         #[napi(ts_arg_type = "(event: EngineEvent) => void")] on_event: EventCallback,
     ) -> Result<Self> {
-        let address_policy = config::address_policy(config.address_policy.as_ref())?;
+        let pool_config = config::pool_config(config)?;
         let events = Arc::new(on_event);
         let sink = Arc::new(JsSink(Arc::clone(&events)));
-        let pool_config = berth_core::pool::PoolConfig {
-            address_policy,
-            ..config.into()
-        };
         let pool = Pool::new(pool_config, sink, berth_core::runtime::handle());
         let handle = SOCKET_POOLS.register(Arc::clone(&pool));
         Ok(Engine {

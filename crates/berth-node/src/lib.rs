@@ -3,12 +3,14 @@
 //!
 //! One file per engine binding: `engine` (the socket pool's `Engine`), `resource`
 //! (`ResourceEngine`), `listener` (`NativeListener`), `forward` (a forward's outcome),
-//! `probe` (`ProbeEngine`), `stats`, `config`, `events`. Hot calls take and return plain
+//! `probe` (`ProbeEngine`), `stats`, `config`, `events`, and `contract` (the core's codes,
+//! event kinds, error codes and defaults, named for JS). Hot calls take and return plain
 //! numbers through raw Node-API functions that find the engine by handle: `hot` (socket
 //! pool: `acquire`, `release`), `resource_hot` (`resAcquire`, `resRelease`), over the shared
 //! block of `hot_io`; `registry` maps handles to engines.
 
 pub mod config;
+pub mod contract;
 pub mod engine;
 pub mod events;
 pub mod failpoint;

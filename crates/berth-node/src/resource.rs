@@ -5,7 +5,7 @@
 use crate::config::millis;
 use crate::registry::RESOURCE_POOLS;
 use crate::resource_hot::placement_code;
-use berth_core::contract::IdleOrder;
+use berth_core::contract::{codes, events, IdleOrder};
 use berth_core::resource::{
     ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, ResourceStats,
 };
@@ -75,8 +75,9 @@ impl From<ResourceEngineConfig> for ResourceConfig {
 
 // ---- events -----------------------------------------------------------------------------
 
-/// `kind`: 0 create (`id` = slot, already counted as creating), 1 evict (`id` = slot, now
-/// destroying; `reason` 0 idle, 1 lifetime), 2 waiter timed out (`id` = waiter, dequeued).
+/// `kind` (berth_core::contract::events): `RES_CREATE` (`id` = slot, already counted as
+/// creating), `RES_EVICT` (`id` = slot, now destroying; `reason` an `EvictReason` code),
+/// `RES_WAITER_TIMED_OUT` (`id` = waiter, dequeued).
 #[napi(object)]
 pub struct ResourceEngineEvent {
     pub kind: u32,
@@ -93,9 +94,13 @@ struct JsResourceSink(Arc<ResourceEventCallback>);
 impl ResourceSink for JsResourceSink {
     fn emit(&self, event: ResourceEvent) -> bool {
         let (kind, id, reason) = match event {
-            ResourceEvent::Create { slot } => (0, f64::from(slot), 0),
-            ResourceEvent::Evict { slot, reason } => (1, f64::from(slot), reason.code()),
-            ResourceEvent::WaiterTimedOut { waiter } => (2, waiter as f64, 0),
+            ResourceEvent::Create { slot } => (events::RES_CREATE, f64::from(slot), 0),
+            ResourceEvent::Evict { slot, reason } => {
+                (events::RES_EVICT, f64::from(slot), reason.code())
+            }
+            ResourceEvent::WaiterTimedOut { waiter } => {
+                (events::RES_WAITER_TIMED_OUT, waiter as f64, 0)
+            }
         };
         let event = ResourceEngineEvent { kind, id, reason };
         self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
@@ -162,9 +167,6 @@ pub struct ResourceEngineClosed {
 
 /// Slot results other than a slot id: none.
 const NO_SLOT: f64 = -1.0;
-/// `created` on a slot that was not being created (the caller destroys its resource without
-/// reporting `destroyed`).
-const NOT_CREATING: f64 = -5.0;
 
 #[napi]
 pub struct ResourceEngine {
@@ -210,7 +212,9 @@ impl ResourceEngine {
     /// -5 the slot was not being created.
     #[napi(catch_unwind)]
     pub fn created(&self, slot: u32) -> f64 {
-        self.pool.created(slot).map_or(NOT_CREATING, placement_code)
+        self.pool
+            .created(slot)
+            .map_or(f64::from(codes::NOT_BORROWED), placement_code)
     }
 
     /// A create failed: `[waiter to reject or -1, slot to create next or -1]`.

@@ -71,6 +71,11 @@ impl Pool {
         }
     }
 
+    /// As `acquire` at priority 0 with the pool's acquire timeout.
+    pub fn acquire_default(self: &Arc<Self>, dest: DestId, waiter: WaiterId) -> Acquire {
+        self.acquire(dest, waiter, 0, self.config.acquire_timeout)
+    }
+
     /// Takes an idle connection of `dest` if one passes its liveness check.
     pub(super) fn checkout(&self, shard: &mut Shard, dest: DestId) -> Checkout {
         let Some(ds) = shard.dest(dest) else {

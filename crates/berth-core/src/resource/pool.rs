@@ -173,6 +173,11 @@ impl ResourcePool {
 
     // ---- the hot path -------------------------------------------------------------------
 
+    /// As `acquire` with the pool's acquire timeout.
+    pub fn acquire_default(&self, waiter: WaiterId, priority: i32) -> Take {
+        self.acquire(waiter, priority, self.config.acquire_timeout)
+    }
+
     /// Takes an idle slot, or queues `waiter` (the caller's token, unique among its queued
     /// waiters) and starts a create when the waiters need one.
     pub fn acquire(&self, waiter: WaiterId, priority: i32, timeout: Option<Duration>) -> Take {
