@@ -1,5 +1,4 @@
 /** ResourcePool configuration: the public options, their defaults, and their validation. */
-import { resourceEngineDefaults } from '../shared/native';
 import { checkCount, checkFlag, checkFunction, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
 
 /** Options of `new ResourcePool(options)`. Times are in milliseconds. */
@@ -79,27 +78,29 @@ export interface ResolvedResourceOptions<T> {
   autostart: boolean;
 }
 
-/** The engine's defaults (ResourceConfig::default() in crates/berth-core), declared there once. */
-const engine = resourceEngineDefaults();
-
+/**
+ * Written out as literals because the public type carries them (`RESOURCE_DEFAULTS.max` is
+ * `10`); the keys the engine owns equal ResourceConfig::default() in crates/berth-core,
+ * which `__test__/contract.test.mjs` checks.
+ */
 export const RESOURCE_DEFAULTS = Object.freeze({
-  min: engine.min,
-  max: engine.max,
-  acquireTimeout: engine.acquireTimeout,
+  min: 0,
+  max: 10,
+  acquireTimeout: 30_000,
   createTimeout: 30_000,
   destroyTimeout: 5_000,
   validateTimeout: 5_000,
-  idleTimeout: engine.idleTimeout,
-  softIdleTimeout: engine.softIdleTimeout,
-  maxLifetime: engine.maxLifetime,
-  evictionInterval: engine.evictionInterval,
-  testsPerEviction: engine.testsPerEviction,
+  idleTimeout: 30_000,
+  softIdleTimeout: Infinity,
+  maxLifetime: Infinity,
+  evictionInterval: 1_000,
+  testsPerEviction: Infinity,
   testOnAcquire: false,
   testOnRelease: false,
-  maxWaiters: engine.maxWaiters,
-  order: (engine.lifo ? 'lifo' : 'fifo') as 'lifo' | 'fifo',
+  maxWaiters: 1024,
+  order: 'lifo' as 'lifo' | 'fifo',
   createAttempts: 1,
-  createBackoff: engine.createBackoff,
+  createBackoff: 100,
   autostart: true,
 });
 

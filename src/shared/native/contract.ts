@@ -47,3 +47,6 @@ export const RES_EVENT_WAITER_TIMED_OUT: number = binding.RES_EVENT_WAITER_TIMED
 export const EVICT_PEER_CLOSED: number = binding.EVICT_PEER_CLOSED;
 export const EVICT_UNHEALTHY: number = binding.EVICT_UNHEALTHY;
 export const EVICT_KEEP_ALIVE_EXPIRED: number = binding.EVICT_KEEP_ALIVE_EXPIRED;
+
+/** Every error code the engine reports (a dial's, a native session's). */
+export const engineErrorCodes: () => string[] = binding.engineErrorCodes;

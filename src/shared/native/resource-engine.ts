@@ -64,6 +64,3 @@ export const GAUGE_IDLE: number = binding.GAUGE_IDLE;
 export function gauge(which: number): number {
   return io[which]!;
 }
-
-/** The engine's defaults, in ms (`Infinity`: none). */
-export const resourceEngineDefaults = binding.resourceDefaults;
