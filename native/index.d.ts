@@ -25,16 +25,24 @@ export declare class Engine {
    */
   knows(dest: number): boolean
   cancel(dest: number, waiter: number): boolean
-  /** Takes ownership of a dialed connection's descriptor; -1 when there is none to take. */
-  adopt(conn: number): number
-  offer(conn: number): number
+  /**
+   * Takes over a dialed connection's descriptor and places the connection (a waiter id,
+   * `PLACED_IDLE` or `PLACED_CLOSE`); `fd` -1 when there is none to take.
+   */
+  admit(conn: number): Admitted
   /** The waiter to reject with the dial's error, or -1. */
   dialFailed(conn: number): number
   abandon(conn: number): void
   evictIdle(conn: number, reason: number): boolean
   /** `reason` < 0: the user destroyed it; otherwise an eviction reason code. */
   discard(conn: number, reason: number): void
-  forget(conn: number): void
+  /**
+   * The connection's descriptor is closed: counted as evicted if it was still leased
+   * (unhealthy) or idle (peer closed), and its place freed.
+   */
+  closed(conn: number): void
+  /** Connections holding a place (idle, in use, dialing, closing), cheaper than `stats()`. */
+  openCount(): number
   /** Closes the engine; returns the waiters to reject. */
   close(): Array<number>
   stats(): EngineStats
@@ -128,6 +136,15 @@ export declare function __panicForTest(): void
 export interface AddressPolicyConfig {
   allow?: Array<string>
   deny?: Array<string>
+}
+
+/**
+ * `admit`'s answer: the descriptor now owned by the caller (-1: none) and where the
+ * connection went.
+ */
+export interface Admitted {
+  fd: number
+  placement: number
 }
 
 export declare const BAD_ARGUMENT: number

@@ -645,18 +645,12 @@ export class Pool implements AsyncDisposable {
   }
 
   #onSocketClosed(conn: Connection): void {
-    if (conn.state === ConnState.Leased) {
-      // The user still holds the lease; the descriptor is closed, so free the slot now and
-      // let release()/destroy() find the connection gone.
-      this.#engine.discard(conn.id, EVICT_UNHEALTHY);
-      conn.state = ConnState.Closing;
-    } else if (conn.state === ConnState.Idle) {
-      this.#engine.evictIdle(conn.id, EVICT_PEER_CLOSED);
-      conn.state = ConnState.Closing;
-    }
+    // Leased (the user still holds the lease: release()/destroy() will find it gone) or idle:
+    // the engine counts it evicted; either way it frees the place now.
+    if (conn.state === ConnState.Leased || conn.state === ConnState.Idle) conn.state = ConnState.Closing;
     this.#conns[conn.id] = undefined;
     this.#sockets--;
-    this.#engine.forget(conn.id);
+    this.#engine.closed(conn.id);
     this.#checkClosed();
   }
 
@@ -689,13 +683,13 @@ export class Pool implements AsyncDisposable {
       this.#engine.abandon(id);
       return this.#checkClosed();
     }
-    const fd = this.#engine.adopt(id);
+    const { fd, placement } = this.#engine.admit(id);
     if (fd < 0) return;
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
     const conn = new Connection(id, fd, destination, this.#owner);
     this.#conns[id] = conn;
     this.#sockets++;
-    this.#place(conn, this.#engine.offer(id));
+    this.#place(conn, placement);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------
@@ -704,8 +698,7 @@ export class Pool implements AsyncDisposable {
     if (!this.#life.closing || this.#sockets > 0) return;
     // A listener's own socket closes on the engine's thread; its close() says when.
     if (this.#listeners.size > 0) return;
-    const engine = this.#engine.stats();
-    if (engine.open + engine.closing > 0) return;
+    if (this.#engine.openCount() > 0) return;
     this.#life.closeFinished();
     this.#updateRef();
   }

@@ -8,13 +8,21 @@ use crate::hot_io::as_id;
 use crate::listener::{listen, JsRouter, ListenConfig, NativeListener, RouteCallback};
 use crate::registry::SOCKET_POOLS;
 use crate::stats::{EngineDestSnapshot, EngineStats};
-use berth_core::contract::EvictReason;
+use berth_core::contract::{codes, EvictReason};
 use berth_core::pool::Pool;
 use berth_core::proxy::listener::Route;
 use berth_core::proxy::session::{Client, Forwarder, SessionRequest};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
+
+/// `admit`'s answer: the descriptor now owned by the caller (-1: none) and where the
+/// connection went.
+#[napi(object)]
+pub struct Admitted {
+    pub fd: i32,
+    pub placement: f64,
+}
 
 /// One pool's engine, owned by one JS `Pool`.
 #[napi]
@@ -73,15 +81,20 @@ impl Engine {
         as_id(dest).is_some_and(|d| self.pool.cancel(d, waiter as u64))
     }
 
-    /// Takes ownership of a dialed connection's descriptor; -1 when there is none to take.
+    /// Takes over a dialed connection's descriptor and places the connection (a waiter id,
+    /// `PLACED_IDLE` or `PLACED_CLOSE`); `fd` -1 when there is none to take.
     #[napi(catch_unwind)]
-    pub fn adopt(&self, conn: u32) -> i32 {
-        self.pool.adopt(conn).unwrap_or(-1)
-    }
-
-    #[napi(catch_unwind)]
-    pub fn offer(&self, conn: u32) -> f64 {
-        placement(self.pool.offer(conn))
+    pub fn admit(&self, conn: u32) -> Admitted {
+        match self.pool.admit(conn) {
+            Some((fd, placed)) => Admitted {
+                fd,
+                placement: placement(placed),
+            },
+            None => Admitted {
+                fd: -1,
+                placement: f64::from(codes::PLACED_CLOSE),
+            },
+        }
     }
 
     /// The waiter to reject with the dial's error, or -1.
@@ -107,9 +120,17 @@ impl Engine {
         self.pool.discard(conn, reason)
     }
 
+    /// The connection's descriptor is closed: counted as evicted if it was still leased
+    /// (unhealthy) or idle (peer closed), and its place freed.
     #[napi(catch_unwind)]
-    pub fn forget(&self, conn: u32) {
-        self.pool.forget(conn)
+    pub fn closed(&self, conn: u32) {
+        self.pool.closed(conn)
+    }
+
+    /// Connections holding a place (idle, in use, dialing, closing), cheaper than `stats()`.
+    #[napi(catch_unwind)]
+    pub fn open_count(&self) -> f64 {
+        self.pool.open_count() as f64
     }
 
     /// Closes the engine; returns the waiters to reject.

@@ -69,4 +69,11 @@ impl Pool {
         }
         placement
     }
+
+    /// A dialed connection taken over and placed in one call: `adopt`, then `offer`. None
+    /// when there is no descriptor to take (the dial's record is gone or was taken).
+    pub fn admit(self: &Arc<Self>, id: ConnId) -> Option<(RawFd, Placement)> {
+        let fd = self.adopt(id)?;
+        Some((fd, self.offer(id)))
+    }
 }

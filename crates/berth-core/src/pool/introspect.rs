@@ -111,4 +111,18 @@ impl Pool {
         out.sort_unstable_by_key(|(id, _)| *id);
         out.into_iter().map(|(_, d)| d).collect()
     }
+
+    /// Connections holding a place (idle, in use, dialing, closing): what `close()` waits to
+    /// see reach 0. A lock per shard and no histogram, unlike `stats()`.
+    pub fn open_count(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| {
+                lock(shard)
+                    .dests()
+                    .map(|(_, ds)| u64::from(ds.open))
+                    .sum::<u64>()
+            })
+            .sum()
+    }
 }

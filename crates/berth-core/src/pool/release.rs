@@ -158,4 +158,13 @@ impl Pool {
         self.total_open.fetch_sub(1, Ordering::Relaxed);
         Counters::bump(&self.counters.closed);
     }
+
+    /// The owner closed the connection's descriptor, whatever its state: one still leased
+    /// counts as evicted unhealthy (`discard` acts only on a leased one), one still idle as
+    /// closed by its peer (`evict_idle` only on an idle one); then its place is freed.
+    pub fn closed(self: &Arc<Self>, id: ConnId) {
+        self.discard(id, Some(EvictReason::Unhealthy));
+        self.evict_idle(id, EvictReason::PeerClosed);
+        self.forget(id);
+    }
 }

@@ -232,3 +232,43 @@ fn max_total_closes_the_least_recently_released_idle_connection_elsewhere() {
     assert!(matches!(placed, Placement::Handoff(_)), "{placed:?}");
     assert_eq!(owner.pool.stats().idle, 2);
 }
+
+#[test]
+fn closed_counts_a_leased_or_idle_connection_and_frees_its_place() {
+    let mut owner = Owner::new(PoolConfig::default());
+    let dest = owner.destination();
+    let conns = owner.lease_fresh(dest, 3);
+    assert_eq!(owner.pool.release(conns[1], false), Placement::Idle);
+    owner.pool.discard(conns[2], None);
+    let before = owner.pool.stats();
+    assert_eq!(owner.pool.open_count(), before.open + before.closing);
+    // Leased, idle, and already closing by its user's hand: each descriptor closes.
+    for &conn in &conns {
+        owner.pool.closed(conn);
+    }
+    let after = owner.pool.stats();
+    assert_eq!((after.evicted_unhealthy, after.evicted_peer_closed), (1, 1));
+    assert_eq!(
+        (after.open, after.closing, owner.pool.open_count()),
+        (0, 0, 0)
+    );
+    assert_eq!(after.closed, 3);
+}
+
+#[test]
+fn admit_adopts_then_places() {
+    let mut owner = Owner::new(PoolConfig::default());
+    let dest = owner.destination();
+    let waiter = match owner.acquire(dest, 0) {
+        Acquire::Queued(w) => w,
+        other => panic!("expected a queued waiter, got {other:?}"),
+    };
+    let Event::Dialed { conn, .. } = owner.event() else {
+        panic!("expected a dialed connection");
+    };
+    let (fd, placed) = owner.pool.admit(conn).expect("a descriptor to take");
+    // SAFETY: `admit` hands the descriptor's ownership to the caller.
+    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    assert_eq!(placed, Placement::Handoff(waiter));
+    assert_eq!(owner.pool.admit(conn), None, "taken once");
+}
