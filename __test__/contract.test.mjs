@@ -144,3 +144,16 @@ test("the ResourcePool's defaults are the engine's for every key the engine owns
   for (const key of owned) t.is(RESOURCE_DEFAULTS[key], engine[key], `RESOURCE_DEFAULTS.${key}`);
   t.is(RESOURCE_DEFAULTS.order, engine.lifo ? 'lifo' : 'fifo');
 });
+
+test('stats shapes: PoolStats is the engine\'s type, and every figure crosses in milliseconds', (t) => {
+  const facadeStats = readFileSync(join(root, 'dist/pool/stats.d.ts'), 'utf8');
+  t.false(/interface (PoolStats|LatencyQuantiles)\b/.test(facadeStats), 'the facade re-declares PoolStats');
+  const engineTypes = readFileSync(join(root, 'native/index.d.ts'), 'utf8');
+  t.regex(engineTypes, /export interface PoolStats \{/);
+  for (const name of ['PoolStats', 'LatencyQuantiles', 'PoolEvictions', 'ResourceEngineStats', 'ListenerStats']) {
+    const at = engineTypes.indexOf(`export interface ${name} {`);
+    t.true(at >= 0, `native/index.d.ts has ${name}`);
+    const body = engineTypes.slice(at, engineTypes.indexOf('\n}', at));
+    t.false(/\w+Us\??:/.test(body), `${name} has a figure in microseconds`);
+  }
+});

@@ -45,7 +45,7 @@ export declare class Engine {
   openCount(): number
   /** Closes the engine; returns the waiters to reject. */
   close(): Array<number>
-  stats(): EngineStats
+  stats(): PoolStats
   snapshot(): Array<EngineDestSnapshot>
   /**
    * Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
@@ -228,32 +228,6 @@ export interface EngineEvent {
   message?: string
 }
 
-export interface EngineStats {
-  open: number
-  closing: number
-  idle: number
-  inUse: number
-  dialing: number
-  waiting: number
-  created: number
-  reused: number
-  closed: number
-  dialFailures: number
-  acquireTimeouts: number
-  evictedIdle: number
-  evictedLifetime: number
-  evictedPeerClosed: number
-  evictedUnhealthy: number
-  evictedMaxUses: number
-  evictedKeepAliveExpired: number
-  acquireWaitP50: number
-  acquireWaitP95: number
-  acquireWaitP99: number
-  connectP50: number
-  connectP95: number
-  connectP99: number
-}
-
 export declare const EVENT_DIAL_FAILED: number
 
 export declare const EVENT_DIALED: number
@@ -304,6 +278,13 @@ export declare const GAUGE_SIZE: number
 
 export declare const KEY_BASE: number
 
+/** Quantiles of a latency, in milliseconds (0 before anything was measured). */
+export interface LatencyQuantiles {
+  p50: number
+  p95: number
+  p99: number
+}
+
 export interface ListenConfig {
   host: string
   port: number
@@ -340,6 +321,55 @@ export declare const PLACED_IDLE: number
 
 /** The socket pool's defaults (`PoolConfig::default()`), in ms (`Infinity`: none). */
 export declare function poolDefaults(): EngineConfig
+
+/** Connections the pool closed itself, by reason. */
+export interface PoolEvictions {
+  /** Idle past `idleTimeout`, or closed to make room under `maxTotal`. */
+  idle: number
+  /** Past `maxLifetime`. */
+  lifetime: number
+  /** The peer closed or reset it while idle. */
+  peerClosed: number
+  /** Unexpected bytes or an unusable state found at hand-out or return. */
+  unhealthy: number
+  /** Leased `maxUses` times. */
+  maxUses: number
+  /**
+   * Leased by the HTTP agent and given back unused: the server's `Keep-Alive: timeout` hint
+   * had passed (such a lease is not counted in `reused`).
+   */
+  keepAliveExpired: number
+}
+
+/**
+ * What `pool.stats()` reports: gauges now, counters since the pool was made, latencies in
+ * milliseconds.
+ */
+export interface PoolStats {
+  /** idle + inUse + dialing. */
+  open: number
+  /** Destroyed, descriptor not closed yet (a moment at most): still counted against the limits. */
+  closing: number
+  idle: number
+  inUse: number
+  dialing: number
+  /** Acquires queued for a connection. */
+  waiting: number
+  /** Connections dialed successfully, ever. */
+  created: number
+  /** Leases served by a connection an earlier lease used. */
+  reused: number
+  /** Connections closed, for any reason, ever. */
+  closed: number
+  dialFailures: number
+  acquireTimeouts: number
+  /** Connections the pool closed itself, by reason. */
+  evicted: PoolEvictions
+  /** Time from acquire to lease, in milliseconds (reuse hits count as 0). */
+  acquireWaitMs: LatencyQuantiles
+  /** Time to dial a connection, in milliseconds. */
+  connectMs: LatencyQuantiles
+}
 
 export declare const PROBE_CLOSED: number
 
@@ -444,7 +474,7 @@ export interface ResourceEngineEvent {
   reason: number
 }
 
-/** Gauges and counters; `acquireWait*Us` in microseconds (a hit counts as a wait of 0). */
+/** Gauges and counters; acquire waits in milliseconds (a hit counts as a wait of 0). */
 export interface ResourceEngineStats {
   /** Idle + in use + being created. */
   size: number
@@ -461,9 +491,10 @@ export interface ResourceEngineStats {
   timeouts: number
   evictedIdle: number
   evictedLifetime: number
-  acquireWaitP50Us: number
-  acquireWaitP99Us: number
-  acquireWaitMaxUs: number
+  /** Acquire waits in milliseconds (a hit counts as 0); no quantile above the maximum. */
+  acquireWaitP50Ms: number
+  acquireWaitP99Ms: number
+  acquireWaitMaxMs: number
 }
 
 export interface RouteRequest {

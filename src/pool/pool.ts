@@ -42,7 +42,7 @@ import {
   type EngineEvent,
 } from '../shared/native';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
-import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
+import { toPoolSnapshot, type PoolSnapshot, type PoolStats } from './stats';
 
 export type { DrainOptions } from '../shared/lifecycle';
 
@@ -415,7 +415,7 @@ export class Pool implements AsyncDisposable {
 
   /** Counters, gauges and latency quantiles, read without stopping the pool. */
   stats(): PoolStats {
-    return toPoolStats(this.#engine.stats());
+    return this.#engine.stats();
   }
 
   /** Per destination counts and per connection metadata (no live handles). */

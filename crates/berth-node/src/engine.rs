@@ -7,7 +7,7 @@ use crate::hot::placement;
 use crate::hot_io::as_id;
 use crate::listener::{listen, JsRouter, ListenConfig, NativeListener, RouteCallback};
 use crate::registry::SOCKET_POOLS;
-use crate::stats::{EngineDestSnapshot, EngineStats};
+use crate::stats::{EngineDestSnapshot, PoolStats};
 use berth_core::contract::{codes, EvictReason};
 use berth_core::pool::Pool;
 use berth_core::proxy::listener::Route;
@@ -140,7 +140,7 @@ impl Engine {
     }
 
     #[napi(catch_unwind)]
-    pub fn stats(&self) -> EngineStats {
+    pub fn stats(&self) -> PoolStats {
         self.pool.stats().into()
     }
 

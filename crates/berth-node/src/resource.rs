@@ -109,7 +109,7 @@ impl ResourceSink for JsResourceSink {
 
 // ---- stats ------------------------------------------------------------------------------
 
-/// Gauges and counters; `acquireWait*Us` in microseconds (a hit counts as a wait of 0).
+/// Gauges and counters; acquire waits in milliseconds (a hit counts as a wait of 0).
 #[napi(object)]
 pub struct ResourceEngineStats {
     /// Idle + in use + being created.
@@ -127,13 +127,15 @@ pub struct ResourceEngineStats {
     pub timeouts: f64,
     pub evicted_idle: f64,
     pub evicted_lifetime: f64,
-    pub acquire_wait_p50_us: f64,
-    pub acquire_wait_p99_us: f64,
-    pub acquire_wait_max_us: f64,
+    /// Acquire waits in milliseconds (a hit counts as 0); no quantile above the maximum.
+    pub acquire_wait_p50_ms: f64,
+    pub acquire_wait_p99_ms: f64,
+    pub acquire_wait_max_ms: f64,
 }
 
 impl From<ResourceStats> for ResourceEngineStats {
     fn from(s: ResourceStats) -> Self {
+        let wait_ms = s.acquire_wait_ms();
         ResourceEngineStats {
             size: s.size as f64,
             idle: s.idle as f64,
@@ -149,9 +151,9 @@ impl From<ResourceStats> for ResourceEngineStats {
             timeouts: s.timeouts as f64,
             evicted_idle: s.evicted_idle as f64,
             evicted_lifetime: s.evicted_lifetime as f64,
-            acquire_wait_p50_us: s.acquire_wait_p50_us,
-            acquire_wait_p99_us: s.acquire_wait_p99_us,
-            acquire_wait_max_us: s.acquire_wait_max_us,
+            acquire_wait_p50_ms: wait_ms[0],
+            acquire_wait_p99_ms: wait_ms[1],
+            acquire_wait_max_ms: wait_ms[2],
         }
     }
 }
