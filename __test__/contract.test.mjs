@@ -157,3 +157,11 @@ test('stats shapes: PoolStats is the engine\'s type, and every figure crosses in
     t.false(/\w+Us\??:/.test(body), `${name} has a figure in microseconds`);
   }
 });
+
+test('an order the engine does not know is a TypeError naming order (the facade checks first)', (t) => {
+  const config = { ...binding.poolDefaults(), order: 'FIFO' };
+  const error = t.throws(() => facade.createEngine(config, () => {}), { instanceOf: TypeError });
+  t.regex(error.message, /^order must be 'lifo' or 'fifo', got "FIFO"/);
+  // And the engine takes the two it knows.
+  for (const order of ['lifo', 'fifo']) t.truthy(facade.createEngine({ ...config, order }, () => {}));
+});

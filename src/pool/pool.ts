@@ -21,8 +21,9 @@ import {
   acquire,
   acquireWith,
   BAD_ARGUMENT,
+  createEngine,
   DISCARD_BY_USER,
-  Engine,
+  type Engine,
   EVENT_DIAL_FAILED,
   EVENT_DIALED,
   EVENT_EVICT,
@@ -115,7 +116,7 @@ export class Pool implements AsyncDisposable {
   constructor(options?: PoolOptions) {
     this.options = Object.freeze(resolveOptions(options));
     const o = this.options;
-    this.#engine = new Engine(
+    this.#engine = createEngine(
       {
         maxPerDestination: o.maxPerDestination,
         maxIdlePerDestination: o.maxIdlePerDestination,

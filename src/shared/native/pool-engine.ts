@@ -3,11 +3,25 @@
  * (hot.rs): `acquire`, `acquireWith`, `release`, `releaseChecked` over the shared block `io`.
  * Results are ids or the codes of ./contract.
  */
-import type { Engine as EngineClass } from '../../../native/index';
+import type { Engine as EngineClass, EngineConfig, EngineEvent } from '../../../native/index';
 import { binding, io } from './loader';
 
 export const Engine = binding.Engine;
 export type Engine = EngineClass;
+
+/**
+ * A new engine. The facade validates the config first; should the engine still refuse a
+ * value (an `order` it does not know, an `addressPolicy` entry), that is bad input: a
+ * TypeError with the engine's message, which names the key.
+ */
+export function createEngine(config: EngineConfig, onEvent: (event: EngineEvent) => void): Engine {
+  try {
+    return new binding.Engine(config, onEvent);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'InvalidArg') throw new TypeError((error as Error).message);
+    throw error;
+  }
+}
 
 const nativeAcquire = binding.acquire;
 const nativeAcquireWith = binding.acquireWith;
