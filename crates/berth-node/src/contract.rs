@@ -1,83 +1,46 @@
 //! The engine's vocabulary (berth_core::contract), exported to JS under the names the
-//! facade reads (src/shared/native-contract.ts): the values are declared in the core once;
+//! facade reads (src/shared/native/contract.ts): the values are declared in the core once;
 //! this file only names them for JS. `__test__/contract.test.mjs` checks the facade against
 //! them.
 
 use crate::config::{AddressPolicyConfig, EngineConfig};
 use crate::resource::ResourceEngineConfig;
-use berth_core::contract::{codes, events, EvictReason, IdleOrder};
+use berth_core::contract::{codes, events, EvictReason as Evict, IdleOrder};
 use berth_core::error::DialErrorCode;
 use berth_core::pool::PoolConfig;
-use berth_core::probe::ProbeState;
+use berth_core::probe::ProbeState as Probe;
 use berth_core::resource::ResourceConfig;
 use napi_derive::napi;
 use std::time::Duration;
 
-#[napi]
-pub const KEY_BASE: f64 = codes::KEY_BASE;
-#[napi]
-pub const PLACED_IDLE: i32 = codes::PLACED_IDLE;
-#[napi]
-pub const PLACED_CLOSE: i32 = codes::PLACED_CLOSE;
-#[napi]
-pub const NOT_BORROWED: i32 = codes::NOT_BORROWED;
-#[napi]
-pub const QUEUED: i32 = codes::QUEUED;
-#[napi]
-pub const QUEUE_FULL: i32 = codes::QUEUE_FULL;
-#[napi]
-pub const UNKNOWN_DESTINATION: i32 = codes::UNKNOWN_DESTINATION;
-#[napi]
-pub const CLOSED: i32 = codes::CLOSED;
-#[napi]
-pub const BAD_ARGUMENT: i32 = codes::BAD_ARGUMENT;
-#[napi]
-pub const DEAD_BASE: i32 = codes::DEAD_BASE;
-#[napi]
-pub const EXPIRED_BASE: i32 = codes::EXPIRED_BASE;
-#[napi]
-pub const DISCARD_BY_USER: i32 = codes::DISCARD_BY_USER;
-#[napi]
-pub const GAUGE_SIZE: u32 = codes::GAUGE_SIZE;
-#[napi]
-pub const GAUGE_IDLE: u32 = codes::GAUGE_IDLE;
+/// Declares each `name = value` as a `#[napi]` constant of type `ty`.
+macro_rules! js_consts {
+    ($($ty:ty: $($name:ident = $value:expr),+;)+) => {
+        $($(#[napi] pub const $name: $ty = $value;)+)+
+    };
+}
 
-#[napi]
-pub const EVENT_DIALED: u32 = events::DIALED;
-#[napi]
-pub const EVENT_DIAL_FAILED: u32 = events::DIAL_FAILED;
-#[napi]
-pub const EVENT_EVICT: u32 = events::EVICT;
-#[napi]
-pub const EVENT_WAITER_TIMED_OUT: u32 = events::WAITER_TIMED_OUT;
-#[napi]
-pub const RES_EVENT_CREATE: u32 = events::RES_CREATE;
-#[napi]
-pub const RES_EVENT_EVICT: u32 = events::RES_EVICT;
-#[napi]
-pub const RES_EVENT_WAITER_TIMED_OUT: u32 = events::RES_WAITER_TIMED_OUT;
-
-#[napi]
-pub const EVICT_IDLE: u32 = EvictReason::Idle as u32;
-#[napi]
-pub const EVICT_LIFETIME: u32 = EvictReason::Lifetime as u32;
-#[napi]
-pub const EVICT_PEER_CLOSED: u32 = EvictReason::PeerClosed as u32;
-#[napi]
-pub const EVICT_UNHEALTHY: u32 = EvictReason::Unhealthy as u32;
-#[napi]
-pub const EVICT_MAX_USES: u32 = EvictReason::MaxUses as u32;
-#[napi]
-pub const EVICT_KEEP_ALIVE_EXPIRED: u32 = EvictReason::KeepAliveExpired as u32;
-
-#[napi]
-pub const PROBE_OPEN: u32 = ProbeState::Open as u32;
-#[napi]
-pub const PROBE_CLOSED: u32 = ProbeState::Closed as u32;
-#[napi]
-pub const PROBE_FILTERED: u32 = ProbeState::Filtered as u32;
-#[napi]
-pub const PROBE_ERROR: u32 = ProbeState::Error as u32;
+// Grouped by what answers with them; the values and their meaning: berth_core::contract.
+js_consts! {
+    f64: KEY_BASE = codes::KEY_BASE;
+    i32: PLACED_IDLE = codes::PLACED_IDLE, PLACED_CLOSE = codes::PLACED_CLOSE;
+    i32: NOT_BORROWED = codes::NOT_BORROWED, QUEUED = codes::QUEUED, CLOSED = codes::CLOSED;
+    i32: QUEUE_FULL = codes::QUEUE_FULL, BAD_ARGUMENT = codes::BAD_ARGUMENT;
+    i32: UNKNOWN_DESTINATION = codes::UNKNOWN_DESTINATION;
+    i32: DEAD_BASE = codes::DEAD_BASE, EXPIRED_BASE = codes::EXPIRED_BASE;
+    i32: DISCARD_BY_USER = codes::DISCARD_BY_USER;
+    u32: GAUGE_SIZE = codes::GAUGE_SIZE, GAUGE_IDLE = codes::GAUGE_IDLE;
+    u32: EVENT_DIALED = events::DIALED, EVENT_DIAL_FAILED = events::DIAL_FAILED;
+    u32: EVENT_EVICT = events::EVICT, EVENT_WAITER_TIMED_OUT = events::WAITER_TIMED_OUT;
+    u32: RES_EVENT_CREATE = events::RES_CREATE, RES_EVENT_EVICT = events::RES_EVICT;
+    u32: RES_EVENT_WAITER_TIMED_OUT = events::RES_WAITER_TIMED_OUT;
+    u32: EVICT_IDLE = Evict::Idle as u32, EVICT_LIFETIME = Evict::Lifetime as u32;
+    u32: EVICT_PEER_CLOSED = Evict::PeerClosed as u32, EVICT_UNHEALTHY = Evict::Unhealthy as u32;
+    u32: EVICT_MAX_USES = Evict::MaxUses as u32;
+    u32: EVICT_KEEP_ALIVE_EXPIRED = Evict::KeepAliveExpired as u32;
+    u32: PROBE_OPEN = Probe::Open as u32, PROBE_CLOSED = Probe::Closed as u32;
+    u32: PROBE_FILTERED = Probe::Filtered as u32, PROBE_ERROR = Probe::Error as u32;
+}
 
 /// Every error code the engine reports (a dial's, a native session's), for the facade to
 /// check that its `BerthErrorCode` names them all.

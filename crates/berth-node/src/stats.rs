@@ -60,6 +60,10 @@ pub struct PoolStats {
     pub connect_ms: LatencyQuantiles,
 }
 
+fn quantiles(p50: f64, p95: f64, p99: f64) -> LatencyQuantiles {
+    LatencyQuantiles { p50, p95, p99 }
+}
+
 impl From<StatsSnapshot> for PoolStats {
     fn from(s: StatsSnapshot) -> Self {
         PoolStats {
@@ -82,16 +86,12 @@ impl From<StatsSnapshot> for PoolStats {
                 max_uses: s.evicted_max_uses as f64,
                 keep_alive_expired: s.evicted_keep_alive_expired as f64,
             },
-            acquire_wait_ms: LatencyQuantiles {
-                p50: s.acquire_wait_p50_ms,
-                p95: s.acquire_wait_p95_ms,
-                p99: s.acquire_wait_p99_ms,
-            },
-            connect_ms: LatencyQuantiles {
-                p50: s.connect_p50_ms,
-                p95: s.connect_p95_ms,
-                p99: s.connect_p99_ms,
-            },
+            acquire_wait_ms: quantiles(
+                s.acquire_wait_p50_ms,
+                s.acquire_wait_p95_ms,
+                s.acquire_wait_p99_ms,
+            ),
+            connect_ms: quantiles(s.connect_p50_ms, s.connect_p95_ms, s.connect_p99_ms),
         }
     }
 }

@@ -106,12 +106,25 @@ impl Drop for Owner {
     }
 }
 
+/// An owner of a pool with `config` and one destination.
+fn one_destination(config: PoolConfig) -> (Owner, u64) {
+    let mut owner = Owner::new(config);
+    let dest = owner.destination();
+    (owner, dest)
+}
+
+fn queued(a: Acquire) -> u64 {
+    match a {
+        Acquire::Queued(w) => w,
+        other => panic!("expected a queued waiter, got {other:?}"),
+    }
+}
+
 fn idle_order(order: IdleOrder) -> (u32, u32, Acquire) {
-    let mut owner = Owner::new(PoolConfig {
+    let (mut owner, dest) = one_destination(PoolConfig {
         order,
         ..PoolConfig::default()
     });
-    let dest = owner.destination();
     let conns = owner.lease_fresh(dest, 2);
     assert_eq!(owner.pool.release(conns[0], false), Placement::Idle);
     assert_eq!(owner.pool.release(conns[1], false), Placement::Idle);
@@ -133,35 +146,27 @@ fn fifo_reuses_the_least_recently_released() {
 
 #[test]
 fn a_release_goes_to_the_highest_priority_waiter_then_in_arrival_order() {
-    let mut owner = Owner::new(PoolConfig {
+    let (mut owner, dest) = one_destination(PoolConfig {
         max_per_destination: 1,
         ..PoolConfig::default()
     });
-    let dest = owner.destination();
     let conn = owner.lease_fresh(dest, 1)[0];
     let low = owner.acquire(dest, 0);
     let high = owner.acquire(dest, 5);
     let low_later = owner.acquire(dest, 0);
-    let waiter = |a: Acquire| match a {
-        Acquire::Queued(w) => w,
-        other => panic!("expected a queued waiter, got {other:?}"),
-    };
     for expected in [high, low, low_later] {
-        assert_eq!(
-            owner.pool.release(conn, false),
-            Placement::Handoff(waiter(expected))
-        );
+        let placed = owner.pool.release(conn, false);
+        assert_eq!(placed, Placement::Handoff(queued(expected)));
     }
     assert_eq!(owner.pool.release(conn, false), Placement::Idle);
 }
 
 #[test]
 fn max_per_destination_queues_without_dialing() {
-    let mut owner = Owner::new(PoolConfig {
+    let (mut owner, dest) = one_destination(PoolConfig {
         max_per_destination: 2,
         ..PoolConfig::default()
     });
-    let dest = owner.destination();
     owner.lease_fresh(dest, 2);
     assert!(matches!(owner.acquire(dest, 0), Acquire::Queued(_)));
     let stats = owner.pool.stats();
@@ -192,11 +197,10 @@ fn releases_beyond_the_idle_caps_close() {
 
 #[test]
 fn max_uses_closes_on_the_last_release() {
-    let mut owner = Owner::new(PoolConfig {
+    let (mut owner, dest) = one_destination(PoolConfig {
         max_uses: Some(2),
         ..PoolConfig::default()
     });
-    let dest = owner.destination();
     let conn = owner.lease_fresh(dest, 1)[0];
     assert_eq!(owner.pool.release(conn, false), Placement::Idle);
     assert_eq!(owner.acquire(dest, 0), Acquire::Hit(conn));
@@ -235,8 +239,7 @@ fn max_total_closes_the_least_recently_released_idle_connection_elsewhere() {
 
 #[test]
 fn closed_counts_a_leased_or_idle_connection_and_frees_its_place() {
-    let mut owner = Owner::new(PoolConfig::default());
-    let dest = owner.destination();
+    let (mut owner, dest) = one_destination(PoolConfig::default());
     let conns = owner.lease_fresh(dest, 3);
     assert_eq!(owner.pool.release(conns[1], false), Placement::Idle);
     owner.pool.discard(conns[2], None);
@@ -257,12 +260,8 @@ fn closed_counts_a_leased_or_idle_connection_and_frees_its_place() {
 
 #[test]
 fn admit_adopts_then_places() {
-    let mut owner = Owner::new(PoolConfig::default());
-    let dest = owner.destination();
-    let waiter = match owner.acquire(dest, 0) {
-        Acquire::Queued(w) => w,
-        other => panic!("expected a queued waiter, got {other:?}"),
-    };
+    let (mut owner, dest) = one_destination(PoolConfig::default());
+    let waiter = queued(owner.acquire(dest, 0));
     let Event::Dialed { conn, .. } = owner.event() else {
         panic!("expected a dialed connection");
     };
