@@ -17,13 +17,10 @@ import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-opti
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
 
 export type { AcquireOptions } from '../shared/acquire-options';
+// Straight from the modules (not the index): the hot path reads these as plain properties.
 import {
-  acquire,
-  acquireWith,
   BAD_ARGUMENT,
-  createEngine,
   DISCARD_BY_USER,
-  type Engine,
   EVENT_DIAL_FAILED,
   EVENT_DIALED,
   EVENT_EVICT,
@@ -34,14 +31,20 @@ import {
   KEY_BASE,
   PLACED_CLOSE,
   PLACED_IDLE,
-  release,
-  releaseChecked,
   QUEUE_FULL,
   QUEUED,
   UNKNOWN_DESTINATION,
   DEAD_BASE,
+} from '../shared/native/contract';
+import {
+  acquire,
+  acquireWith,
+  createEngine,
+  type Engine,
+  release,
+  releaseChecked,
   type EngineEvent,
-} from '../shared/native';
+} from '../shared/native/pool-engine';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
 import { toPoolSnapshot, type PoolSnapshot, type PoolStats } from './stats';
 

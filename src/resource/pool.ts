@@ -10,6 +10,7 @@ import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-opti
 import { setAwaiting } from '../shared/awaited';
 import { MAX_TIME } from '../shared/validate';
 import { BerthError } from '../shared/errors';
+// Straight from the modules (not the index): the hot path reads these as plain properties.
 import {
   BAD_ARGUMENT,
   CLOSED,
@@ -22,6 +23,8 @@ import {
   RES_EVENT_CREATE,
   RES_EVENT_EVICT,
   RES_EVENT_WAITER_TIMED_OUT,
+} from '../shared/native/contract';
+import {
   ResourceEngine,
   resAcquire,
   resCreateSlot,
@@ -31,7 +34,7 @@ import {
   GAUGE_IDLE,
   GAUGE_SIZE,
   type ResourceEngineEvent,
-} from '../shared/native';
+} from '../shared/native/resource-engine';
 import { ResourceLease } from './lease';
 import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './options';
 import { toResourceStats, type ResourcePoolStats } from './stats';

@@ -4,7 +4,10 @@
  * Results are ids or the codes of ./contract.
  */
 import type { Engine as EngineClass, EngineConfig, EngineEvent } from '../../../native/index';
-import { binding, io } from './loader';
+import { binding, io as sharedIo } from './loader';
+
+/** The argument block, held in this module: a module-local read on every hot call. */
+const io = sharedIo;
 
 export const Engine = binding.Engine;
 export type Engine = EngineClass;

@@ -4,7 +4,10 @@
  * `io`. Results are ids or the codes of ./contract.
  */
 import type { ResourceEngine as ResourceEngineClass } from '../../../native/index';
-import { binding, io } from './loader';
+import { binding, io as sharedIo } from './loader';
+
+/** The argument block, held in this module: a module-local read on every hot call. */
+const io = sharedIo;
 
 export const ResourceEngine = binding.ResourceEngine;
 export type ResourceEngine = ResourceEngineClass;
