@@ -13,7 +13,7 @@
 //! - shared by all of them: `contract` (values the JS side reads), `error`, `clock`,
 //!   `deadlines`, `histogram`, `waiters`, `redact`, `runtime`, `sync`.
 
-pub mod clock;
+mod clock;
 pub mod contract;
 mod deadlines;
 pub mod error;
@@ -26,4 +26,4 @@ pub mod redact;
 pub mod resource;
 pub mod runtime;
 mod sync;
-pub mod waiters;
+mod waiters;
