@@ -25,19 +25,27 @@ export declare class Engine {
    */
   knows(dest: number): boolean
   cancel(dest: number, waiter: number): boolean
-  /** Takes ownership of a dialed connection's descriptor; -1 when there is none to take. */
-  adopt(conn: number): number
-  offer(conn: number): number
+  /**
+   * Takes over a dialed connection's descriptor and places the connection (a waiter id,
+   * `PLACED_IDLE` or `PLACED_CLOSE`); `fd` -1 when there is none to take.
+   */
+  admit(conn: number): Admitted
   /** The waiter to reject with the dial's error, or -1. */
   dialFailed(conn: number): number
   abandon(conn: number): void
   evictIdle(conn: number, reason: number): boolean
   /** `reason` < 0: the user destroyed it; otherwise an eviction reason code. */
   discard(conn: number, reason: number): void
-  forget(conn: number): void
+  /**
+   * The connection's descriptor is closed: counted as evicted if it was still leased
+   * (unhealthy) or idle (peer closed), and its place freed.
+   */
+  closed(conn: number): void
+  /** Connections holding a place (idle, in use, dialing, closing), cheaper than `stats()`. */
+  openCount(): number
   /** Closes the engine; returns the waiters to reject. */
   close(): Array<number>
-  stats(): EngineStats
+  stats(): PoolStats
   snapshot(): Array<EngineDestSnapshot>
   /**
    * Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
@@ -131,6 +139,17 @@ export interface AddressPolicyConfig {
 }
 
 /**
+ * `admit`'s answer: the descriptor now owned by the caller (-1: none) and where the
+ * connection went.
+ */
+export interface Admitted {
+  fd: number
+  placement: number
+}
+
+export declare const BAD_ARGUMENT: number
+
+/**
  * Throws (InvalidArg) when `policy` has an entry that is neither a CIDR nor a class name;
  * the message names the entry.
  */
@@ -141,6 +160,12 @@ export declare function checkAddressPolicy(policy: AddressPolicyConfig): void
  * zone); the message says what is wrong.
  */
 export declare function checkListenHost(host: string): void
+
+export declare const CLOSED: number
+
+export declare const DEAD_BASE: number
+
+export declare const DISCARD_BY_USER: number
 
 export interface EngineConfig {
   maxPerDestination: number
@@ -184,8 +209,15 @@ export interface EngineDestSnapshot {
 }
 
 /**
- * `kind`: 0 dialed (`id` = connection, `dest`), 1 dial failed (`id` = connection, `dest`,
- * `code`, `message`), 2 evict (`id` = connection, `reason`), 3 waiter timed out (`id` = waiter).
+ * Every error code the engine reports (a dial's, a native session's), for the facade to
+ * check that its `BerthErrorCode` names them all.
+ */
+export declare function engineErrorCodes(): Array<string>
+
+/**
+ * `kind` (berth_core::contract::events): `DIALED` (`id` = connection, `dest`), `DIAL_FAILED`
+ * (`id` = connection, `dest`, `code`, `message`), `EVICT` (`id` = connection, `reason`),
+ * `WAITER_TIMED_OUT` (`id` = waiter).
  */
 export interface EngineEvent {
   kind: number
@@ -196,31 +228,27 @@ export interface EngineEvent {
   message?: string
 }
 
-export interface EngineStats {
-  open: number
-  closing: number
-  idle: number
-  inUse: number
-  dialing: number
-  waiting: number
-  created: number
-  reused: number
-  closed: number
-  dialFailures: number
-  acquireTimeouts: number
-  evictedIdle: number
-  evictedLifetime: number
-  evictedPeerClosed: number
-  evictedUnhealthy: number
-  evictedMaxUses: number
-  evictedKeepAliveExpired: number
-  acquireWaitP50: number
-  acquireWaitP95: number
-  acquireWaitP99: number
-  connectP50: number
-  connectP95: number
-  connectP99: number
-}
+export declare const EVENT_DIAL_FAILED: number
+
+export declare const EVENT_DIALED: number
+
+export declare const EVENT_EVICT: number
+
+export declare const EVENT_WAITER_TIMED_OUT: number
+
+export declare const EVICT_IDLE: number
+
+export declare const EVICT_KEEP_ALIVE_EXPIRED: number
+
+export declare const EVICT_LIFETIME: number
+
+export declare const EVICT_MAX_USES: number
+
+export declare const EVICT_PEER_CLOSED: number
+
+export declare const EVICT_UNHEALTHY: number
+
+export declare const EXPIRED_BASE: number
 
 export interface ForwardDone {
   bytesIn: number
@@ -242,6 +270,19 @@ export interface ForwardRules {
   reuseUpstream: boolean
   /** Milliseconds; Infinity: none. */
   idleTimeout: number
+}
+
+export declare const GAUGE_IDLE: number
+
+export declare const GAUGE_SIZE: number
+
+export declare const KEY_BASE: number
+
+/** Quantiles of a latency, in milliseconds (0 before anything was measured). */
+export interface LatencyQuantiles {
+  p50: number
+  p95: number
+  p99: number
 }
 
 export interface ListenConfig {
@@ -271,6 +312,72 @@ export interface ListenerStats {
   acceptPauses: number
   clients: number
 }
+
+export declare const NOT_BORROWED: number
+
+export declare const PLACED_CLOSE: number
+
+export declare const PLACED_IDLE: number
+
+/** The socket pool's defaults (`PoolConfig::default()`), in ms (`Infinity`: none). */
+export declare function poolDefaults(): EngineConfig
+
+/** Connections the pool closed itself, by reason. */
+export interface PoolEvictions {
+  /** Idle past `idleTimeout`, or closed to make room under `maxTotal`. */
+  idle: number
+  /** Past `maxLifetime`. */
+  lifetime: number
+  /** The peer closed or reset it while idle. */
+  peerClosed: number
+  /** Unexpected bytes or an unusable state found at hand-out or return. */
+  unhealthy: number
+  /** Leased `maxUses` times. */
+  maxUses: number
+  /**
+   * Leased by the HTTP agent and given back unused: the server's `Keep-Alive: timeout` hint
+   * had passed (such a lease is not counted in `reused`).
+   */
+  keepAliveExpired: number
+}
+
+/**
+ * What `pool.stats()` reports: gauges now, counters since the pool was made, latencies in
+ * milliseconds.
+ */
+export interface PoolStats {
+  /** idle + inUse + dialing. */
+  open: number
+  /** Destroyed, descriptor not closed yet (a moment at most): still counted against the limits. */
+  closing: number
+  idle: number
+  inUse: number
+  dialing: number
+  /** Acquires queued for a connection. */
+  waiting: number
+  /** Connections dialed successfully, ever. */
+  created: number
+  /** Leases served by a connection an earlier lease used. */
+  reused: number
+  /** Connections closed, for any reason, ever. */
+  closed: number
+  dialFailures: number
+  acquireTimeouts: number
+  /** Connections the pool closed itself, by reason. */
+  evicted: PoolEvictions
+  /** Time from acquire to lease, in milliseconds (reuse hits count as 0). */
+  acquireWaitMs: LatencyQuantiles
+  /** Time to dial a connection, in milliseconds. */
+  connectMs: LatencyQuantiles
+}
+
+export declare const PROBE_CLOSED: number
+
+export declare const PROBE_ERROR: number
+
+export declare const PROBE_FILTERED: number
+
+export declare const PROBE_OPEN: number
 
 /**
  * One batch of results, in completion order: `indices[i]`, `states[i]` (0 open, 1 closed,
@@ -310,6 +417,19 @@ export interface ProbeError {
   message: string
 }
 
+export declare const QUEUE_FULL: number
+
+export declare const QUEUED: number
+
+export declare const RES_EVENT_CREATE: number
+
+export declare const RES_EVENT_EVICT: number
+
+export declare const RES_EVENT_WAITER_TIMED_OUT: number
+
+/** The resource pool's defaults (`ResourceConfig::default()`), in ms (`Infinity`: none). */
+export declare function resourceDefaults(): ResourceEngineConfig
+
 /** What `close()` hands back: waiters to reject, idle slots to destroy. */
 export interface ResourceEngineClosed {
   waiters: Array<number>
@@ -344,8 +464,9 @@ export interface ResourceEngineConfig {
 }
 
 /**
- * `kind`: 0 create (`id` = slot, already counted as creating), 1 evict (`id` = slot, now
- * destroying; `reason` 0 idle, 1 lifetime), 2 waiter timed out (`id` = waiter, dequeued).
+ * `kind` (berth_core::contract::events): `RES_CREATE` (`id` = slot, already counted as
+ * creating), `RES_EVICT` (`id` = slot, now destroying; `reason` an `EvictReason` code),
+ * `RES_WAITER_TIMED_OUT` (`id` = waiter, dequeued).
  */
 export interface ResourceEngineEvent {
   kind: number
@@ -353,7 +474,7 @@ export interface ResourceEngineEvent {
   reason: number
 }
 
-/** Gauges and counters; `acquireWait*Us` in microseconds (a hit counts as a wait of 0). */
+/** Gauges and counters; acquire waits in milliseconds (a hit counts as a wait of 0). */
 export interface ResourceEngineStats {
   /** Idle + in use + being created. */
   size: number
@@ -370,9 +491,10 @@ export interface ResourceEngineStats {
   timeouts: number
   evictedIdle: number
   evictedLifetime: number
-  acquireWaitP50Us: number
-  acquireWaitP99Us: number
-  acquireWaitMaxUs: number
+  /** Acquire waits in milliseconds (a hit counts as 0); no quantile above the maximum. */
+  acquireWaitP50Ms: number
+  acquireWaitP99Ms: number
+  acquireWaitMaxMs: number
 }
 
 export interface RouteRequest {
@@ -383,3 +505,5 @@ export interface RouteRequest {
   localPort: number
   head: Buffer
 }
+
+export declare const UNKNOWN_DESTINATION: number

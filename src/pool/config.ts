@@ -1,5 +1,6 @@
 /** Pool configuration: the public options, their defaults, and their validation. */
 import { resolveAddressPolicy, type AddressPolicy } from '../shared/address-policy';
+import { engineDefaults } from '../shared/native';
 import { checkCount, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
 
 /** Options of `new Pool(options)`. Every key is optional; times are in milliseconds. */
@@ -43,19 +44,22 @@ export interface PoolOptions {
 
 export type ResolvedPoolOptions = Required<PoolOptions>;
 
+/** The engine's defaults (PoolConfig::default() in crates/berth-core), declared there once. */
+const engine = engineDefaults();
+
 export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
-  maxPerDestination: 32,
-  maxIdlePerDestination: 32,
-  maxTotal: 1024,
-  maxTotalIdle: 256,
-  maxWaiters: 1024,
-  maxConcurrentDials: 4,
-  idleTimeout: 30_000,
-  maxLifetime: 600_000,
-  connectTimeout: 10_000,
-  acquireTimeout: 30_000,
-  order: 'lifo',
-  maxUses: Infinity,
+  maxPerDestination: engine.maxPerDestination,
+  maxIdlePerDestination: engine.maxIdlePerDestination,
+  maxTotal: engine.maxTotal,
+  maxTotalIdle: engine.maxTotalIdle,
+  maxWaiters: engine.maxWaiters,
+  maxConcurrentDials: engine.maxConcurrentDials,
+  idleTimeout: engine.idleTimeout,
+  maxLifetime: engine.maxLifetime,
+  connectTimeout: engine.connectTimeout,
+  acquireTimeout: engine.acquireTimeout,
+  order: engine.order === 'fifo' ? 'fifo' : 'lifo',
+  maxUses: engine.maxUses,
   addressPolicy: Object.freeze({}),
 });
 

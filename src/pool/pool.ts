@@ -17,11 +17,10 @@ import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-opti
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
 
 export type { AcquireOptions } from '../shared/acquire-options';
+// Straight from the modules (not the index): the hot path reads these as plain properties.
 import {
-  acquire,
-  acquireWith,
+  BAD_ARGUMENT,
   DISCARD_BY_USER,
-  Engine,
   EVENT_DIAL_FAILED,
   EVENT_DIALED,
   EVENT_EVICT,
@@ -32,16 +31,22 @@ import {
   KEY_BASE,
   PLACED_CLOSE,
   PLACED_IDLE,
-  release,
-  releaseChecked,
   QUEUE_FULL,
   QUEUED,
   UNKNOWN_DESTINATION,
   DEAD_BASE,
+} from '../shared/native/contract';
+import {
+  acquire,
+  acquireWith,
+  createEngine,
+  type Engine,
+  release,
+  releaseChecked,
   type EngineEvent,
-} from '../shared/native';
+} from '../shared/native/pool-engine';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
-import { toPoolSnapshot, toPoolStats, type PoolSnapshot, type PoolStats } from './stats';
+import { toPoolSnapshot, type PoolSnapshot, type PoolStats } from './stats';
 
 export type { DrainOptions } from '../shared/lifecycle';
 
@@ -114,7 +119,7 @@ export class Pool implements AsyncDisposable {
   constructor(options?: PoolOptions) {
     this.options = Object.freeze(resolveOptions(options));
     const o = this.options;
-    this.#engine = new Engine(
+    this.#engine = createEngine(
       {
         maxPerDestination: o.maxPerDestination,
         maxIdlePerDestination: o.maxIdlePerDestination,
@@ -232,6 +237,9 @@ export class Pool implements AsyncDisposable {
         return Promise.reject(
           new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
         );
+      }
+      if (result === BAD_ARGUMENT) {
+        return Promise.reject(new TypeError(`berth: the engine refused an acquire argument for ${destination} (a bug)`));
       }
       if (result <= DEAD_BASE) {
         // The engine found this idle connection closed or dirty and took it out.
@@ -411,7 +419,7 @@ export class Pool implements AsyncDisposable {
 
   /** Counters, gauges and latency quantiles, read without stopping the pool. */
   stats(): PoolStats {
-    return toPoolStats(this.#engine.stats());
+    return this.#engine.stats();
   }
 
   /** Per destination counts and per connection metadata (no live handles). */
@@ -641,18 +649,12 @@ export class Pool implements AsyncDisposable {
   }
 
   #onSocketClosed(conn: Connection): void {
-    if (conn.state === ConnState.Leased) {
-      // The user still holds the lease; the descriptor is closed, so free the slot now and
-      // let release()/destroy() find the connection gone.
-      this.#engine.discard(conn.id, EVICT_UNHEALTHY);
-      conn.state = ConnState.Closing;
-    } else if (conn.state === ConnState.Idle) {
-      this.#engine.evictIdle(conn.id, EVICT_PEER_CLOSED);
-      conn.state = ConnState.Closing;
-    }
+    // Leased (the user still holds the lease: release()/destroy() will find it gone) or idle:
+    // the engine counts it evicted; either way it frees the place now.
+    if (conn.state === ConnState.Leased || conn.state === ConnState.Idle) conn.state = ConnState.Closing;
     this.#conns[conn.id] = undefined;
     this.#sockets--;
-    this.#engine.forget(conn.id);
+    this.#engine.closed(conn.id);
     this.#checkClosed();
   }
 
@@ -685,13 +687,13 @@ export class Pool implements AsyncDisposable {
       this.#engine.abandon(id);
       return this.#checkClosed();
     }
-    const fd = this.#engine.adopt(id);
+    const { fd, placement } = this.#engine.admit(id);
     if (fd < 0) return;
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
     const conn = new Connection(id, fd, destination, this.#owner);
     this.#conns[id] = conn;
     this.#sockets++;
-    this.#place(conn, this.#engine.offer(id));
+    this.#place(conn, placement);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------
@@ -700,8 +702,7 @@ export class Pool implements AsyncDisposable {
     if (!this.#life.closing || this.#sockets > 0) return;
     // A listener's own socket closes on the engine's thread; its close() says when.
     if (this.#listeners.size > 0) return;
-    const engine = this.#engine.stats();
-    if (engine.open + engine.closing > 0) return;
+    if (this.#engine.openCount() > 0) return;
     this.#life.closeFinished();
     this.#updateRef();
   }

@@ -78,6 +78,11 @@ export interface ResolvedResourceOptions<T> {
   autostart: boolean;
 }
 
+/**
+ * Written out as literals because the public type carries them (`RESOURCE_DEFAULTS.max` is
+ * `10`); the keys the engine owns equal ResourceConfig::default() in crates/berth-core,
+ * which `__test__/contract.test.mjs` checks.
+ */
 export const RESOURCE_DEFAULTS = Object.freeze({
   min: 0,
   max: 10,

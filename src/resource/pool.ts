@@ -10,14 +10,21 @@ import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-opti
 import { setAwaiting } from '../shared/awaited';
 import { MAX_TIME } from '../shared/validate';
 import { BerthError } from '../shared/errors';
+// Straight from the modules (not the index): the hot path reads these as plain properties.
 import {
+  BAD_ARGUMENT,
+  CLOSED,
+  EXPIRED_BASE,
   KEY_BASE,
   PLACED_CLOSE,
   PLACED_IDLE,
-  RES_CLOSED,
-  RES_EXPIRED_BASE,
-  RES_QUEUE_FULL,
-  RES_QUEUED,
+  QUEUE_FULL,
+  QUEUED,
+  RES_EVENT_CREATE,
+  RES_EVENT_EVICT,
+  RES_EVENT_WAITER_TIMED_OUT,
+} from '../shared/native/contract';
+import {
   ResourceEngine,
   resAcquire,
   resCreateSlot,
@@ -27,7 +34,7 @@ import {
   GAUGE_IDLE,
   GAUGE_SIZE,
   type ResourceEngineEvent,
-} from '../shared/native';
+} from '../shared/native/resource-engine';
 import { ResourceLease } from './lease';
 import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './options';
 import { toResourceStats, type ResourcePoolStats } from './stats';
@@ -50,11 +57,6 @@ export interface ResourcePoolEvents<T> {
   /** A `validate` threw, rejected or outlived `validateTimeout` (`VALIDATE_TIMEOUT`): the resource counts as unhealthy and is destroyed. */
   validateError: [error: unknown, resource: T];
 }
-
-/** Engine event kinds. */
-const EVENT_CREATE = 0;
-const EVENT_EVICT = 1;
-const EVENT_WAITER_TIMED_OUT = 2;
 
 /** What the facade knows of a slot. */
 const enum Slot {
@@ -227,7 +229,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     if (options === undefined && this.#fast) {
       const slot = resAcquire(this.#handle, this.#waiters.nextToken(), 0, POOL_TIMEOUT);
       if (slot >= 0) return Promise.resolve(this.#lend(slot));
-      if (slot === RES_QUEUED) return this.#queue(0, POOL_TIMEOUT, undefined, resCreateSlot());
+      if (slot === QUEUED) return this.#queue(0, POOL_TIMEOUT, undefined, resCreateSlot());
     }
     return this.#acquireSlow(options);
   }
@@ -418,7 +420,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       const token = this.#waiters.nextToken();
       const result = resAcquire(this.#handle, token, waiter.priority, waiter.timeout);
       if (result >= 0) return this.#serve(waiter, result, false);
-      if (result === RES_QUEUED) {
+      if (result === QUEUED) {
         const create = resCreateSlot();
         waiter.token = token;
         this.#waiters.add(waiter);
@@ -426,13 +428,14 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
         if (create >= 0) void this.#create(create, true);
         return;
       }
-      if (result === RES_QUEUE_FULL) {
+      if (result === QUEUE_FULL) {
         const full = new BerthError('QUEUE_FULL', `${this.#o.maxWaiters} acquires already wait for a resource`);
         return this.#settle(waiter)?.reject(this.acquireError(full));
       }
-      if (result === RES_CLOSED) return this.#settle(waiter)?.reject(this.acquireError(this.#life.refusal()));
+      if (result === CLOSED) return this.#settle(waiter)?.reject(this.acquireError(this.#life.refusal()));
+      if (result === BAD_ARGUMENT) return this.#settle(waiter)?.reject(new TypeError('berth: the engine refused an acquire argument (a bug)'));
       // An idle resource past maxLifetime: the engine took it out; destroy it and ask again.
-      void this.#destroySlot(RES_EXPIRED_BASE - result);
+      void this.#destroySlot(EXPIRED_BASE - result);
     }
   }
 
@@ -761,14 +764,14 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
 
   #onEngineEvent(event: ResourceEngineEvent): void {
     switch (event.kind) {
-      case EVENT_CREATE:
+      case RES_EVENT_CREATE:
         if (this.#life.phase === Phase.Closed) return;
         void this.#create(event.id, false);
         return;
-      case EVENT_EVICT:
+      case RES_EVENT_EVICT:
         void this.#destroySlot(event.id);
         return;
-      case EVENT_WAITER_TIMED_OUT: {
+      case RES_EVENT_WAITER_TIMED_OUT: {
         const waiter = this.#takeWaiter(event.id);
         if (waiter !== undefined) {
           this.#settle(waiter)?.reject(this.acquireError(new BerthError('ACQUIRE_TIMEOUT', 'no resource became available in time')));

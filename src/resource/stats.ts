@@ -50,11 +50,6 @@ export function toResourceStats(s: ResourceEngineStats, borrowed: number, valida
     validationFailures,
     timeouts: s.timeouts,
     evicted: { idle: s.evictedIdle, lifetime: s.evictedLifetime, unhealthy: validationFailures },
-    // Quantiles come from histogram buckets; the maximum is exact, and no quantile exceeds it.
-    acquireWaitMs: {
-      p50: Math.min(s.acquireWaitP50Us, s.acquireWaitMaxUs) / 1000,
-      p99: Math.min(s.acquireWaitP99Us, s.acquireWaitMaxUs) / 1000,
-      max: s.acquireWaitMaxUs / 1000,
-    },
+    acquireWaitMs: { p50: s.acquireWaitP50Ms, p99: s.acquireWaitP99Ms, max: s.acquireWaitMaxMs },
   };
 }

@@ -1,4 +1,5 @@
 import { redact } from './redact';
+import { engineErrorCodes } from './native/contract';
 
 /**
  * Stable codes of the runtime failures berth reports. Invalid input (config, destination,
@@ -57,16 +58,11 @@ export class BerthError extends Error {
   }
 }
 
-const DIAL_CODES: ReadonlySet<string> = new Set([
-  'CONNECT_TIMEOUT',
-  'CONNECT_REFUSED',
-  'DNS_FAILED',
-  'CONNECT_FAILED',
-  'POOL_CLOSED',
-  // A native session that found no upstream in time.
-  'ACQUIRE_TIMEOUT',
-  'DESTINATION_DENIED',
-]);
+/**
+ * The codes the engine reports for a dial or a native session (DialErrorCode in
+ * crates/berth-core), each one a BerthErrorCode (`__test__/contract.test.mjs` checks).
+ */
+const DIAL_CODES: ReadonlySet<string> = new Set(engineErrorCodes());
 
 /** Maps an engine dial failure (a native session's included) to a BerthError. */
 export function dialError(code: string | undefined, message: string | undefined, destination: string): BerthError {

@@ -19,6 +19,17 @@ pub enum DialErrorCode {
 }
 
 impl DialErrorCode {
+    /// Every code, for the owner to check that it knows them all.
+    pub const ALL: [DialErrorCode; 7] = [
+        DialErrorCode::ConnectTimeout,
+        DialErrorCode::ConnectRefused,
+        DialErrorCode::DnsFailed,
+        DialErrorCode::ConnectFailed,
+        DialErrorCode::PoolClosed,
+        DialErrorCode::AcquireTimeout,
+        DialErrorCode::DestinationDenied,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DialErrorCode::ConnectTimeout => "CONNECT_TIMEOUT",

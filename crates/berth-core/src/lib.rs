@@ -1,52 +1,29 @@
 //! berth-core: the engine of the berth connection pool, free of any Node types.
 //!
 //! The binding (`berth-node`) maps JS values to these calls; the facade in `src/` owns the
-//! sockets. See DESIGN.md for who owns which descriptor when.
+//! sockets. See `docs/design.md` for who owns which descriptor when.
+//!
+//! Modules by concept:
+//! - `pool`: the socket pool (`Pool`): shards, waiters, placement rules, dials, timers,
+//!   destination ids, and the native lane of upstreams that `proxy` leases;
+//! - `proxy`: native forwarding: sessions, the byte relay, the native listener;
+//! - `resource`: the pool of arbitrary JS resources (`ResourcePool`);
+//! - `probe`: connect probes run in the engine;
+//! - `net`: destinations, DNS, dialing, the address policy, sockets, the liveness peek;
+//! - shared by all of them: `contract` (values the JS side reads), `error`, `clock`,
+//!   `deadlines`, `histogram`, `waiters`, `redact`, `runtime`, `sync`.
 
-pub mod clock;
-pub mod config;
+mod clock;
+pub mod contract;
 mod deadlines;
-pub mod destination;
-mod destinations;
-pub mod dial;
-mod dns;
 pub mod error;
-pub mod events;
 mod histogram;
-mod interner;
-pub mod listener;
-pub mod liveness;
-pub mod policy;
+pub mod net;
 pub mod pool;
 pub mod probe;
+pub mod proxy;
 pub mod redact;
-pub mod relay;
 pub mod resource;
 pub mod runtime;
-pub mod session;
-pub mod shard;
-pub mod socket;
-#[cfg(target_os = "linux")]
-mod splice;
-pub mod stats;
-mod timers;
-pub mod upstream;
+mod sync;
 mod waiters;
-mod watch;
-
-pub use config::{IdleOrder, PoolConfig};
-pub use destination::{Destination, InvalidDestination};
-pub use destinations::DestPin;
-pub use error::{DialError, DialErrorCode};
-pub use events::{Event, EventSink};
-pub use policy::AddressPolicy;
-pub use pool::{Acquire, ConnSnapshot, DestSnapshot, Placement, Pool};
-pub use probe::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink, ProbeState};
-pub use resource::{
-    Placement as ResourcePlacement, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink,
-    ResourceStats, SlotId, Take,
-};
-pub use shard::{ConnId, DestId};
-pub use stats::{EvictReason, StatsSnapshot};
-pub use upstream::Upstream;
-pub use waiters::WaiterId;

@@ -1,9 +1,10 @@
 //! The native lane (upstreams the engine uses itself) and sessions, against real loopback
 //! sockets: reuse, limits shared with waiting, timeouts, the relay's half-close and reuse rules.
 
-use berth_core::relay::{Counts, End};
-use berth_core::session::{self, Abort, Client, SessionEnd, SessionRequest};
-use berth_core::{DestId, DialErrorCode, Event, EventSink, Pool, PoolConfig};
+use berth_core::error::DialErrorCode;
+use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig};
+use berth_core::proxy::relay::{Counts, End};
+use berth_core::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
@@ -378,7 +379,7 @@ async fn a_js_waiter_gets_the_place_of_an_idle_native_connection() {
     // JS asks for the destination: the native idle connection is closed to make room.
     let queued = pool.acquire(id, 1, 0, None);
     assert!(
-        matches!(queued, berth_core::Acquire::Queued(1)),
+        matches!(queued, berth_core::pool::Acquire::Queued(1)),
         "{queued:?}"
     );
     let dialed = events.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -398,7 +399,7 @@ async fn a_native_session_gets_the_place_of_an_idle_js_connection() {
     // A JS connection: dialed, adopted (JS owns the descriptor), offered to the idle list.
     assert!(matches!(
         pool.acquire(id, 7, 0, None),
-        berth_core::Acquire::Queued(7)
+        berth_core::pool::Acquire::Queued(7)
     ));
     let Event::Dialed { conn, .. } = events.recv_timeout(Duration::from_secs(10)).unwrap() else {
         panic!("expected a dial");
@@ -406,8 +407,8 @@ async fn a_native_session_gets_the_place_of_an_idle_js_connection() {
     let fd = pool.adopt(conn).unwrap();
     // SAFETY: adopt handed this descriptor to us.
     let js_socket = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    assert_eq!(pool.offer(conn), berth_core::Placement::Handoff(7));
-    assert_eq!(pool.release(conn, false), berth_core::Placement::Idle);
+    assert_eq!(pool.offer(conn), berth_core::pool::Placement::Handoff(7));
+    assert_eq!(pool.release(conn, false), berth_core::pool::Placement::Idle);
     let native = {
         let pool = Arc::clone(&pool);
         tokio::spawn(async move { pool.acquire_upstream(id, None).await.map(|u| u.reused) })
@@ -442,7 +443,7 @@ async fn a_js_release_gives_its_place_to_a_waiting_native_session_of_its_destina
     for (n, d) in [(11, id), (12, other_id)] {
         assert!(matches!(
             pool.acquire(d, n, 0, None),
-            berth_core::Acquire::Queued(_)
+            berth_core::pool::Acquire::Queued(_)
         ));
         let Event::Dialed { conn, .. } = events.recv_timeout(Duration::from_secs(10)).unwrap()
         else {
@@ -453,7 +454,7 @@ async fn a_js_release_gives_its_place_to_a_waiting_native_session_of_its_destina
         fds.push(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
         assert!(matches!(
             pool.offer(conn),
-            berth_core::Placement::Handoff(_)
+            berth_core::pool::Placement::Handoff(_)
         ));
         conns.push(conn);
     }
@@ -470,8 +471,14 @@ async fn a_js_release_gives_its_place_to_a_waiting_native_session_of_its_destina
     }
     assert_eq!(pool.stats().waiting, 1);
     // The other destination's release idles as usual; this one's closes to free the place.
-    assert_eq!(pool.release(conns[1], false), berth_core::Placement::Idle);
-    assert_eq!(pool.release(conns[0], false), berth_core::Placement::Close);
+    assert_eq!(
+        pool.release(conns[1], false),
+        berth_core::pool::Placement::Idle
+    );
+    assert_eq!(
+        pool.release(conns[0], false),
+        berth_core::pool::Placement::Close
+    );
     drop(fds.remove(0));
     pool.forget(conns[0]);
     assert!(!native.await.unwrap().unwrap());

@@ -1,7 +1,7 @@
 //! The pool's bookkeeping against real loopback listeners: limits, waiter order, hand-off,
 //! dial failures and deadlines. The test plays the owner's part (adopt, offer, forget).
 
-use berth_core::{Acquire, DestId, Event, EventSink, Placement, Pool, PoolConfig};
+use berth_core::pool::{Acquire, DestId, Event, EventSink, Placement, Pool, PoolConfig};
 use std::net::TcpListener;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::mpsc::{channel, Receiver, Sender};

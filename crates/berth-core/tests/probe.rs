@@ -2,7 +2,9 @@
 //! closed / filtered, invalid targets, completion order, the input credit (`want`), cancel
 //! without a leaked descriptor, and no TIME_WAIT left on the prober.
 
-use berth_core::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink, ProbeState};
+use berth_core::probe::{
+    ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink, ProbeState,
+};
 use socket2::{Domain, Socket, Type};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;

@@ -2,10 +2,10 @@
 //! evictions, `min` refills with backoff, close and clear. Timed behaviour is asserted by
 //! waiting (generously) for the events, never by how long they took.
 
-use berth_core::config::IdleOrder;
-use berth_core::{
-    EvictReason, ResourceConfig, ResourceEvent, ResourcePlacement as Placement, ResourcePool,
-    ResourceSink, Take,
+use berth_core::contract::EvictReason;
+use berth_core::contract::IdleOrder;
+use berth_core::resource::{
+    Placement, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, Take,
 };
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;

@@ -3,10 +3,10 @@
 //! a dropped native acquire is no longer counted as waiting, `max_connections` stops accepting
 //! and resumes, `max_connections_per_client` resets beyond it and forgets addresses.
 
-use berth_core::listener::{self, ListenOptions, Route};
-use berth_core::relay::{Counts, End};
-use berth_core::session::{self, Abort, Client, SessionEnd, SessionRequest};
-use berth_core::{DestId, Event, EventSink, Pool, PoolConfig};
+use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig};
+use berth_core::proxy::listener::{self, ListenOptions, Route};
+use berth_core::proxy::relay::{Counts, End};
+use berth_core::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;

@@ -1,6 +1,8 @@
 //! The engine's configuration as JS passes it (already validated by the facade).
 
-use berth_core::{AddressPolicy, IdleOrder, PoolConfig};
+use berth_core::contract::IdleOrder;
+use berth_core::net::policy::AddressPolicy;
+use berth_core::pool::PoolConfig;
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use std::sync::Arc;
@@ -52,27 +54,31 @@ pub(crate) fn millis(ms: f64) -> Option<Duration> {
         .then(|| Duration::from_millis(ms.max(0.0) as u64))
 }
 
-impl From<EngineConfig> for PoolConfig {
-    fn from(c: EngineConfig) -> Self {
-        PoolConfig {
-            max_per_destination: c.max_per_destination,
-            max_idle_per_destination: c.max_idle_per_destination,
-            max_total: c.max_total,
-            max_total_idle: c.max_total_idle,
-            max_waiters: c.max_waiters,
-            max_concurrent_dials: c.max_concurrent_dials,
-            idle_timeout: millis(c.idle_timeout),
-            max_lifetime: millis(c.max_lifetime),
-            connect_timeout: millis(c.connect_timeout).unwrap_or(Duration::MAX),
-            acquire_timeout: millis(c.acquire_timeout),
-            order: if c.order == "fifo" {
-                IdleOrder::Fifo
-            } else {
-                IdleOrder::Lifo
-            },
-            max_uses: (c.max_uses.is_finite() && c.max_uses >= 1.0).then_some(c.max_uses as u64),
-            // Parsed apart (it can fail): see `address_policy`.
-            ..PoolConfig::default()
-        }
-    }
+/// The engine's config from JS's; throws (InvalidArg) on an `order` or `addressPolicy` the
+/// core refuses (the facade checks both first), with the core's message naming the key.
+pub(crate) fn pool_config(c: EngineConfig) -> Result<PoolConfig> {
+    let address_policy = address_policy(c.address_policy.as_ref())?;
+    let order = IdleOrder::parse(&c.order).map_err(|why| Error::new(Status::InvalidArg, why))?;
+    Ok(PoolConfig {
+        max_per_destination: c.max_per_destination,
+        max_idle_per_destination: c.max_idle_per_destination,
+        max_total: c.max_total,
+        max_total_idle: c.max_total_idle,
+        max_waiters: c.max_waiters,
+        max_concurrent_dials: c.max_concurrent_dials,
+        idle_timeout: millis(c.idle_timeout),
+        max_lifetime: millis(c.max_lifetime),
+        connect_timeout: millis(c.connect_timeout).unwrap_or(Duration::MAX),
+        acquire_timeout: millis(c.acquire_timeout),
+        order,
+        max_uses: (c.max_uses.is_finite() && c.max_uses >= 1.0).then_some(c.max_uses as u64),
+        address_policy,
+    })
+}
+
+/// Throws (InvalidArg) when `policy` has an entry that is neither a CIDR nor a class name;
+/// the message names the entry.
+#[napi(catch_unwind)]
+pub fn check_address_policy(policy: AddressPolicyConfig) -> Result<()> {
+    address_policy(Some(&policy)).map(drop)
 }

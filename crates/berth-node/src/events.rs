@@ -1,13 +1,15 @@
 //! Engine events delivered to JS through a weak (unref'd) threadsafe function.
 
-use berth_core::{Event, EventSink};
+use berth_core::contract::events;
+use berth_core::pool::{Event, EventSink};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 use std::sync::Arc;
 
-/// `kind`: 0 dialed (`id` = connection, `dest`), 1 dial failed (`id` = connection, `dest`,
-/// `code`, `message`), 2 evict (`id` = connection, `reason`), 3 waiter timed out (`id` = waiter).
+/// `kind` (berth_core::contract::events): `DIALED` (`id` = connection, `dest`), `DIAL_FAILED`
+/// (`id` = connection, `dest`, `code`, `message`), `EVICT` (`id` = connection, `reason`),
+/// `WAITER_TIMED_OUT` (`id` = waiter).
 #[napi(object)]
 pub struct EngineEvent {
     pub kind: u32,
@@ -27,7 +29,7 @@ impl EventSink for JsSink {
     fn emit(&self, event: Event) -> bool {
         let event = match event {
             Event::Dialed { conn, dest } => EngineEvent {
-                kind: 0,
+                kind: events::DIALED,
                 id: f64::from(conn),
                 dest: dest as f64,
                 reason: 0,
@@ -35,7 +37,7 @@ impl EventSink for JsSink {
                 message: None,
             },
             Event::DialFailed { conn, dest, error } => EngineEvent {
-                kind: 1,
+                kind: events::DIAL_FAILED,
                 id: f64::from(conn),
                 dest: dest as f64,
                 reason: 0,
@@ -43,7 +45,7 @@ impl EventSink for JsSink {
                 message: Some(error.message),
             },
             Event::Evict { conn, reason } => EngineEvent {
-                kind: 2,
+                kind: events::EVICT,
                 id: f64::from(conn),
                 dest: 0.0,
                 reason: reason.code(),
@@ -51,7 +53,7 @@ impl EventSink for JsSink {
                 message: None,
             },
             Event::WaiterTimedOut { waiter } => EngineEvent {
-                kind: 3,
+                kind: events::WAITER_TIMED_OUT,
                 id: waiter as f64,
                 dest: 0.0,
                 reason: 0,

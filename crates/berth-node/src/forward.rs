@@ -1,7 +1,7 @@
 //! `pool.forward`: the session's outcome as a plain JS object, delivered once through a
 //! threadsafe function that keeps the event loop alive while the session runs.
 
-use berth_core::session::SessionOutcome;
+use berth_core::proxy::session::SessionOutcome;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;

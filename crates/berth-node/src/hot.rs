@@ -12,8 +12,11 @@
 
 use crate::hot_io::{as_id, block, define, get, hot_io, raw_fn, set_result, split_key};
 use crate::registry::SOCKET_POOLS;
-use berth_core::{Acquire, Placement};
+use berth_core::contract::codes;
+use berth_core::pool::{Acquire, Placement};
+use napi::bindgen_prelude::{Env, JsValue, Object};
 use napi::sys;
+use napi_derive::napi;
 use std::ptr;
 use std::time::Duration;
 
@@ -39,26 +42,19 @@ fn release_with(check: bool) {
     let Some(block) = block() else { return };
     // SAFETY: `block` is this thread's and no JS runs during the call.
     let key = unsafe { get(block, 0) };
-    let placement = split_key(key)
+    let placed = split_key(key)
         .and_then(|(pool, conn)| SOCKET_POOLS.with(pool, |p| p.release(conn, check)))
         .unwrap_or(Placement::Close);
     // SAFETY: as above.
-    unsafe { set_result(block, crate::placement(placement)) };
+    unsafe { set_result(block, placement(placed)) };
 }
-
-/// `acquire` results other than a connection id (the caller knows the waiter token it passed).
-const QUEUED: f64 = -1.0;
-const QUEUE_FULL: f64 = -2.0;
-/// The destination id names nothing (forgotten, or never given out): intern again.
-const UNKNOWN_DESTINATION: f64 = -3.0;
-/// A dead idle connection `id` comes back as `DEAD_BASE - id`.
-const DEAD_BASE: f64 = -4.0;
 
 /// `acquire()` with slot 0 = destination id, slot 1 = the caller's waiter token, slot 4 =
 /// engine handle. Slot 0 becomes a connection id (>= 0) on a hit; `QUEUED` when queued under
 /// the token (priority 0, the pool's acquire timeout); `QUEUE_FULL`; `UNKNOWN_DESTINATION`
-/// (also for an engine or id that is no number this binding gave out); `DEAD_BASE - id` for a
-/// dead idle connection the caller must close before calling again.
+/// (forgotten: intern again); `BAD_ARGUMENT` for an engine or id that is no number this
+/// binding gave out; `DEAD_BASE - id` for a dead idle connection the caller must close before
+/// calling again (codes: berth_core::contract::codes).
 unsafe fn acquire_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     if let Some(block) = block() {
         acquire_in(block, None);
@@ -68,7 +64,7 @@ unsafe fn acquire_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> s
 raw_fn!(acquire => acquire_body);
 
 /// `acquireWith()`: as `acquire`, with slot 2 = priority (an i32) and slot 3 = timeout in ms
-/// (`Infinity`: wait forever); `QUEUE_FULL` for a priority that is no i32 (the facade checks
+/// (`Infinity`: wait forever); `BAD_ARGUMENT` for a priority that is no i32 (the facade checks
 /// it first).
 unsafe fn acquire_with_body(
     _env: sys::napi_env,
@@ -86,7 +82,7 @@ unsafe fn acquire_with_body(
         );
     } else {
         // SAFETY: as above.
-        unsafe { set_result(block, QUEUE_FULL) };
+        unsafe { set_result(block, f64::from(codes::BAD_ARGUMENT)) };
     }
     ptr::null_mut()
 }
@@ -101,9 +97,9 @@ fn acquire_in(block: *mut f64, options: Option<(i32, Option<Duration>)>) {
     let acquired = as_id(dest)
         .zip(as_id(engine).and_then(|e| u32::try_from(e).ok()))
         .and_then(|(dest, engine)| {
-            SOCKET_POOLS.with(engine, |p| {
-                let (priority, timeout) = options.unwrap_or((0, p.config().acquire_timeout));
-                p.acquire(dest, waiter as u64, priority, timeout)
+            SOCKET_POOLS.with(engine, |p| match options {
+                Some((priority, timeout)) => p.acquire(dest, waiter as u64, priority, timeout),
+                None => p.acquire_default(dest, waiter as u64),
             })
         });
     // SAFETY: as above.
@@ -113,10 +109,11 @@ fn acquire_in(block: *mut f64, options: Option<(i32, Option<Duration>)>) {
 fn acquired_code(acquired: Option<Acquire>) -> f64 {
     match acquired {
         Some(Acquire::Hit(id)) => f64::from(id),
-        Some(Acquire::Dead(id)) => DEAD_BASE - f64::from(id),
-        Some(Acquire::Queued(_)) => QUEUED,
-        Some(Acquire::QueueFull) => QUEUE_FULL,
-        Some(Acquire::UnknownDestination) | None => UNKNOWN_DESTINATION,
+        Some(Acquire::Dead(id)) => f64::from(codes::DEAD_BASE) - f64::from(id),
+        Some(Acquire::Queued(_)) => f64::from(codes::QUEUED),
+        Some(Acquire::QueueFull) => f64::from(codes::QUEUE_FULL),
+        Some(Acquire::UnknownDestination) => f64::from(codes::UNKNOWN_DESTINATION),
+        None => f64::from(codes::BAD_ARGUMENT),
     }
 }
 
@@ -134,4 +131,20 @@ pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()
             ("__panicRawForTest", Some(crate::failpoint::panic_raw)),
         ],
     )
+}
+
+/// `release` / `offer` results: a waiter id (>= 0), `PLACED_IDLE` or `PLACED_CLOSE`.
+pub(crate) fn placement(p: Placement) -> f64 {
+    match p {
+        Placement::Idle => f64::from(codes::PLACED_IDLE),
+        Placement::Close => f64::from(codes::PLACED_CLOSE),
+        Placement::Handoff(waiter) => waiter as f64,
+    }
+}
+
+/// Adds the raw hot functions next to the generated exports.
+#[napi(module_exports)]
+pub fn init(exports: Object, env: Env) -> napi::Result<()> {
+    register(env.raw(), exports.raw())?;
+    crate::resource_hot::register(env.raw(), exports.raw())
 }

@@ -2,13 +2,19 @@
 //! threadsafe function (ref'd while the listener is open, as a net.Server's handle would be),
 //! and its answers come back through `answer`.
 
-use berth_core::listener::{Inbound, Listener, ListenerCounters, Router};
+use crate::config::millis;
+use berth_core::pool::Pool;
+use berth_core::proxy::listener::{
+    Inbound, ListenOptions, Listener, ListenerCounters, Route, Router,
+};
 use napi::bindgen_prelude::Buffer;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
+use napi::{Error, Result};
 use napi_derive::napi;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[napi(object)]
 pub struct ListenConfig {
@@ -139,4 +145,39 @@ impl NativeListener {
             done.call(0, ThreadsafeFunctionCallMode::NonBlocking);
         });
     }
+}
+
+/// Throws (InvalidArg) when `host` is not a listen address (an IP, IPv6 with an optional
+/// zone); the message says what is wrong.
+#[napi(catch_unwind)]
+pub fn check_listen_host(host: String) -> Result<()> {
+    berth_core::net::destination::listen_addr(&host, 0)
+        .map(drop)
+        .map_err(|why| Error::new(Status::InvalidArg, why))
+}
+
+pub(crate) fn listen(
+    pool: &Arc<Pool>,
+    config: ListenConfig,
+    route: Route,
+) -> Result<NativeListener> {
+    let addr = berth_core::net::destination::listen_addr(&config.host, config.port as u16)
+        .map_err(|why| Error::new(Status::InvalidArg, format!("listen host {why}")))?;
+    let options = ListenOptions {
+        addr,
+        peek: config.peek as usize,
+        peek_timeout: millis(config.peek_timeout).unwrap_or(Duration::MAX),
+        reuse_upstream: config.reuse_upstream,
+        backlog: config.backlog.min(i32::MAX as u32) as i32,
+        idle_timeout: millis(config.idle_timeout),
+        max_connections: config.max_connections,
+        max_connections_per_client: config.max_connections_per_client,
+    };
+    let inner = berth_core::proxy::listener::listen(pool, options, route).map_err(|e| {
+        Error::new(
+            Status::GenericFailure,
+            format!("listen on {}:{} failed: {e}", config.host, config.port),
+        )
+    })?;
+    Ok(NativeListener { inner })
 }

@@ -3,7 +3,7 @@
 //! per batch) through a ref'd threadsafe function that keeps the process alive while the run
 //! is on and is released after the final (`done`) batch.
 
-use berth_core::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink};
+use berth_core::probe::{ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeRun, ProbeSink};
 use napi::bindgen_prelude::{Buffer, Either, Float64Array, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Error, Result, Status};

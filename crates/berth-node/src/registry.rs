@@ -5,7 +5,8 @@
 //! Thread-local: an engine is only ever called from the JS thread (main or worker) that made
 //! it, so each thread's table needs no lock.
 
-use berth_core::{Pool, ResourcePool};
+use berth_core::pool::Pool;
+use berth_core::resource::ResourcePool;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::thread::LocalKey;

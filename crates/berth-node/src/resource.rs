@@ -5,8 +5,9 @@
 use crate::config::millis;
 use crate::registry::RESOURCE_POOLS;
 use crate::resource_hot::placement_code;
-use berth_core::{
-    IdleOrder, ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, ResourceStats,
+use berth_core::contract::{codes, events, IdleOrder};
+use berth_core::resource::{
+    ResourceConfig, ResourceEvent, ResourcePool, ResourceSink, ResourceStats,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -74,8 +75,9 @@ impl From<ResourceEngineConfig> for ResourceConfig {
 
 // ---- events -----------------------------------------------------------------------------
 
-/// `kind`: 0 create (`id` = slot, already counted as creating), 1 evict (`id` = slot, now
-/// destroying; `reason` 0 idle, 1 lifetime), 2 waiter timed out (`id` = waiter, dequeued).
+/// `kind` (berth_core::contract::events): `RES_CREATE` (`id` = slot, already counted as
+/// creating), `RES_EVICT` (`id` = slot, now destroying; `reason` an `EvictReason` code),
+/// `RES_WAITER_TIMED_OUT` (`id` = waiter, dequeued).
 #[napi(object)]
 pub struct ResourceEngineEvent {
     pub kind: u32,
@@ -92,9 +94,13 @@ struct JsResourceSink(Arc<ResourceEventCallback>);
 impl ResourceSink for JsResourceSink {
     fn emit(&self, event: ResourceEvent) -> bool {
         let (kind, id, reason) = match event {
-            ResourceEvent::Create { slot } => (0, f64::from(slot), 0),
-            ResourceEvent::Evict { slot, reason } => (1, f64::from(slot), reason.code()),
-            ResourceEvent::WaiterTimedOut { waiter } => (2, waiter as f64, 0),
+            ResourceEvent::Create { slot } => (events::RES_CREATE, f64::from(slot), 0),
+            ResourceEvent::Evict { slot, reason } => {
+                (events::RES_EVICT, f64::from(slot), reason.code())
+            }
+            ResourceEvent::WaiterTimedOut { waiter } => {
+                (events::RES_WAITER_TIMED_OUT, waiter as f64, 0)
+            }
         };
         let event = ResourceEngineEvent { kind, id, reason };
         self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
@@ -103,7 +109,7 @@ impl ResourceSink for JsResourceSink {
 
 // ---- stats ------------------------------------------------------------------------------
 
-/// Gauges and counters; `acquireWait*Us` in microseconds (a hit counts as a wait of 0).
+/// Gauges and counters; acquire waits in milliseconds (a hit counts as a wait of 0).
 #[napi(object)]
 pub struct ResourceEngineStats {
     /// Idle + in use + being created.
@@ -121,13 +127,15 @@ pub struct ResourceEngineStats {
     pub timeouts: f64,
     pub evicted_idle: f64,
     pub evicted_lifetime: f64,
-    pub acquire_wait_p50_us: f64,
-    pub acquire_wait_p99_us: f64,
-    pub acquire_wait_max_us: f64,
+    /// Acquire waits in milliseconds (a hit counts as 0); no quantile above the maximum.
+    pub acquire_wait_p50_ms: f64,
+    pub acquire_wait_p99_ms: f64,
+    pub acquire_wait_max_ms: f64,
 }
 
 impl From<ResourceStats> for ResourceEngineStats {
     fn from(s: ResourceStats) -> Self {
+        let wait_ms = s.acquire_wait_ms();
         ResourceEngineStats {
             size: s.size as f64,
             idle: s.idle as f64,
@@ -143,9 +151,9 @@ impl From<ResourceStats> for ResourceEngineStats {
             timeouts: s.timeouts as f64,
             evicted_idle: s.evicted_idle as f64,
             evicted_lifetime: s.evicted_lifetime as f64,
-            acquire_wait_p50_us: s.acquire_wait_p50_us,
-            acquire_wait_p99_us: s.acquire_wait_p99_us,
-            acquire_wait_max_us: s.acquire_wait_max_us,
+            acquire_wait_p50_ms: wait_ms[0],
+            acquire_wait_p99_ms: wait_ms[1],
+            acquire_wait_max_ms: wait_ms[2],
         }
     }
 }
@@ -161,9 +169,6 @@ pub struct ResourceEngineClosed {
 
 /// Slot results other than a slot id: none.
 const NO_SLOT: f64 = -1.0;
-/// `created` on a slot that was not being created (the caller destroys its resource without
-/// reporting `destroyed`).
-const NOT_CREATING: f64 = -5.0;
 
 #[napi]
 pub struct ResourceEngine {
@@ -209,7 +214,9 @@ impl ResourceEngine {
     /// -5 the slot was not being created.
     #[napi(catch_unwind)]
     pub fn created(&self, slot: u32) -> f64 {
-        self.pool.created(slot).map_or(NOT_CREATING, placement_code)
+        self.pool
+            .created(slot)
+            .map_or(f64::from(codes::NOT_BORROWED), placement_code)
     }
 
     /// A create failed: `[waiter to reject or -1, slot to create next or -1]`.

@@ -4,26 +4,16 @@
 
 use crate::hot_io::{block, define, get, raw_fn, set, set_result, split_key};
 use crate::registry::RESOURCE_POOLS;
-use berth_core::{ResourcePlacement, Take};
+use berth_core::contract::codes;
+use berth_core::resource::{Placement as ResourcePlacement, Take};
 use napi::sys;
 use std::ptr;
-
-/// `resAcquire` results other than a slot id. The expired idle slot `id` comes back as
-/// `EXPIRED_BASE - id`, below every other code.
-const QUEUED: f64 = -1.0;
-const QUEUE_FULL: f64 = -2.0;
-const CLOSED: f64 = -3.0;
-const EXPIRED_BASE: f64 = -4.0;
-/// `resRelease`: the slot is not borrowed (or the key names no engine).
-const NOT_BORROWED: f64 = -5.0;
-// Every code stays distinct from every expired slot's.
-const _: () = assert!(EXPIRED_BASE < CLOSED && CLOSED < QUEUE_FULL && QUEUE_FULL < QUEUED);
 
 /// `resAcquire()`: slot 0 = engine handle, slot 1 = the caller's waiter token (a
 /// non-negative integer), slot 2 = priority (an i32), slot 3 = timeout in ms (`NaN`: the
 /// pool's default, `Infinity`: none). Slot 0 becomes a slot id (>= 0) on a hit; `QUEUED`,
-/// with slot 1 the slot to create now or -1; `QUEUE_FULL` (also for bad arguments: the
-/// facade validates first); `CLOSED`; `EXPIRED_BASE - id` for an idle slot past its
+/// with slot 1 the slot to create now or -1; `QUEUE_FULL`; `BAD_ARGUMENT` (the facade
+/// validates first); `CLOSED`; `EXPIRED_BASE - id` for an idle slot past its
 /// lifetime, to destroy before calling again.
 unsafe fn res_acquire_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
     let Some(block) = block() else {
@@ -41,6 +31,10 @@ unsafe fn res_acquire_body(_env: sys::napi_env, _info: sys::napi_callback_info) 
 }
 raw_fn!(res_acquire => res_acquire_body);
 
+fn code(c: i32) -> f64 {
+    f64::from(c)
+}
+
 fn acquire([handle, waiter, priority, timeout_ms]: [f64; 4]) -> (f64, f64) {
     // Casts saturate (NaN to 0); the round trips reject fractions, negatives, NaN and
     // out-of-range values without calling libm.
@@ -50,21 +44,25 @@ fn acquire([handle, waiter, priority, timeout_ms]: [f64; 4]) -> (f64, f64) {
     let take = valid
         .then(|| {
             RESOURCE_POOLS.with(handle as u32, |p| {
-                let timeout = if timeout_ms.is_nan() {
-                    p.config().acquire_timeout
+                if timeout_ms.is_nan() {
+                    p.acquire_default(waiter as u64, priority as i32)
                 } else {
-                    crate::config::millis(timeout_ms)
-                };
-                p.acquire(waiter as u64, priority as i32, timeout)
+                    p.acquire(
+                        waiter as u64,
+                        priority as i32,
+                        crate::config::millis(timeout_ms),
+                    )
+                }
             })
         })
         .flatten();
     match take {
         Some(Take::Hit(slot)) => (f64::from(slot), -1.0),
-        Some(Take::Queued { create }) => (QUEUED, create.map_or(-1.0, f64::from)),
-        Some(Take::Expired(slot)) => (EXPIRED_BASE - f64::from(slot), -1.0),
-        Some(Take::Closed) => (CLOSED, -1.0),
-        Some(Take::QueueFull) | None => (QUEUE_FULL, -1.0),
+        Some(Take::Queued { create }) => (code(codes::QUEUED), create.map_or(-1.0, f64::from)),
+        Some(Take::Expired(slot)) => (code(codes::EXPIRED_BASE) - f64::from(slot), -1.0),
+        Some(Take::Closed) => (code(codes::CLOSED), -1.0),
+        Some(Take::QueueFull) => (code(codes::QUEUE_FULL), -1.0),
+        None => (code(codes::BAD_ARGUMENT), -1.0),
     }
 }
 
@@ -81,7 +79,12 @@ unsafe fn res_release_body(_env: sys::napi_env, _info: sys::napi_callback_info) 
         .and_then(|(pool, slot)| RESOURCE_POOLS.with(pool, |p| p.release(slot)))
         .flatten();
     // SAFETY: as above.
-    unsafe { set_result(block, placement.map_or(NOT_BORROWED, placement_code)) };
+    unsafe {
+        set_result(
+            block,
+            placement.map_or(code(codes::NOT_BORROWED), placement_code),
+        )
+    };
     ptr::null_mut()
 }
 raw_fn!(res_release => res_release_body);
@@ -113,8 +116,8 @@ raw_fn!(res_gauges => res_gauges_body);
 pub(crate) fn placement_code(p: ResourcePlacement) -> f64 {
     match p {
         ResourcePlacement::Handoff(waiter) => waiter as f64,
-        ResourcePlacement::Idle => -1.0,
-        ResourcePlacement::Destroy => -2.0,
+        ResourcePlacement::Idle => code(codes::PLACED_IDLE),
+        ResourcePlacement::Destroy => code(codes::PLACED_CLOSE),
     }
 }
 
@@ -136,7 +139,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bad_arguments_are_queue_full() {
+    fn bad_arguments_are_bad_argument() {
         for args in [
             [f64::NAN, 1.0, 0.0, f64::NAN],
             [1.5, 1.0, 0.0, f64::NAN],
@@ -147,7 +150,7 @@ mod tests {
             // No engine registered under this handle on this thread.
             [7.0, 1.0, 0.0, f64::NAN],
         ] {
-            assert_eq!(acquire(args), (QUEUE_FULL, -1.0), "{args:?}");
+            assert_eq!(acquire(args), (code(codes::BAD_ARGUMENT), -1.0), "{args:?}");
         }
     }
 

@@ -8,9 +8,9 @@ mod udp;
 
 pub use run::ProbeRun;
 
-use crate::destination::{Destination, Host};
-use crate::dns;
-use crate::policy::AddressPolicy;
+use crate::net::destination::{Destination, Host};
+use crate::net::dns;
+use crate::net::policy::AddressPolicy;
 use std::io;
 use std::net::{SocketAddr, SocketAddrV6};
 use std::sync::Arc;
@@ -141,8 +141,9 @@ pub(crate) async fn address(
     policy: &AddressPolicy,
 ) -> Result<SocketAddr, Finding> {
     let addrs = resolve(dest, deadline).await?;
-    let addrs = crate::dial::permitted(policy, addrs, &crate::redact::redact(&dest.to_string()))
-        .map_err(|e| Finding::failed(e.code.as_str(), e.message))?;
+    let addrs =
+        crate::net::dial::permitted(policy, addrs, &crate::redact::redact(&dest.to_string()))
+            .map_err(|e| Finding::failed(e.code.as_str(), e.message))?;
     addrs
         .iter()
         .find(|a| a.is_ipv4())

@@ -7,8 +7,8 @@
 
 use super::{address, tcp, udp, Finding, ProbeConfig, ProbeOutcome, ProbeProtocol, ProbeSink};
 use super::{ProbeState, DEFAULT_BATCH};
-use crate::destination::Destination;
-use crate::policy::AddressPolicy;
+use crate::net::destination::Destination;
+use crate::net::policy::AddressPolicy;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! a big scan leaves no TIME_WAIT behind on the prober.
 
 use super::{Finding, ProbeState};
-use crate::socket::Socket;
+use crate::net::socket::Socket;
 use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
 use std::io;
 use std::net::SocketAddr;
@@ -36,7 +36,11 @@ pub(super) async fn probe(addr: SocketAddr) -> Finding {
 }
 
 fn new_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
-    crate::socket::new_nonblocking(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+    crate::net::socket::new_nonblocking(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
 }
 
 /// The handshake completed. The socket closes as it drops, with a reset instead of FIN.

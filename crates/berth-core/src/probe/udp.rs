@@ -33,7 +33,7 @@ pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
 }
 
 fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let raw = crate::socket::new_nonblocking(
+    let raw = crate::net::socket::new_nonblocking(
         Domain::for_address(addr),
         Type::DGRAM,
         Some(Protocol::UDP),

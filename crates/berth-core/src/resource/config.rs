@@ -1,7 +1,7 @@
 //! A resource pool's limits and timings. The JS facade validates user input; the engine
 //! trusts these values.
 
-use crate::config::IdleOrder;
+use crate::contract::IdleOrder;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]

@@ -1,7 +1,7 @@
 //! What the resource engine tells its owner from the timer task.
 
 use super::SlotId;
-use crate::stats::EvictReason;
+use crate::contract::EvictReason;
 use crate::waiters::WaiterId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,13 +5,14 @@ use super::config::{ResourceConfig, MAX_BACKOFF_MS};
 use super::events::{ResourceEvent, ResourceSink};
 use super::slots::{Slot, SlotId, SlotState, Slots};
 use super::stats::ResourceStats;
+use super::timers::Timed;
 use super::{Placement, Take};
 use crate::clock::now_ms;
-use crate::config::IdleOrder;
+use crate::contract::EvictReason;
+use crate::contract::IdleOrder;
 use crate::deadlines::Deadlines;
 use crate::histogram::Histogram;
-use crate::pool::lock;
-use crate::stats::EvictReason;
+use crate::sync::lock;
 use crate::waiters::{WaitSampler, Waiter, WaiterId, Waiters};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -171,6 +172,11 @@ impl ResourcePool {
     }
 
     // ---- the hot path -------------------------------------------------------------------
+
+    /// As `acquire` with the pool's acquire timeout.
+    pub fn acquire_default(&self, waiter: WaiterId, priority: i32) -> Take {
+        self.acquire(waiter, priority, self.config.acquire_timeout)
+    }
 
     /// Takes an idle slot, or queues `waiter` (the caller's token, unique among its queued
     /// waiters) and starts a create when the waiters need one.
@@ -449,26 +455,27 @@ impl ResourcePool {
             }
         }
     }
+}
 
-    // ---- the timer task's side ----------------------------------------------------------
-
-    pub(crate) fn deadlines(&self) -> &Deadlines {
+impl Timed for ResourcePool {
+    fn deadlines(&self) -> &Deadlines {
         &self.deadlines
     }
 
-    pub(crate) fn refill_wake(&self) -> &Notify {
+    fn refill_wake(&self) -> &Notify {
         &self.refill
     }
 
-    /// Whether any idle limit is set, i.e. whether sweeps have anything to do.
-    pub(crate) fn sweeps(&self) -> bool {
-        self.config.idle_timeout.is_some()
+    /// Sweeps only when an idle limit is set: otherwise they have nothing to do.
+    fn sweep_interval(&self) -> Option<Duration> {
+        let limited = self.config.idle_timeout.is_some()
             || self.config.soft_idle_timeout.is_some()
-            || self.config.max_lifetime.is_some()
+            || self.config.max_lifetime.is_some();
+        limited.then_some(self.config.eviction_interval)
     }
 
     /// Dequeues waiters whose deadline passed and reports them; returns the next deadline.
-    pub(crate) fn expire_waiters(&self, now: u64) -> Option<u64> {
+    fn expire_waiters(&self, now: u64) -> Option<u64> {
         let earliest = self.deadlines.take()?;
         if earliest > now {
             self.deadlines.keep(earliest);
@@ -492,7 +499,7 @@ impl ResourcePool {
 
     /// Examines up to `tests_per_eviction` idle slots, least recently released first, and
     /// evicts those past their lifetime, idle timeout, or soft idle timeout (above `min`).
-    pub(crate) fn sweep(&self, now: u64) {
+    fn sweep(&self, now: u64) {
         let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
         let (hard, soft) = (
             ms(self.config.idle_timeout),
@@ -544,7 +551,7 @@ impl ResourcePool {
 
     /// Starts the creates `min` needs (and, with `retry_for_waiters`, those the waiters
     /// need) and reports them; returns when a create held back by a backoff may run.
-    pub(crate) fn refill(&self, now: u64) -> Option<u64> {
+    fn refill(&self, now: u64) -> Option<u64> {
         let (slots, retry) = {
             let mut st = lock(&self.state);
             let mut slots: Vec<SlotId> = Vec::new();

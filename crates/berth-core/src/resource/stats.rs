@@ -26,3 +26,17 @@ pub struct ResourceStats {
     pub acquire_wait_p99_us: f64,
     pub acquire_wait_max_us: f64,
 }
+
+impl ResourceStats {
+    /// The acquire waits in milliseconds, as the owner reports them: p50, p99 and max. The
+    /// quantiles come from histogram buckets and the maximum is exact, so no quantile is
+    /// reported above it.
+    pub fn acquire_wait_ms(&self) -> [f64; 3] {
+        let max = self.acquire_wait_max_us;
+        [
+            self.acquire_wait_p50_us.min(max) / 1000.0,
+            self.acquire_wait_p99_us.min(max) / 1000.0,
+            max / 1000.0,
+        ]
+    }
+}

@@ -1,16 +1,32 @@
 //! The resource pool's one timer task: acquire deadlines, idle sweeps and `min` refills share
 //! a single tokio sleep, woken early by a nearer deadline or a refill to plan.
 
-use super::pool::ResourcePool;
 use crate::clock::now_ms;
+use crate::deadlines::Deadlines;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
-pub(crate) async fn run(pool: Arc<ResourcePool>, mut stop: watch::Receiver<bool>) {
-    let sweep_ms = pool.config().eviction_interval.as_millis().max(1) as u64;
-    let sweeps = pool.sweeps();
-    let mut next_sweep = if sweeps {
+/// What the timer task needs from its pool. The pool implements it, so that this loop never
+/// names the pool it serves.
+pub(super) trait Timed: Send + Sync + 'static {
+    fn deadlines(&self) -> &Deadlines;
+    /// Notified when a refill is to be planned (start, or a backoff that began).
+    fn refill_wake(&self) -> &Notify;
+    /// How often to sweep idle resources; `None`: no idle limit, so never.
+    fn sweep_interval(&self) -> Option<Duration>;
+    /// Rejects waiters whose deadline passed; returns the next deadline (ms), if any.
+    fn expire_waiters(&self, now: u64) -> Option<u64>;
+    /// Evicts idle resources past their limits.
+    fn sweep(&self, now: u64);
+    /// Starts the creates `min` (and waiters) need; returns when a held-back one may run.
+    fn refill(&self, now: u64) -> Option<u64>;
+}
+
+pub(super) async fn run<P: Timed>(pool: Arc<P>, mut stop: watch::Receiver<bool>) {
+    let interval = pool.sweep_interval();
+    let sweep_ms = interval.map_or(1, |i| i.as_millis().max(1) as u64);
+    let mut next_sweep = if interval.is_some() {
         now_ms() + sweep_ms
     } else {
         u64::MAX

@@ -1,7 +1,7 @@
 //! The check a reused connection passes before it is handed out: a non-blocking peek that
 //! consumes nothing.
 
-use crate::stats::EvictReason;
+use crate::contract::EvictReason;
 use std::os::fd::RawFd;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,16 +9,17 @@
 //! `upstream_room`, woken whenever a place is freed; while any wait, JS releases close their
 //! connection instead of idling it, so JS-held places come free.
 
+use super::stats::Counters;
+use super::{reserve, Pool};
 use crate::clock::now_ms;
-use crate::config::IdleOrder;
-use crate::dial::dial_socket;
+use crate::contract::EvictReason;
+use crate::contract::IdleOrder;
 use crate::error::{DialError, DialErrorCode};
-use crate::events::Event;
-use crate::liveness::{self, Liveness};
-use crate::pool::{reserve, Pool};
-use crate::shard::{Conn, ConnId, ConnState, DestId, Shard};
-use crate::socket::Socket;
-use crate::stats::{Counters, EvictReason};
+use crate::net::dial::dial_socket;
+use crate::net::liveness::{self, Liveness};
+use crate::net::socket::Socket;
+use crate::pool::events::Event;
+use crate::pool::shard::{Conn, ConnId, ConnState, DestId, Shard};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -377,7 +378,7 @@ impl Pool {
             if keep {
                 if conn.uses == 1 {
                     // Going idle for the first time: from now on it may sit unused.
-                    crate::dial::keep_alive(&socket);
+                    crate::net::dial::keep_alive(&socket);
                 }
                 conn.state = ConnState::NativeIdle(socket);
                 conn.released_ms = now_ms();
@@ -421,7 +422,7 @@ impl Pool {
         let closing = self.is_closed();
         let mut freed = Vec::new();
         for shard in self.shards().iter() {
-            let mut shard = crate::pool::lock(shard);
+            let mut shard = crate::sync::lock(shard);
             let mut gone = Vec::new();
             for (dest, ds) in shard.dests() {
                 for &id in &ds.native_idle {

@@ -5,8 +5,9 @@
 //! long (a silent or trickling client must not hold its upstream forever).
 
 use crate::clock::now_ms;
-use crate::liveness::{self, Liveness};
-use crate::socket::Socket;
+use crate::net::liveness::{self, Liveness};
+use crate::net::socket::Socket;
+use crate::proxy::progress::Progress;
 use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,25 +78,6 @@ pub struct Counts {
     /// `clock::now_ms()` when a byte was last read or written, either way: the idle
     /// timeout's reference. Set when the relay starts.
     pub active_ms: AtomicU64,
-}
-
-/// What one direction updates as bytes move: its byte count and the session's activity time.
-pub(crate) struct Progress<'a> {
-    bytes: &'a AtomicU64,
-    active: &'a AtomicU64,
-}
-
-impl Progress<'_> {
-    /// Bytes were read (not yet written): the session is not idle.
-    pub(crate) fn read(&self) {
-        self.active.store(now_ms(), Ordering::Relaxed);
-    }
-
-    /// `n` bytes were written to the destination.
-    pub(crate) fn wrote(&self, n: usize) {
-        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
-        self.active.store(now_ms(), Ordering::Relaxed);
-    }
 }
 
 /// Writes all of `buf`, each partial write counted as it happens: a slow reader that takes a
@@ -185,7 +167,7 @@ async fn bulk(
     progress: &Progress<'_>,
     stop: Option<&Notify>,
 ) -> Option<DirEnd> {
-    use crate::splice::{self, Spliced};
+    use crate::proxy::splice::{self, Spliced};
     let pipe = splice::Pipe::new().ok()?;
     Some(match splice::relay(src, dst, &pipe, progress, stop).await {
         Spliced::Eof => DirEnd::Eof,

@@ -4,8 +4,8 @@
 //! (`forget`) takes its spellings with it, and each destination keeps at most
 //! `MAX_SPELLINGS` of them (further spellings are parsed on every intern instead).
 
-use crate::destination::{Destination, InvalidDestination};
-use crate::shard::DestId;
+use crate::net::destination::{Destination, InvalidDestination};
+use crate::pool::shard::DestId;
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -2,12 +2,26 @@
 //! tokio sleep, woken early when a nearer deadline is queued.
 
 use crate::clock::now_ms;
-use crate::pool::Pool;
+use crate::deadlines::Deadlines;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub(crate) async fn run(pool: Arc<Pool>, stop: &mut watch::Receiver<bool>, sweep_every: Duration) {
+/// What the timer task needs from its pool. The pool implements it (sweep.rs), so that this
+/// loop never names the pool it serves.
+pub(super) trait Timed: Send + Sync + 'static {
+    fn deadlines(&self) -> &Deadlines;
+    /// Rejects waiters whose deadline passed; returns the next deadline (ms), if any.
+    fn expire_waiters(&self, now: u64) -> Option<u64>;
+    /// Evicts idle connections past their idle timeout or lifetime.
+    fn sweep(self: &Arc<Self>, now: u64);
+}
+
+pub(super) async fn run<P: Timed>(
+    pool: Arc<P>,
+    stop: &mut watch::Receiver<bool>,
+    sweep_every: Duration,
+) {
     let sweep_ms = sweep_every.as_millis().max(1) as u64;
     let mut next_sweep = now_ms() + sweep_ms;
     loop {

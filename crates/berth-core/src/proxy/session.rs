@@ -2,10 +2,10 @@
 //! upstream back (or close it), and report once. Used by `pool.forward` and by the listener.
 
 use crate::error::{DialError, DialErrorCode};
+use crate::net::socket::Socket;
+use crate::pool::DestId;
 use crate::pool::Pool;
-use crate::relay::{relay, Counts, End, RelayOutcome, Rules};
-use crate::shard::DestId;
-use crate::socket::Socket;
+use crate::proxy::relay::{relay, Counts, End, RelayOutcome, Rules};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};

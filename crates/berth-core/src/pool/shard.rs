@@ -1,8 +1,8 @@
 //! One shard of the pool: the connection records and per-destination state of the
 //! destinations hashed to it, behind the shard's own lock.
 
-use crate::destination::Destination;
-use crate::socket::Socket;
+use crate::net::destination::Destination;
+use crate::net::socket::Socket;
 use crate::waiters::{WaitSampler, Waiters};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -97,14 +97,6 @@ impl Conn {
         matches!(
             self.state,
             ConnState::Dialing | ConnState::Delivered(_) | ConnState::Adopted
-        )
-    }
-
-    /// Whether the engine itself uses this connection (native forwarding), not JS.
-    pub fn is_native(&self) -> bool {
-        matches!(
-            self.state,
-            ConnState::NativeDialing | ConnState::NativeInUse | ConnState::NativeIdle(_)
         )
     }
 }

@@ -4,8 +4,8 @@
 //! short request/response sessions stay on the copy loop and never pay for the pipe's two
 //! descriptors.
 
-use crate::relay::Progress;
-use crate::socket::Socket;
+use crate::net::socket::Socket;
+use crate::proxy::progress::Progress;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use tokio::sync::Notify;

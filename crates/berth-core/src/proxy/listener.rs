@@ -8,12 +8,12 @@
 //! per client address (`max_connections_per_client`: more are reset at once). The per-client
 //! table holds only addresses with sessions in flight, so it is never larger than the cap.
 
-use crate::destinations::DestPin;
+use crate::net::socket::Socket;
+use crate::pool::DestId;
+use crate::pool::DestPin;
 use crate::pool::Pool;
-use crate::relay::{Counts, End};
-use crate::session::{self, Abort, Client, SessionEnd, SessionRequest};
-use crate::shard::DestId;
-use crate::socket::Socket;
+use crate::proxy::relay::{Counts, End};
+use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};

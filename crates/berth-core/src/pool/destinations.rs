@@ -2,9 +2,10 @@
 //! across awaits, and forgetting destinations that hold nothing, so that memory is bounded
 //! by what the pool holds rather than by every destination it was ever asked for.
 
-use crate::destination::InvalidDestination;
-use crate::pool::{lock, Pool};
-use crate::shard::{shard_of, DestId};
+use super::shard::{shard_of, DestId};
+use super::Pool;
+use crate::net::destination::InvalidDestination;
+use crate::sync::lock;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 

@@ -1,8 +1,8 @@
 //! What the engine tells its owner (the JS side) from its own threads.
 
+use crate::contract::EvictReason;
 use crate::error::DialError;
-use crate::shard::{ConnId, DestId};
-use crate::stats::EvictReason;
+use crate::pool::shard::{ConnId, DestId};
 use crate::waiters::WaiterId;
 
 #[derive(Debug)]

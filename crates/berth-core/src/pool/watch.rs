@@ -14,7 +14,7 @@
 //! from the set. Removing by number after JS closed it could hit another socket that reuses
 //! the number.
 
-use crate::shard::ConnId;
+use crate::pool::shard::ConnId;
 use std::os::fd::RawFd;
 
 /// Events taken per `epoll_wait`: a drain loops while a wait fills the buffer.

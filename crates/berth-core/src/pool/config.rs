@@ -1,17 +1,9 @@
 //! Pool limits and timings. The JS facade validates user input; the core trusts these values.
 
-use crate::policy::AddressPolicy;
+use crate::contract::IdleOrder;
+use crate::net::policy::AddressPolicy;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Order in which idle connections are reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IdleOrder {
-    /// Most recently released first: keeps a small hot set and lets the rest time out.
-    Lifo,
-    /// Least recently released first: spreads use over every idle connection.
-    Fifo,
-}
 
 #[derive(Clone, Debug)]
 pub struct PoolConfig {

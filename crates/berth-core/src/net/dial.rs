@@ -3,12 +3,12 @@
 //! Every dial of the engine (JS leases, native sessions, listener routes) comes through here,
 //! so the policy sees every address right before its connect.
 
-use crate::destination::{Destination, Host};
-use crate::dns;
 use crate::error::{DialError, DialErrorCode};
-use crate::policy::{AddressPolicy, Target};
+use crate::net::destination::{Destination, Host};
+use crate::net::dns;
+use crate::net::policy::{AddressPolicy, Target};
+use crate::net::socket::Socket;
 use crate::redact::redact;
-use crate::socket::Socket;
 use socket2::{Domain, Protocol, SockAddr, SockRef, TcpKeepalive, Type};
 use std::io;
 use std::net::{SocketAddr, SocketAddrV6};
@@ -147,7 +147,7 @@ async fn connect(
     protocol: Option<Protocol>,
     addr: &SockAddr,
 ) -> io::Result<Socket> {
-    let raw = crate::socket::new_nonblocking(domain, Type::STREAM, protocol)?;
+    let raw = crate::net::socket::new_nonblocking(domain, Type::STREAM, protocol)?;
     match raw.connect(addr) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}

@@ -1,0 +1,10 @@
+//! Network pieces every product uses: destinations and their parsing, DNS, dialing with
+//! socket options, the address policy checked before every connect, non-blocking sockets,
+//! and the liveness peek.
+
+pub mod destination;
+pub(crate) mod dial;
+pub(crate) mod dns;
+pub mod liveness;
+pub mod policy;
+pub mod socket;

@@ -1,0 +1,79 @@
+//! JS taking over a dialed connection's descriptor, the watch over the connections it
+//! holds, and the offer of an adopted connection to a waiter or the idle list.
+
+use super::placement::Placement;
+use super::shard::{ConnId, ConnState};
+use super::stats::Counters;
+use super::watch::{split_watch_token, watch_token};
+use super::Pool;
+use std::os::fd::{IntoRawFd, RawFd};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+impl Pool {
+    /// Takes the descriptor of a dialed connection: from now on the caller owns it.
+    pub fn adopt(&self, id: ConnId) -> Option<RawFd> {
+        let mut shard = self.shard(id);
+        let conn = shard.conn_mut(id)?;
+        if !matches!(conn.state, ConnState::Delivered(_)) {
+            return None;
+        }
+        let ConnState::Delivered(fd) = std::mem::replace(&mut conn.state, ConnState::Adopted)
+        else {
+            return None;
+        };
+        conn.fd = fd.into_raw_fd();
+        conn.serial = self.serials.fetch_add(1, Ordering::Relaxed);
+        // Watched from now on; anything that reached it before is reported by the first drain.
+        conn.suspect = !self.watch.watch(conn.fd, watch_token(id, conn.serial));
+        Counters::bump(&self.counters.created);
+        Some(conn.fd)
+    }
+
+    /// Marks suspect every connection the watch saw something reach since the last drain.
+    pub(super) fn drain_watch(&self) {
+        self.drains.fetch_add(1, Ordering::Relaxed);
+        let complete = self.watch.drain(|token| {
+            let (id, serial) = split_watch_token(token);
+            if let Some(conn) = self.shard(id).conn_mut(id) {
+                if conn.serial == serial {
+                    conn.suspect = true;
+                }
+            }
+        });
+        if !complete {
+            self.watch_broken.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Places an adopted connection: to the oldest waiter, the idle list, or closing; then
+    /// starts the next dial if waiters remain that no dial in flight will serve.
+    pub fn offer(self: &Arc<Self>, id: ConnId) -> Placement {
+        let mut shard = self.shard(id);
+        let Some((conn, ds)) = shard.conn_and_dest(id) else {
+            return Placement::Close;
+        };
+        if !matches!(conn.state, ConnState::Adopted) {
+            return Placement::Close;
+        }
+        ds.dialing -= 1;
+        let placement = self.place(conn, ds, id, false);
+        if placement == Placement::Close {
+            self.start_closing(conn);
+        }
+        let dest = conn.dest;
+        let needs_room = self.pump(&mut shard, dest);
+        drop(shard);
+        if needs_room {
+            self.make_room(dest);
+        }
+        placement
+    }
+
+    /// A dialed connection taken over and placed in one call: `adopt`, then `offer`. None
+    /// when there is no descriptor to take (the dial's record is gone or was taken).
+    pub fn admit(self: &Arc<Self>, id: ConnId) -> Option<(RawFd, Placement)> {
+        let fd = self.adopt(id)?;
+        Some((fd, self.offer(id)))
+    }
+}

@@ -1,0 +1,179 @@
+//! Dialing for JS's waiters: how many dials the limits allow, each dial's task, its failure
+//! or abandonment, and the lifetime (with jitter) a new connection gets.
+
+use super::events::Event;
+use super::shard::{Conn, ConnId, ConnState, DestId, Shard};
+use super::stats::Counters;
+use super::{reserve, Pool};
+use crate::clock::now_ms;
+use crate::contract::EvictReason;
+use crate::error::{DialError, DialErrorCode};
+use crate::net::destination::Destination;
+use crate::net::dial::dial;
+use crate::waiters::WaiterId;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Pool {
+    /// Starts as many dials for `dest` as its waiters need and the limits allow.
+    /// Returns true when `maxTotal` blocked a dial that waiters need.
+    pub(crate) fn pump(self: &Arc<Self>, shard: &mut Shard, dest: DestId) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut starts = 0;
+        let mut blocked = false;
+        let mut target = None;
+        self.yield_native_idle(shard, dest);
+        if let Some(ds) = shard.dest(dest) {
+            target = Some(Arc::clone(&ds.target));
+            while (ds.waiters.len() as u32) > ds.dialing
+                && ds.dialing < self.config.max_concurrent_dials
+                && ds.open < self.config.max_per_destination
+            {
+                if !reserve(&self.total_open, self.config.max_total) {
+                    blocked = true;
+                    break;
+                }
+                ds.open += 1;
+                ds.dialing += 1;
+                starts += 1;
+            }
+        }
+        if let (true, Some(target)) = (starts > 0, target) {
+            // Read only when dialing: pump runs on every queued acquire.
+            let now = now_ms();
+            for _ in 0..starts {
+                let id = shard.insert_conn(Conn {
+                    dest,
+                    state: ConnState::Dialing,
+                    fd: -1,
+                    created_ms: now,
+                    expires_ms: self.expiry(now),
+                    released_ms: now,
+                    uses: 0,
+                    suspect: true,
+                    serial: 0,
+                });
+                self.spawn_dial(dest, &target, id);
+            }
+        }
+        if blocked {
+            self.mark_starved(dest);
+        }
+        blocked
+    }
+
+    /// JS waiters need places that idle native connections hold: close those (the core owns
+    /// their descriptors, so at once) rather than let the waiters wait for an idle timeout.
+    pub(super) fn yield_native_idle(&self, shard: &mut Shard, dest: DestId) {
+        loop {
+            let Some(ds) = shard.dest(dest) else { return };
+            let wanted = (ds.waiters.len() as u32).saturating_sub(ds.dialing);
+            if wanted == 0
+                || ds.native_idle.is_empty()
+                || ds.open < self.config.max_per_destination
+                || ds.dialing >= self.config.max_concurrent_dials
+            {
+                return;
+            }
+            let Some(id) = ds.native_idle.pop_front() else {
+                return;
+            };
+            self.total_idle.fetch_sub(1, Ordering::Relaxed);
+            self.counters.evicted(EvictReason::Idle);
+            self.remove_native(shard, id);
+        }
+    }
+
+    /// When a connection made now must retire: maxLifetime less up to 2.5% jitter, so that
+    /// connections made together do not all expire together.
+    pub(crate) fn expiry(&self, now: u64) -> u64 {
+        match self.config.max_lifetime {
+            None => u64::MAX,
+            Some(lifetime) => {
+                let ms = lifetime.as_millis() as u64;
+                let jitter = (ms / 40).max(1);
+                let seed = self.dials_started.fetch_add(1, Ordering::Relaxed) ^ now.rotate_left(17);
+                now.saturating_add(ms - (splitmix(seed) % jitter).min(ms))
+            }
+        }
+    }
+
+    pub(super) fn spawn_dial(
+        self: &Arc<Self>,
+        dest: DestId,
+        target: &Arc<Destination>,
+        id: ConnId,
+    ) {
+        let target = Arc::clone(target);
+        let pool = Arc::clone(self);
+        let mut stop = self.shutdown.subscribe();
+        let timeout = self.config.connect_timeout;
+        let policy = Arc::clone(&self.config.address_policy);
+        self.runtime.spawn(async move {
+            let started = Instant::now();
+            let result = tokio::select! {
+                result = dial(&target, timeout, &policy) => result,
+                _ = stop.wait_for(|closed| *closed) => Err(DialError::new(
+                    DialErrorCode::PoolClosed,
+                    format!("the pool was closed while connecting to {target}"),
+                )),
+            };
+            let event = match result {
+                Ok(fd) => {
+                    pool.counters
+                        .connect
+                        .record_us(started.elapsed().as_micros() as u64);
+                    let mut shard = pool.shard(id);
+                    match shard.conn_mut(id) {
+                        Some(conn) => conn.state = ConnState::Delivered(fd),
+                        None => return,
+                    }
+                    Event::Dialed { conn: id, dest }
+                }
+                Err(error) => Event::DialFailed {
+                    conn: id,
+                    dest,
+                    error,
+                },
+            };
+            pool.sink.emit(event);
+        });
+    }
+
+    /// Records a failed dial; returns the waiter that must be rejected with its error.
+    pub fn dial_failed(self: &Arc<Self>, id: ConnId) -> Option<WaiterId> {
+        let mut shard = self.shard(id);
+        let conn = shard.remove_conn(id)?;
+        let ds = shard.dest(conn.dest)?;
+        ds.dialing -= 1;
+        ds.open -= 1;
+        self.total_open.fetch_sub(1, Ordering::Relaxed);
+        Counters::bump(&self.counters.dial_failures);
+        let waiter = ds.waiters.pop().map(|w| w.id);
+        self.place_freed(shard, conn.dest);
+        waiter
+    }
+
+    /// Closes a dialed connection the owner will not use (the pool closed while it was in
+    /// flight): the core still owns the descriptor and closes it here.
+    pub fn abandon(self: &Arc<Self>, id: ConnId) {
+        let conn = self.shard(id).remove_conn(id);
+        if let Some(conn) = conn {
+            self.detach(&conn);
+            // Dropping the record closes a descriptor still in `Delivered`.
+            drop(conn);
+            self.feed_starved();
+        }
+    }
+}
+
+/// A small, good-enough mixer for lifetime jitter (no RNG dependency needed).
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}

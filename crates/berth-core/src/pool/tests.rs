@@ -1,0 +1,273 @@
+//! The placement rules against real loopback connections: idle order, hand-off by priority,
+//! the caps, and which idle connection `make_room` closes. The harness plays the owner's part
+//! (adopt, offer, forget) as the JS facade would; being inside the module, it can pin the
+//! release times that the LRU choice reads instead of sleeping.
+
+use super::{Acquire, Event, EventSink, Placement, Pool, PoolConfig};
+use crate::contract::IdleOrder;
+use std::net::TcpListener;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct Events(Mutex<Sender<Event>>);
+
+impl EventSink for Events {
+    fn emit(&self, event: Event) -> bool {
+        self.0
+            .lock()
+            .map(|tx| tx.send(event).is_ok())
+            .unwrap_or(false)
+    }
+}
+
+/// A pool, its events, the listeners it dials and the descriptors the "owner" adopted.
+struct Owner {
+    pool: Arc<Pool>,
+    events: Receiver<Event>,
+    servers: Vec<TcpListener>,
+    held: Vec<OwnedFd>,
+    next_waiter: u64,
+}
+
+impl Owner {
+    fn new(config: PoolConfig) -> Owner {
+        let (tx, events) = channel();
+        let sink = Arc::new(Events(Mutex::new(tx)));
+        Owner {
+            pool: Pool::new(config, sink, crate::runtime::handle()),
+            events,
+            servers: Vec::new(),
+            held: Vec::new(),
+            next_waiter: 0,
+        }
+    }
+
+    /// A new loopback destination, interned.
+    fn destination(&mut self) -> u64 {
+        let server = TcpListener::bind("127.0.0.1:0").expect("bind on loopback");
+        let port = server.local_addr().expect("a bound port").port();
+        self.servers.push(server);
+        self.pool
+            .intern(&format!("127.0.0.1:{port}"))
+            .expect("a valid destination")
+    }
+
+    fn acquire(&mut self, dest: u64, priority: i32) -> Acquire {
+        self.next_waiter += 1;
+        self.pool.acquire(dest, self.next_waiter, priority, None)
+    }
+
+    fn event(&self) -> Event {
+        self.events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("an engine event within 10 s")
+    }
+
+    /// Waits for the next dial, adopts its descriptor and offers it.
+    fn settle_dial(&mut self) -> (u32, Placement) {
+        let Event::Dialed { conn, .. } = self.event() else {
+            panic!("expected a dialed connection");
+        };
+        let fd = self.pool.adopt(conn).expect("a descriptor to adopt");
+        // SAFETY: `adopt` hands the descriptor's ownership to the caller.
+        self.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        (conn, self.pool.offer(conn))
+    }
+
+    /// Leases `n` fresh connections to `dest` (queued, dialed, handed over).
+    fn lease_fresh(&mut self, dest: u64, n: usize) -> Vec<u32> {
+        let queued: Vec<Acquire> = (0..n).map(|_| self.acquire(dest, 0)).collect();
+        assert!(queued.iter().all(|a| matches!(a, Acquire::Queued(_))));
+        (0..n)
+            .map(|_| {
+                let (conn, placed) = self.settle_dial();
+                assert!(matches!(placed, Placement::Handoff(_)), "{placed:?}");
+                conn
+            })
+            .collect()
+    }
+
+    /// Pins an idle connection's release time (the clock is too coarse to order two
+    /// releases made a microsecond apart).
+    fn released_at(&self, conn: u32, ms: u64) {
+        self.pool
+            .shard(conn)
+            .conn_mut(conn)
+            .expect("a known connection")
+            .released_ms = ms;
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.pool.close();
+    }
+}
+
+/// An owner of a pool with `config` and one destination.
+fn one_destination(config: PoolConfig) -> (Owner, u64) {
+    let mut owner = Owner::new(config);
+    let dest = owner.destination();
+    (owner, dest)
+}
+
+fn queued(a: Acquire) -> u64 {
+    match a {
+        Acquire::Queued(w) => w,
+        other => panic!("expected a queued waiter, got {other:?}"),
+    }
+}
+
+fn idle_order(order: IdleOrder) -> (u32, u32, Acquire) {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        order,
+        ..PoolConfig::default()
+    });
+    let conns = owner.lease_fresh(dest, 2);
+    assert_eq!(owner.pool.release(conns[0], false), Placement::Idle);
+    assert_eq!(owner.pool.release(conns[1], false), Placement::Idle);
+    let hit = owner.acquire(dest, 0);
+    (conns[0], conns[1], hit)
+}
+
+#[test]
+fn lifo_reuses_the_most_recently_released() {
+    let (_, last, hit) = idle_order(IdleOrder::Lifo);
+    assert_eq!(hit, Acquire::Hit(last));
+}
+
+#[test]
+fn fifo_reuses_the_least_recently_released() {
+    let (first, _, hit) = idle_order(IdleOrder::Fifo);
+    assert_eq!(hit, Acquire::Hit(first));
+}
+
+#[test]
+fn a_release_goes_to_the_highest_priority_waiter_then_in_arrival_order() {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        max_per_destination: 1,
+        ..PoolConfig::default()
+    });
+    let conn = owner.lease_fresh(dest, 1)[0];
+    let low = owner.acquire(dest, 0);
+    let high = owner.acquire(dest, 5);
+    let low_later = owner.acquire(dest, 0);
+    for expected in [high, low, low_later] {
+        let placed = owner.pool.release(conn, false);
+        assert_eq!(placed, Placement::Handoff(queued(expected)));
+    }
+    assert_eq!(owner.pool.release(conn, false), Placement::Idle);
+}
+
+#[test]
+fn max_per_destination_queues_without_dialing() {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        max_per_destination: 2,
+        ..PoolConfig::default()
+    });
+    owner.lease_fresh(dest, 2);
+    assert!(matches!(owner.acquire(dest, 0), Acquire::Queued(_)));
+    let stats = owner.pool.stats();
+    assert_eq!((stats.open, stats.dialing, stats.waiting), (2, 0, 1));
+}
+
+#[test]
+fn releases_beyond_the_idle_caps_close() {
+    let mut owner = Owner::new(PoolConfig {
+        max_idle_per_destination: 1,
+        max_total_idle: 2,
+        ..PoolConfig::default()
+    });
+    let (a, b) = (owner.destination(), owner.destination());
+    let at_a = owner.lease_fresh(a, 2);
+    let at_b = owner.lease_fresh(b, 2);
+    assert_eq!(owner.pool.release(at_a[0], false), Placement::Idle);
+    // maxIdlePerDestination: a second idle connection at `a` closes.
+    assert_eq!(owner.pool.release(at_a[1], false), Placement::Close);
+    assert_eq!(owner.pool.release(at_b[0], false), Placement::Idle);
+    // maxTotalIdle: two idle in the pool already.
+    let c = owner.destination();
+    let at_c = owner.lease_fresh(c, 1);
+    assert_eq!(owner.pool.release(at_c[0], false), Placement::Close);
+    assert_eq!(owner.pool.stats().idle, 2);
+    let _ = at_b;
+}
+
+#[test]
+fn max_uses_closes_on_the_last_release() {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        max_uses: Some(2),
+        ..PoolConfig::default()
+    });
+    let conn = owner.lease_fresh(dest, 1)[0];
+    assert_eq!(owner.pool.release(conn, false), Placement::Idle);
+    assert_eq!(owner.acquire(dest, 0), Acquire::Hit(conn));
+    assert_eq!(owner.pool.release(conn, false), Placement::Close);
+    assert_eq!(owner.pool.stats().evicted_max_uses, 1);
+}
+
+#[test]
+fn max_total_closes_the_least_recently_released_idle_connection_elsewhere() {
+    let mut owner = Owner::new(PoolConfig {
+        max_total: 3,
+        ..PoolConfig::default()
+    });
+    let (a, b) = (owner.destination(), owner.destination());
+    let at_a = owner.lease_fresh(a, 2);
+    let at_b = owner.lease_fresh(b, 1);
+    for &conn in at_a.iter().chain(&at_b) {
+        assert_eq!(owner.pool.release(conn, false), Placement::Idle);
+    }
+    // b's connection is the oldest release, though a's idle list is longer.
+    owner.released_at(at_a[0], 2_000);
+    owner.released_at(at_a[1], 3_000);
+    owner.released_at(at_b[0], 1_000);
+    let c = owner.destination();
+    assert!(matches!(owner.acquire(c, 0), Acquire::Queued(_)));
+    match owner.event() {
+        Event::Evict { conn, .. } => assert_eq!(conn, at_b[0]),
+        other => panic!("expected an eviction, got {other:?}"),
+    }
+    // The owner closes it; its place goes to c's dial.
+    owner.pool.forget(at_b[0]);
+    let (_, placed) = owner.settle_dial();
+    assert!(matches!(placed, Placement::Handoff(_)), "{placed:?}");
+    assert_eq!(owner.pool.stats().idle, 2);
+}
+
+#[test]
+fn closed_counts_a_leased_or_idle_connection_and_frees_its_place() {
+    let (mut owner, dest) = one_destination(PoolConfig::default());
+    let conns = owner.lease_fresh(dest, 3);
+    assert_eq!(owner.pool.release(conns[1], false), Placement::Idle);
+    owner.pool.discard(conns[2], None);
+    let before = owner.pool.stats();
+    assert_eq!(owner.pool.open_count(), before.open + before.closing);
+    // Leased, idle, and already closing by its user's hand: each descriptor closes.
+    for &conn in &conns {
+        owner.pool.closed(conn);
+    }
+    let after = owner.pool.stats();
+    assert_eq!((after.evicted_unhealthy, after.evicted_peer_closed), (1, 1));
+    assert_eq!(
+        (after.open, after.closing, owner.pool.open_count()),
+        (0, 0, 0)
+    );
+    assert_eq!(after.closed, 3);
+}
+
+#[test]
+fn admit_adopts_then_places() {
+    let (mut owner, dest) = one_destination(PoolConfig::default());
+    let waiter = queued(owner.acquire(dest, 0));
+    let Event::Dialed { conn, .. } = owner.event() else {
+        panic!("expected a dialed connection");
+    };
+    let (fd, placed) = owner.pool.admit(conn).expect("a descriptor to take");
+    // SAFETY: `admit` hands the descriptor's ownership to the caller.
+    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    assert_eq!(placed, Placement::Handoff(waiter));
+    assert_eq!(owner.pool.admit(conn), None, "taken once");
+}

@@ -1,0 +1,237 @@
+//! `Engine`: one socket pool's binding, owned by one JS `Pool`.
+
+use crate::config::{self, millis, EngineConfig};
+use crate::events::{EventCallback, JsSink};
+use crate::forward::{self, ForwardCallback};
+use crate::hot::placement;
+use crate::hot_io::as_id;
+use crate::listener::{listen, JsRouter, ListenConfig, NativeListener, RouteCallback};
+use crate::registry::SOCKET_POOLS;
+use crate::stats::{EngineDestSnapshot, PoolStats};
+use berth_core::contract::{codes, EvictReason};
+use berth_core::pool::Pool;
+use berth_core::proxy::listener::Route;
+use berth_core::proxy::session::{Client, Forwarder, SessionRequest};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// `admit`'s answer: the descriptor now owned by the caller (-1: none) and where the
+/// connection went.
+#[napi(object)]
+pub struct Admitted {
+    pub fd: i32,
+    pub placement: f64,
+}
+
+/// One pool's engine, owned by one JS `Pool`.
+#[napi]
+pub struct Engine {
+    pool: Arc<Pool>,
+    events: Arc<EventCallback>,
+    handle: u32,
+    forwarder: Arc<Forwarder>,
+}
+
+#[napi]
+impl Engine {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        config: EngineConfig,
+        #[napi(ts_arg_type = "(event: EngineEvent) => void")] on_event: EventCallback,
+    ) -> Result<Self> {
+        let pool_config = config::pool_config(config)?;
+        let events = Arc::new(on_event);
+        let sink = Arc::new(JsSink(Arc::clone(&events)));
+        let pool = Pool::new(pool_config, sink, berth_core::runtime::handle());
+        let handle = SOCKET_POOLS.register(Arc::clone(&pool));
+        Ok(Engine {
+            pool,
+            events,
+            handle,
+            forwarder: Arc::default(),
+        })
+    }
+
+    /// The number the hot functions (`acquire`, `release`, ...) take to find this engine.
+    #[napi(getter, catch_unwind)]
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    /// The id of a destination string (an integer below 2^53, never reused); throws with a
+    /// message quoting bad input.
+    #[napi(catch_unwind)]
+    pub fn intern(&self, destination: String) -> Result<f64> {
+        self.pool
+            .intern(&destination)
+            .map(|id| id as f64)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+    }
+
+    /// Whether the destination id is still known (a destination that held nothing through
+    /// a sweep is forgotten).
+    #[napi(catch_unwind)]
+    pub fn knows(&self, dest: f64) -> bool {
+        as_id(dest).is_some_and(|d| self.pool.knows(d))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn cancel(&self, dest: f64, waiter: f64) -> bool {
+        as_id(dest).is_some_and(|d| self.pool.cancel(d, waiter as u64))
+    }
+
+    /// Takes over a dialed connection's descriptor and places the connection (a waiter id,
+    /// `PLACED_IDLE` or `PLACED_CLOSE`); `fd` -1 when there is none to take.
+    #[napi(catch_unwind)]
+    pub fn admit(&self, conn: u32) -> Admitted {
+        match self.pool.admit(conn) {
+            Some((fd, placed)) => Admitted {
+                fd,
+                placement: placement(placed),
+            },
+            None => Admitted {
+                fd: -1,
+                placement: f64::from(codes::PLACED_CLOSE),
+            },
+        }
+    }
+
+    /// The waiter to reject with the dial's error, or -1.
+    #[napi(catch_unwind)]
+    pub fn dial_failed(&self, conn: u32) -> f64 {
+        self.pool.dial_failed(conn).map_or(-1.0, |w| w as f64)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn abandon(&self, conn: u32) {
+        self.pool.abandon(conn)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn evict_idle(&self, conn: u32, reason: u32) -> bool {
+        EvictReason::from_code(reason).is_some_and(|r| self.pool.evict_idle(conn, r))
+    }
+
+    /// `reason` < 0: the user destroyed it; otherwise an eviction reason code.
+    #[napi(catch_unwind)]
+    pub fn discard(&self, conn: u32, reason: i32) {
+        let reason = u32::try_from(reason).ok().and_then(EvictReason::from_code);
+        self.pool.discard(conn, reason)
+    }
+
+    /// The connection's descriptor is closed: counted as evicted if it was still leased
+    /// (unhealthy) or idle (peer closed), and its place freed.
+    #[napi(catch_unwind)]
+    pub fn closed(&self, conn: u32) {
+        self.pool.closed(conn)
+    }
+
+    /// Connections holding a place (idle, in use, dialing, closing), cheaper than `stats()`.
+    #[napi(catch_unwind)]
+    pub fn open_count(&self) -> f64 {
+        self.pool.open_count() as f64
+    }
+
+    /// Closes the engine; returns the waiters to reject.
+    #[napi(catch_unwind)]
+    pub fn close(&self) -> Vec<f64> {
+        self.pool.close().into_iter().map(|w| w as f64).collect()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> PoolStats {
+        self.pool.stats().into()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn snapshot(&self) -> Vec<EngineDestSnapshot> {
+        self.pool.snapshot().into_iter().map(Into::into).collect()
+    }
+
+    /// Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
+    /// own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
+    /// session's id for `abortForward`.
+    #[napi(catch_unwind)]
+    pub fn forward(
+        &self,
+        fd: i32,
+        destination: String,
+        head: Option<Buffer>,
+        reply: Option<Buffer>,
+        rules: forward::ForwardRules,
+        #[napi(ts_arg_type = "(done: ForwardDone) => void")] done: ForwardCallback,
+    ) -> Result<f64> {
+        let client = berth_core::net::socket::dup_stream_socket(fd).map_err(|e| {
+            Error::new(
+                Status::InvalidArg,
+                format!("cannot take over the socket: {e}"),
+            )
+        })?;
+        // Pinned for the session's life: a forgotten id would strand it.
+        let pin = self
+            .pool
+            .intern_pinned(&destination)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+        let request = SessionRequest {
+            client: Client::Fd(client),
+            dest: pin.id(),
+            head: head.map(|b| b.to_vec()).unwrap_or_default(),
+            reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
+            reuse: rules.reuse_upstream,
+            idle_timeout: millis(rules.idle_timeout),
+            setup_deadline: None,
+        };
+        let id = self.forwarder.start(&self.pool, request, move |outcome| {
+            drop(pin);
+            forward::deliver(done, outcome)
+        });
+        Ok(id as f64)
+    }
+
+    /// Stops a forward in progress; false when it already ended.
+    #[napi(catch_unwind)]
+    pub fn abort_forward(&self, session: f64) -> bool {
+        self.forwarder.abort(session as u64)
+    }
+
+    /// Binds a native listener; `on_route` is asked where each inbound connection goes.
+    #[napi(catch_unwind)]
+    pub fn listen(
+        &self,
+        config: ListenConfig,
+        #[napi(ts_arg_type = "(request: RouteRequest) => void")] on_route: RouteCallback,
+    ) -> Result<NativeListener> {
+        listen(&self.pool, config, Route::Ask(Arc::new(JsRouter(on_route))))
+    }
+
+    /// Binds a native listener whose connections all go to `destination`, without asking JS.
+    #[napi(catch_unwind)]
+    pub fn listen_to(&self, config: ListenConfig, destination: String) -> Result<NativeListener> {
+        let pin = self
+            .pool
+            .intern_pinned(&destination)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+        listen(&self.pool, config, Route::Fixed(pin))
+    }
+
+    /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).
+    #[napi(js_name = "ref", catch_unwind)]
+    pub fn keep_alive(&self, env: Env) -> Result<()> {
+        crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), true)
+    }
+
+    #[napi(js_name = "unref", catch_unwind)]
+    pub fn let_exit(&self, env: Env) -> Result<()> {
+        crate::events::set_ref(&env, self.events.raw(), self.events.aborted(), false)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        SOCKET_POOLS.unregister(self.handle);
+        // The JS object is gone (GC or env teardown): stop timers and dials, close what the
+        // engine still owns.
+        self.pool.shutdown();
+    }
+}
