@@ -48,6 +48,7 @@ import type {
   HttpAgentSystemError,
   ListenOptions,
   PoolOptions,
+  PoolEvictions,
   PoolSnapshot,
   PoolStats,
   ProbeAnswer,
@@ -274,6 +275,7 @@ async function poolApi(): Promise<void> {
   // stats and snapshot
   const stats = pool.stats();
   exact<PoolStats>()(stats);
+  exact<PoolEvictions>()(stats.evicted);
   exact<number>()(
     stats.open + stats.closing + stats.idle + stats.inUse + stats.dialing + stats.waiting +
       stats.created + stats.reused + stats.closed + stats.dialFailures + stats.acquireTimeouts,

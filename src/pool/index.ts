@@ -5,4 +5,4 @@ export type { AcquireManyOptions } from './acquire-many';
 export { Lease } from './lease';
 export { DEFAULTS } from './config';
 export type { PoolOptions, ResolvedPoolOptions } from './config';
-export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles } from './stats';
+export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles, PoolEvictions } from './stats';
