@@ -322,7 +322,10 @@ both('maxWaitingClients null or undefined: unlimited', async (t, gp) => {
 // ---- acquireTimeoutMillis ----------------------------------------------------------------
 
 both('acquireTimeoutMillis: a queued acquire on a full pool times out; the pool stays usable', async (t, gp) => {
-  const pool = makePool(t, gp, new ResourceFactory(), { max: 1, acquireTimeoutMillis: 20 });
+  // min 1 and ready(): the first acquire takes an idle resource, so it cannot itself time out
+  // on a busy machine while the create runs (the timeout applies to every acquire).
+  const pool = makePool(t, gp, new ResourceFactory(), { max: 1, min: 1, acquireTimeoutMillis: 100 });
+  await pool.ready();
   const a = await pool.acquire();
   const err = await t.throwsAsync(pool.acquire());
   t.is(err.name, 'TimeoutError');

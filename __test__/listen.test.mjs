@@ -244,3 +244,15 @@ test('pool.close() closes its listeners', async (t) => {
   const err = await connect(t, port).then(() => null, (e) => e);
   t.is(err?.code, 'ECONNREFUSED');
 });
+
+test('snapshot(): the upstream of a native listener session in progress is "forwarding"', async (t) => {
+  const upstream = await startUpstream(t, { mode: 'echo' });
+  const pool = createPool(t);
+  const proxy = await startProxy(t, pool, undefined, () => upstream.dest);
+  const client = await connect(t, proxy.address().port);
+  t.is((await roundTrip(client, 'session open')).toString(), 'session open');
+  const dest = pool.snapshot().destinations.find((d) => d.destination === upstream.dest);
+  t.deepEqual(dest?.connections.map((c) => c.state), ['forwarding']);
+  client.end();
+  await idle(proxy);
+});

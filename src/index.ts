@@ -11,6 +11,8 @@
  * listener), `http/` (the HTTP agent), `resource/` (ResourcePool), `probe/` (probes and
  * completions), and `generic-pool/` (the `berth-pool/generic-pool` drop-in, its own entry);
  * `shared/` holds what they share (errors, the engine binding, validation, lifecycle).
+ *
+ * @module berth-pool
  */
 export * from './pool';
 export * from './shared';

@@ -293,7 +293,7 @@ async function poolApi(): Promise<void> {
     if (conn !== undefined) {
       exact<ConnectionSnapshot>()(conn);
       exact<number>()(conn.id + conn.ageMs + conn.idleMs + conn.uses);
-      exact<'idle' | 'inUse' | 'dialing' | 'closing'>()(conn.state);
+      exact<'idle' | 'inUse' | 'dialing' | 'forwarding' | 'closing'>()(conn.state);
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * `berth/generic-pool`: a drop-in for generic-pool v3 (`require('generic-pool')`), built on
+ * `berth-pool/generic-pool`: a drop-in for generic-pool v3 (`require('generic-pool')`), built on
  * berth's `ResourcePool`. Switch by changing the import:
  *
  * ```js
@@ -27,6 +27,8 @@
  * - `use(fn)` accepts an `fn` that returns a plain value or throws synchronously;
  * - `ready()` also resolves when the `min` creates failed (generic-pool polls forever);
  *   a `min` create that fails is retried with backoff (generic-pool does not retry it).
+ *
+ * @module berth-pool/generic-pool
  */
 import { BerthError } from '../shared/errors';
 import { MAX_TIME } from '../shared/validate';

@@ -24,6 +24,11 @@ import { mayRetry, resolveHttpAgentOptions, type HttpAgentOptions, type Resolved
 export type { HttpAgentOptions, HttpAgentRequestOptions } from './options';
 export type { HttpAgentSystemError } from './errors';
 
+/**
+ * An `http.Agent` on a berth pool: make one with `pool.httpAgent(options)` (or `new
+ * HttpAgent(poolOrPoolOptions, options)`), pass it as `agent` to `http.request` or any library
+ * that takes one, and `destroy()` it when done.
+ */
 export class HttpAgent extends http.Agent {
   /** The pool whose connections the agent uses. */
   readonly pool: Pool;

@@ -17,6 +17,11 @@ export interface LeaseOwner {
  */
 export let discardExpiredLease: (lease: Lease) => void;
 
+/**
+ * A connection lent by `pool.acquire()`: use `socket`, then give it back with `release()` (the
+ * pool may lend it again) or end it with `destroy()`. Exactly one of the two, once; `await using`
+ * releases it at the end of the scope (Node >= 24, or TypeScript).
+ */
 export class Lease implements AsyncDisposable {
   /** The connected socket, ready to write. Do not `end()` it: release or destroy the lease. */
   readonly socket: net.Socket;

@@ -9,7 +9,11 @@ export type { LatencyQuantiles, PoolEvictions, PoolStats } from '../shared/nativ
 
 export interface ConnectionSnapshot {
   id: number;
-  state: 'idle' | 'inUse' | 'dialing' | 'closing';
+  /**
+   * `forwarding`: an upstream connection the engine itself is relaying for a native listener
+   * session (`pool.listen()`); `inUse`: leased to JS (a lease, `forward()`, the HTTP agent).
+   */
+  state: 'idle' | 'inUse' | 'dialing' | 'forwarding' | 'closing';
   ageMs: number;
   /** Time since release, for idle connections; 0 otherwise. */
   idleMs: number;

@@ -8,6 +8,7 @@ import { BerthError, dialError } from '../shared/errors';
 import { describe } from '../shared/validate';
 import type { Engine, ForwardDone } from '../shared/native';
 
+/** Options of `pool.forward(socket, destination, options)`. */
 export interface ForwardOptions {
   /** Bytes sent upstream before anything the client sends (e.g. the `head` of an HTTP `'connect'` event). */
   head?: Uint8Array;

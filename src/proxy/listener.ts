@@ -8,6 +8,7 @@ import { redact } from '../shared/redact';
 import { DEFAULT_IDLE_TIMEOUT, idleTimeoutOption } from './forward';
 import { checkListenHost, type NativeListener, type RouteRequest } from '../shared/native';
 
+/** Options of `pool.listen(options, route)`: where to listen, limits, and what the route sees. */
 export interface ListenOptions {
   /**
    * IP address to bind (`'localhost'` means `127.0.0.1`); an IPv6 link-local address takes a

@@ -7,6 +7,10 @@ export interface ResourceLeaseOwner<T> {
   destroy(resource: T): Promise<void>;
 }
 
+/**
+ * A resource lent by `resourcePool.lease()`: use `resource`, then `release()` or `destroy()` it,
+ * once; `await using` releases it at the end of the scope (Node >= 24, or TypeScript).
+ */
 export class ResourceLease<T> implements AsyncDisposable {
   /** The borrowed resource. */
   readonly resource: T;

@@ -2,3 +2,4 @@
 export { BerthError } from './errors';
 export type { BerthErrorCode } from './errors';
 export type { AddressPolicy, AddressPolicyEntry, AddressClass } from './address-policy';
+export type { EventMap, TypedListener } from './typed-emitter';

@@ -10,7 +10,8 @@ import { EventEmitter } from 'node:events';
 /** Event name → the arguments its listeners get. */
 export type EventMap<M> = { [E in keyof M]: unknown[] };
 
-type Listener<M extends EventMap<M>, E extends keyof M> = (...args: M[E]) => void;
+/** A listener of event `E` of the event map `M`: it gets that event's arguments. */
+export type TypedListener<M extends EventMap<M>, E extends keyof M> = (...args: M[E]) => void;
 
 /** The methods replaced: typed by `M`, or returning the subclass (`this`) for chaining. */
 type Replaced =
@@ -29,17 +30,17 @@ type Replaced =
 
 export interface TypedEmitter<M extends EventMap<M>> extends Omit<EventEmitter, Replaced> {
   setMaxListeners(n: number): this;
-  on<E extends keyof M>(event: E, listener: Listener<M, E>): this;
-  addListener<E extends keyof M>(event: E, listener: Listener<M, E>): this;
-  prependListener<E extends keyof M>(event: E, listener: Listener<M, E>): this;
-  once<E extends keyof M>(event: E, listener: Listener<M, E>): this;
-  prependOnceListener<E extends keyof M>(event: E, listener: Listener<M, E>): this;
-  off<E extends keyof M>(event: E, listener: Listener<M, E>): this;
-  removeListener<E extends keyof M>(event: E, listener: Listener<M, E>): this;
+  on<E extends keyof M>(event: E, listener: TypedListener<M, E>): this;
+  addListener<E extends keyof M>(event: E, listener: TypedListener<M, E>): this;
+  prependListener<E extends keyof M>(event: E, listener: TypedListener<M, E>): this;
+  once<E extends keyof M>(event: E, listener: TypedListener<M, E>): this;
+  prependOnceListener<E extends keyof M>(event: E, listener: TypedListener<M, E>): this;
+  off<E extends keyof M>(event: E, listener: TypedListener<M, E>): this;
+  removeListener<E extends keyof M>(event: E, listener: TypedListener<M, E>): this;
   removeAllListeners(event?: keyof M): this;
   listenerCount(event: keyof M): number;
-  listeners<E extends keyof M>(event: E): Array<Listener<M, E>>;
-  rawListeners<E extends keyof M>(event: E): Array<Listener<M, E>>;
+  listeners<E extends keyof M>(event: E): Array<TypedListener<M, E>>;
+  rawListeners<E extends keyof M>(event: E): Array<TypedListener<M, E>>;
 }
 
 export const TypedEmitter = EventEmitter as unknown as new <M extends EventMap<M>>() => TypedEmitter<M>;
