@@ -75,7 +75,7 @@ check() {
   printf '%s: %d files\n' "$2" "$(printf '%s\n' "$listing" | wc -l)"
 }
 check "$stage/platform" "platform" "^(package\.json|README\.md|berth\.${target}\.node)$"
-check "$stage/main" "main" '^(package\.json|README\.md|LICENSE(\.md|-MIT)?|native/index\.(js|d\.ts)|dist/([a-z-]+/)?[^/]+\.(js|mjs|d\.ts))$'
+check "$stage/main" "main" '^(package\.json|README\.md|LICENSE(\.md|-MIT)?|native/index\.(js|d\.ts)|dist/([a-z-]+/)*[^/]+\.(js|mjs|d\.ts))$'
 # The binary must be in the platform tarball, and nowhere else.
 (cd "$stage/platform" && npm pack --dry-run --json --ignore-scripts) | grep -q "\"berth\.${target}\.node\"" ||
   { echo "pack:local: berth.${target}.node missing from the platform tarball" >&2; exit 1; }
