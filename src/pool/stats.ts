@@ -7,30 +7,44 @@ import type { EngineDestSnapshot } from '../shared/native';
  */
 export type { LatencyQuantiles, PoolEvictions, PoolStats } from '../shared/native';
 
+/** One connection in {@link DestinationSnapshot.connections}. */
 export interface ConnectionSnapshot {
+  /** The engine's id for the connection, unique within the pool while it exists. */
   id: number;
   /**
    * `forwarding`: an upstream connection the engine itself is relaying for a native listener
    * session (`pool.listen()`); `inUse`: leased to JS (a lease, `forward()`, the HTTP agent).
    */
   state: 'idle' | 'inUse' | 'dialing' | 'forwarding' | 'closing';
+  /** Time since the connection was made (its dial started), in milliseconds. */
   ageMs: number;
   /** Time since release, for idle connections; 0 otherwise. */
   idleMs: number;
+  /** Times it was leased (to JS or to a native listener session). */
   uses: number;
 }
 
+/** One destination in {@link PoolSnapshot.destinations}: its counts now, and its connections. */
 export interface DestinationSnapshot {
+  /** The destination as the engine writes it (`host:port` or a socket path), any `user:pass@` masked as `***@`. */
   destination: string;
+  /** Connections holding a place: idle + inUse + dialing + closing (unlike `PoolStats.open`, which leaves out closing). */
   open: number;
+  /** Connections idle, ready for reuse. */
   idle: number;
+  /** Connections leased: to JS (`inUse`) or relayed for a native listener session (`forwarding`). */
   inUse: number;
+  /** Connections being dialed. */
   dialing: number;
+  /** Acquires queued for a connection to this destination. */
   waiting: number;
+  /** Every connection of the destination, each with its state. */
   connections: ConnectionSnapshot[];
 }
 
+/** What `pool.snapshot()` returns: the pool's connections now, destination by destination. */
 export interface PoolSnapshot {
+  /** The destinations the pool holds state for (one holding nothing is dropped at the next sweep). */
   destinations: DestinationSnapshot[];
 }
 

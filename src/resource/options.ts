@@ -49,7 +49,12 @@ export interface ResourcePoolOptions<T> {
   /** Which idle resource is handed out first: most recently released (`'lifo'`, default) or least (`'fifo'`). */
   order?: 'lifo' | 'fifo';
   /** Tries per create before it fails (`attempts`, default 1), waiting `backoff` ms (default 100, doubling) between tries. */
-  createRetry?: { attempts?: number; backoff?: number };
+  createRetry?: {
+    /** Tries per create, at least 1. Default 1. */
+    attempts?: number;
+    /** Milliseconds to wait before the second try, doubling after each further failure. Default 100. */
+    backoff?: number;
+  };
   /** Start creating `min` resources at construction (default true); otherwise at `start()` or the first acquire. */
   autostart?: boolean;
 }
@@ -79,28 +84,48 @@ export interface ResolvedResourceOptions<T> {
 }
 
 /**
+ * The defaults of {@link ResourcePoolOptions}, frozen (times in milliseconds).
+ *
  * Written out as literals because the public type carries them (`RESOURCE_DEFAULTS.max` is
  * `10`); the keys the engine owns equal ResourceConfig::default() in crates/berth-core,
  * which `__test__/contract.test.mjs` checks.
  */
 export const RESOURCE_DEFAULTS = Object.freeze({
+  /** Default of `min`: resources kept in existence. */
   min: 0,
+  /** Default of `max`: resources at most (idle + borrowed + being created). */
   max: 10,
+  /** Default of `acquireTimeout`, in ms. */
   acquireTimeout: 30_000,
+  /** Default of `createTimeout`, in ms. */
   createTimeout: 30_000,
+  /** Default of `destroyTimeout`, in ms. */
   destroyTimeout: 5_000,
+  /** Default of `validateTimeout`, in ms. */
   validateTimeout: 5_000,
+  /** Default of `idleTimeout`, in ms. */
   idleTimeout: 30_000,
+  /** Default of `softIdleTimeout`, in ms (`Infinity`: never). */
   softIdleTimeout: Infinity,
+  /** Default of `maxLifetime`, in ms (`Infinity`: no limit). */
   maxLifetime: Infinity,
+  /** Default of `evictionInterval`, in ms. */
   evictionInterval: 1_000,
+  /** Default of `testsPerEviction` (`Infinity`: every idle resource). */
   testsPerEviction: Infinity,
+  /** Default of `testOnAcquire`. */
   testOnAcquire: false,
+  /** Default of `testOnRelease`. */
   testOnRelease: false,
+  /** Default of `maxWaiters`: acquires allowed to queue. */
   maxWaiters: 1024,
+  /** Default of `order`: the most recently released idle resource first. */
   order: 'lifo' as 'lifo' | 'fifo',
+  /** Default of `createRetry.attempts`: tries per create. */
   createAttempts: 1,
+  /** Default of `createRetry.backoff`, in ms: the first wait between tries (doubling). */
   createBackoff: 100,
+  /** Default of `autostart`. */
   autostart: true,
 });
 
