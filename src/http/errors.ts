@@ -13,12 +13,19 @@ import { BerthError } from '../shared/errors';
 
 /** A Node-style system error, as `net.connect` or `dns.lookup` would have produced. */
 export interface HttpAgentSystemError extends Error {
+  /** Node's error code: `'ECONNREFUSED'`, `'ETIMEDOUT'`, `'ENOTFOUND'`, ... */
   code: string;
+  /** The negated OS error number of `code`, as Node gives it (0 where the OS has none). */
   errno: number;
+  /** `'getaddrinfo'` for a name that did not resolve, `'connect'` otherwise. */
   syscall: 'connect' | 'getaddrinfo';
+  /** The host or socket path dialed (for `syscall: 'connect'`). */
   address?: string;
+  /** The port dialed (for `syscall: 'connect'` to a TCP destination). */
   port?: number;
+  /** The name that did not resolve (for `syscall: 'getaddrinfo'`). */
   hostname?: string;
+  /** The pool's own error for the failed dial. */
   cause: BerthError;
 }
 

@@ -455,6 +455,7 @@ export class Pool implements AsyncDisposable {
     this.#checkClosed();
   }
 
+  /** For `await using`: the same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -53,9 +53,13 @@ export interface ListenOptions {
 
 /** What the route function learns of a new connection. */
 export interface RouteInfo {
+  /** The client's IP address, as text (`'192.0.2.1'`, `'2001:db8::1'`). */
   remoteAddress: string;
+  /** The family of `remoteAddress`. */
   remoteFamily: 'IPv4' | 'IPv6';
+  /** The client's port. */
   remotePort: number;
+  /** The local port that accepted the connection (the listener's). */
   localPort: number;
   /** Up to `peek` initial bytes (empty without `peek`). */
   head: Buffer;
@@ -68,6 +72,7 @@ export interface RouteInfo {
  */
 export type RouteFunction = (conn: RouteInfo) => string | null | undefined | Promise<string | null | undefined>;
 
+/** What `listener.stats()` reports: counters since the listener started, and gauges now. */
 export interface ProxyStats {
   /** Connections routed to an upstream, ever. */
   sessionsTotal: number;
@@ -244,6 +249,7 @@ export class ProxyListener implements AsyncDisposable {
     return this.#closed;
   }
 
+  /** For `await using`: the same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -6,8 +6,11 @@ use napi_derive::napi;
 /// Quantiles of a latency, in milliseconds (0 before anything was measured).
 #[napi(object)]
 pub struct LatencyQuantiles {
+    /// The median, in milliseconds.
     pub p50: f64,
+    /// The 95th percentile, in milliseconds.
     pub p95: f64,
+    /// The 99th percentile, in milliseconds.
     pub p99: f64,
 }
 
@@ -39,8 +42,11 @@ pub struct PoolStats {
     pub open: f64,
     /// Destroyed, descriptor not closed yet (a moment at most): still counted against the limits.
     pub closing: f64,
+    /// Connections idle, ready for reuse.
     pub idle: f64,
+    /// Connections leased: to JS, or relayed by the engine for a native listener session.
     pub in_use: f64,
+    /// Connections being dialed.
     pub dialing: f64,
     /// Acquires queued for a connection.
     pub waiting: f64,
@@ -50,7 +56,9 @@ pub struct PoolStats {
     pub reused: f64,
     /// Connections closed, for any reason, ever.
     pub closed: f64,
+    /// Dials that failed, ever.
     pub dial_failures: f64,
+    /// Acquires rejected after waiting `acquireTimeout`, ever.
     pub acquire_timeouts: f64,
     /// Connections the pool closed itself, by reason.
     pub evicted: PoolEvictions,
