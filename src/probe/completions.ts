@@ -24,7 +24,9 @@ export type Task<T> = (context: TaskContext) => T | PromiseLike<T>;
 export interface CompletionFulfilled<T> {
   /** The task's position in the input (0-based). */
   index: number;
+  /** Always `'fulfilled'`: tells this outcome from a {@link CompletionRejected}. */
   status: 'fulfilled';
+  /** What the task returned, or its promise resolved to. */
   value: T;
 }
 
@@ -32,7 +34,9 @@ export interface CompletionFulfilled<T> {
 export interface CompletionRejected {
   /** The task's position in the input (0-based). */
   index: number;
+  /** Always `'rejected'`: tells this outcome from a {@link CompletionFulfilled}. */
   status: 'rejected';
+  /** What the task threw or rejected with (a `TypeError` for a task that was not a function). */
   reason: unknown;
 }
 
@@ -42,6 +46,7 @@ export interface CompletionRejected {
  */
 export type CompletionResult<T> = CompletionFulfilled<T> | CompletionRejected;
 
+/** Options of `completions(tasks, options)`. */
 export interface CompletionsOptions {
   /**
    * Most tasks pulled from the input and not yet yielded (running, or settled and waiting for

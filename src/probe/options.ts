@@ -35,7 +35,9 @@ export interface ProbeOptions {
 
 /** A target given as an object: `{ host: '10.0.0.1', port: 22 }` (an IPv6 host needs no brackets). */
 export interface ProbeTargetObject {
+  /** A host name, or an IPv4 or IPv6 address (without brackets). */
   host: string;
+  /** The port to probe: an integer from 1 to 65535. */
   port: number;
 }
 

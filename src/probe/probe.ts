@@ -15,6 +15,12 @@ import {
 } from './options';
 import { RttHistogram, type ProbeSummary } from './summary';
 
+/**
+ * What a probe found: `'open'` (TCP: the handshake completed; UDP: a datagram came back),
+ * `'closed'` (TCP: refused; UDP: ICMP port unreachable), `'filtered'` (no answer before
+ * `timeout`, or host / network unreachable), `'error'` (the probe could not be made: see
+ * {@link ProbeError}).
+ */
 export type ProbeState = 'open' | 'closed' | 'filtered' | 'error';
 
 /**
@@ -25,7 +31,9 @@ export type ProbeState = 'open' | 'closed' | 'filtered' | 'error';
  */
 export type ProbeErrorCode = 'INVALID_TARGET' | 'DNS_FAILED' | 'DESTINATION_DENIED' | (string & {});
 
+/** Why a probe in state `'error'` could not be made. */
 export interface ProbeError {
+  /** The kind of failure: see {@link ProbeErrorCode}. */
   code: ProbeErrorCode;
   /** Names the target and the cause. */
   message: string;
@@ -42,15 +50,21 @@ interface ProbeResultBase {
 
 /** The target answered (`'open'`, `'closed'`) or did not before the timeout (`'filtered'`). */
 export interface ProbeAnswer extends ProbeResultBase {
+  /** What the probe found (see {@link ProbeState}). */
   state: 'open' | 'closed' | 'filtered';
+  /** Absent: only a {@link ProbeFailure} has an error. */
   error?: undefined;
 }
 
+/** The probe could not be made (invalid target, name not resolved, denied, local failure). */
 export interface ProbeFailure extends ProbeResultBase {
+  /** Always `'error'`. */
   state: 'error';
+  /** Why the probe could not be made. */
   error: ProbeError;
 }
 
+/** One target's outcome, as the run yields it: tell the two apart by `state`. */
 export type ProbeResult = ProbeAnswer | ProbeFailure;
 
 /** A probe run: an async iterator of its results (completion order), and its summary. */

@@ -2,16 +2,31 @@
 
 /** Round-trip times of the targets that answered, in milliseconds (all 0 when none did). */
 export interface ProbeRttSummary {
+  /** The median, in milliseconds. */
   p50: number;
+  /** The 95th percentile, in milliseconds. */
   p95: number;
+  /** The 99th percentile, in milliseconds. */
   p99: number;
+  /** The largest, in milliseconds (exact). */
   max: number;
 }
 
+/** What `run.summary()` returns: counts by state and round-trip times of the results seen so far. */
 export interface ProbeSummary {
   /** Results seen so far (yielded by the iterator). */
   total: number;
-  byState: { open: number; closed: number; filtered: number; error: number };
+  /** Results seen so far, by state (they add up to `total`). */
+  byState: {
+    /** Results in state `'open'`. */
+    open: number;
+    /** Results in state `'closed'`. */
+    closed: number;
+    /** Results in state `'filtered'`. */
+    filtered: number;
+    /** Results in state `'error'`. */
+    error: number;
+  };
   /**
    * Over the `'open'` and `'closed'` results (the targets that answered: a `'filtered'` one
    * took the timeout, an `'error'` one made no round trip). Percentiles by nearest rank, within
