@@ -42,11 +42,16 @@ export interface PoolOptions {
   addressPolicy?: AddressPolicy;
 }
 
+/** {@link PoolOptions} with every key present: the type of {@link DEFAULTS}. */
 export type ResolvedPoolOptions = Required<PoolOptions>;
 
 /** The engine's defaults (PoolConfig::default() in crates/berth-core), declared there once. */
 const engine = engineDefaults();
 
+/**
+ * The defaults of {@link PoolOptions}, frozen: the engine's own (times in milliseconds), as
+ * each option's doc comment gives them.
+ */
 export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   maxPerDestination: engine.maxPerDestination,
   maxIdlePerDestination: engine.maxIdlePerDestination,

@@ -55,6 +55,7 @@ export type ForwardEnd =
   /** The pool closed under the session. */
   | 'pool-closed';
 
+/** What `pool.forward()` resolves to once the session has ended. */
 export interface ForwardResult {
   /** Bytes from the client to the upstream, `head` included. */
   bytesIn: number;
@@ -64,7 +65,9 @@ export interface ForwardResult {
   upstreamReused: boolean;
   /** The upstream connection went back to the pool (only with `reuseUpstream`). */
   upstreamReturned: boolean;
+  /** From the session's start in the engine (getting an upstream included) to its end, in milliseconds. */
   durationMs: number;
+  /** How the session ended (see {@link ForwardEnd}). */
   end: ForwardEnd;
   /** What ended the session, for the `*-error` and `connect-failed` ends. */
   error?: BerthError;

@@ -1,6 +1,7 @@
 /** `ResourcePool.stats()`: the engine's counters in the shape users read. */
 import type { ResourceEngineStats } from '../shared/native';
 
+/** What `resourcePool.stats()` reports: gauges now, counters since the pool was made. */
 export interface ResourcePoolStats {
   /** Resources that exist or are being created (idle + borrowed + validating + creating). */
   size: number;
@@ -29,9 +30,23 @@ export interface ResourcePoolStats {
   /** Acquires that timed out. */
   timeouts: number;
   /** Resources destroyed by the pool itself, by reason. */
-  evicted: { idle: number; lifetime: number; unhealthy: number };
+  evicted: {
+    /** Idle past `idleTimeout` or `softIdleTimeout`. */
+    idle: number;
+    /** Past `maxLifetime`. */
+    lifetime: number;
+    /** Failed validation (the same count as `validationFailures`). */
+    unhealthy: number;
+  };
   /** How long served acquires waited, in ms (0 for a reuse hit). */
-  acquireWaitMs: { p50: number; p99: number; max: number };
+  acquireWaitMs: {
+    /** The median, in milliseconds. */
+    p50: number;
+    /** The 99th percentile, in milliseconds. */
+    p99: number;
+    /** The longest, in milliseconds. */
+    max: number;
+  };
 }
 
 export function toResourceStats(s: ResourceEngineStats, borrowed: number, validationFailures: number): ResourcePoolStats {

@@ -45,7 +45,9 @@ export type BerthErrorCode =
 
 /** A runtime failure of the pool, with a stable `code` to branch on. */
 export class BerthError extends Error {
+  /** Always `'BerthError'`. */
   override readonly name = 'BerthError';
+  /** What failed: one of {@link BerthErrorCode}, stable across versions, to branch on. */
   readonly code: BerthErrorCode;
   /** The destination the failure concerns, when there is one. */
   readonly destination: string | undefined;
