@@ -28,6 +28,7 @@ export class Deque<E = unknown> implements Iterable<E> {
     return this.#items.pop();
   }
 
+  /** Iterates head to tail, over a copy taken now (changes during the loop are not seen). */
   [Symbol.iterator](): Iterator<E> {
     return this.#items.slice()[Symbol.iterator]();
   }
@@ -52,14 +53,16 @@ export class Deque<E = unknown> implements Iterable<E> {
     return this.#items[this.#items.length - 1];
   }
 
+  /** How many elements it holds. */
   get length(): number {
     return this.#items.length;
   }
 }
 
 /**
- * generic-pool's `PriorityQueue`: `size` priority levels, 0 the highest, FIFO within a level;
- * a priority outside `0 .. size - 1` (or not a number) goes to the lowest level.
+ * generic-pool's `PriorityQueue`: `size` priority levels (at least 1), 0 the highest, FIFO
+ * within a level; a priority outside `0 .. size - 1` goes to the lowest level, none (or one
+ * that is not a number) to level 0.
  */
 export class PriorityQueue<E = unknown> {
   readonly #slots: Deque<E>[] = [];
@@ -69,26 +72,31 @@ export class PriorityQueue<E = unknown> {
     for (let i = 0; i < levels; i++) this.#slots.push(new Deque<E>());
   }
 
+  /** How many elements it holds, over all levels. */
   get length(): number {
     let length = 0;
     for (const slot of this.#slots) length += slot.length;
     return length;
   }
 
+  /** Adds `obj` at the tail of the level of `priority` (level 0 when left out). */
   enqueue(obj: E, priority?: number): void {
     this.#slots[priorityLevel(priority, this.#slots.length)]!.push(obj);
   }
 
+  /** Removes and returns the oldest element of the highest non-empty level (undefined when empty). */
   dequeue(): E | undefined {
     for (const slot of this.#slots) if (slot.length > 0) return slot.shift();
     return undefined;
   }
 
+  /** What `dequeue()` would return next, not removed. */
   get head(): E | undefined {
     for (const slot of this.#slots) if (slot.length > 0) return slot.head;
     return undefined;
   }
 
+  /** The newest element of the lowest non-empty level, not removed. */
   get tail(): E | undefined {
     for (let i = this.#slots.length - 1; i >= 0; i--) if (this.#slots[i]!.length > 0) return this.#slots[i]!.tail;
     return undefined;
@@ -107,8 +115,11 @@ export function priorityLevel(priority: unknown, levels: number): number {
 
 /** What `DefaultEvictor.evict` reads of the pool's configuration. */
 export interface EvictionConfig {
+  /** An idle resource is evicted after this many ms if more than `min` are available; 0 or less turns it off. */
   softIdleTimeoutMillis: number;
+  /** An idle resource is evicted after this many ms, whatever `min`. */
   idleTimeoutMillis: number;
+  /** The pool's `min`: the soft idle timeout leaves this many available resources. */
   min: number;
 }
 

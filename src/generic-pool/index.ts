@@ -89,6 +89,7 @@ export interface Options {
 
 /** The rejection of an acquire that waited `acquireTimeoutMillis` (as generic-pool's `TimeoutError`). */
 export class TimeoutError extends Error {
+  /** Always `'TimeoutError'`. */
   override readonly name = 'TimeoutError';
 }
 
@@ -563,5 +564,16 @@ export function createPool<T>(factory: Factory<T>, opts?: Options): Pool<T> {
 }
 
 /** The module object, shaped like generic-pool's (`import genericPool from 'berth-pool/generic-pool'`). */
-const genericPool = { Pool, Deque, PriorityQueue, DefaultEvictor, createPool };
+const genericPool = {
+  /** The {@link Pool} class. */
+  Pool,
+  /** The {@link Deque} class. */
+  Deque,
+  /** The {@link PriorityQueue} class. */
+  PriorityQueue,
+  /** The {@link DefaultEvictor} class. */
+  DefaultEvictor,
+  /** The {@link createPool} function. */
+  createPool,
+};
 export default genericPool;
