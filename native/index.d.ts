@@ -280,8 +280,11 @@ export declare const KEY_BASE: number
 
 /** Quantiles of a latency, in milliseconds (0 before anything was measured). */
 export interface LatencyQuantiles {
+  /** The median, in milliseconds. */
   p50: number
+  /** The 95th percentile, in milliseconds. */
   p95: number
+  /** The 99th percentile, in milliseconds. */
   p99: number
 }
 
@@ -350,8 +353,11 @@ export interface PoolStats {
   open: number
   /** Destroyed, descriptor not closed yet (a moment at most): still counted against the limits. */
   closing: number
+  /** Connections idle, ready for reuse. */
   idle: number
+  /** Connections leased: to JS, or relayed by the engine for a native listener session. */
   inUse: number
+  /** Connections being dialed. */
   dialing: number
   /** Acquires queued for a connection. */
   waiting: number
@@ -361,7 +367,9 @@ export interface PoolStats {
   reused: number
   /** Connections closed, for any reason, ever. */
   closed: number
+  /** Dials that failed, ever. */
   dialFailures: number
+  /** Acquires rejected after waiting `acquireTimeout`, ever. */
   acquireTimeouts: number
   /** Connections the pool closed itself, by reason. */
   evicted: PoolEvictions
