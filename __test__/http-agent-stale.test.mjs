@@ -201,13 +201,15 @@ test('a reset after the response began is not retried (the response had started)
 });
 
 test('a request streamed after it got its socket is retried with all it wrote (recorded as it wrote it)', async (t) => {
-  const server = await startHttpServer(t, { keepAliveTimeout: 60_000, forgetAfter: 100 });
+  // The server resets the reused connection once it has read the whole request, so the failure
+  // comes after end(), as the documented contract requires for a replay. (A reset that arrives
+  // while the request is still writing is not retried: Node reports it, as with http.Agent.)
+  const server = await startHttpServer(t, { keepAliveTimeout: 60_000 });
   const pool = createPool(t);
   const agent = pool.httpAgent();
   await request(agent, targetOf(server, '/'));
-  await sleep(150);
   const body = await new Promise((resolve, reject) => {
-    const req = http.request({ ...targetOf(server, '/'), method: 'PUT', agent }, (res) => {
+    const req = http.request({ ...targetOf(server, '/reset-if-reused'), method: 'PUT', agent }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => resolve(JSON.parse(text)));
     });
