@@ -17,14 +17,17 @@ function sources(dir) {
 /** file (relative to src, no extension) -> the src files it imports. */
 function importGraph() {
   const graph = new Map();
-  for (const file of sources(src)) {
+  const files = sources(src);
+  const modules = new Set(files.map((f) => relative(src, f).replace(/\.ts$/, '')));
+  for (const file of files) {
     const text = readFileSync(file, 'utf8');
     const deps = new Set();
     for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+'(\.[^']+)'|(?:^|\n)\s*import\s+'(\.[^']+)'/g)) {
       const spec = m[1] ?? m[2];
       let target = relative(src, resolve(dirname(file), spec)).replace(/\.js$/, '');
       if (target.startsWith('..')) continue; // ../../native/index: the generated binding
-      if (!graph.has(target) && sources(src).every((f) => relative(src, f).replace(/\.ts$/, '') !== target)) target = `${target}/index`;
+      if (!modules.has(target)) target = `${target}/index`; // './pool' is './pool/index'
+
       deps.add(target);
     }
     graph.set(relative(src, file).replace(/\.ts$/, ''), deps);

@@ -154,12 +154,8 @@ const KEYS: readonly string[] = [
   'autostart',
 ];
 
-const count = (key: string, value: unknown, min: number, infinite: boolean, fallback: number): number =>
-  checkCount(key, value, { min, infinite }, fallback);
-const time = (key: string, value: unknown, min: number, infinite: boolean, fallback: number): number =>
-  checkTime(key, value, { min, infinite }, fallback);
-const flag = checkFlag;
-const fn = checkFunction;
+/** A time of at least 1 ms, or `Infinity` (never). */
+const TIME_OR_NEVER = { min: 1, infinite: true } as const;
 
 /** Checks every key and fills in defaults; throws a TypeError naming the first bad key. */
 export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOptions<T> {
@@ -171,29 +167,28 @@ export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOpt
   const r: { attempts?: unknown; backoff?: unknown } = retry === undefined ? {} : checkObject('createRetry', retry, 'an object { attempts, backoff }');
   checkKnownKeys('createRetry', r, ['attempts', 'backoff']);
   const resolved: ResolvedResourceOptions<T> = {
-    create: fn<ResolvedResourceOptions<T>['create']>('create', o.create, true)!,
-    destroy: fn<ResolvedResourceOptions<T>['destroy']>('destroy', o.destroy, true)!,
-    validate: fn<NonNullable<ResolvedResourceOptions<T>['validate']>>('validate', o.validate, false),
-    min: count('min', o.min, 0, false, d.min),
-    max: count('max', o.max, 1, false, d.max),
-    acquireTimeout: time('acquireTimeout', o.acquireTimeout, 0, true, d.acquireTimeout),
-    createTimeout: time('createTimeout', o.createTimeout, 1, true, d.createTimeout),
-    destroyTimeout: time('destroyTimeout', o.destroyTimeout, 1, true, d.destroyTimeout),
-    validateTimeout: time('validateTimeout', o.validateTimeout, 1, true, d.validateTimeout),
-    idleTimeout: time('idleTimeout', o.idleTimeout, 1, true, d.idleTimeout),
-    softIdleTimeout: time('softIdleTimeout', o.softIdleTimeout, 1, true, d.softIdleTimeout),
-    maxLifetime: time('maxLifetime', o.maxLifetime, 1, true, d.maxLifetime),
-    evictionInterval: time('evictionInterval', o.evictionInterval, 1, false, d.evictionInterval),
-    testsPerEviction: count('testsPerEviction', o.testsPerEviction, 1, true, d.testsPerEviction),
-    testOnAcquire: flag('testOnAcquire', o.testOnAcquire, d.testOnAcquire),
-    testOnRelease: flag('testOnRelease', o.testOnRelease, d.testOnRelease),
-    maxWaiters: count('maxWaiters', o.maxWaiters, 0, true, d.maxWaiters),
-    order: d.order,
-    createAttempts: count('createRetry.attempts', r.attempts, 1, false, d.createAttempts),
-    createBackoff: time('createRetry.backoff', r.backoff, 0, false, d.createBackoff),
-    autostart: flag('autostart', o.autostart, d.autostart),
+    create: checkFunction<ResolvedResourceOptions<T>['create']>('create', o.create, true)!,
+    destroy: checkFunction<ResolvedResourceOptions<T>['destroy']>('destroy', o.destroy, true)!,
+    validate: checkFunction<NonNullable<ResolvedResourceOptions<T>['validate']>>('validate', o.validate, false),
+    min: checkCount('min', o.min, { min: 0 }, d.min),
+    max: checkCount('max', o.max, { min: 1 }, d.max),
+    acquireTimeout: checkTime('acquireTimeout', o.acquireTimeout, { min: 0, infinite: true }, d.acquireTimeout),
+    createTimeout: checkTime('createTimeout', o.createTimeout, TIME_OR_NEVER, d.createTimeout),
+    destroyTimeout: checkTime('destroyTimeout', o.destroyTimeout, TIME_OR_NEVER, d.destroyTimeout),
+    validateTimeout: checkTime('validateTimeout', o.validateTimeout, TIME_OR_NEVER, d.validateTimeout),
+    idleTimeout: checkTime('idleTimeout', o.idleTimeout, TIME_OR_NEVER, d.idleTimeout),
+    softIdleTimeout: checkTime('softIdleTimeout', o.softIdleTimeout, TIME_OR_NEVER, d.softIdleTimeout),
+    maxLifetime: checkTime('maxLifetime', o.maxLifetime, TIME_OR_NEVER, d.maxLifetime),
+    evictionInterval: checkTime('evictionInterval', o.evictionInterval, { min: 1 }, d.evictionInterval),
+    testsPerEviction: checkCount('testsPerEviction', o.testsPerEviction, { min: 1, infinite: true }, d.testsPerEviction),
+    testOnAcquire: checkFlag('testOnAcquire', o.testOnAcquire, d.testOnAcquire),
+    testOnRelease: checkFlag('testOnRelease', o.testOnRelease, d.testOnRelease),
+    maxWaiters: checkCount('maxWaiters', o.maxWaiters, { min: 0, infinite: true }, d.maxWaiters),
+    order: checkOneOf('order', o.order, ['lifo', 'fifo'], d.order),
+    createAttempts: checkCount('createRetry.attempts', r.attempts, { min: 1 }, d.createAttempts),
+    createBackoff: checkTime('createRetry.backoff', r.backoff, { min: 0 }, d.createBackoff),
+    autostart: checkFlag('autostart', o.autostart, d.autostart),
   };
-  resolved.order = checkOneOf('order', o.order, ['lifo', 'fifo'], d.order);
   if (resolved.min > resolved.max) throw new TypeError(`min (${resolved.min}) must not exceed max (${resolved.max})`);
   if ((resolved.testOnAcquire || resolved.testOnRelease) && resolved.validate === undefined) {
     throw new TypeError(`${resolved.testOnAcquire ? 'testOnAcquire' : 'testOnRelease'} needs a validate function`);

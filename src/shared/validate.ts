@@ -29,9 +29,8 @@ export function checkObject(what: string, value: unknown, shape = 'an object'): 
 
 /** Every key of `value` is one of `known`, or a TypeError naming the first unknown one. */
 export function checkKnownKeys(what: string, value: object, known: readonly string[] | ReadonlySet<string>): void {
-  const isKnown = Array.isArray(known) ? (k: string) => known.includes(k) : (k: string) => (known as ReadonlySet<string>).has(k);
   for (const key of Object.keys(value)) {
-    if (!isKnown(key)) {
+    if (!(Array.isArray(known) ? known.includes(key) : (known as ReadonlySet<string>).has(key))) {
       throw new TypeError(`unknown ${what} option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
     }
   }
