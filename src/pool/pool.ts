@@ -591,7 +591,9 @@ export class Pool implements AsyncDisposable {
    * Interns `destination` under `recipe`'s profile (default: the pool's) and remembers its id
    * under `key` (default: the destination itself, for the pool's recipe).
    */
-  #intern(destination: unknown, recipe = this.#recipe, key = destination as string): number {
+  #intern(destination: unknown, ...under: [recipe: ConnectRecipe | undefined, key: string] | []): number {
+    const recipe = under.length === 0 ? this.#recipe : under[0];
+    const key = under.length === 0 ? (destination as string) : under[1];
     if (typeof destination !== 'string') {
       throw new TypeError(`destination must be a string like "host:port" or "unix:/path", got ${describe(destination)}`);
     }

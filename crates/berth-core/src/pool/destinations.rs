@@ -21,7 +21,11 @@ impl Pool {
     /// As `intern`, under a connection profile (see `interner`): another destination than the
     /// same address under another profile. A non-empty profile means JS runs a handshake on new
     /// connections, so the engine cannot read their framing: see `net::liveness::check_opaque`.
-    pub fn intern_profiled(&self, input: &str, profile: &str) -> Result<DestId, InvalidDestination> {
+    pub fn intern_profiled(
+        &self,
+        input: &str,
+        profile: &str,
+    ) -> Result<DestId, InvalidDestination> {
         self.intern_with(input, profile, false)
     }
 

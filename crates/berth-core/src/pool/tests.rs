@@ -310,7 +310,14 @@ fn profiled_destinations_dial_opaque_connections() {
     assert_ne!(plain, tls, "another profile is another destination");
     queued(owner.acquire(tls, 0));
     let (conn, _) = owner.settle_dial();
-    assert!(owner.pool.shard(conn).conn_mut(conn).expect("the connection").opaque);
+    assert!(
+        owner
+            .pool
+            .shard(conn)
+            .conn_mut(conn)
+            .expect("the connection")
+            .opaque
+    );
     let snapshot = owner.pool.snapshot();
     let profiles: Vec<&str> = snapshot.iter().map(|d| d.profile.as_str()).collect();
     assert!(profiles.contains(&"tls x"), "{profiles:?}");
