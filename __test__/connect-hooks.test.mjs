@@ -99,7 +99,7 @@ test('handshake then TLS: TLS runs over the stream the handshake set up', async 
   lease.release();
 });
 
-test('handshake: an auth preamble; a wrong secret fails with HANDSHAKE_FAILED and the cause', async (t) => {
+test.serial('handshake: an auth preamble; a wrong secret fails with HANDSHAKE_FAILED and the cause', async (t) => {
   const server = await startTlsEcho(t, { kind: 'auth', secret: 's3cret' });
   const pool = createPool(t);
   // The handshake function is part of the pool key: the same function, the same connections.
@@ -117,7 +117,7 @@ test('handshake: an auth preamble; a wrong secret fails with HANDSHAKE_FAILED an
   again.release();
 });
 
-test('handshake: the socket it resolves to is the one pooled (a STARTTLS done by the user)', async (t) => {
+test.serial('handshake: the socket it resolves to is the one pooled (a STARTTLS done by the user)', async (t) => {
   const server = await startTlsEcho(t);
   const pool = createPool(t);
   const before = fdCount();

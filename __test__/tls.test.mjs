@@ -47,7 +47,7 @@ for (const [cert, code] of [
   ['expired', 'CERT_HAS_EXPIRED'],
   ['other', 'ERR_TLS_CERT_ALTNAME_INVALID'],
 ]) {
-  test(`a ${cert} server certificate fails with TLS_FAILED and ${code} as the cause`, async (t) => {
+  test.serial(`a ${cert} server certificate fails with TLS_FAILED and ${code} as the cause`, async (t) => {
     const server = await startTlsEcho(t, { cert });
     const pool = createPool(t);
     const before = fdCount();
@@ -189,7 +189,7 @@ for (const [how, act] of [
   });
 }
 
-test('a server that never answers the TLS handshake fails it with HANDSHAKE_TIMEOUT', async (t) => {
+test.serial('a server that never answers the TLS handshake fails it with HANDSHAKE_TIMEOUT', async (t) => {
   const server = await startTlsEcho(t, { kind: 'mute' });
   const pool = createPool(t, { handshakeTimeout: 200 });
   const before = fdCount();
@@ -225,7 +225,7 @@ test('acquireMany takes TLS options for every destination', async (t) => {
   }
 });
 
-test('closing the pool during a handshake rejects the acquire with POOL_CLOSED and leaks nothing', async (t) => {
+test.serial('closing the pool during a handshake rejects the acquire with POOL_CLOSED and leaks nothing', async (t) => {
   const server = await startTlsEcho(t, { kind: 'mute' });
   const pool = createPool(t, { handshakeTimeout: 60_000 });
   const before = fdCount();
