@@ -232,3 +232,22 @@ test('check: an acquire option overrides the pool\'s, and applies to hand-offs t
   t.false(lease.reused, 'the checked connection was closed; a fresh one was dialed');
   lease.release();
 });
+
+test('check: an acquire aborted while its check runs rejects with the reason; the connection goes back', async (t) => {
+  const server = await startServer(t);
+  let release;
+  const pool = createPool(t, {
+    check: () => new Promise((resolve) => {
+      release = resolve;
+    }),
+  });
+  (await pool.acquire(server.dest)).release();
+  const controller = new AbortController();
+  const pending = pool.acquire(server.dest, { signal: controller.signal });
+  await waitFor(() => release !== undefined, { message: 'the check started' });
+  controller.abort(new Error('gave up'));
+  release(true);
+  await t.throwsAsync(pending, { message: 'gave up' });
+  await waitFor(() => pool.stats().idle === 1, { message: 'the connection is idle again' });
+  t.is(pool.stats().inUse, 0);
+});
