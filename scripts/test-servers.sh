@@ -111,7 +111,8 @@ make_pg_certs() {
   (
     cd "$tls"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-      -subj "/CN=berth test CA" -keyout ca.key -out ca.crt
+      -subj "/CN=berth test CA" -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign -keyout ca.key -out ca.crt
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
       -subj "/CN=localhost" -keyout server.key -out server.csr
     printf '%s\n' 'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' \
