@@ -183,7 +183,8 @@ start_redis() { # $1 = dir; prints the URL
 # renamed, so an interrupted build never leaves a half-written binary where `available` looks.
 build_mongo() {
   [ -x "$FERRETDB_BIN" ] && return 0
-  command -v go >/dev/null 2>&1 || die "Go is not on PATH: cannot build FerretDB"
+  command -v go >/dev/null 2>&1 ||
+    die "Go is not on PATH: it builds FerretDB, the MongoDB-protocol server of the tests (https://go.dev/dl/)"
   local moddir work
   log "building FerretDB $FERRETDB_VERSION into $FERRETDB_DIR (once; ~2 min)"
   moddir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
@@ -191,6 +192,8 @@ build_mongo() {
   [ -n "$moddir" ] && [ -d "$moddir" ] || die "go mod download of FerretDB $FERRETDB_VERSION gave no module directory"
   mkdir -p "$FERRETDB_DIR"
   work=$(mktemp -d "$FERRETDB_DIR/build.XXXXXX")
+  FERRETDB_WORK=$work
+  trap 'rm -rf "$FERRETDB_WORK"' EXIT # interrupted (e.g. by a timeout): no half build left
   cp -r "$moddir" "$work/src"
   chmod -R u+w "$work/src"
   echo "$FERRETDB_VERSION" >"$work/src/build/version/version.txt"
