@@ -59,8 +59,9 @@ function pooledWrite(this: PooledSocket, ...args: unknown[]): boolean {
   const conn = this[kConnection];
   if (conn !== undefined) conn.wrote = true;
   // Looked up at each call rather than captured at load, so that a later patch of
-  // net.Socket.prototype (instrumentation does this) still applies to pooled sockets.
-  return (net.Socket.prototype.write as (...a: unknown[]) => boolean).apply(this, args);
+  // net.Socket.prototype (instrumentation does this) still applies to pooled sockets; through
+  // the socket's own prototype, which for a TLS socket is tls.TLSSocket's.
+  return (Object.getPrototypeOf(this).write as (...a: unknown[]) => boolean).apply(this, args);
 }
 
 /**
@@ -76,19 +77,33 @@ const stateChangerWrappers = STATE_CHANGERS.map((name) => {
     const conn = this[kConnection];
     if (conn !== undefined) conn.touched = true;
     // Looked up at each call, as in pooledWrite.
-    return (net.Socket.prototype[name] as (...a: unknown[]) => unknown).apply(this, args);
+    return ((Object.getPrototypeOf(this) as net.Socket)[name] as (...a: unknown[]) => unknown).apply(this, args);
   }
   return [name, noted] as const;
 });
 
+/** On the socket that owns the descriptor: it is closed now. */
 function onClose(this: PooledSocket): void {
   const conn = this[kConnection];
   if (conn !== undefined) conn.owner.onSocketClosed(conn);
 }
 
+/** On a pooled socket layered over the descriptor's (TLS): closing it closes the layer below. */
+function onLayerClose(this: PooledSocket): void {
+  const conn = this[kConnection];
+  if (conn !== undefined && !conn.raw.destroyed) conn.raw.destroy();
+}
+
+function ignore(): void {}
+
 export class Connection {
   readonly id: number;
+  /** What leases get: the socket over the descriptor, or a layer over it (TLS). */
   readonly socket: net.Socket;
+  /** The socket that owns the descriptor: `socket` itself, or the one under its layer. */
+  readonly raw: net.Socket;
+  /** The engine's id of its destination (one per address and connect profile). */
+  readonly destId: number;
   readonly destination: string;
   readonly owner: ConnectionOwner;
   state: ConnState = ConnState.Leased;
@@ -111,15 +126,29 @@ export class Connection {
   readonly #baseline: ReadonlyMap<string | symbol, readonly Function[]>;
   readonly #baselineNames: number;
 
-  constructor(id: number, fd: number, destination: string, owner: ConnectionOwner) {
+  /**
+   * `socket` wraps the descriptor, or is layered over `raw`, which does (TLS, or what a
+   * handshake returned).
+   */
+  constructor(id: number, destId: number, destination: string, owner: ConnectionOwner, pooled: net.Socket, under: net.Socket = pooled) {
+    const socket = pooled as PooledSocket;
+    const raw = under as PooledSocket;
     this.id = id;
+    this.destId = destId;
     this.destination = destination;
     this.owner = owner;
-    const socket: PooledSocket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
+    this.raw = raw;
     socket[kConnection] = this;
     socket.on('end', onEnd);
     socket.on('error', onError);
-    socket.on('close', onClose);
+    if (raw === socket) {
+      socket.on('close', onClose);
+    } else {
+      raw[kConnection] = this;
+      raw.on('close', onClose);
+      raw.on('error', ignore);
+      socket.on('close', onLayerClose);
+    }
     socket.on('newListener', onNewListener);
     socket.write = pooledWrite as net.Socket['write'];
     for (const [name, wrapper] of stateChangerWrappers) (socket as unknown as Record<string, unknown>)[name] = wrapper;
@@ -197,10 +226,23 @@ export class Connection {
     this.listenersAdded = false;
   }
 
+  /** Lets the socket keep the process alive (while leased). */
+  ref(): void {
+    this.socket.ref();
+    if (this.raw !== this.socket) this.raw.ref();
+  }
+
+  /** Lets the process exit with the socket open (while idle). */
+  unref(): void {
+    this.socket.unref();
+    if (this.raw !== this.socket) this.raw.unref();
+  }
+
   /** Destroys the socket; the pool learns of the closed descriptor through 'close'. */
   destroy(error?: Error): void {
     this.state = ConnState.Closing;
     if (!this.socket.destroyed) this.socket.destroy(error);
+    if (!this.raw.destroyed) this.raw.destroy();
   }
 }
 

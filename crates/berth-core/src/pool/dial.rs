@@ -25,9 +25,11 @@ impl Pool {
         let mut starts = 0;
         let mut blocked = false;
         let mut target = None;
+        let mut opaque = false;
         self.yield_native_idle(shard, dest);
         if let Some(ds) = shard.dest(dest) {
             target = Some(Arc::clone(&ds.target));
+            opaque = !ds.profile.is_empty();
             while (ds.waiters.len() as u32) > ds.dialing
                 && ds.dialing < self.config.max_concurrent_dials
                 && ds.open < self.config.max_per_destination
@@ -55,6 +57,7 @@ impl Pool {
                     uses: 0,
                     suspect: true,
                     serial: 0,
+                    opaque,
                 });
                 self.spawn_dial(dest, &target, id);
             }
@@ -154,6 +157,24 @@ impl Pool {
         Counters::bump(&self.counters.dial_failures);
         let waiter = ds.waiters.pop().map(|w| w.id);
         self.place_freed(shard, conn.dest);
+        waiter
+    }
+
+    /// JS's handshake on an adopted connection failed (or timed out): the connection counts
+    /// as closing (JS destroys its socket and reports it with `closed`), its dial as failed,
+    /// and the oldest waiter of its destination is the one to reject, as for a failed dial.
+    pub fn handshake_failed(self: &Arc<Self>, id: ConnId) -> Option<WaiterId> {
+        let mut shard = self.shard(id);
+        let (conn, ds) = shard.conn_and_dest(id)?;
+        if !matches!(conn.state, ConnState::Adopted) {
+            return None;
+        }
+        self.start_closing(conn);
+        ds.dialing -= 1;
+        Counters::bump(&self.counters.dial_failures);
+        let waiter = ds.waiters.pop().map(|w| w.id);
+        let dest = conn.dest;
+        self.place_freed(shard, dest);
         waiter
     }
 
