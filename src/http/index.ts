@@ -1,4 +1,4 @@
 /** The HTTP agent: `HttpAgent` and `pool.httpAgent()`. */
 import './pool-http-agent';
 export { HttpAgent } from './agent';
-export type { HttpAgentOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './agent';
+export type { HttpAgentOptions, HttpAgentOwnPoolOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './agent';
