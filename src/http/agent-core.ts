@@ -30,6 +30,16 @@ export interface AgentShell extends http.Agent {
   getName(options?: http.ClientRequestArgs): string;
 }
 
+/** What differs between the HTTP and the HTTPS agent. */
+export interface AgentKind {
+  /** The class name, for messages. */
+  readonly name: string;
+  readonly protocol: 'http:' | 'https:';
+  readonly defaultPort: number;
+  /** The request and agent options that make a connection's TLS identity (none for HTTP). */
+  readonly tlsKeys: readonly string[];
+}
+
 /** An agent's pool and settings, worked out before its `super()` call. */
 export interface AgentInit {
   readonly pool: Pool;
@@ -44,16 +54,19 @@ export interface AgentInit {
  * `(options?)` for one with its own pool (agent and pool options in one object, their names do
  * not overlap); `(poolOptions, agentOptions)` as before, merged.
  */
-export function initAgent(first: unknown, second: unknown, kind: string): AgentInit {
+export function initAgent(first: unknown, second: unknown, agentKind: AgentKind): AgentInit {
+  const kind = agentKind.name;
   let pool: Pool;
   let ownsPool: boolean;
   let settings: ResolvedHttpAgentOptions;
+  let extra: Readonly<Record<string, unknown>>;
   if (first instanceof Pool) {
-    const setup = resolveAgentOptions(second, false);
+    const setup = resolveAgentOptions(second, false, kind, agentKind.tlsKeys);
     checkSharedLimits(first, setup.limits, kind);
     pool = first;
     ownsPool = false;
     settings = setup.settings;
+    extra = setup.extra;
   } else {
     let merged = first;
     if (second !== undefined && second !== null) {
@@ -66,13 +79,16 @@ export function initAgent(first: unknown, second: unknown, kind: string): AgentI
         merged = first === undefined || first === null ? second : first;
       }
     }
-    const setup = resolveAgentOptions(merged, true);
+    const setup = resolveAgentOptions(merged, true, kind, agentKind.tlsKeys);
     pool = new Pool(setup.poolOptions);
     ownsPool = true;
     settings = setup.settings;
+    extra = setup.extra;
   }
   const o = pool.options;
   const nodeOptions: http.AgentOptions = {
+    // The HTTPS agent's TLS options: in agent.options, as https.Agent keeps them.
+    ...extra,
     keepAlive: settings.keepAlive,
     keepAliveMsecs: settings.keepAliveMsecs ?? 1000,
     // Read by code that inspects an agent's limits: the pool's, which it enforces.
@@ -164,17 +180,22 @@ export class AgentCore implements AttemptOwner {
   /** Requests waiting for a connection (the same kind of array). */
   readonly #pending: Attempt[] = [];
   readonly #free = new FreeList();
-  readonly #destinations = new DestinationCache();
+  readonly #destinations: DestinationCache;
+  readonly #kind: AgentKind;
   #destroyed = false;
   /** The acquire options that run the user's `createConnection` on new connections. */
   #connectOptions: PoolAcquireOptions | undefined;
+  /** The HTTPS agent's acquire options by TLS identity (see tlsKey), least recently made first. */
+  readonly #tlsAcquire = new Map<string, PoolAcquireOptions>();
 
-  constructor(agent: AgentShell, init: AgentInit, defaults: ShellDefaults) {
+  constructor(agent: AgentShell, init: AgentInit, defaults: ShellDefaults, kind: AgentKind) {
     this.agent = agent;
     this.pool = init.pool;
     this.settings = init.settings;
     this.ownsPool = init.ownsPool;
     this.#defaults = defaults;
+    this.#kind = kind;
+    this.#destinations = new DestinationCache(kind.protocol, kind.defaultPort);
   }
 
   get destroyed(): boolean {
@@ -204,12 +225,28 @@ export class AgentCore implements AttemptOwner {
   }
 
   /**
-   * The pool's acquire options for the agent's requests: none (the fast path), unless
-   * `createConnection` is overridden; then it runs on each new connection, as the handshake.
+   * The pool's acquire options for a request: none for HTTP (the fast path), unless
+   * `createConnection` is overridden (then it runs on each new connection, as the handshake);
+   * for HTTPS, the request's TLS identity (`options`: the request's merged with the agent's).
    */
-  acquireOptions(): PoolAcquireOptions | undefined {
-    if (this.agent.createConnection === this.#defaults.createConnection) return undefined;
-    return (this.#connectOptions ??= { handshake: this.#createConnectionHandshake() });
+  acquireOptions(options: object): PoolAcquireOptions | undefined {
+    const custom = this.agent.createConnection !== this.#defaults.createConnection;
+    if (this.#kind.tlsKeys.length === 0) {
+      if (!custom) return undefined;
+      return (this.#connectOptions ??= { handshake: this.#createConnectionHandshake() });
+    }
+    const o = options as Record<string, unknown>;
+    const key = `${custom ? 'c' : 'd'}${tlsKey(o, this.#kind.tlsKeys)}`;
+    const cached = this.#tlsAcquire.get(key);
+    if (cached !== undefined) return cached;
+    const tlsOptions: Record<string, unknown> = {};
+    for (const k of this.#kind.tlsKeys) if (o[k] !== undefined) tlsOptions[k] = o[k];
+    const made: PoolAcquireOptions = custom ? { tls: tlsOptions, handshake: (this.#connectOptions ??= { handshake: this.#createConnectionHandshake() }).handshake! } : { tls: tlsOptions };
+    // Bounded: identities are few in practice; the pool keys connections by content, so a
+    // dropped entry costs only its rebuilding.
+    if (this.#tlsAcquire.size >= MAX_TLS_IDENTITIES) this.#tlsAcquire.delete(this.#tlsAcquire.keys().next().value!);
+    this.#tlsAcquire.set(key, made);
+    return made;
   }
 
   // ---- http.Agent's methods -------------------------------------------------------------
@@ -224,10 +261,13 @@ export class AgentCore implements AttemptOwner {
     }
     let attempt: Attempt;
     try {
-      if (this.#destroyed) throw new BerthError('POOL_CLOSED', 'the HTTP agent was destroyed');
+      if (this.#destroyed) throw new BerthError('POOL_CLOSED', `the ${this.#kind.name} was destroyed`);
       const destination = this.#destinations.of(options as RequestTarget);
       const retryable = mayRetry(this.settings, r.method, (options as { idempotent?: unknown }).idempotent);
-      attempt = new Attempt(this, r, options, destination, retryable);
+      // HTTPS: the request's options merged with the agent's (the agent's win, and servername
+      // comes from the Host header), as https.Agent does: its name and its TLS identity.
+      const merged = this.#kind.tlsKeys.length === 0 ? options : withServerName({ ...options, ...(this.agent as unknown as { options: object }).options }, req);
+      attempt = new Attempt(this, r, merged, destination, retryable);
     } catch (error) {
       r.onSocket(null, error as Error);
       return;
@@ -366,6 +406,57 @@ export class AgentCore implements AttemptOwner {
         }
       });
   }
+}
+
+const MAX_TLS_IDENTITIES = 256;
+
+/** Objects and functions by identity, numbered as first seen (nothing is kept alive). */
+const IDENTITIES = new WeakMap<object, number>();
+let nextIdentity = 1;
+
+/**
+ * A key for the TLS options of a request: strings, numbers and booleans by value, buffers and
+ * other objects by identity (equal content under two identities makes two keys, and the pool
+ * still shares their connections: it keys them by content).
+ */
+function tlsKey(options: Record<string, unknown>, keys: readonly string[]): string {
+  let key = '';
+  for (const k of keys) {
+    const v = options[k];
+    if (v === undefined) continue;
+    if (typeof v === 'object' || typeof v === 'function') {
+      if (v === null) {
+        key += `|${k}=null`;
+        continue;
+      }
+      let id = IDENTITIES.get(v);
+      if (id === undefined) IDENTITIES.set(v, (id = nextIdentity++));
+      key += `|${k}#${id}`;
+    } else {
+      key += `|${k}=${typeof v === 'string' ? v.length : ''}:${String(v)}`;
+    }
+  }
+  return key;
+}
+
+/**
+ * Sets `servername` as https.Agent does when it is not given: the Host header's host (or the
+ * `host` option), none for an IP address.
+ */
+function withServerName(options: Record<string, unknown>, req: http.ClientRequest): Record<string, unknown> {
+  if (options.servername !== undefined && options.servername !== null) return options;
+  let servername = options.host as string | undefined;
+  const hostHeader = req.getHeader('host');
+  if (typeof hostHeader === 'string' && hostHeader !== '') {
+    if (hostHeader.startsWith('[')) {
+      const end = hostHeader.indexOf(']');
+      servername = end === -1 ? hostHeader : hostHeader.slice(1, end);
+    } else {
+      servername = hostHeader.split(':', 1)[0];
+    }
+  }
+  options.servername = servername === undefined || net.isIP(servername) !== 0 ? '' : servername;
+  return options;
 }
 
 /** `host`/`port` (or `path`) of a destination, for createConnection's options. */

@@ -19,7 +19,9 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/config';
-import { AgentCore, attachCore, defineViews, initAgent } from './agent-core';
+import { AgentCore, attachCore, defineViews, initAgent, type AgentKind } from './agent-core';
+
+const HTTP_KIND: AgentKind = { name: 'HttpAgent', protocol: 'http:', defaultPort: 80, tlsKeys: [] };
 import type { HttpAgentOptions, HttpAgentOwnPoolOptions } from './options';
 
 export type { HttpAgentOptions, HttpAgentOwnPoolOptions, HttpAgentRequestOptions } from './options';
@@ -49,10 +51,10 @@ export class HttpAgent extends http.Agent {
   /** An agent with a pool of its own, its options given apart (as before). */
   constructor(poolOptions: PoolOptions, options: HttpAgentOptions);
   constructor(first?: Pool | HttpAgentOwnPoolOptions | PoolOptions, options?: HttpAgentOptions) {
-    const init = initAgent(first, options, 'HttpAgent');
+    const init = initAgent(first, options, HTTP_KIND);
     super(init.nodeOptions);
     this.pool = init.pool;
-    this.#core = new AgentCore(this, init, HTTP_DEFAULTS);
+    this.#core = new AgentCore(this, init, HTTP_DEFAULTS, HTTP_KIND);
     attachCore(this, this.#core);
   }
 

@@ -60,7 +60,8 @@ export interface AttemptOwner {
   untrackPending(attempt: Attempt): void;
   /** The socket went back to the pool after a request made with `options`. */
   freed(socket: net.Socket, options: object): void;
-  acquireOptions(): PoolAcquireOptions | undefined;
+  /** What to pass to `pool.acquire` for a request made with `options` (none: plain TCP). */
+  acquireOptions(options: object): PoolAcquireOptions | undefined;
 }
 
 const kAttempt = Symbol('berth.httpAttempt');
@@ -168,7 +169,7 @@ export class Attempt {
 
   start(): void {
     if (this.pendingSlot < 0) this.owner.trackPending(this);
-    const options = this.owner.acquireOptions();
+    const options = this.owner.acquireOptions(this.options);
     const acquired = options === undefined ? this.owner.pool.acquire(this.destination) : this.owner.pool.acquire(this.destination, options);
     acquired.then(
       (lease) => this.leased(lease),

@@ -103,6 +103,8 @@ export interface ResolvedHttpAgentOptions {
 /** What the constructor needs: the agent's settings, the pool's options, http.Agent's own. */
 export interface AgentSetup {
   readonly settings: ResolvedHttpAgentOptions;
+  /** The `extraKeys` given (the HTTPS agent's TLS options), as given. */
+  readonly extra: Readonly<Record<string, unknown>>;
   /** Options for the agent's own pool (undefined: it uses a shared one). */
   readonly poolOptions: PoolOptions | undefined;
   /** The limits the agent asks of a shared pool: checked against it. */
@@ -129,18 +131,24 @@ export type LimitKey = keyof typeof LIMITS;
  * options throw Node's errors (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_ARG_VALUE`,
  * `ERR_OUT_OF_RANGE`), as `http.Agent` does; the rest a TypeError naming the key.
  */
-export function resolveAgentOptions(options: unknown, ownPool: boolean): AgentSetup {
+export function resolveAgentOptions(options: unknown, ownPool: boolean, kind = 'HttpAgent', extraKeys: readonly string[] = []): AgentSetup {
   if (options === undefined || options === null) {
-    return { settings: DEFAULT_SETTINGS, poolOptions: ownPool ? {} : undefined, limits: {} };
+    return { settings: DEFAULT_SETTINGS, extra: {}, poolOptions: ownPool ? {} : undefined, limits: {} };
   }
-  const given = checkObject('HttpAgent options', options);
+  const given = checkObject(`${kind} options`, options);
+  const extra: Record<string, unknown> = {};
   for (const key of Object.keys(given)) {
     if (AGENT_KEYS.includes(key)) continue;
+    if (extraKeys.includes(key)) {
+      if (given[key] !== undefined) extra[key] = given[key];
+      continue;
+    }
     if (POOL_KEYS.includes(key)) {
       if (ownPool) continue;
-      throw new TypeError(`HttpAgent option ${key} is a Pool option: this agent uses an existing pool, set ${key} on that Pool`);
+      throw new TypeError(`${kind} option ${key} is a Pool option: this agent uses an existing pool, set ${key} on that Pool`);
     }
-    throw new TypeError(`unknown HttpAgent option ${JSON.stringify(key)} (known: ${[...AGENT_KEYS, ...(ownPool ? POOL_KEYS : [])].join(', ')})`);
+    const known = [...AGENT_KEYS, ...extraKeys, ...(ownPool ? POOL_KEYS : [])];
+    throw new TypeError(`unknown ${kind} option ${JSON.stringify(key)} (known: ${known.join(', ')})`);
   }
   const o = given as Record<string, unknown>;
 
@@ -155,9 +163,9 @@ export function resolveAgentOptions(options: unknown, ownPool: boolean): AgentSe
   const timeout = orDefault(o.timeout) ? nodeCount('timeout', o.timeout, 0, false) : undefined;
 
   for (const key of ['retry', 'retryNonIdempotent']) {
-    if (o[key] !== undefined) checkFlag(`HttpAgent option ${key}`, o[key]);
+    if (o[key] !== undefined) checkFlag(`${kind} option ${key}`, o[key]);
   }
-  if (o.keepAliveHintMargin !== undefined) checkTime('HttpAgent option keepAliveHintMargin', o.keepAliveHintMargin, { min: 0 });
+  if (o.keepAliveHintMargin !== undefined) checkTime(`${kind} option keepAliveHintMargin`, o.keepAliveHintMargin, { min: 0 });
 
   const settings: ResolvedHttpAgentOptions = {
     keepAlive,
@@ -172,14 +180,14 @@ export function resolveAgentOptions(options: unknown, ownPool: boolean): AgentSe
   if (maxFreeSockets !== undefined) limits.maxFreeSockets = maxFreeSockets;
   if (maxTotalSockets !== undefined) limits.maxTotalSockets = maxTotalSockets;
   if (scheduling !== undefined) limits.scheduling = scheduling;
-  if (!ownPool) return { settings, poolOptions: undefined, limits };
+  if (!ownPool) return { settings, extra, poolOptions: undefined, limits };
 
   const poolOptions: Record<string, unknown> = {};
   for (const key of POOL_KEYS) if (o[key] !== undefined) poolOptions[key] = o[key];
   for (const [agentKey, poolKey] of Object.entries(LIMITS) as [LimitKey, string][]) {
     if (limits[agentKey] === undefined) continue;
     if (poolOptions[poolKey] !== undefined) {
-      throw new TypeError(`HttpAgent options ${agentKey} and ${poolKey} are the same limit: give one of them`);
+      throw new TypeError(`${kind} options ${agentKey} and ${poolKey} are the same limit: give one of them`);
     }
   }
   // Infinity: no limit of the agent's own; the pool's finite total still applies.
@@ -192,7 +200,7 @@ export function resolveAgentOptions(options: unknown, ownPool: boolean): AgentSe
     poolOptions.maxIdlePerDestination = maxFreeSockets === Infinity ? perDestination : maxFreeSockets;
   }
   if (scheduling !== undefined) poolOptions.order = scheduling;
-  return { settings, poolOptions: poolOptions as PoolOptions, limits };
+  return { settings, extra, poolOptions: poolOptions as PoolOptions, limits };
 }
 
 /**
