@@ -47,7 +47,7 @@ for (const [cert, code] of [
   ['expired', 'CERT_HAS_EXPIRED'],
   ['other', 'ERR_TLS_CERT_ALTNAME_INVALID'],
 ]) {
-  test(`a ${cert} server certificate fails with TLS_FAILED and ${code} as the cause`, async (t) => {
+  test.serial(`a ${cert} server certificate fails with TLS_FAILED and ${code} as the cause`, async (t) => {
     const server = await startTlsEcho(t, { cert });
     const pool = createPool(t);
     const before = fdCount();
@@ -166,6 +166,35 @@ test('session tickets arriving while the connection is idle do not make it look 
   t.is(pool.stats().evicted.unhealthy, 0);
 });
 
+test('application data arriving on an idle TLS connection evicts it: the next lease never reads it', async (t) => {
+  const server = await startTlsEcho(t);
+  const pool = createPool(t);
+  const options = { tls: { ca: certs.ca } };
+  const lease = await pool.acquire(server.dest, options);
+  await roundTrip(lease.socket, 'x');
+  lease.release();
+  t.is(await server.sendAll('unsolicited'), 1);
+  await waitFor(() => pool.stats().evicted.unhealthy === 1, { message: 'the idle connection was evicted' });
+  const next = await pool.acquire(server.dest, options);
+  t.false(next.reused);
+  t.is((await roundTrip(next.socket, 'clean')).toString(), 'clean');
+  next.release();
+});
+
+test('a reply a lease left unread, arriving after the release, never reaches the next lease', async (t) => {
+  const server = await startTlsEcho(t);
+  const pool = createPool(t);
+  const options = { tls: { ca: certs.ca } };
+  const lease = await pool.acquire(server.dest, options);
+  await roundTrip(lease.socket, 'warm up');
+  lease.socket.write('the reply to this is never read');
+  lease.release();
+  await waitFor(() => pool.stats().evicted.unhealthy === 1, { message: 'the echo evicted the idle connection' });
+  const next = await pool.acquire(server.dest, options);
+  t.is((await roundTrip(next.socket, 'mine')).toString(), 'mine');
+  next.release();
+});
+
 for (const [how, act] of [
   ['closes idle TLS connections (close_notify + FIN)', (server) => server.closeIdle()],
   ['drops them without close_notify (FIN only)', (server) => server.dropAll()],
@@ -189,7 +218,7 @@ for (const [how, act] of [
   });
 }
 
-test('a server that never answers the TLS handshake fails it with HANDSHAKE_TIMEOUT', async (t) => {
+test.serial('a server that never answers the TLS handshake fails it with HANDSHAKE_TIMEOUT', async (t) => {
   const server = await startTlsEcho(t, { kind: 'mute' });
   const pool = createPool(t, { handshakeTimeout: 200 });
   const before = fdCount();
@@ -225,7 +254,7 @@ test('acquireMany takes TLS options for every destination', async (t) => {
   }
 });
 
-test('closing the pool during a handshake rejects the acquire with POOL_CLOSED and leaks nothing', async (t) => {
+test.serial('closing the pool during a handshake rejects the acquire with POOL_CLOSED and leaks nothing', async (t) => {
   const server = await startTlsEcho(t, { kind: 'mute' });
   const pool = createPool(t, { handshakeTimeout: 60_000 });
   const before = fdCount();

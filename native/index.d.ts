@@ -41,8 +41,11 @@ export declare class Engine {
    * first, then calls `offer`); -1 when there is none to take.
    */
   adopt(conn: number): number
-  /** Places an adopted connection whose handshake succeeded (as `admit` does). */
-  offer(conn: number): number
+  /**
+   * Places an adopted connection whose handshake succeeded (as `admit` does); `opaque`:
+   * JS layered a protocol the engine cannot read over it (TLS).
+   */
+  offer(conn: number, opaque: boolean): number
   /** How long a connection just taken from the idle list sat there (ms), or -1. */
   idleMs(conn: number): number
   /** An adopted connection's handshake failed: the waiter to reject with its error, or -1. */

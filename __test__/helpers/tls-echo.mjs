@@ -7,7 +7,7 @@ import { makeCerts } from './tls-certs.mjs';
 const FIXTURE = fileURLToPath(new URL('../fixtures/tls-echo-server.mjs', import.meta.url));
 
 /**
- * Resolves with { dest, port, stats(), closeIdle(), dropAll() }. `options`: { kind, cert,
+ * Resolves with { dest, port, stats(), closeIdle(), dropAll(), sendAll(data) }. `options`: { kind, cert,
  * requestCert, maxVersion, alpn, noTickets, secret, target }.
  */
 export async function startTlsEcho(t, { kind = 'tls', cert = 'server', requestCert = false, maxVersion, alpn, noTickets = false, secret, target } = {}) {
@@ -26,5 +26,6 @@ export async function startTlsEcho(t, { kind = 'tls', cert = 'server', requestCe
     stats: () => control({ cmd: 'stats' }),
     closeIdle: () => control({ cmd: 'closeIdle' }),
     dropAll: () => control({ cmd: 'dropAll' }),
+    sendAll: (data) => control({ cmd: 'sendAll', data }),
   };
 }

@@ -17,6 +17,8 @@ export interface ConnectionOwner {
   onSocketEnded(conn: Connection): void;
   /** The socket's descriptor is closed. */
   onSocketClosed(conn: Connection): void;
+  /** Application data arrived on an idle layered (TLS) connection: nobody asked for it. */
+  onIdleData(conn: Connection): void;
 }
 
 const kConnection = Symbol('berth.connection');
@@ -96,12 +98,20 @@ function onLayerClose(this: PooledSocket): void {
 
 function ignore(): void {}
 
+/** Data read from an idle layered socket: bytes the next lease never asked for. */
+function onIdleData(this: PooledSocket): void {
+  const conn = this[kConnection];
+  if (conn !== undefined && conn.state === ConnState.Idle) conn.owner.onIdleData(conn);
+}
+
 export class Connection {
   readonly id: number;
   /** What leases get: the socket over the descriptor, or a layer over it (TLS). */
   readonly socket: net.Socket;
   /** The socket that owns the descriptor: `socket` itself, or the one under its layer. */
   readonly raw: net.Socket;
+  /** `socket` is a layer (TLS) over `raw`: the engine cannot read its bytes (see `watchIdle`). */
+  readonly layered: boolean;
   /** The engine's id of its destination (one per address and connect profile). */
   readonly destId: number;
   readonly destination: string;
@@ -120,6 +130,11 @@ export class Connection {
   touched = false;
   /** Queued for the batched unref of idle sockets. */
   unrefQueued = false;
+  /**
+   * A layered (TLS) socket reads while idle (see `watchIdle`): true from its placement in the
+   * idle list until it is taken out.
+   */
+  idleWatched = false;
   /** A listener was added during the current lease (seen through 'newListener'). */
   listenersAdded = false;
   /** Listeners present when the pool installed its own: anything beyond them is the user's. */
@@ -138,6 +153,7 @@ export class Connection {
     this.destination = destination;
     this.owner = owner;
     this.raw = raw;
+    this.layered = raw !== socket;
     socket[kConnection] = this;
     socket.on('end', onEnd);
     socket.on('error', onError);
@@ -194,8 +210,32 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Keeps an idle layered (TLS) socket reading. The engine cannot tell a TLS record that
+   * carries a session ticket from one that carries data, so it does not count waiting bytes
+   * against such a connection; reading them here does: the TLS layer consumes tickets
+   * silently, while application data nobody asked for (a reply a lease left unread, a
+   * server's error before it closes) or a `close_notify` evicts the connection.
+   */
+  watchIdle(): void {
+    this.idleWatched = true;
+    this.socket.on('data', onIdleData);
+    net.Socket.prototype.resume.call(this.socket);
+  }
+
+  /** Stops `watchIdle`'s reading: the socket is paused with no reader again, as leases find it. */
+  unwatchIdle(): void {
+    const s = this.socket;
+    this.idleWatched = false;
+    s.off('data', onIdleData);
+    net.Socket.prototype.pause.call(s);
+    // Node has a setter for this (the typings call it read-only).
+    (s as { readableFlowing: boolean | null }).readableFlowing = null;
+  }
+
   /** Whether a socket taken from the idle list is still fit to hand out. */
   stillUsable(): boolean {
+    if (this.idleWatched) this.unwatchIdle();
     const s = this.socket;
     return !s.destroyed && s.readableLength === 0 && s.readableFlowing === null;
   }

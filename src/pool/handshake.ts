@@ -102,6 +102,12 @@ export async function handshake(job: HandshakeJob): Promise<Handshaken> {
       }
       return { socket: secure, resumed: secure.isSessionReused() };
     }
+    // Handed out as a fresh socket is: paused, with no reader (a handshake that read left it
+    // paused or flowing).
+    if (stream.readableFlowing !== null) {
+      stream.pause();
+      (stream as { readableFlowing: boolean | null }).readableFlowing = null;
+    }
     return { socket: stream, resumed: undefined };
   } catch (error) {
     for (const made of [secure, stream === job.raw ? undefined : stream]) {

@@ -150,6 +150,10 @@ export class Pool implements AsyncDisposable {
     destroyConnection: (conn, error, unused) => this.#destroyConnection(conn, error, unused),
     onSocketEnded: (conn) => this.#onSocketEnded(conn),
     onSocketClosed: (conn) => this.#onSocketClosed(conn),
+    onIdleData: (conn) => {
+      this.#engine.evictIdle(conn.id, EVICT_UNHEALTHY);
+      conn.destroy();
+    },
   };
 
   constructor(options?: PoolOptions) {
@@ -305,9 +309,14 @@ export class Pool implements AsyncDisposable {
         const conn = this.#conns[result]!;
         if (conn.stillUsable()) {
           if (check === undefined || conn.uses === 0) return Promise.resolve(this.#lend(conn));
-          return this.#checked(conn, check, Math.max(0, this.#engine.idleMs(conn.id))).then((passed) =>
-            passed ? this.#lend(conn) : this.#acquired(undefined, destId, destination, signal, priority, timeout, check),
-          );
+          return this.#checked(conn, check, Math.max(0, this.#engine.idleMs(conn.id))).then((passed) => {
+            if (signal?.aborted) {
+              // Abandoned during the check: the connection goes back, the caller gets the reason.
+              if (passed) this.#lend(conn).release();
+              throw signal.reason;
+            }
+            return passed ? this.#lend(conn) : this.#acquired(undefined, destId, destination, signal, priority, timeout, check);
+          });
         }
         this.#engine.discard(result, EVICT_UNHEALTHY);
         conn.destroy();
@@ -619,6 +628,7 @@ export class Pool implements AsyncDisposable {
   }
 
   #lend(conn: Connection): Lease {
+    if (conn.idleWatched) conn.unwatchIdle();
     conn.state = ConnState.Leased;
     conn.wrote = false;
     conn.touched = false;
@@ -667,6 +677,7 @@ export class Pool implements AsyncDisposable {
   #place(conn: Connection, placement: number): void {
     if (placement === PLACED_IDLE) {
       conn.state = ConnState.Idle;
+      if (conn.layered) conn.watchIdle();
       this.#queueUnref(conn);
     } else if (placement === PLACED_CLOSE) {
       conn.destroy();
@@ -690,7 +701,11 @@ export class Pool implements AsyncDisposable {
    */
   #handOverChecked(conn: Connection, waiter: Waiter, check: CheckFunction): void {
     this.#checked(conn, check, 0).then((passed) => {
-      if (passed) waiter.resolve(this.#lend(conn));
+      if (waiter.signal?.aborted) {
+        // Abandoned during the check (its abort found it out of the queue already).
+        if (passed) this.#lend(conn).release();
+        waiter.reject(waiter.signal.reason);
+      } else if (passed) waiter.resolve(this.#lend(conn));
       else {
         this.#acquired(undefined, waiter.destId, waiter.destination, waiter.signal, 0, this.options.acquireTimeout, check).then(
           waiter.resolve,
@@ -873,7 +888,7 @@ export class Pool implements AsyncDisposable {
         else if (resumed === false) stats.tlsFull++;
         const conn = new Connection(id, destId, destination, this.#owner, socket, raw);
         this.#conns[id] = conn;
-        this.#place(conn, this.#engine.offer(id));
+        this.#place(conn, this.#engine.offer(id, conn.layered));
       },
       (error: unknown) => {
         this.#handshaking.delete(id);

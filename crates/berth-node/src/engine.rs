@@ -115,10 +115,11 @@ impl Engine {
         self.pool.adopt(conn).unwrap_or(-1)
     }
 
-    /// Places an adopted connection whose handshake succeeded (as `admit` does).
+    /// Places an adopted connection whose handshake succeeded (as `admit` does); `opaque`:
+    /// JS layered a protocol the engine cannot read over it (TLS).
     #[napi(catch_unwind)]
-    pub fn offer(&self, conn: u32) -> f64 {
-        placement(self.pool.offer(conn))
+    pub fn offer(&self, conn: u32, opaque: bool) -> f64 {
+        placement(self.pool.offer_layered(conn, opaque))
     }
 
     /// How long a connection just taken from the idle list sat there (ms), or -1.

@@ -25,11 +25,9 @@ impl Pool {
         let mut starts = 0;
         let mut blocked = false;
         let mut target = None;
-        let mut opaque = false;
         self.yield_native_idle(shard, dest);
         if let Some(ds) = shard.dest(dest) {
             target = Some(Arc::clone(&ds.target));
-            opaque = !ds.profile.is_empty();
             while (ds.waiters.len() as u32) > ds.dialing
                 && ds.dialing < self.config.max_concurrent_dials
                 && ds.open < self.config.max_per_destination
@@ -57,7 +55,7 @@ impl Pool {
                     uses: 0,
                     suspect: true,
                     serial: 0,
-                    opaque,
+                    opaque: false,
                 });
                 self.spawn_dial(dest, &target, id);
             }

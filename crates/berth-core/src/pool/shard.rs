@@ -91,9 +91,9 @@ pub struct Conn {
     pub suspect: bool,
     /// Tells this connection's watch events from those of an earlier one with the same id.
     pub serial: u32,
-    /// JS runs a handshake on it (its destination has a profile): the bytes on the wire are
-    /// framed by a layer the engine cannot read (TLS records), so its liveness check looks for
-    /// the peer's close only (`liveness::check_opaque`).
+    /// JS layered a protocol over it after its handshake (TLS): the bytes on the wire are
+    /// framed by a layer the engine cannot read, so its liveness check looks for the peer's
+    /// close only (`liveness::check_opaque`).
     pub opaque: bool,
 }
 

@@ -299,7 +299,7 @@ fn a_failed_handshake_rejects_a_waiter_and_frees_the_place() {
 }
 
 #[test]
-fn profiled_destinations_dial_opaque_connections() {
+fn profiled_destinations_are_apart_and_layered_connections_opaque() {
     let mut owner = Owner::new(PoolConfig::default());
     let plain = owner.destination();
     let port = owner.servers[0].local_addr().expect("a bound port").port();
@@ -309,7 +309,16 @@ fn profiled_destinations_dial_opaque_connections() {
         .expect("a valid destination");
     assert_ne!(plain, tls, "another profile is another destination");
     queued(owner.acquire(tls, 0));
-    let (conn, _) = owner.settle_dial();
+    let Event::Dialed { conn, .. } = owner.event() else {
+        panic!("expected a dialed connection");
+    };
+    let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
+    // SAFETY: `adopt` hands the descriptor's ownership to the caller.
+    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    assert!(matches!(
+        owner.pool.offer_layered(conn, true),
+        Placement::Handoff(_)
+    ));
     assert!(
         owner
             .pool
