@@ -48,7 +48,6 @@ export type HttpsAgentTlsOptions = Pick<
   | 'sigalgs'
   | 'privateKeyIdentifier'
   | 'privateKeyEngine'
-  | 'checkServerIdentity'
   | 'ALPNProtocols'
   | 'secureContext'
   | 'clientCertEngine'
@@ -82,7 +81,13 @@ const TLS_KEYS: readonly string[] = [
 ];
 
 /** Options of an HTTPS agent: the HTTP agent's, and TLS options that apply to every request. */
-export interface HttpsAgentOptions extends HttpAgentOptions, HttpsAgentTlsOptions {}
+export interface HttpsAgentOptions extends HttpAgentOptions, HttpsAgentTlsOptions {
+  /**
+   * Checks the server's certificate against the host name (`tls.connect`'s option): returns an
+   * error to refuse it. Default: Node's `tls.checkServerIdentity`.
+   */
+  checkServerIdentity?: (hostname: string, cert: tls.PeerCertificate) => Error | undefined;
+}
 
 /** Options of `new HttpsAgent(options)`: the agent's, and those of the pool it makes for itself. */
 export interface HttpsAgentOwnPoolOptions extends HttpsAgentOptions, Omit<PoolOptions, 'tls'> {}
