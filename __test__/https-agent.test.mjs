@@ -111,6 +111,22 @@ test('two different ca or servername never share a connection; the same identity
   t.is(pool.snapshot().destinations.filter((d) => d.destination.endsWith(`:${server.port}`)).length, 4);
 });
 
+test('mTLS: the client certificate of the agent or of a request is presented; without one the server refuses', async (t) => {
+  const server = await startHttpServer(t, { tls: { keyPath: certs.server.keyPath, certPath: certs.server.certPath, clientCaPath: certs.caPath } });
+  const pool = createPool(t);
+  const withCert = pool.httpsAgent({ ca: certs.ca, cert: certs.client.cert, key: certs.client.key });
+  const a = await request(withCert, targetOf(server, '/'));
+  const b = await request(withCert, targetOf(server, '/'));
+  t.is(a.status, 200);
+  t.true(b.reusedSocket);
+  const perRequest = pool.httpsAgent({ ca: certs.ca });
+  const c = await request(perRequest, targetOf(server, '/'), { cert: certs.client.cert, key: certs.client.key });
+  t.is(c.status, 200);
+  // The same agent, no certificate: another identity, and the server refuses it.
+  await t.throwsAsync(request(perRequest, targetOf(server, '/')));
+  t.is((await server.stats()).requests, 3);
+});
+
 for (const [kind, options, pause] of [
   // No Keep-Alive hint (it would say timeout=0 and rule out every reuse).
   ['closes idle TLS connections', { keepAliveTimeout: 150, noHint: true }, [100, 200]],
