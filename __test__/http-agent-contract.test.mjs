@@ -5,6 +5,7 @@
 import test from 'ava';
 import http from 'node:http';
 import net from 'node:net';
+import { once } from 'node:events';
 import { HttpAgent, Pool } from 'berth-pool';
 import { createPool, settledStats } from './helpers/pool.mjs';
 import { range, waitFor } from './helpers/net.mjs';
@@ -120,6 +121,7 @@ test('sockets, freeSockets and requests are live views keyed by getName(); the a
   t.deepEqual(Object.keys(agent.requests), []);
   t.is(agent.freeSockets[name].length, 1);
   t.is(agent.freeSockets[name][0], freed[1].socket);
+  t.is(agent.totalSocketCount, 1);
   // A view is read-only: writing to it changes nothing.
   agent.freeSockets[name] = [];
   agent.sockets.x = [1];
@@ -294,4 +296,22 @@ test('a new connection emits \'connect\' for listeners added on the request\'s \
     req.on('error', reject);
   });
   t.true(connected);
+});
+
+test('createConnection() with an already aborted signal fails with AbortError and opens nothing', async (t) => {
+  const server = await startHttpServer(t);
+  const pool = createPool(t);
+  for (const agent of [pool.httpAgent(), new HttpAgent()]) {
+    t.teardown(() => agent.destroy());
+    const ac = new AbortController();
+    ac.abort();
+    const socket = agent.createConnection({ host: server.host, port: server.port, signal: ac.signal });
+    const [err] = await once(socket, 'error');
+    t.is(err.name, 'AbortError');
+    t.is(err.code, 'ABORT_ERR');
+    await new Promise((resolve) => setImmediate(resolve));
+    // net.createConnection alone still connects after emitting the error (Node 20).
+    t.true(socket.destroyed);
+    t.is(socket.remotePort, undefined);
+  }
 });

@@ -131,6 +131,21 @@ function coreOf(agent: object): AgentCore | undefined {
  * object keyed by `agent.getName()`, as http.Agent's: writing to it changes nothing.
  */
 export function defineViews(proto: object): void {
+  // http.Agent's count of its sockets, in use and free: the two views' sizes.
+  Object.defineProperty(proto, 'totalSocketCount', {
+    get(this: object) {
+      const core = coreOf(this);
+      if (core === undefined) return 0;
+      let n = 0;
+      for (const view of [core.view('sockets'), core.view('freeSockets')]) for (const list of Object.values(view)) n += list.length;
+      return n;
+    },
+    set(this: object, value: unknown) {
+      if (coreOf(this) === undefined) Object.defineProperty(this, 'totalSocketCount', { value, writable: true, enumerable: true, configurable: true });
+    },
+    enumerable: true,
+    configurable: true,
+  });
   for (const name of ['sockets', 'freeSockets', 'requests'] as const) {
     Object.defineProperty(proto, name, {
       get(this: object) {
@@ -154,6 +169,7 @@ export function attachCore(agent: AgentShell, core: AgentCore): void {
   delete a.sockets;
   delete a.freeSockets;
   delete a.requests;
+  delete a.totalSocketCount;
   Object.defineProperty(agent, kCore, { value: core, enumerable: false });
   // http.Agent manages its sockets from its own 'free' listener; the core does it instead.
   agent.removeAllListeners('free');
@@ -457,6 +473,20 @@ function withServerName(options: Record<string, unknown>, req: http.ClientReques
   }
   options.servername = servername === undefined || net.isIP(servername) !== 0 ? '' : servername;
   return options;
+}
+
+/**
+ * For `createConnection` called with a `signal` already aborted: a socket that never connects
+ * and fails with Node's `AbortError` (`net.createConnection` emits the error but still connects
+ * on Node 20, leaving a connection nobody holds that keeps a server's close() waiting).
+ */
+export function abortedConnection(options: unknown): net.Socket | undefined {
+  const signal = (options as { signal?: unknown } | null)?.signal;
+  if (!(signal instanceof AbortSignal) || !signal.aborted) return undefined;
+  const socket = new net.Socket();
+  const error = Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
+  process.nextTick(() => socket.destroy(error));
+  return socket;
 }
 
 /** `host`/`port` (or `path`) of a destination, for createConnection's options. */

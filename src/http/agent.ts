@@ -19,7 +19,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/config';
-import { AgentCore, attachCore, defineViews, initAgent, type AgentKind } from './agent-core';
+import { AgentCore, abortedConnection, attachCore, defineViews, initAgent, type AgentKind } from './agent-core';
 
 const HTTP_KIND: AgentKind = { name: 'HttpAgent', protocol: 'http:', defaultPort: 80, tlsKeys: [] };
 import type { HttpAgentOptions, HttpAgentOwnPoolOptions } from './options';
@@ -91,6 +91,8 @@ export class HttpAgent extends http.Agent {
   override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
     const socket = (options as { socket?: unknown }).socket;
     if (socket instanceof net.Socket) return socket;
+    const aborted = abortedConnection(options);
+    if (aborted !== undefined) return aborted;
     return net.createConnection(options as net.NetConnectOpts, callback as () => void);
   }
 

@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/config';
-import { AgentCore, attachCore, defineViews, initAgent, type AgentKind } from './agent-core';
+import { AgentCore, abortedConnection, attachCore, defineViews, initAgent, type AgentKind } from './agent-core';
 import type { HttpAgentOptions } from './options';
 
 /**
@@ -149,6 +149,8 @@ export class HttpsAgent extends https.Agent {
   override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex {
     const socket = (options as { socket?: unknown }).socket;
     if (socket instanceof net.Socket) return socket;
+    const aborted = abortedConnection(options);
+    if (aborted !== undefined) return aborted;
     return (https.Agent.prototype.createConnection as (this: https.Agent, o: unknown, cb: unknown) => Duplex).call(this, options, callback);
   }
 
