@@ -13,7 +13,7 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool, type PoolAcquireOptions } from '../pool/pool';
-import type { HandshakeFunction } from '../pool/connect-options';
+import { identity, type HandshakeFunction } from '../pool/connect-options';
 import { BerthError } from '../shared/errors';
 import { Attempt, type AttemptOwner } from './attempt';
 import { DestinationCache, type RequestTarget } from './destination';
@@ -426,10 +426,6 @@ export class AgentCore implements AttemptOwner {
 
 const MAX_TLS_IDENTITIES = 256;
 
-/** Objects and functions by identity, numbered as first seen (nothing is kept alive). */
-const IDENTITIES = new WeakMap<object, number>();
-let nextIdentity = 1;
-
 /**
  * A key for the TLS options of a request: strings, numbers and booleans by value, buffers and
  * other objects by identity (equal content under two identities makes two keys, and the pool
@@ -445,9 +441,7 @@ function tlsKey(options: Record<string, unknown>, keys: readonly string[]): stri
         key += `|${k}=null`;
         continue;
       }
-      let id = IDENTITIES.get(v);
-      if (id === undefined) IDENTITIES.set(v, (id = nextIdentity++));
-      key += `|${k}#${id}`;
+      key += `|${k}#${identity(v)}`;
     } else {
       key += `|${k}=${typeof v === 'string' ? v.length : ''}:${String(v)}`;
     }

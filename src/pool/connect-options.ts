@@ -128,7 +128,8 @@ const RECIPES = new WeakMap<object, WeakMap<object, ConnectRecipe>>();
 const IDENTITIES = new WeakMap<object, number>();
 let nextIdentity = 1;
 
-function identity(value: object): number {
+/** A number for `value` by identity (the same object, the same number), for pool keys. */
+export function identity(value: object): number {
   let id = IDENTITIES.get(value);
   if (id === undefined) IDENTITIES.set(value, (id = nextIdentity++));
   return id;
