@@ -202,13 +202,18 @@ export async function startNginxTls(t, {
     }));
     const child = spawn('bash', ['-c', WATCHDOG, 'nginx-tls', 'nginx', dir, String(process.pid)], { stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    // Should the process end without stop() (a crash), nginx's files go with it all the same
+    // (the watchdog stops nginx itself).
+    const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
+    process.once('exit', removeDir);
     let stopped = false;
     const stop = async () => {
       if (!stopped) {
         stopped = true;
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         await exited;
-        fs.rmSync(dir, { recursive: true, force: true });
+        process.off('exit', removeDir);
+        removeDir();
       }
     };
     const errorLog = () => {
