@@ -11,7 +11,9 @@
 // - Upstreams come from the environment, each with a default in the block:
 //   ECHO_ADDR (a TCP echo server), HTTP_ADDR (an HTTP server answering 200 "ok"), HTTP_SOCKET
 //   (the same on a Unix socket), UDP_ADDR (a UDP echo server), CLOSED_ADDR (a port nothing
-//   listens on), and for blocks marked `<!-- needs: redis -->` / `<!-- needs: pg -->`,
+//   listens on), TLS_ECHO_ADDR (a TLS echo server) and HTTPS_ADDR (an HTTPS server answering
+//   200 "ok"), both with a certificate for 127.0.0.1/localhost from a private CA whose PEM file
+//   is TLS_CA_FILE, and for blocks marked `<!-- needs: redis -->` / `<!-- needs: pg -->`,
 //   REDIS_URL / DATABASE_URL (real servers: BERTH_TEST_REDIS / BERTH_TEST_PG, as .ci/run sets,
 //   or started here when the binaries are installed; else those blocks are skipped, with the
 //   reason).
@@ -25,12 +27,15 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
 import { useServers } from './helpers/servers.mjs';
 import { ROOT, pages, blocks } from './helpers/docs.mjs';
+import { makeCerts } from './helpers/tls-certs.mjs';
 
 const RUN_DIR = path.join(ROOT, '.docs-examples');
 const BLOCK_TIMEOUT_MS = 30_000;
@@ -87,6 +92,19 @@ test.before(async () => {
   const web = track(http.createServer(answer));
   await listen(web, { port: 0, host: '127.0.0.1', backlog: 1024 });
   fixtures.HTTP_ADDR = `127.0.0.1:${web.address().port}`;
+
+  const certs = makeCerts();
+  fixtures.TLS_CA_FILE = certs.caPath;
+  const secure = { key: certs.server.key, cert: certs.server.cert };
+  const tlsEcho = track(tls.createServer(secure, (s) => {
+    s.on('error', () => {});
+    s.pipe(s);
+  }));
+  await listen(tlsEcho, { port: 0, host: '127.0.0.1', backlog: 1024 });
+  fixtures.TLS_ECHO_ADDR = `127.0.0.1:${tlsEcho.address().port}`;
+  const webTls = track(https.createServer(secure, answer));
+  await listen(webTls, { port: 0, host: '127.0.0.1', backlog: 1024 });
+  fixtures.HTTPS_ADDR = `127.0.0.1:${webTls.address().port}`;
 
   const sockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-docs-'));
   const webUnix = track(http.createServer(answer));

@@ -20,6 +20,12 @@ export declare class Engine {
    */
   intern(destination: string): number
   /**
+   * As `intern`, under a connection profile (a non-empty name of what JS runs on each new
+   * connection before pooling it): another destination than the same address under
+   * another profile.
+   */
+  internProfiled(destination: string, profile: string): number
+  /**
    * Whether the destination id is still known (a destination that held nothing through
    * a sweep is forgotten).
    */
@@ -30,6 +36,20 @@ export declare class Engine {
    * `PLACED_IDLE` or `PLACED_CLOSE`); `fd` -1 when there is none to take.
    */
   admit(conn: number): Admitted
+  /**
+   * Takes over a dialed connection's descriptor without placing it (JS runs its handshake
+   * first, then calls `offer`); -1 when there is none to take.
+   */
+  adopt(conn: number): number
+  /**
+   * Places an adopted connection whose handshake succeeded (as `admit` does); `opaque`:
+   * JS layered a protocol the engine cannot read over it (TLS).
+   */
+  offer(conn: number, opaque: boolean): number
+  /** How long a connection just taken from the idle list sat there (ms), or -1. */
+  idleMs(conn: number): number
+  /** An adopted connection's handshake failed: the waiter to reject with its error, or -1. */
+  handshakeFailed(conn: number): number
   /** The waiter to reject with the dial's error, or -1. */
   dialFailed(conn: number): number
   abandon(conn: number): void
@@ -200,6 +220,8 @@ export interface EngineConnSnapshot {
 
 export interface EngineDestSnapshot {
   destination: string
+  /** The connection profile JS interned the destination under ("" for plain connections). */
+  profile: string
   open: number
   idle: number
   inUse: number

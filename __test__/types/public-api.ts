@@ -32,6 +32,12 @@ import type {
   AddressPolicy,
   AddressPolicyEntry,
   BerthErrorCode,
+  CheckFunction,
+  ConnectOptions,
+  ConnectStats,
+  HandshakeFunction,
+  PoolAcquireOptions,
+  TlsOptions,
   CompletionFulfilled,
   CompletionRejected,
   CompletionResult,
@@ -158,6 +164,27 @@ async function poolApi(): Promise<void> {
   await pool.acquire('127.0.0.1:6379', { timeut: 100 });
   // @ts-expect-error a lease's socket is read-only
   lease.socket = socket;
+
+  // TLS and connection hooks
+  const tlsOptions: TlsOptions = { ca: 'PEM', servername: 'api.example.com', ALPNProtocols: ['http/1.1'], rejectUnauthorized: true };
+  const handshake: HandshakeFunction = async (raw, { destination, signal }) => {
+    exact<net.Socket>()(raw);
+    exact<string>()(destination);
+    exact<AbortSignal>()(signal);
+  };
+  const check: CheckFunction = (raw, { idleMs }) => raw.writable && idleMs < 1000;
+  const connectOptions: ConnectOptions = { tls: tlsOptions, handshake, check };
+  const tlsPool = new Pool({ tls: true, handshakeTimeout: 5000, checkTimeout: 100, maxCachedSessions: 10, ...connectOptions });
+  const perAcquire: PoolAcquireOptions = { tls: false, timeout: 100 };
+  await tlsPool.acquire('api.example.com:443', perAcquire);
+  await tlsPool.warm('api.example.com:443', 2, { tls: tlsOptions });
+  // @ts-expect-error the destination says where to connect
+  await tlsPool.acquire('api.example.com:443', { tls: { host: 'other' } });
+  // @ts-expect-error a handshake resolves to a net.Socket or nothing
+  await tlsPool.acquire('api.example.com:443', { handshake: async () => 'no' });
+  exact<ConnectStats>()(tlsPool.stats().connect);
+  exact<number>()(tlsPool.stats().connect.tlsResumed);
+  exact<string>()(tlsPool.snapshot().destinations[0]!.profile);
 
   // use: resolves to what fn returns
   const n = await pool.use('[::1]:6379', async (s) => {
@@ -342,6 +369,9 @@ function errors(error: unknown): string {
     case 'CREATE_TIMEOUT':
     case 'DESTROY_TIMEOUT':
     case 'VALIDATE_TIMEOUT':
+    case 'TLS_FAILED':
+    case 'HANDSHAKE_FAILED':
+    case 'HANDSHAKE_TIMEOUT':
       return error.code;
     default:
       return exact<never>()(error.code);

@@ -7,14 +7,15 @@ import { setMaxListeners } from 'node:events';
 import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
 import { checkObject, checkRange, describe } from '../shared/validate';
 import type { Lease } from './lease';
+import { checkConnectOptions, POOL_ACQUIRE_KEYS, type ConnectOptions } from './connect-options';
 
-export interface AcquireManyOptions extends AcquireOptions {
+export interface AcquireManyOptions extends AcquireOptions, ConnectOptions {
   /** Acquires in flight at once (leases already handed out do not count). Default 16. */
   concurrency?: number;
 }
 
 /** The pool's acquire, as acquireMany uses it. */
-export type AcquireFn = (destination: string, options: AcquireOptions) => Promise<Lease>;
+export type AcquireFn = (destination: string, options: AcquireOptions & ConnectOptions) => Promise<Lease>;
 
 const DEFAULT_CONCURRENCY = 16;
 const MAX_CONCURRENCY = 65_535;
@@ -23,7 +24,8 @@ const MAX_CONCURRENCY = 65_535;
 export function checkAcquireManyOptions(options: AcquireManyOptions | undefined): number {
   if (options === undefined) return DEFAULT_CONCURRENCY;
   const { concurrency, ...rest } = checkObject('acquireMany options', options) as AcquireManyOptions;
-  checkAcquireOptions(rest);
+  checkAcquireOptions(rest, POOL_ACQUIRE_KEYS);
+  checkConnectOptions(rest, 'acquireMany option');
   if (concurrency === undefined) return DEFAULT_CONCURRENCY;
   return checkRange('concurrency', concurrency, 1, MAX_CONCURRENCY);
 }

@@ -2,9 +2,13 @@
 import { resolveAddressPolicy, type AddressPolicy } from '../shared/address-policy';
 import { engineDefaults } from '../shared/native';
 import { checkCount, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
+import { checkConnectOptions, type ConnectOptions } from './connect-options';
 
-/** Options of `new Pool(options)`. Every key is optional; times are in milliseconds. */
-export interface PoolOptions {
+/**
+ * Options of `new Pool(options)`. Every key is optional; times are in milliseconds. `tls`,
+ * `handshake` and `check` apply to every acquire that does not give its own.
+ */
+export interface PoolOptions extends ConnectOptions {
   /** Open connections (idle + in use + dialing) per destination. Default 32. */
   maxPerDestination?: number;
   /** Idle connections kept per destination; more are closed on release. Default 32. */
@@ -40,10 +44,25 @@ export interface PoolOptions {
    * set one, e.g. `{ deny: ['loopback', 'private', 'linkLocal', 'uniqueLocal', 'unspecified', 'multicast', 'unix'] }`.
    */
   addressPolicy?: AddressPolicy;
+  /**
+   * A new connection's handshake (`handshake`, then TLS) fails with `HANDSHAKE_TIMEOUT` after
+   * this long, and the connection is closed. Default 10000.
+   */
+  handshakeTimeout?: number;
+  /** A reuse `check` that has not answered after this long counts as failed. Default 5000. */
+  checkTimeout?: number;
+  /**
+   * TLS sessions kept for resumption, one per destination and TLS identity (like undici's
+   * `maxCachedSessions`); 0 turns resumption off. Default 100.
+   */
+  maxCachedSessions?: number;
 }
 
-/** {@link PoolOptions} with every key present: the type of {@link DEFAULTS}. */
-export type ResolvedPoolOptions = Required<PoolOptions>;
+/**
+ * {@link PoolOptions} with every limit and time present (the type of {@link DEFAULTS}); the
+ * connect options as given.
+ */
+export type ResolvedPoolOptions = Required<Omit<PoolOptions, keyof ConnectOptions>> & ConnectOptions;
 
 /** The engine's defaults (PoolConfig::default() in crates/berth-core), declared there once. */
 const engine = engineDefaults();
@@ -66,6 +85,9 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   order: engine.order === 'fifo' ? 'fifo' : 'lifo',
   maxUses: engine.maxUses,
   addressPolicy: Object.freeze({}),
+  handshakeTimeout: 10_000,
+  checkTimeout: 5_000,
+  maxCachedSessions: 100,
 });
 
 /** Throws a TypeError for a bad value; may return the value to keep (a checked copy). */
@@ -81,6 +103,12 @@ const time =
   (key, value) =>
     checkTime(key, value, { min, infinite });
 
+/** A connect option: checked with the others (see connect-options). */
+const connect: Rule = (key, value) => {
+  checkConnectOptions({ [key]: value }, 'Pool option');
+  return value;
+};
+
 const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   maxPerDestination: count(1),
   maxIdlePerDestination: count(0),
@@ -95,6 +123,12 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   maxUses: count(1, true),
   order: (key, value) => checkOneOf(key, value, ['lifo', 'fifo']),
   addressPolicy: (key, value) => resolveAddressPolicy(key, value),
+  handshakeTimeout: time(1, false),
+  checkTimeout: time(1, false),
+  maxCachedSessions: count(0),
+  tls: connect,
+  handshake: connect,
+  check: connect,
 };
 
 /** Checks every key and fills in defaults; throws a TypeError naming the first bad key. */

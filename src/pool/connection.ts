@@ -17,6 +17,8 @@ export interface ConnectionOwner {
   onSocketEnded(conn: Connection): void;
   /** The socket's descriptor is closed. */
   onSocketClosed(conn: Connection): void;
+  /** Application data arrived on an idle layered (TLS) connection: nobody asked for it. */
+  onIdleData(conn: Connection): void;
 }
 
 const kConnection = Symbol('berth.connection');
@@ -59,8 +61,9 @@ function pooledWrite(this: PooledSocket, ...args: unknown[]): boolean {
   const conn = this[kConnection];
   if (conn !== undefined) conn.wrote = true;
   // Looked up at each call rather than captured at load, so that a later patch of
-  // net.Socket.prototype (instrumentation does this) still applies to pooled sockets.
-  return (net.Socket.prototype.write as (...a: unknown[]) => boolean).apply(this, args);
+  // net.Socket.prototype (instrumentation does this) still applies to pooled sockets; through
+  // the socket's own prototype, which for a TLS socket is tls.TLSSocket's.
+  return (Object.getPrototypeOf(this).write as (...a: unknown[]) => boolean).apply(this, args);
 }
 
 /**
@@ -76,19 +79,41 @@ const stateChangerWrappers = STATE_CHANGERS.map((name) => {
     const conn = this[kConnection];
     if (conn !== undefined) conn.touched = true;
     // Looked up at each call, as in pooledWrite.
-    return (net.Socket.prototype[name] as (...a: unknown[]) => unknown).apply(this, args);
+    return ((Object.getPrototypeOf(this) as net.Socket)[name] as (...a: unknown[]) => unknown).apply(this, args);
   }
   return [name, noted] as const;
 });
 
+/** On the socket that owns the descriptor: it is closed now. */
 function onClose(this: PooledSocket): void {
   const conn = this[kConnection];
   if (conn !== undefined) conn.owner.onSocketClosed(conn);
 }
 
+/** On a pooled socket layered over the descriptor's (TLS): closing it closes the layer below. */
+function onLayerClose(this: PooledSocket): void {
+  const conn = this[kConnection];
+  if (conn !== undefined && !conn.raw.destroyed) conn.raw.destroy();
+}
+
+function ignore(): void {}
+
+/** Data read from an idle layered socket: bytes the next lease never asked for. */
+function onIdleData(this: PooledSocket): void {
+  const conn = this[kConnection];
+  if (conn !== undefined && conn.state === ConnState.Idle) conn.owner.onIdleData(conn);
+}
+
 export class Connection {
   readonly id: number;
+  /** What leases get: the socket over the descriptor, or a layer over it (TLS). */
   readonly socket: net.Socket;
+  /** The socket that owns the descriptor: `socket` itself, or the one under its layer. */
+  readonly raw: net.Socket;
+  /** `socket` is a layer (TLS) over `raw`: the engine cannot read its bytes (see `watchIdle`). */
+  readonly layered: boolean;
+  /** The engine's id of its destination (one per address and connect profile). */
+  readonly destId: number;
   readonly destination: string;
   readonly owner: ConnectionOwner;
   state: ConnState = ConnState.Leased;
@@ -105,21 +130,41 @@ export class Connection {
   touched = false;
   /** Queued for the batched unref of idle sockets. */
   unrefQueued = false;
+  /**
+   * A layered (TLS) socket reads while idle (see `watchIdle`): true from its placement in the
+   * idle list until it is taken out.
+   */
+  idleWatched = false;
   /** A listener was added during the current lease (seen through 'newListener'). */
   listenersAdded = false;
   /** Listeners present when the pool installed its own: anything beyond them is the user's. */
   readonly #baseline: ReadonlyMap<string | symbol, readonly Function[]>;
   readonly #baselineNames: number;
 
-  constructor(id: number, fd: number, destination: string, owner: ConnectionOwner) {
+  /**
+   * `socket` wraps the descriptor, or is layered over `raw`, which does (TLS, or what a
+   * handshake returned).
+   */
+  constructor(id: number, destId: number, destination: string, owner: ConnectionOwner, pooled: net.Socket, under: net.Socket = pooled) {
+    const socket = pooled as PooledSocket;
+    const raw = under as PooledSocket;
     this.id = id;
+    this.destId = destId;
     this.destination = destination;
     this.owner = owner;
-    const socket: PooledSocket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
+    this.raw = raw;
+    this.layered = raw !== socket;
     socket[kConnection] = this;
     socket.on('end', onEnd);
     socket.on('error', onError);
-    socket.on('close', onClose);
+    if (raw === socket) {
+      socket.on('close', onClose);
+    } else {
+      raw[kConnection] = this;
+      raw.on('close', onClose);
+      raw.on('error', ignore);
+      socket.on('close', onLayerClose);
+    }
     socket.on('newListener', onNewListener);
     socket.write = pooledWrite as net.Socket['write'];
     for (const [name, wrapper] of stateChangerWrappers) (socket as unknown as Record<string, unknown>)[name] = wrapper;
@@ -165,8 +210,32 @@ export class Connection {
     return true;
   }
 
+  /**
+   * Keeps an idle layered (TLS) socket reading. The engine cannot tell a TLS record that
+   * carries a session ticket from one that carries data, so it does not count waiting bytes
+   * against such a connection; reading them here does: the TLS layer consumes tickets
+   * silently, while application data nobody asked for (a reply a lease left unread, a
+   * server's error before it closes) or a `close_notify` evicts the connection.
+   */
+  watchIdle(): void {
+    this.idleWatched = true;
+    this.socket.on('data', onIdleData);
+    net.Socket.prototype.resume.call(this.socket);
+  }
+
+  /** Stops `watchIdle`'s reading: the socket is paused with no reader again, as leases find it. */
+  unwatchIdle(): void {
+    const s = this.socket;
+    this.idleWatched = false;
+    s.off('data', onIdleData);
+    net.Socket.prototype.pause.call(s);
+    // Node has a setter for this (the typings call it read-only).
+    (s as { readableFlowing: boolean | null }).readableFlowing = null;
+  }
+
   /** Whether a socket taken from the idle list is still fit to hand out. */
   stillUsable(): boolean {
+    if (this.idleWatched) this.unwatchIdle();
     const s = this.socket;
     return !s.destroyed && s.readableLength === 0 && s.readableFlowing === null;
   }
@@ -197,10 +266,23 @@ export class Connection {
     this.listenersAdded = false;
   }
 
+  /** Lets the socket keep the process alive (while leased). */
+  ref(): void {
+    this.socket.ref();
+    if (this.raw !== this.socket) this.raw.ref();
+  }
+
+  /** Lets the process exit with the socket open (while idle). */
+  unref(): void {
+    this.socket.unref();
+    if (this.raw !== this.socket) this.raw.unref();
+  }
+
   /** Destroys the socket; the pool learns of the closed descriptor through 'close'. */
   destroy(error?: Error): void {
     this.state = ConnState.Closing;
     if (!this.socket.destroyed) this.socket.destroy(error);
+    if (!this.raw.destroyed) this.raw.destroy();
   }
 }
 

@@ -5,4 +5,6 @@ export type { AcquireManyOptions } from './acquire-many';
 export { Lease } from './lease';
 export { DEFAULTS } from './config';
 export type { PoolOptions, ResolvedPoolOptions } from './config';
-export type { PoolStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles, PoolEvictions } from './stats';
+export type { PoolStats, ConnectStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles, PoolEvictions } from './stats';
+export type { PoolAcquireOptions } from './pool';
+export type { ConnectOptions, TlsOptions, HandshakeFunction, HandshakeContext, CheckFunction, CheckContext } from './connect-options';

@@ -3,20 +3,25 @@
  * connection (limits, waiters, timers, liveness); this class owns the sockets and turns the
  * engine's numbers into leases, errors and promises.
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { setAwaiting } from '../shared/awaited';
 import { checkForwardOptions, checkInbound, flushed, handOver, toForwardResult, type ForwardOptions, type ForwardResult } from '../proxy/forward';
 import { ProxyListener, resolveListenOptions, routeHandler, type ListenOptions, type RouteFunction } from '../proxy/listener';
 import { ConnState, Connection, type ConnectionOwner } from './connection';
 import { resolveOptions, type PoolOptions, type ResolvedPoolOptions } from './config';
-import { describe } from '../shared/validate';
+import { checkKnownKeys, checkObject, describe } from '../shared/validate';
 import { BerthError, dialError } from '../shared/errors';
 import { Lease, type LeaseOwner } from './lease';
 import { WaiterTable } from '../shared/waiter-table';
 import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-options';
+import { CONNECT_KEYS, POOL_ACQUIRE_KEYS, checkConnectOptions, recipeOf, type CheckFunction, type ConnectOptions, type ConnectRecipe } from './connect-options';
+import { handshake, SessionCache } from './handshake';
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
 
 export type { AcquireOptions } from '../shared/acquire-options';
+
+/** Options of `pool.acquire()` (and `use`, `warm`, `acquireMany`): the wait's, and how to connect. */
+export interface PoolAcquireOptions extends AcquireOptions, ConnectOptions {}
 // Straight from the modules (not the index): the hot path reads these as plain properties.
 import {
   BAD_ARGUMENT,
@@ -46,7 +51,7 @@ import {
   type EngineEvent,
 } from '../shared/native/pool-engine';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
-import { toPoolSnapshot, type PoolSnapshot, type PoolStats } from './stats';
+import { toPoolSnapshot, type ConnectStats, type PoolSnapshot, type PoolStats } from './stats';
 
 export type { DrainOptions } from '../shared/lifecycle';
 
@@ -54,9 +59,20 @@ interface Waiter {
   resolve(lease: Lease): void;
   reject(error: unknown): void;
   readonly destination: string;
+  readonly destId: number;
   readonly signal: AbortSignal | undefined;
+  /** Runs before a reused connection is handed to this waiter. */
+  readonly check: CheckFunction | undefined;
   onAbort: (() => void) | undefined;
 }
+
+/** A new connection whose handshake runs: its raw socket, and whether that closed meanwhile. */
+interface Handshaking {
+  readonly raw: net.Socket;
+  closed: boolean;
+}
+
+function ignore(): void {}
 
 /** Pools with forwards in flight or listeners open: kept reachable, as their sockets would be. */
 const FORWARDING = new Set<Pool>();
@@ -108,12 +124,36 @@ export class Pool implements AsyncDisposable {
   /** Forwards in flight alone: `drain()` waits for them as for leases. */
   #forwarding = 0;
   readonly #listeners = new Set<ProxyListener>();
+  /** What runs on new connections of acquires that give no connect options of their own. */
+  readonly #recipe: ConnectRecipe | undefined;
+  /** The check of acquires that give none of their own. */
+  readonly #check: CheckFunction | undefined;
+  /** The recipe of each destination id interned under one (pruned with the id tables). */
+  readonly #recipes = new Map<number, ConnectRecipe>();
+  readonly #sessions: SessionCache;
+  /** Handshakes in flight, by connection id. */
+  readonly #handshaking = new Map<number, Handshaking>();
+  /** Aborted when the pool closes: handshakes in flight stop. */
+  readonly #closing = new AbortController();
+  readonly #connectStats: ConnectStats = {
+    handshakes: 0,
+    handshakesFailed: 0,
+    handshakesTimedOut: 0,
+    tlsFull: 0,
+    tlsResumed: 0,
+    checks: 0,
+    checksFailed: 0,
+  };
   /** What leases and connections call back into: kept off the public type. */
   readonly #owner: LeaseOwner & ConnectionOwner = {
     releaseConnection: (conn) => this.#releaseConnection(conn),
     destroyConnection: (conn, error, unused) => this.#destroyConnection(conn, error, unused),
     onSocketEnded: (conn) => this.#onSocketEnded(conn),
     onSocketClosed: (conn) => this.#onSocketClosed(conn),
+    onIdleData: (conn) => {
+      this.#engine.evictIdle(conn.id, EVICT_UNHEALTHY);
+      conn.destroy();
+    },
   };
 
   constructor(options?: PoolOptions) {
@@ -139,6 +179,9 @@ export class Pool implements AsyncDisposable {
     );
     this.#handle = this.#engine.handle;
     this.#keyBase = this.#handle * KEY_BASE;
+    this.#recipe = recipeOf(o.tls, o.handshake);
+    this.#check = o.check;
+    this.#sessions = new SessionCache(o.maxCachedSessions);
   }
 
   /** True once `close()` was called (directly, or by `drain()` finishing). */
@@ -155,7 +198,7 @@ export class Pool implements AsyncDisposable {
    * Leases a connection to `destination` (`'host:port'`, `'[v6]:port'` or
    * `'unix:/absolute/path'`): an idle one that passes its liveness check, or a new one.
    */
-  acquire(destination: string, options?: AcquireOptions): Promise<Lease> {
+  acquire(destination: string, options?: PoolAcquireOptions): Promise<Lease> {
     // The common call (same destination as last time, no options) in as few steps as
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
@@ -163,37 +206,54 @@ export class Pool implements AsyncDisposable {
       const result = acquire(this.#handle, this.#lastDestId, this.#waiters.nextToken());
       if (result >= 0) {
         const conn = this.#conns[result]!;
-        if (conn.stillUsable()) return Promise.resolve(this.#lend(conn));
+        if (conn.stillUsable() && this.#check === undefined) return Promise.resolve(this.#lend(conn));
       } else if (result === QUEUED) {
-        return this.#wait(this.#lastDestId, destination, undefined);
+        return this.#wait(this.#lastDestId, destination, undefined, this.#check);
       }
-      return this.#acquired(result, this.#lastDestId, destination, undefined, 0, this.options.acquireTimeout);
+      return this.#acquired(result, this.#lastDestId, destination, undefined, 0, this.options.acquireTimeout, this.#check);
     }
     return this.#acquireSlow(destination, options);
   }
 
   /** `acquire` with options, another destination than last time, or a pool not open. */
-  #acquireSlow(destination: string, options: AcquireOptions | undefined): Promise<Lease> {
+  #acquireSlow(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
     if (this.#life.phase !== Phase.Open) return Promise.reject(this.#life.refusal(destination));
     let destId: number;
+    let priority = 0;
+    let timeout = this.options.acquireTimeout;
+    let check = this.#check;
     try {
-      destId = this.#useDestination(destination, false);
+      if (options !== undefined) {
+        checkAcquireOptions(options, POOL_ACQUIRE_KEYS);
+        checkConnectOptions(options, 'acquire option');
+      }
+      const recipe = this.#recipeFor(options);
+      destId = recipe === this.#recipe ? this.#useDestination(destination, false) : this.#profiled(destination, recipe);
     } catch (error) {
       return Promise.reject(error);
     }
-    let priority = 0;
-    let timeout = this.options.acquireTimeout;
     if (options !== undefined) {
-      try {
-        checkAcquireOptions(options);
-      } catch (error) {
-        return Promise.reject(error);
-      }
       if (options.signal?.aborted) return Promise.reject(options.signal.reason);
       priority = options.priority ?? 0;
       timeout = options.timeout ?? timeout;
+      check = options.check ?? check;
     }
-    return this.#acquired(undefined, destId, destination, options?.signal, priority, timeout);
+    return this.#acquired(undefined, destId, destination, options?.signal, priority, timeout, check);
+  }
+
+  /** What runs on new connections for an acquire with `options`: the pool's, unless they say. */
+  #recipeFor(options: ConnectOptions | undefined): ConnectRecipe | undefined {
+    if (options === undefined || (options.tls === undefined && options.handshake === undefined)) return this.#recipe;
+    return recipeOf(options.tls ?? this.options.tls, options.handshake ?? this.options.handshake);
+  }
+
+  /**
+   * The engine id of `destination` under a recipe other than the pool's own: interned under
+   * its profile, another destination than the plain one (not remembered for the fast path).
+   */
+  #profiled(destination: string, recipe: ConnectRecipe | undefined): number {
+    const key = `${destination}\0${recipe?.profile ?? ''}`;
+    return this.#destIds.get(key) ?? this.#intern(destination, recipe, key);
   }
 
   /**
@@ -207,6 +267,7 @@ export class Pool implements AsyncDisposable {
     signal: AbortSignal | undefined,
     priority: number,
     timeout: number,
+    check: CheckFunction | undefined,
   ): Promise<Lease> {
     const custom = priority !== 0 || timeout !== this.options.acquireTimeout;
     let result = first;
@@ -218,7 +279,7 @@ export class Pool implements AsyncDisposable {
           ? acquireWith(this.#handle, destId, token, priority, timeout)
           : acquire(this.#handle, destId, token);
       }
-      if (result === QUEUED) return this.#wait(destId, destination, signal);
+      if (result === QUEUED) return this.#wait(destId, destination, signal, check);
       if (result === UNKNOWN_DESTINATION) {
         // The engine forgot the destination (it held nothing through a sweep): intern it
         // again. Interning makes sure the engine knows it, so the next call is served.
@@ -226,7 +287,7 @@ export class Pool implements AsyncDisposable {
           return Promise.reject(new Error(`berth: the engine does not know ${destination} after interning it (a bug)`));
         }
         try {
-          destId = this.#useDestination(destination, true);
+          destId = this.#reintern(destId, destination);
         } catch (error) {
           return Promise.reject(error);
         }
@@ -246,7 +307,17 @@ export class Pool implements AsyncDisposable {
         this.#conns[DEAD_BASE - result]?.destroy();
       } else {
         const conn = this.#conns[result]!;
-        if (conn.stillUsable()) return Promise.resolve(this.#lend(conn));
+        if (conn.stillUsable()) {
+          if (check === undefined || conn.uses === 0) return Promise.resolve(this.#lend(conn));
+          return this.#checked(conn, check, Math.max(0, this.#engine.idleMs(conn.id))).then((passed) => {
+            if (signal?.aborted) {
+              // Abandoned during the check: the connection goes back, the caller gets the reason.
+              if (passed) this.#lend(conn).release();
+              throw signal.reason;
+            }
+            return passed ? this.#lend(conn) : this.#acquired(undefined, destId, destination, signal, priority, timeout, check);
+          });
+        }
         this.#engine.discard(result, EVICT_UNHEALTHY);
         conn.destroy();
       }
@@ -255,10 +326,46 @@ export class Pool implements AsyncDisposable {
   }
 
   /**
+   * Runs `check` on a reused connection the engine just handed out, before it is lent: true
+   * if it passed; otherwise the connection is closed (evicted unhealthy). Never rejects: the
+   * check's throw or rejection, or no answer within `checkTimeout`, is a failed check. The
+   * connection counts as leased meanwhile (a drain waits for it).
+   */
+  async #checked(conn: Connection, check: CheckFunction, idleMs: number): Promise<boolean> {
+    this.#connectStats.checks++;
+    conn.state = ConnState.Leased;
+    this.#leased++;
+    let timer: NodeJS.Timeout | undefined;
+    let passed = false;
+    try {
+      const answer = await Promise.race([
+        Promise.resolve().then(() => check(conn.socket, { destination: conn.destination, idleMs })),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), this.options.checkTimeout);
+        }),
+      ]);
+      passed = answer === true;
+    } catch {
+      passed = false;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#leased--;
+    if (passed && conn.state === ConnState.Leased && conn.stillUsable()) return true;
+    this.#connectStats.checksFailed++;
+    if (conn.state === ConnState.Leased) {
+      this.#engine.discard(conn.id, EVICT_UNHEALTHY);
+      conn.destroy();
+    }
+    this.#life.checkDrained();
+    return false;
+  }
+
+  /**
    * Acquires, runs `fn` with the socket, and releases when it returns, or destroys the
    * connection when it throws (then rethrows). Resolves to what `fn` returns.
    */
-  async use<T>(destination: string, fn: (socket: net.Socket) => T | Promise<T>, options?: AcquireOptions): Promise<T> {
+  async use<T>(destination: string, fn: (socket: net.Socket) => T | Promise<T>, options?: PoolAcquireOptions): Promise<T> {
     const lease = await this.acquire(destination, options);
     let result: T;
     try {
@@ -293,16 +400,21 @@ export class Pool implements AsyncDisposable {
    * the number of idle connections to `destination` afterwards; rejects with the dial error
    * when not one could be opened.
    */
-  async warm(destination: string, count: number): Promise<number> {
+  async warm(destination: string, count: number, options?: ConnectOptions): Promise<number> {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
       throw new TypeError(`warm count must be an integer >= 0, got ${describe(count)}`);
     }
-    const destId = this.#destIds.get(destination) ?? this.#intern(destination);
+    if (options !== undefined) {
+      checkKnownKeys('warm', checkObject('warm options', options), CONNECT_KEYS);
+      checkConnectOptions(options, 'warm option');
+    }
+    const recipe = this.#recipeFor(options);
+    const destId = recipe === this.#recipe ? (this.#destIds.get(destination) ?? this.#intern(destination)) : this.#profiled(destination, recipe);
     if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
     const o = this.options;
     const want = Math.min(count, o.maxIdlePerDestination, o.maxTotalIdle, o.maxPerDestination - this.#count(destId, ConnState.Leased));
     if (want <= this.#count(destId, ConnState.Idle)) return this.#count(destId, ConnState.Idle);
-    const outcomes = await Promise.allSettled(Array.from({ length: want }, () => this.acquire(destination)));
+    const outcomes = await Promise.allSettled(Array.from({ length: want }, () => this.acquire(destination, options)));
     let failure: unknown;
     for (const outcome of outcomes) {
       if (outcome.status === 'fulfilled') outcome.value.release();
@@ -315,9 +427,8 @@ export class Pool implements AsyncDisposable {
 
   /** Connections to `destId` in `state` (a scan: for warm(), not the hot path). */
   #count(destId: number, state: ConnState): number {
-    const name = this.#destNames.get(destId);
     let n = 0;
-    for (const conn of this.#conns) if (conn !== undefined && conn.state === state && conn.destination === name) n++;
+    for (const conn of this.#conns) if (conn !== undefined && conn.state === state && conn.destId === destId) n++;
     return n;
   }
 
@@ -419,7 +530,7 @@ export class Pool implements AsyncDisposable {
 
   /** Counters, gauges and latency quantiles, read without stopping the pool. */
   stats(): PoolStats {
-    return this.#engine.stats();
+    return { ...this.#engine.stats(), connect: { ...this.#connectStats } };
   }
 
   /** Per destination counts and per connection metadata (no live handles). */
@@ -447,6 +558,7 @@ export class Pool implements AsyncDisposable {
 
   #startClose(): void {
     const closedError = () => new BerthError('POOL_CLOSED', 'the pool was closed');
+    this.#closing.abort(closedError());
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();
@@ -475,35 +587,53 @@ export class Pool implements AsyncDisposable {
     return destId;
   }
 
-  #intern(destination: unknown): number {
+  /** `destination` interned again after the engine forgot `forgottenId`, under the same recipe. */
+  #reintern(forgottenId: number, destination: string): number {
+    const recipe = this.#recipes.get(forgottenId);
+    if (recipe === this.#recipe) return this.#useDestination(destination, true);
+    const key = `${destination}\0${recipe?.profile ?? ''}`;
+    this.#destIds.delete(key);
+    return this.#intern(destination, recipe, key);
+  }
+
+  /**
+   * Interns `destination` under `recipe`'s profile (default: the pool's) and remembers its id
+   * under `key` (default: the destination itself, for the pool's recipe).
+   */
+  #intern(destination: unknown, ...under: [recipe: ConnectRecipe | undefined, key: string] | []): number {
+    const recipe = under.length === 0 ? this.#recipe : under[0];
+    const key = under.length === 0 ? (destination as string) : under[1];
     if (typeof destination !== 'string') {
       throw new TypeError(`destination must be a string like "host:port" or "unix:/path", got ${describe(destination)}`);
     }
     let id: number;
     try {
-      id = this.#engine.intern(destination);
+      id = recipe === undefined ? this.#engine.intern(destination) : this.#engine.internProfiled(destination, recipe.profile);
     } catch (error) {
       throw new TypeError((error as Error).message);
     }
-    this.#destIds.set(destination, id);
+    this.#destIds.set(key, id);
     if (!this.#destNames.has(id)) this.#destNames.set(id, destination);
+    if (recipe !== undefined) this.#recipes.set(id, recipe);
     if (this.#destIds.size > this.#pruneAt) this.#pruneDestinations();
     return id;
   }
 
-  /** Drops the ids the engine has forgotten from both tables. */
+  /** Drops the ids the engine has forgotten from the tables. */
   #pruneDestinations(): void {
     for (const [name, id] of this.#destIds) if (!this.#engine.knows(id)) this.#destIds.delete(name);
     for (const id of this.#destNames.keys()) if (!this.#engine.knows(id)) this.#destNames.delete(id);
+    for (const id of this.#recipes.keys()) if (!this.#engine.knows(id)) this.#recipes.delete(id);
     this.#pruneAt = Math.max(DEST_TABLE_PRUNE_AT, 2 * this.#destIds.size);
   }
 
   #lend(conn: Connection): Lease {
+    if (conn.idleWatched) conn.unwatchIdle();
     conn.state = ConnState.Leased;
     conn.wrote = false;
     conn.touched = false;
     if (!conn.refed) {
-      conn.socket.ref();
+      conn.ref();
       conn.refed = true;
     }
     this.#leased++;
@@ -511,9 +641,9 @@ export class Pool implements AsyncDisposable {
   }
 
   /** Books the waiter the engine just queued under the table's next token. */
-  #wait(destId: number, destination: string, signal: AbortSignal | undefined): Promise<Lease> {
+  #wait(destId: number, destination: string, signal: AbortSignal | undefined, check: CheckFunction | undefined): Promise<Lease> {
     return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, destination, signal, onAbort: undefined };
+      const waiter: Waiter = { resolve, reject, destination, destId, signal, check, onAbort: undefined };
       const token = this.#waiters.add(waiter);
       if (signal !== undefined) {
         waiter.onAbort = () => {
@@ -547,6 +677,7 @@ export class Pool implements AsyncDisposable {
   #place(conn: Connection, placement: number): void {
     if (placement === PLACED_IDLE) {
       conn.state = ConnState.Idle;
+      if (conn.layered) conn.watchIdle();
       this.#queueUnref(conn);
     } else if (placement === PLACED_CLOSE) {
       conn.destroy();
@@ -557,10 +688,32 @@ export class Pool implements AsyncDisposable {
         this.#place(conn, release(this.#keyBase + conn.id));
         return;
       }
+      if (waiter.check !== undefined && conn.uses > 0) return this.#handOverChecked(conn, waiter, waiter.check);
       // Lend before the books see the waiter gone: that may find the pool drained, and it is not.
       waiter.resolve(this.#lend(conn));
       this.#waiterGone(waiter);
     }
+  }
+
+  /**
+   * A reused connection handed straight to a waiter that has a check: lent if it passes, and
+   * if not, the waiter acquires again (as a new acquire: at the default priority and timeout).
+   */
+  #handOverChecked(conn: Connection, waiter: Waiter, check: CheckFunction): void {
+    this.#checked(conn, check, 0).then((passed) => {
+      if (waiter.signal?.aborted) {
+        // Abandoned during the check (its abort found it out of the queue already).
+        if (passed) this.#lend(conn).release();
+        waiter.reject(waiter.signal.reason);
+      } else if (passed) waiter.resolve(this.#lend(conn));
+      else {
+        this.#acquired(undefined, waiter.destId, waiter.destination, waiter.signal, 0, this.options.acquireTimeout, check).then(
+          waiter.resolve,
+          waiter.reject,
+        );
+      }
+      this.#waiterGone(waiter);
+    }, waiter.reject);
   }
 
   // ---- idle sockets must not keep the process alive ------------------------------------
@@ -582,7 +735,7 @@ export class Pool implements AsyncDisposable {
     for (const conn of queue) {
       conn.unrefQueued = false;
       if (conn.state === ConnState.Idle && conn.refed) {
-        conn.socket.unref();
+        conn.unref();
         conn.refed = false;
       }
     }
@@ -688,13 +841,77 @@ export class Pool implements AsyncDisposable {
       this.#engine.abandon(id);
       return this.#checkClosed();
     }
+    const recipe = this.#recipes.get(destId);
+    if (recipe !== undefined) return this.#handshake(id, destId, recipe);
     const { fd, placement } = this.#engine.admit(id);
     if (fd < 0) return;
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
-    const conn = new Connection(id, fd, destination, this.#owner);
+    const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
+    const conn = new Connection(id, destId, destination, this.#owner, socket);
     this.#conns[id] = conn;
     this.#sockets++;
     this.#place(conn, placement);
+  }
+
+  /**
+   * Takes a dialed connection whose destination has a recipe, runs the handshake, and places
+   * the connection once it is done; a failure rejects the waiter the engine names (as a
+   * failed dial does) and closes the connection.
+   */
+  #handshake(id: number, destId: number, recipe: ConnectRecipe): void {
+    const fd = this.#engine.adopt(id);
+    if (fd < 0) return;
+    const destination = this.#destNames.get(destId) ?? 'unknown destination';
+    const raw = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
+    // The handshake's own errors come through its promise.
+    raw.on('error', ignore);
+    const pending: Handshaking = { raw, closed: false };
+    const onRawClose = () => {
+      pending.closed = true;
+      // Until the handshake settles, the engine must first hear that it failed.
+      if (!this.#handshaking.has(id)) this.#descriptorClosed(id);
+    };
+    raw.once('close', onRawClose);
+    this.#handshaking.set(id, pending);
+    this.#sockets++;
+    handshake({ raw, recipe, destination, timeout: this.options.handshakeTimeout, sessions: this.#sessions, signal: this.#closing.signal }).then(
+      ({ socket, resumed }) => {
+        this.#handshaking.delete(id);
+        if (pending.closed || raw.destroyed || socket.destroyed) {
+          return this.#handshakeFailed(id, pending, new BerthError('HANDSHAKE_FAILED', `the connection to ${destination} closed during its handshake`, destination));
+        }
+        raw.off('close', onRawClose);
+        raw.off('error', ignore);
+        const stats = this.#connectStats;
+        stats.handshakes++;
+        if (resumed === true) stats.tlsResumed++;
+        else if (resumed === false) stats.tlsFull++;
+        const conn = new Connection(id, destId, destination, this.#owner, socket, raw);
+        this.#conns[id] = conn;
+        this.#place(conn, this.#engine.offer(id, conn.layered));
+      },
+      (error: unknown) => {
+        this.#handshaking.delete(id);
+        this.#handshakeFailed(id, pending, error);
+      },
+    );
+  }
+
+  #handshakeFailed(id: number, pending: Handshaking, error: unknown): void {
+    const stats = this.#connectStats;
+    if ((error as BerthError).code === 'HANDSHAKE_TIMEOUT') stats.handshakesTimedOut++;
+    else stats.handshakesFailed++;
+    const waiter = this.#engine.handshakeFailed(id);
+    if (waiter >= 0) this.#settleWaiter(waiter)?.reject(error);
+    if (pending.closed) this.#descriptorClosed(id);
+    else pending.raw.destroy();
+  }
+
+  /** A handshaking connection's descriptor closed: its place is free. */
+  #descriptorClosed(id: number): void {
+    this.#sockets--;
+    this.#engine.closed(id);
+    this.#checkClosed();
   }
 
   // ---- lifecycle ----------------------------------------------------------------------

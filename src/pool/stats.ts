@@ -1,11 +1,35 @@
 /** The public shapes of `pool.stats()` and `pool.snapshot()`. */
-import type { EngineDestSnapshot } from '../shared/native';
+import type { EngineDestSnapshot, PoolStats as EnginePoolStats } from '../shared/native';
 
 /**
- * `pool.stats()` and its parts are the engine's own shape (crates/berth-node/src/stats.rs),
+ * `pool.stats()`'s counters and gauges are the engine's own shape (crates/berth-node/src/stats.rs),
  * declared there once, in milliseconds, with their documentation.
  */
-export type { LatencyQuantiles, PoolEvictions, PoolStats } from '../shared/native';
+export type { LatencyQuantiles, PoolEvictions } from '../shared/native';
+
+/** What `pool.stats()` returns: the engine's counters, and those of the connect steps JS runs. */
+export interface PoolStats extends EnginePoolStats {
+  /** New connections' handshakes (TLS, `handshake`) and reuse checks (`check`). */
+  connect: ConnectStats;
+}
+
+/** The connect steps' counters in {@link PoolStats.connect}, since the pool was made. */
+export interface ConnectStats {
+  /** New connections whose handshake (`handshake`, TLS) completed. */
+  handshakes: number;
+  /** Handshakes that failed (`HANDSHAKE_FAILED`, `TLS_FAILED`, or the connection closed). */
+  handshakesFailed: number;
+  /** Handshakes that took longer than `handshakeTimeout` (`HANDSHAKE_TIMEOUT`). */
+  handshakesTimedOut: number;
+  /** TLS connections that needed a full handshake. */
+  tlsFull: number;
+  /** TLS connections that resumed a cached session (no full handshake). */
+  tlsResumed: number;
+  /** Reuse checks run (`check`). */
+  checks: number;
+  /** Reuse checks that failed (false, a throw, or no answer in time): those connections were closed. */
+  checksFailed: number;
+}
 
 /** One connection in {@link DestinationSnapshot.connections}. */
 export interface ConnectionSnapshot {
@@ -28,6 +52,11 @@ export interface ConnectionSnapshot {
 export interface DestinationSnapshot {
   /** The destination as the engine writes it (`host:port` or a socket path), any `user:pass@` masked as `***@`. */
   destination: string;
+  /**
+   * The connect profile: `''` for plain connections; otherwise what runs on each new one
+   * (`'tls <digest>'`, `'handshake#<n>'`): one address under two TLS identities is two entries.
+   */
+  profile: string;
   /** Connections holding a place: idle + inUse + dialing + closing (unlike `PoolStats.open`, which leaves out closing). */
   open: number;
   /** Connections idle, ready for reuse. */
@@ -52,6 +81,7 @@ export function toPoolSnapshot(dests: EngineDestSnapshot[]): PoolSnapshot {
   return {
     destinations: dests.map((d) => ({
       destination: d.destination,
+      profile: d.profile,
       open: d.open,
       idle: d.idle,
       inUse: d.inUse,

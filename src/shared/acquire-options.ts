@@ -11,14 +11,17 @@ export interface AcquireOptions {
   priority?: number;
 }
 
-const ACQUIRE_KEYS: readonly string[] = ['signal', 'timeout', 'priority'];
+export const ACQUIRE_KEYS: readonly string[] = ['signal', 'timeout', 'priority'];
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
 
-/** Throws a TypeError naming the first bad option. */
-export function checkAcquireOptions(options: AcquireOptions): void {
+/**
+ * Throws a TypeError naming the first bad option. `keys`: the options known (a pool with more
+ * options of its own checks those itself).
+ */
+export function checkAcquireOptions(options: AcquireOptions, keys: readonly string[] = ACQUIRE_KEYS): void {
   checkObject('acquire options', options);
-  checkKnownKeys('acquire', options, ACQUIRE_KEYS);
+  checkKnownKeys('acquire', options, keys);
   const { signal, timeout, priority } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`signal must be an AbortSignal, got ${describe(signal)}`);

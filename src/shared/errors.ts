@@ -26,6 +26,12 @@ export type BerthErrorCode =
   | 'CONNECT_FAILED'
   /** The pool's `addressPolicy` refused every address of the destination (or its Unix socket); nothing was connected. */
   | 'DESTINATION_DENIED'
+  /** A new connection's TLS handshake failed, or its peer was not verified (Node's error, e.g. `ERR_TLS_CERT_ALTNAME_INVALID`, is the `cause`). */
+  | 'TLS_FAILED'
+  /** A new connection's `handshake` threw or rejected (its error is the `cause`), or the connection closed during it. */
+  | 'HANDSHAKE_FAILED'
+  /** A new connection's handshake (`handshake`, TLS) took longer than `handshakeTimeout`. */
+  | 'HANDSHAKE_TIMEOUT'
   /** `release()` or `destroy()` on a lease that was already released or destroyed. */
   | 'ALREADY_RELEASED'
   /** A forwarded session failed: the message says which side and the OS error. */

@@ -69,6 +69,17 @@ impl Engine {
             .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
     }
 
+    /// As `intern`, under a connection profile (a non-empty name of what JS runs on each new
+    /// connection before pooling it): another destination than the same address under
+    /// another profile.
+    #[napi(catch_unwind)]
+    pub fn intern_profiled(&self, destination: String, profile: String) -> Result<f64> {
+        self.pool
+            .intern_profiled(&destination, &profile)
+            .map(|id| id as f64)
+            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))
+    }
+
     /// Whether the destination id is still known (a destination that held nothing through
     /// a sweep is forgotten).
     #[napi(catch_unwind)]
@@ -95,6 +106,32 @@ impl Engine {
                 placement: f64::from(codes::PLACED_CLOSE),
             },
         }
+    }
+
+    /// Takes over a dialed connection's descriptor without placing it (JS runs its handshake
+    /// first, then calls `offer`); -1 when there is none to take.
+    #[napi(catch_unwind)]
+    pub fn adopt(&self, conn: u32) -> i32 {
+        self.pool.adopt(conn).unwrap_or(-1)
+    }
+
+    /// Places an adopted connection whose handshake succeeded (as `admit` does); `opaque`:
+    /// JS layered a protocol the engine cannot read over it (TLS).
+    #[napi(catch_unwind)]
+    pub fn offer(&self, conn: u32, opaque: bool) -> f64 {
+        placement(self.pool.offer_layered(conn, opaque))
+    }
+
+    /// How long a connection just taken from the idle list sat there (ms), or -1.
+    #[napi(catch_unwind)]
+    pub fn idle_ms(&self, conn: u32) -> f64 {
+        self.pool.idle_ms(conn).map_or(-1.0, |ms| ms as f64)
+    }
+
+    /// An adopted connection's handshake failed: the waiter to reject with its error, or -1.
+    #[napi(catch_unwind)]
+    pub fn handshake_failed(&self, conn: u32) -> f64 {
+        self.pool.handshake_failed(conn).map_or(-1.0, |w| w as f64)
     }
 
     /// The waiter to reject with the dial's error, or -1.

@@ -116,6 +116,8 @@ pub struct EngineConnSnapshot {
 #[napi(object)]
 pub struct EngineDestSnapshot {
     pub destination: String,
+    /// The connection profile JS interned the destination under ("" for plain connections).
+    pub profile: String,
     pub open: u32,
     pub idle: u32,
     pub in_use: u32,
@@ -128,6 +130,7 @@ impl From<DestSnapshot> for EngineDestSnapshot {
     fn from(d: DestSnapshot) -> Self {
         EngineDestSnapshot {
             destination: d.destination,
+            profile: d.profile,
             open: d.open,
             idle: d.idle,
             in_use: d.in_use,

@@ -49,6 +49,42 @@ pub fn check(fd: RawFd) -> Liveness {
     }
 }
 
+/// The check for a connection whose bytes belong to a layer the engine cannot read (TLS, or
+/// whatever a JS handshake set up): waiting bytes prove nothing there (a TLS 1.3 server sends
+/// session tickets after the handshake, unasked), so only the peer's close counts: its FIN
+/// (seen even behind unread bytes, which a peek cannot), a reset or an error. A TLS peer's
+/// `close_notify` travels with its FIN in practice; alone, it is the next reader's to see.
+pub fn check_opaque(fd: RawFd) -> Liveness {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is one valid pollfd and the count says one; a zero timeout never
+        // blocks. A bad `fd` is reported in `revents` (POLLNVAL), which reads as Closed.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if n < 0 {
+            return Liveness::Alive;
+        }
+        if pfd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            Liveness::Closed
+        } else {
+            Liveness::Alive
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        // Without POLLRDHUP a FIN behind unread bytes cannot be seen without reading; a peek
+        // still sees a FIN or a reset on an otherwise quiet socket.
+        match check(fd) {
+            Liveness::Dirty => Liveness::Alive,
+            other => other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +112,22 @@ mod tests {
         drop(server2);
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(check(client2.as_raw_fd()), Liveness::Closed);
+    }
+
+    #[test]
+    fn opaque_check_ignores_bytes_but_sees_the_close_behind_them() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert_eq!(check_opaque(client.as_raw_fd()), Liveness::Alive);
+        server.write_all(b"ticket").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
+        assert_eq!(check_opaque(client.as_raw_fd()), Liveness::Alive);
+        drop(server);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Bytes still unread, and the FIN behind them: a peek sees the bytes only.
+        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
+        assert_eq!(check_opaque(client.as_raw_fd()), Liveness::Closed);
     }
 }

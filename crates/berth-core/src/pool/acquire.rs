@@ -5,7 +5,6 @@ use super::shard::{ConnId, ConnState, DestId, Shard};
 use super::Pool;
 use crate::clock::now_ms;
 use crate::contract::{EvictReason, IdleOrder};
-use crate::net::liveness;
 use crate::waiters::{Waiter, WaiterId};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
@@ -100,7 +99,7 @@ impl Pool {
         let verdict = if conn.expires_ms != u64::MAX && now_ms() >= conn.expires_ms {
             Some(EvictReason::Lifetime)
         } else if conn.suspect || self.watch_broken.load(Ordering::Relaxed) {
-            let verdict = liveness::check(conn.fd).eviction();
+            let verdict = conn.liveness().eviction();
             conn.suspect = verdict.is_some();
             verdict
         } else {

@@ -46,6 +46,16 @@ impl Pool {
         }
     }
 
+    /// As `offer`, for a connection JS layered a protocol over (TLS) after adopting it:
+    /// `opaque` says the engine cannot read the bytes on its wire, so that its liveness check
+    /// looks for the peer's close only (`liveness::check_opaque`).
+    pub fn offer_layered(self: &Arc<Self>, id: ConnId, opaque: bool) -> Placement {
+        if let Some(conn) = self.shard(id).conn_mut(id) {
+            conn.opaque = opaque;
+        }
+        self.offer(id)
+    }
+
     /// Places an adopted connection: to the oldest waiter, the idle list, or closing; then
     /// starts the next dial if waiters remain that no dial in flight will serve.
     pub fn offer(self: &Arc<Self>, id: ConnId) -> Placement {

@@ -2,6 +2,7 @@
 //! across awaits, and forgetting destinations that hold nothing, so that memory is bounded
 //! by what the pool holds rather than by every destination it was ever asked for.
 
+use super::interner::Interned;
 use super::shard::{shard_of, DestId};
 use super::Pool;
 use crate::net::destination::InvalidDestination;
@@ -14,13 +15,24 @@ impl Pool {
     /// valid while the destination holds something; one that held nothing through a sweep is
     /// forgotten, and acquiring with its id answers `UnknownDestination` (intern again).
     pub fn intern(&self, input: &str) -> Result<DestId, InvalidDestination> {
-        self.intern_with(input, false)
+        self.intern_with(input, "", false)
+    }
+
+    /// As `intern`, under a connection profile (see `interner`): another destination than the
+    /// same address under another profile. A non-empty profile means JS runs a handshake on new
+    /// connections, so the engine cannot read their framing: see `net::liveness::check_opaque`.
+    pub fn intern_profiled(
+        &self,
+        input: &str,
+        profile: &str,
+    ) -> Result<DestId, InvalidDestination> {
+        self.intern_with(input, profile, false)
     }
 
     /// As `intern`, and the destination is not forgotten until the pin is dropped: for
     /// listeners and sessions, which hold an id across awaits.
     pub fn intern_pinned(self: &Arc<Self>, input: &str) -> Result<DestPin, InvalidDestination> {
-        let id = self.intern_with(input, true)?;
+        let id = self.intern_with(input, "", true)?;
         Ok(DestPin {
             pool: Arc::downgrade(self),
             id,
@@ -29,28 +41,35 @@ impl Pool {
 
     /// Interning holds the interner's lock while it makes sure the shard knows the
     /// destination: the sweep forgets under the write lock, so the two never interleave.
-    fn intern_with(&self, input: &str, pin: bool) -> Result<DestId, InvalidDestination> {
+    fn intern_with(
+        &self,
+        input: &str,
+        profile: &str,
+        pin: bool,
+    ) -> Result<DestId, InvalidDestination> {
         {
             let interner = self
                 .interner
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some((id, target)) = interner.lookup(input) {
-                let mut shard = lock(&self.shards()[shard_of(id)]);
-                let ds = shard.add_dest(id, &target);
-                ds.pins += u32::from(pin);
-                return Ok(id);
+            if let Some(found) = interner.lookup(input, profile) {
+                return Ok(self.hold(&found, pin));
             }
         }
         let mut interner = self
             .interner
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (id, target, _) = interner.intern(input)?;
-        let mut shard = lock(&self.shards()[shard_of(id)]);
-        let ds = shard.add_dest(id, &target);
+        let (found, _) = interner.intern(input, profile)?;
+        Ok(self.hold(&found, pin))
+    }
+
+    /// Makes sure the shard knows an interned destination (pinned if `pin`).
+    fn hold(&self, found: &Interned, pin: bool) -> DestId {
+        let mut shard = lock(&self.shards()[shard_of(found.id)]);
+        let ds = shard.add_dest(found.id, &found.target, &found.profile);
         ds.pins += u32::from(pin);
-        Ok(id)
+        found.id
     }
 
     fn unpin(&self, id: DestId) {

@@ -55,6 +55,7 @@ impl Pool {
                     uses: 0,
                     suspect: true,
                     serial: 0,
+                    opaque: false,
                 });
                 self.spawn_dial(dest, &target, id);
             }
@@ -154,6 +155,24 @@ impl Pool {
         Counters::bump(&self.counters.dial_failures);
         let waiter = ds.waiters.pop().map(|w| w.id);
         self.place_freed(shard, conn.dest);
+        waiter
+    }
+
+    /// JS's handshake on an adopted connection failed (or timed out): the connection counts
+    /// as closing (JS destroys its socket and reports it with `closed`), its dial as failed,
+    /// and the oldest waiter of its destination is the one to reject, as for a failed dial.
+    pub fn handshake_failed(self: &Arc<Self>, id: ConnId) -> Option<WaiterId> {
+        let mut shard = self.shard(id);
+        let (conn, ds) = shard.conn_and_dest(id)?;
+        if !matches!(conn.state, ConnState::Adopted) {
+            return None;
+        }
+        self.start_closing(conn);
+        ds.dialing -= 1;
+        Counters::bump(&self.counters.dial_failures);
+        let waiter = ds.waiters.pop().map(|w| w.id);
+        let dest = conn.dest;
+        self.place_freed(shard, dest);
         waiter
     }
 

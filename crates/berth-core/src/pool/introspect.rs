@@ -12,6 +12,8 @@ use std::sync::atomic::Ordering;
 #[derive(Clone, Debug)]
 pub struct DestSnapshot {
     pub destination: String,
+    /// JS's connection profile of the destination ("" for plain connections).
+    pub profile: String,
     pub open: u32,
     pub idle: u32,
     pub in_use: u32,
@@ -69,6 +71,7 @@ impl Pool {
                     id,
                     DestSnapshot {
                         destination: redact(&ds.target.to_string()),
+                        profile: ds.profile.to_string(),
                         open: ds.open,
                         idle: (ds.idle.len() + ds.native_idle.len()) as u32,
                         in_use: ds.in_use,
@@ -114,6 +117,14 @@ impl Pool {
 
     /// Connections holding a place (idle, in use, dialing, closing): what `close()` waits to
     /// see reach 0. A lock per shard and no histogram, unlike `stats()`.
+    /// How long a connection just taken from the idle list sat there, in ms (for a reuse
+    /// check's context); None for an unknown connection.
+    pub fn idle_ms(&self, id: ConnId) -> Option<u64> {
+        let mut shard = self.shard(id);
+        let conn = shard.conn_mut(id)?;
+        Some(now_ms().saturating_sub(conn.released_ms))
+    }
+
     pub fn open_count(&self) -> u64 {
         self.shards
             .iter()

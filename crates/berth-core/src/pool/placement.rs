@@ -5,7 +5,6 @@ use super::shard::{Conn, ConnId, ConnState, DestState};
 use super::{reserve, Pool};
 use crate::clock::now_ms;
 use crate::contract::EvictReason;
-use crate::net::liveness;
 use crate::waiters::WaiterId;
 use std::sync::atomic::Ordering;
 
@@ -63,7 +62,7 @@ impl Pool {
                 || conn.uses == 0
                 || (drained_since && !conn.suspect && !self.watch_broken.load(Ordering::Relaxed));
             if !proven {
-                if let Some(reason) = liveness::check(conn.fd).eviction() {
+                if let Some(reason) = conn.liveness().eviction() {
                     self.counters.evicted(reason);
                     return Placement::Close;
                 }

@@ -6,7 +6,6 @@ use super::shard::{Conn, ConnId, ConnState, DestId, Shard};
 use super::stats::Counters;
 use super::Pool;
 use crate::contract::EvictReason;
-use crate::net::liveness;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
@@ -30,7 +29,7 @@ impl Pool {
         }
         ds.in_use -= 1;
         if check {
-            if let Some(reason) = liveness::check(conn.fd).eviction() {
+            if let Some(reason) = conn.liveness().eviction() {
                 self.counters.evicted(reason);
                 self.start_closing(conn);
                 return Placement::Close;

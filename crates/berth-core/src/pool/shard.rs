@@ -2,6 +2,7 @@
 //! destinations hashed to it, behind the shard's own lock.
 
 use crate::net::destination::Destination;
+use crate::net::liveness::{self, Liveness};
 use crate::net::socket::Socket;
 use crate::waiters::{WaitSampler, Waiters};
 use std::collections::{HashMap, VecDeque};
@@ -90,9 +91,22 @@ pub struct Conn {
     pub suspect: bool,
     /// Tells this connection's watch events from those of an earlier one with the same id.
     pub serial: u32,
+    /// JS layered a protocol over it after its handshake (TLS): the bytes on the wire are
+    /// framed by a layer the engine cannot read, so its liveness check looks for the peer's
+    /// close only (`liveness::check_opaque`).
+    pub opaque: bool,
 }
 
 impl Conn {
+    /// The liveness check that fits this connection (see `opaque`).
+    pub fn liveness(&self) -> Liveness {
+        if self.opaque {
+            liveness::check_opaque(self.fd)
+        } else {
+            liveness::check(self.fd)
+        }
+    }
+
     pub fn is_dialing(&self) -> bool {
         matches!(
             self.state,
@@ -105,6 +119,8 @@ impl Conn {
 pub struct DestState {
     /// Where its connections go: dials read it here, under the shard lock they hold anyway.
     pub target: Arc<Destination>,
+    /// JS's connection profile ("" for plain connections; see `interner`).
+    pub profile: Arc<str>,
     /// Listeners and sessions that will use this destination: it is not forgotten while any do.
     pub pins: u32,
     /// Idle connection ids, least recently released at the front.
@@ -129,9 +145,10 @@ pub struct DestState {
 }
 
 impl DestState {
-    pub fn new(target: Arc<Destination>) -> Self {
+    pub fn new(target: Arc<Destination>, profile: Arc<str>) -> Self {
         DestState {
             target,
+            profile,
             pins: 0,
             idle: VecDeque::new(),
             open: 0,
@@ -183,10 +200,15 @@ impl Shard {
     }
 
     /// The state of `dest`, made (empty) if this shard does not hold it.
-    pub fn add_dest(&mut self, dest: DestId, target: &Arc<Destination>) -> &mut DestState {
+    pub fn add_dest(
+        &mut self,
+        dest: DestId,
+        target: &Arc<Destination>,
+        profile: &Arc<str>,
+    ) -> &mut DestState {
         self.dests
             .entry(dest)
-            .or_insert_with(|| DestState::new(Arc::clone(target)))
+            .or_insert_with(|| DestState::new(Arc::clone(target), Arc::clone(profile)))
     }
 
     pub fn dest(&mut self, dest: DestId) -> Option<&mut DestState> {
@@ -283,6 +305,7 @@ mod tests {
             uses: 0,
             suspect: true,
             serial: 0,
+            opaque: false,
         }
     }
 
@@ -290,7 +313,7 @@ mod tests {
     fn ids_encode_the_shard_and_slots_are_reused() {
         let mut shard = Shard::new(3);
         let target = Arc::new(Destination::parse("127.0.0.1:80").unwrap());
-        shard.add_dest(3, &target);
+        shard.add_dest(3, &target, &Arc::from(""));
         let a = shard.insert_conn(conn(3));
         let b = shard.insert_conn(conn(3));
         assert_eq!(shard_of(a), 3);

@@ -271,3 +271,63 @@ fn admit_adopts_then_places() {
     assert_eq!(placed, Placement::Handoff(waiter));
     assert_eq!(owner.pool.admit(conn), None, "taken once");
 }
+
+#[test]
+fn a_failed_handshake_rejects_a_waiter_and_frees_the_place() {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        max_per_destination: 1,
+        ..PoolConfig::default()
+    });
+    let first = queued(owner.acquire(dest, 0));
+    let second = queued(owner.acquire(dest, 0));
+    let Event::Dialed { conn, .. } = owner.event() else {
+        panic!("expected a dialed connection");
+    };
+    let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
+    // The handshake fails: the oldest waiter is the one to reject, as for a failed dial.
+    assert_eq!(owner.pool.handshake_failed(conn), Some(first));
+    assert_eq!(owner.pool.handshake_failed(conn), None, "reported once");
+    assert_eq!(owner.pool.offer(conn), Placement::Close, "never placed");
+    // The owner closes the descriptor and says so: the place is free and a dial starts for
+    // the waiter left.
+    // SAFETY: `adopt` handed the descriptor's ownership to the caller.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    owner.pool.closed(conn);
+    let (_, placed) = owner.settle_dial();
+    assert_eq!(placed, Placement::Handoff(second));
+    assert_eq!(owner.pool.open_count(), 1);
+}
+
+#[test]
+fn profiled_destinations_are_apart_and_layered_connections_opaque() {
+    let mut owner = Owner::new(PoolConfig::default());
+    let plain = owner.destination();
+    let port = owner.servers[0].local_addr().expect("a bound port").port();
+    let tls = owner
+        .pool
+        .intern_profiled(&format!("127.0.0.1:{port}"), "tls x")
+        .expect("a valid destination");
+    assert_ne!(plain, tls, "another profile is another destination");
+    queued(owner.acquire(tls, 0));
+    let Event::Dialed { conn, .. } = owner.event() else {
+        panic!("expected a dialed connection");
+    };
+    let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
+    // SAFETY: `adopt` hands the descriptor's ownership to the caller.
+    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    assert!(matches!(
+        owner.pool.offer_layered(conn, true),
+        Placement::Handoff(_)
+    ));
+    assert!(
+        owner
+            .pool
+            .shard(conn)
+            .conn_mut(conn)
+            .expect("the connection")
+            .opaque
+    );
+    let snapshot = owner.pool.snapshot();
+    let profiles: Vec<&str> = snapshot.iter().map(|d| d.profile.as_str()).collect();
+    assert!(profiles.contains(&"tls x"), "{profiles:?}");
+}

@@ -240,6 +240,8 @@ impl Pool {
                         // Native connections are not watched: peeked at every hand-out.
                         suspect: true,
                         serial: 0,
+                        // Only plain destinations are forwarded natively.
+                        opaque: false,
                     };
                     break 'look Take::Dial(shard.insert_conn(conn));
                 }

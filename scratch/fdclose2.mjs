@@ -1,0 +1,18 @@
+import { Pool } from 'berth-pool';
+import fs from 'node:fs';
+import { fork } from 'node:child_process';
+import { makeCerts } from '/work/main/__test__/helpers/tls-certs.mjs';
+const certs = makeCerts();
+const child = fork('/work/main/__test__/fixtures/tls-echo-server.mjs', ['--kind', 'mute'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const hello = await new Promise(r => child.once('message', r));
+const dest = `127.0.0.1:${hello.port}`;
+const ls = () => fs.readdirSync('/proc/self/fd').map(f => { try { return f + '->' + fs.readlinkSync('/proc/self/fd/' + f); } catch { return f; } });
+const pool = new Pool({ handshakeTimeout: 60000 });
+const before = ls();
+const p = pool.acquire(dest, { tls: { ca: certs.ca } }); p.catch(() => {});
+await new Promise(r => setTimeout(r, 200));
+await pool.close();
+await p.catch(e => console.log('rejected', e.code));
+const after = ls();
+console.log(after.filter(x => !before.includes(x)), before.filter(x => !after.includes(x)));
+child.kill();

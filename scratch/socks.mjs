@@ -1,0 +1,16 @@
+import { fork } from 'node:child_process';
+import net from 'node:net';
+const echo = net.createServer(s => s.pipe(s)); await new Promise(r => echo.listen(0, '127.0.0.1', r));
+const child = fork('/work/main/__test__/fixtures/tls-echo-server.mjs', ['--kind', 'socks5', '--target', `127.0.0.1:${echo.address().port}`], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const hello = await new Promise(r => child.once('message', r));
+console.log(hello);
+const s = net.connect(hello.port, '127.0.0.1');
+s.on('data', d => console.log('got', d));
+s.write(Buffer.from([5, 1, 0]));
+await new Promise(r => setTimeout(r, 300));
+const name = Buffer.from('upstream.test');
+s.write(Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([7000 >> 8, 7000 & 255])]));
+await new Promise(r => setTimeout(r, 300));
+s.write('hello');
+await new Promise(r => setTimeout(r, 300));
+child.kill(); process.exit(0);
