@@ -43,6 +43,9 @@ const CERT_NAMES = {
  * is makeCerts() (certs.ca verifies the server, certs.client is a client certificate) and stats()
  * resolves to { accepted, open, maxOpen, requests, forgotten, handshakes, fullHandshakes,
  * resumedHandshakes, alpn, protocols, clientSubjects, unauthorizedClients, tlsErrors }.
+ * In TLS 1.3 the client's handshake ends before the server's: a connection that made no request
+ * yet may not be counted in handshakes when the client already has it; poll (eventually()) for
+ * counts of such connections.
  */
 export async function startHttpsServer(t, {
   cert = 'server',
