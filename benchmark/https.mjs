@@ -136,13 +136,18 @@ async function handshakeCase(contenders, tlsConfig, concurrency) {
   const by = Object.fromEntries(results.map((r) => [r.name, r]));
   const peers = results.filter((r) => r.name !== 'berth');
   const fewestPeer = peers.reduce((a, r) => (r.fullHandshakes < a.fullHandshakes ? r : a));
+  // The first connection to a fresh server needs a full handshake: where a peer already does
+  // just that one, matching it is the most a client can do.
+  const cmp = fewestPeer.fullHandshakes <= 1 ? '≤' : '<';
+  const meets = (n) => (cmp === '≤' ? n <= fewestPeer.fullHandshakes : n < fewestPeer.fullHandshakes);
   return {
     id: `h${concurrency}`,
     title: `${fmt(HANDSHAKE_REQUESTS)} GETs, ${concurrency} concurrent, server closes each connection after ${REQUESTS_PER_CONNECTION} requests`,
     config: { concurrency, requests: HANDSHAKE_REQUESTS, requestsPerConnection: REQUESTS_PER_CONNECTION },
     results,
     fewestFullHandshakesPeer: fewestPeer.name,
-    berthFewerThanEveryPeer: by.berth ? by.berth.fullHandshakes < fewestPeer.fullHandshakes : null,
+    target: { cmp, fullHandshakes: fewestPeer.fullHandshakes },
+    meetsTarget: by.berth ? meets(by.berth.fullHandshakes) : null,
   };
 }
 
@@ -235,16 +240,12 @@ export function targets(cases, stale, handshakes) {
   }
   for (const h of handshakes) {
     const b = h.results.find((r) => r.name === 'berth');
-    const fewest = h.results.find((r) => r.name === h.fewestFullHandshakesPeer);
-    // The first connection to a fresh server needs a full handshake: where a peer already does
-    // just that one, matching it is the most a client can do.
-    const atMinimum = fewest.fullHandshakes <= 1;
     list.push({
-      what: `full handshakes, ${h.title}: berth vs the fewest of a peer (${fewest.name})`,
+      what: `full handshakes, ${h.title}: berth vs the fewest of a peer (${h.fewestFullHandshakesPeer})`,
       value: b ? b.fullHandshakes : null,
-      cmp: atMinimum ? '≤' : '<',
-      target: fewest.fullHandshakes,
-      met: b ? (atMinimum ? b.fullHandshakes <= fewest.fullHandshakes : b.fullHandshakes < fewest.fullHandshakes) : null,
+      cmp: h.target.cmp,
+      target: h.target.fullHandshakes,
+      met: h.meetsTarget,
     });
   }
   return list;
@@ -283,7 +284,7 @@ export function printTable(result) {
   }
   for (const h of result.handshakes) {
     const by = Object.fromEntries(h.results.map((r) => [r.name, r]));
-    rows.push([`${h.id} full / resumed hs (failed)`, ...LIBS.map((l) => cell(by, l, (r) => `${r.fullHandshakes} / ${r.resumedHandshakes} (${r.failures})`)), h.berthFewerThanEveryPeer === null ? 'n/a' : h.berthFewerThanEveryPeer ? 'fewer: met' : 'NOT fewer']);
+    rows.push([`${h.id} full / resumed hs (failed)`, ...LIBS.map((l) => cell(by, l, (r) => `${r.fullHandshakes} / ${r.resumedHandshakes} (${r.failures})`)), h.meetsTarget === null ? 'n/a' : `${h.target.cmp} ${h.target.fullHandshakes}: ${h.meetsTarget ? 'met' : 'NOT met'}`]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (cells) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
