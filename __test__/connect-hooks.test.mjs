@@ -251,3 +251,43 @@ test('check: an acquire aborted while its check runs rejects with the reason; th
   await waitFor(() => pool.stats().idle === 1, { message: 'the connection is idle again' });
   t.is(pool.stats().inUse, 0);
 });
+
+test('check: a ping that writes and reads its answer passes, and leaves the socket as a lease expects', async (t) => {
+  const server = await startServer(t);
+  let pings = 0;
+  const pool = createPool(t, {
+    check: async (socket) => {
+      pings++;
+      return (await roundTrip(socket, 'PING')).toString() === 'PING';
+    },
+  });
+  (await pool.acquire(server.dest)).release();
+  for (let i = 0; i < 3; i++) {
+    const lease = await pool.acquire(server.dest);
+    t.true(lease.reused);
+    t.is(lease.socket.readableFlowing, null);
+    t.is(lease.socket.listenerCount('data'), 0);
+    t.is((await roundTrip(lease.socket, `after ping ${i}`)).toString(), `after ping ${i}`);
+    lease.release();
+  }
+  t.is(pings, 3);
+  t.is(pool.stats().connect.checksFailed, 0);
+  t.is((await server.stats()).accepted, 1);
+});
+
+test('check: a ping that leaves its answer unread fails the check (the next lease would read it)', async (t) => {
+  const server = await startServer(t);
+  const pool = createPool(t, {
+    check: async (socket) => {
+      socket.write('PING');
+      // The answer is in the socket's buffer, unread.
+      await new Promise((resolve) => socket.once('readable', resolve));
+      return true;
+    },
+  });
+  (await pool.acquire(server.dest)).release();
+  const lease = await pool.acquire(server.dest);
+  t.false(lease.reused, 'the checked connection had an unread answer: closed, a fresh one dialed');
+  lease.release();
+  t.is(pool.stats().connect.checksFailed, 1);
+});

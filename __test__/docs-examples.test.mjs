@@ -13,10 +13,12 @@
 //   (the same on a Unix socket), UDP_ADDR (a UDP echo server), CLOSED_ADDR (a port nothing
 //   listens on), TLS_ECHO_ADDR (a TLS echo server) and HTTPS_ADDR (an HTTPS server answering
 //   200 "ok"), both with a certificate for 127.0.0.1/localhost from a private CA whose PEM file
-//   is TLS_CA_FILE, and for blocks marked `<!-- needs: redis -->` / `<!-- needs: pg -->`,
-//   REDIS_URL / DATABASE_URL (real servers: BERTH_TEST_REDIS / BERTH_TEST_PG, as .ci/run sets,
-//   or started here when the binaries are installed; else those blocks are skipped, with the
-//   reason).
+//   is TLS_CA_FILE, and for blocks marked `<!-- needs: redis -->` / `<!-- needs: pg -->` /
+//   `<!-- needs: mongo -->`, REDIS_URL / DATABASE_URL / MONGO_URL (real servers:
+//   BERTH_TEST_REDIS / BERTH_TEST_PG / BERTH_TEST_MONGO, as .ci/run sets, or started here when
+//   the binaries are installed; else those blocks are skipped, with the reason);
+//   `<!-- needs: pg-tls -->` adds PGSSLROOTCERT, the CA file of that PostgreSQL's TLS
+//   certificate (BERTH_TEST_PG_CA).
 // - A block must exit by itself (close its pools, servers and agents) with status 0 within
 //   BLOCK_TIMEOUT_MS; it is killed and fails otherwise.
 // - A block that cannot run (a fragment, a Node >= 24 `await using` in plain JS, ...) is
@@ -44,12 +46,28 @@ const RUN_LANGS = new Set(['js', 'mjs', 'ts']);
 
 const all = pages().flatMap(blocks).filter((b) => RUN_LANGS.has(b.lang));
 const title = (b) => `${b.page}:${b.line} (${b.lang})`;
-const needsServers = all.some((b) => b.needs.length && b.notRun === undefined);
 
-// Real PostgreSQL / Redis for the blocks that need them (skipped with the reason when there are
-// none outside CI; see helpers/servers.mjs). Declared first: its before hook starts them.
-const servers = needsServers ? useServers(anyTest, ['pg', 'redis']) : { test: anyTest.skip, urls: {} };
+// What each `needs:` asks of helpers/servers.mjs, by server: its kinds there, and the variables
+// a block sees.
+const NEEDS = {
+  pg: { server: 'pg', kinds: ['pg'], env: { DATABASE_URL: 'pg' } },
+  'pg-tls': { server: 'pg', kinds: ['pg', 'pgCa'], env: { DATABASE_URL: 'pg', PGSSLROOTCERT: 'pgCa' } },
+  redis: { server: 'redis', kinds: ['redis'], env: { REDIS_URL: 'redis' } },
+  mongo: { server: 'mongo', kinds: ['mongo'], env: { MONGO_URL: 'mongo' } },
+};
+
+// Real servers for the blocks that need them, one useServers per server (a block needing a
+// server that cannot be had is skipped with the reason outside CI; see helpers/servers.mjs).
+// Declared first: their before hooks start them.
+const wanted = new Set(all.filter((b) => b.notRun === undefined).flatMap((b) => b.needs).filter((n) => NEEDS[n]));
+const servers = {};
+for (const server of new Set([...wanted].map((n) => NEEDS[n].server))) {
+  const kinds = [...new Set([...wanted].filter((n) => NEEDS[n].server === server).flatMap((n) => NEEDS[n].kinds))];
+  servers[server] = useServers(anyTest, kinds);
+}
 const test = anyTest;
+/** ava's test for a block: test.skip when one of the servers it needs cannot be had. */
+const testFor = (b) => (b.needs.some((n) => NEEDS[n] && servers[NEEDS[n].server].test === anyTest.skip) ? anyTest.skip : test);
 
 // ------------------------------------------------------------------ fixtures
 
@@ -161,8 +179,12 @@ function run(b) {
   const file = path.join(RUN_DIR, `${b.page.replace(/[^\w]+/g, '_')}_${b.line}.mjs`);
   fs.writeFileSync(file, source(b));
   const env = { ...process.env, ...fixtures };
-  if (servers.urls.redis) env.REDIS_URL = servers.urls.redis;
-  if (servers.urls.pg) env.DATABASE_URL = servers.urls.pg;
+  for (const need of b.needs) {
+    for (const [name, kind] of Object.entries(NEEDS[need]?.env ?? {})) {
+      const value = servers[NEEDS[need].server].urls[kind];
+      if (value) env[name] = value;
+    }
+  }
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [file], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -186,9 +208,8 @@ for (const b of all) {
     test.skip(`${title(b)} not-run: ${b.notRun}`, () => {});
     continue;
   }
-  const t = b.needs.length ? servers.test : test;
-  t(`${title(b)} runs${b.needs.length ? ` (needs ${b.needs.join(', ')})` : ''}`, async (t) => {
-    for (const need of b.needs) t.true(need === 'pg' || need === 'redis', `unknown needs: ${need}`);
+  testFor(b)(`${title(b)} runs${b.needs.length ? ` (needs ${b.needs.join(', ')})` : ''}`, async (t) => {
+    for (const need of b.needs) t.true(need in NEEDS, `unknown needs: ${need} (one of ${Object.keys(NEEDS).join(', ')})`);
     const { code, signal, output } = await slot(() => run(b));
     if (process.env.DOCS_EXAMPLES_VERBOSE) t.log(output);
     t.is(code, 0, `${title(b)} exited with ${code ?? signal}:\n${output}`);

@@ -125,6 +125,41 @@ test('close() does not wait out a createRetry backoff, and makes no create after
   t.is(f.log.createCalls, 1, 'no create after close()');
 });
 
+// Found by the Redis recipe of docs/resource-pool.md (1 run in ~25 under load): a create made
+// for a waiter that a release served instead is still in flight when drain() closes the pool;
+// close() aborts it and destroys the idle resource; the create then lands and its resource is
+// destroyed too. When that late destroy finished last, nothing checked again whether the close
+// was done, and drain()/close() never settled.
+test('close() settles when a create lands after it and that resource\'s destroy finishes after the others\'', async (t) => {
+  const creates = [];
+  const destroys = new Map();
+  const pool = createResourcePool(t, {
+    create: () => new Promise((resolve) => { creates.push(resolve); }),
+    destroy: (r) => new Promise((resolve) => { destroys.set(r, resolve); }),
+    max: 2,
+  });
+  const first = pool.acquire();
+  await until(() => creates.length === 1, { message: 'the first create' });
+  creates[0]({ id: 1 });
+  const r1 = await first;
+  const second = pool.acquire(); // waits for a create of its own...
+  await until(() => creates.length === 2, { message: 'the second create' });
+  pool.release(r1); // ...but is served by the release, the create still in flight
+  t.is(await within(second), r1);
+  pool.release(r1);
+
+  const closing = pool.close(); // aborts the create, destroys r1
+  await until(() => destroys.has(r1), { message: 'r1 being destroyed' });
+  const r2 = { id: 2 };
+  creates[1](r2); // the create lands after close(): r2 is destroyed at once
+  await until(() => destroys.has(r2), { message: 'the late resource being destroyed' });
+  destroys.get(r1)(); // r1's destroy finishes first,
+  await new Promise((r) => setImmediate(r));
+  destroys.get(r2)(); // the late one's last
+  t.not(await within(closing), HANG, 'close() settles');
+  t.is(pool.size, 0);
+});
+
 test('validateTimeout must be a number of ms >= 1 or Infinity', (t) => {
   const base = { create: () => ({}), destroy: () => {} };
   for (const bad of [0, -1, NaN, '100', null, 2 ** 31]) {

@@ -1,8 +1,10 @@
-// Real PostgreSQL and Redis servers for the tests that need them.
+// Real PostgreSQL, Redis and MongoDB-protocol (FerretDB) servers for the tests that need them.
 //
 // Where a server comes from, in order:
-//   1. the environment: BERTH_TEST_PG=postgres://user@host:port/db, BERTH_TEST_REDIS=redis://host:port
-//      (.ci/run starts both with scripts/test-servers.sh and exports these);
+//   1. the environment: BERTH_TEST_PG=postgres://user@host:port/db (and BERTH_TEST_PG_CA, the
+//      CA file of its TLS certificate, for the TLS tests), BERTH_TEST_REDIS=redis://host:port,
+//      BERTH_TEST_MONGO=mongodb://host:port/ (.ci/run starts them all with
+//      scripts/test-servers.sh and exports these);
 //   2. else, when the binaries are on this machine, scripts/test-servers.sh starts one for the
 //      test file (127.0.0.1, a free port, files in a temporary directory) before its tests and
 //      stops it after them;
@@ -12,9 +14,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/test-servers.sh', import.meta.url));
+// What a test file can ask for: the variable that gives it, and the server kind of
+// scripts/test-servers.sh that provides it. `pgCa` (the CA file of the cluster's TLS
+// certificate) comes with `pg`: a PostgreSQL from BERTH_TEST_PG without BERTH_TEST_PG_CA (a
+// server of your own) does not serve the TLS tests, so those start one of their own.
 const KINDS = {
-  pg: { env: 'BERTH_TEST_PG', name: 'PostgreSQL' },
-  redis: { env: 'BERTH_TEST_REDIS', name: 'Redis' },
+  pg: { env: 'BERTH_TEST_PG', name: 'PostgreSQL', server: 'pg' },
+  pgCa: { env: 'BERTH_TEST_PG_CA', name: 'PostgreSQL over TLS', server: 'pg' },
+  redis: { env: 'BERTH_TEST_REDIS', name: 'Redis', server: 'redis' },
+  mongo: { env: 'BERTH_TEST_MONGO', name: 'MongoDB (FerretDB)', server: 'mongo' },
 };
 
 const inCI = () => Boolean(process.env.CI) && !['false', '0'].includes(process.env.CI.toLowerCase());
@@ -26,7 +34,8 @@ function unavailableReason(kind) {
   return r.status === 0 ? null : (r.stdout.trim() || r.stderr.trim() || `exit code ${r.status}`);
 }
 
-function runScript(args) {
+/** Runs scripts/test-servers.sh with `args`; resolves with its stdout, rejects with its stderr. */
+export function runScript(args) {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -41,27 +50,36 @@ function runScript(args) {
   });
 }
 
+/** The `export NAME=value` lines of scripts/test-servers.sh start, as an object. */
+export function parseExports(out) {
+  return Object.fromEntries([...out.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]));
+}
+
 /**
- * Declares that this test file needs the servers `kinds` (some of 'pg', 'redis'). Call it at the
- * top of the file, before declaring tests; it decides now whether the tests can run.
+ * Declares that this test file needs the servers `kinds` (some of 'pg', 'pgCa', 'redis',
+ * 'mongo'). Call it at the top of the file, before declaring tests; it decides now whether the
+ * tests can run.
  *
  * Returns { test, urls }: `test` is ava's test to declare the file's tests with (test.skip when
- * the servers cannot be had outside CI), and `urls` ({ pg, redis }) is filled in by the time
- * the tests run.
+ * the servers cannot be had outside CI), and `urls` ({ pg, pgCa, redis, mongo }) is filled in
+ * by the time the tests run.
  */
 export function useServers(test, kinds) {
   const urls = {};
-  const toStart = [];
+  const toStart = []; // server kinds of scripts/test-servers.sh
   const missing = [];
-  for (const kind of kinds) {
-    const { env, name } = KINDS[kind];
-    if (process.env[env]) {
-      urls[kind] = process.env[env];
+  for (const server of new Set(kinds.map((kind) => KINDS[kind].server))) {
+    const wanted = kinds.filter((kind) => KINDS[kind].server === server);
+    // From the environment only if it gives all that is wanted of this server: the URL and
+    // the CA of one cluster, never of two.
+    if (wanted.every((kind) => process.env[KINDS[kind].env])) {
+      for (const kind of wanted) urls[kind] = process.env[KINDS[kind].env];
       continue;
     }
-    const reason = unavailableReason(kind);
-    if (reason) missing.push(`${name}: ${env} is not set, and ${reason}`);
-    else toStart.push(kind);
+    const reason = unavailableReason(server);
+    const unset = wanted.filter((kind) => !process.env[KINDS[kind].env]).map((kind) => KINDS[kind].env).join(', ');
+    if (reason) missing.push(`${wanted.map((kind) => KINDS[kind].name).join(', ')}: ${unset} not set, and ${reason}`);
+    else toStart.push(server);
   }
 
   if (missing.length) {
@@ -81,11 +99,9 @@ export function useServers(test, kinds) {
     test.before(async () => {
       // --owner: should this process die without the after hook, the servers stop anyway.
       const out = await runScript(['start', ...toStart, '--owner', String(process.pid)]);
-      const vars = Object.fromEntries(
-        [...out.matchAll(/^export (\w+)=(\S+)$/gm)].map((m) => [m[1], m[2]]),
-      );
+      const vars = parseExports(out);
       dir = vars.BERTH_TEST_SERVERS_DIR ?? null;
-      for (const kind of toStart) {
+      for (const kind of kinds.filter((k) => toStart.includes(KINDS[k].server))) {
         urls[kind] = vars[KINDS[kind].env];
         if (!urls[kind]) throw new Error(`scripts/test-servers.sh start printed no ${KINDS[kind].env}:\n${out}`);
       }

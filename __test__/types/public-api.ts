@@ -10,12 +10,14 @@
 
 import { EventEmitter, once } from 'node:events';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import {
   BerthError,
   completions,
   DEFAULTS,
   HttpAgent,
+  HttpsAgent,
   Lease,
   Pool,
   pooled,
@@ -50,6 +52,8 @@ import type {
   ForwardOptions,
   ForwardResult,
   HttpAgentOptions,
+  HttpAgentOwnPoolOptions,
+  HttpsAgentOptions,
   HttpAgentRequestOptions,
   HttpAgentSystemError,
   ListenOptions,
@@ -219,10 +223,18 @@ async function poolApi(): Promise<void> {
     timeout: 5_000,
   };
   exact<HttpAgent>()(pool.httpAgent(agentOptions));
-  // @ts-expect-error the agent always keeps connections alive
-  pool.httpAgent({ keepAlive: false });
-  // @ts-expect-error http.Agent's maxSockets is the pool's maxPerDestination
-  pool.httpAgent({ maxSockets: 10 });
+  // http.Agent's own options (limits: checked against the shared pool at run time).
+  pool.httpAgent({ keepAlive: false, keepAliveMsecs: 1_000, maxSockets: 10, maxFreeSockets: 4, maxTotalSockets: Infinity, scheduling: 'fifo' });
+  // @ts-expect-error scheduling is 'lifo' or 'fifo'
+  pool.httpAgent({ scheduling: 'filo' });
+  // httpsAgent: the HTTP agent's options and TLS options.
+  const httpsOptions: HttpsAgentOptions = { ca: 'PEM', servername: 'api.example', rejectUnauthorized: true, keepAlive: true, retry: true };
+  const httpsAgent = pool.httpsAgent(httpsOptions);
+  exact<HttpsAgent>()(httpsAgent);
+  const asHttps: https.Agent = httpsAgent;
+  void asHttps;
+  // @ts-expect-error not a TLS option of the agent
+  pool.httpsAgent({ host: 'x' });
 
   // forward
   const forwardOptions: ForwardOptions = {
@@ -384,6 +396,16 @@ function httpAgent(pool: Pool): void {
   const shared = new HttpAgent(pool, { retry: false });
   const own = new HttpAgent({ maxPerDestination: 16 }, { timeout: 1_000 });
   new HttpAgent();
+  // One object: http.Agent's options, berth's and the pool's.
+  const merged: HttpAgentOwnPoolOptions = { maxSockets: 4, keepAlive: true, retry: false, connectTimeout: 1_000 };
+  exact<HttpAgent>()(new HttpAgent(merged));
+  const ownHttps = new HttpsAgent({ ca: 'PEM', maxSockets: 2, idleTimeout: 5_000 });
+  exact<Pool>()(ownHttps.pool);
+  exact<boolean>()(shared.keepAlive);
+  exact<number>()(shared.keepAliveMsecs);
+  exact<boolean>()(shared.keepSocketAlive(new net.Socket()));
+  const views: NodeJS.ReadOnlyDict<net.Socket[]> = shared.freeSockets;
+  void views;
   exact<Pool>()(shared.pool);
   exact<boolean>()(own.destroyed);
   const agent: http.Agent = shared;

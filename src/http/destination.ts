@@ -16,11 +16,19 @@ export interface RequestTarget {
  * handing the pool the same string every time lets it compare by identity.
  */
 export class DestinationCache {
+  /** The protocol requests must have (`'http:'`, or `'https:'` for the HTTPS agent). */
+  readonly #expected: string;
+  readonly #defaultPort: number;
   #host: unknown = undefined;
   #port: unknown = undefined;
   #socketPath: unknown = undefined;
   #protocol: unknown = undefined;
   #dest = '';
+
+  constructor(protocol = 'http:', defaultPort = 80) {
+    this.#expected = protocol;
+    this.#defaultPort = defaultPort;
+  }
 
   of(options: RequestTarget): string {
     const { host, port, socketPath, protocol, localAddress } = options;
@@ -36,7 +44,7 @@ export class DestinationCache {
     ) {
       return this.#dest;
     }
-    const dest = destinationOf(options);
+    const dest = destinationOf(options, this.#expected, this.#defaultPort);
     this.#host = host;
     this.#port = port;
     this.#socketPath = socketPath;
@@ -46,12 +54,13 @@ export class DestinationCache {
   }
 }
 
-export function destinationOf(options: RequestTarget): string {
-  if (options.protocol !== undefined && options.protocol !== null && options.protocol !== 'http:') {
-    throw new TypeError(`berth's HttpAgent speaks plain HTTP only (http:), got protocol ${JSON.stringify(options.protocol)}`);
+export function destinationOf(options: RequestTarget, expected = 'http:', defaultPort = 80): string {
+  const agent = expected === 'https:' ? 'HttpsAgent' : 'HttpAgent';
+  if (options.protocol !== undefined && options.protocol !== null && options.protocol !== expected) {
+    throw new TypeError(`berth's ${agent} speaks ${expected === 'https:' ? 'HTTPS' : 'plain HTTP'} only (${expected}), got protocol ${JSON.stringify(options.protocol)}`);
   }
   if (options.localAddress !== undefined) {
-    throw new TypeError("berth's HttpAgent does not support localAddress: the pool dials its connections");
+    throw new TypeError(`berth's ${agent} does not support localAddress: the pool dials its connections`);
   }
   const socketPath = options.socketPath;
   if (socketPath !== undefined && socketPath !== null) {
@@ -61,7 +70,7 @@ export function destinationOf(options: RequestTarget): string {
     return `unix:${path.resolve(socketPath)}`;
   }
   const host = options.host || 'localhost';
-  const port = options.port || 80;
+  const port = options.port || defaultPort;
   if (host.includes(':') && !host.startsWith('[')) return `[${host}]:${port}`;
   return `${host}:${port}`;
 }

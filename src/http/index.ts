@@ -1,4 +1,6 @@
-/** The HTTP agent: `HttpAgent` and `pool.httpAgent()`. */
+/** The HTTP and HTTPS agents: `HttpAgent`, `HttpsAgent`, `pool.httpAgent()`, `pool.httpsAgent()`. */
 import './pool-http-agent';
 export { HttpAgent } from './agent';
-export type { HttpAgentOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './agent';
+export type { HttpAgentOptions, HttpAgentOwnPoolOptions, HttpAgentRequestOptions, HttpAgentSystemError } from './agent';
+export { HttpsAgent } from './https-agent';
+export type { HttpsAgentOptions, HttpsAgentOwnPoolOptions, HttpsAgentTlsOptions } from './https-agent';

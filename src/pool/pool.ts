@@ -351,7 +351,9 @@ export class Pool implements AsyncDisposable {
       clearTimeout(timer);
     }
     this.#leased--;
-    if (passed && conn.state === ConnState.Leased && conn.stillUsable()) return true;
+    // A check that pinged read its answer: the socket is readied as on a release (listeners
+    // it added removed, paused with no reader), and refused if it left anything unread.
+    if (passed && conn.state === ConnState.Leased && conn.readyForReuse()) return true;
     this.#connectStats.checksFailed++;
     if (conn.state === ConnState.Leased) {
       this.#engine.discard(conn.id, EVICT_UNHEALTHY);

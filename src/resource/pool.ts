@@ -692,8 +692,11 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
         (resource) => {
           if (settled) {
             // Too late (timed out or the pool closed): nobody will use it (nothing to destroy
-            // when it gave no resource).
-            if (resource !== undefined && resource !== null) void this.#destroyResource(resource);
+            // when it gave no resource). A close() may be waiting for this destroy (it counts
+            // in #destroying): check again once it is done.
+            if (resource !== undefined && resource !== null) {
+              void this.#destroyResource(resource).then(() => this.#checkClosed());
+            }
             return;
           }
           finish();
