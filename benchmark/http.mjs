@@ -17,8 +17,12 @@
 //       waits a second longer than it says), pauses of 150-250 ms (same seeded sequence for all);
 //   (b) a server that forgets connections idle > 100 ms and resets them (RST) when the next
 //       request arrives on one, pauses of 150 ms.
+//
+// benchmark/https.mjs runs the same cases over TLS with the pieces exported here (the server
+// takes a `tls` config, the cases take the clients to compare).
 
 import http from 'node:http';
+import https from 'node:https';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -29,25 +33,38 @@ import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
 export const name = 'http';
 
 const SELF = fileURLToPath(import.meta.url);
-const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
-const WARMUP_SECONDS = 1;
-const MAX_CONNECTIONS = 64;
-const CONCURRENCY = [1, 64];
-const STALE_REQUESTS = 40;
+export const SECONDS = Number(process.env.HTTP_BENCH_SECONDS ?? 3);
+export const WARMUP_SECONDS = 1;
+export const MAX_CONNECTIONS = 64;
+export const CONCURRENCY = [1, 64];
+export const STALE_REQUESTS = 40;
 const TARGET_RATIO = 0.95; // issue target: berth's agent >= 0.95x http.Agent req/s at 64 concurrent
 
 // ---------------------------------------------------------------- the upstream (child process)
 
-function serverMain({ keepAliveTimeout, noHint, forgetAfter, exactIdleClose = false }) {
+// `tls` ({ key, cert } PEMs): an https server (benchmark/https.mjs), which also counts full and
+// resumed handshakes; an idle connection is then closed with close_notify + FIN, and a forgotten
+// one reset on its TCP socket. `maxRequestsPerSocket`: close each connection after that many
+// requests (Node's option: `Connection: close` on the last one).
+function serverMain({ keepAliveTimeout, noHint, forgetAfter, exactIdleClose = false, tls = null, maxRequestsPerSocket = 0 }) {
   let accepted = 0;
   let requests = 0;
   let forgotten = 0;
+  let fullHandshakes = 0;
+  let resumedHandshakes = 0;
   const body = Buffer.from('ok');
-  const server = http.createServer((req, res) => {
+  // A TLS socket has no TCP handle of its own: reset the TCP socket it wraps (`_parent`).
+  const reset = (socket) => (tls ? socket._parent.resetAndDestroy() : socket.resetAndDestroy());
+  const closeIdle = (socket) => {
+    if (!tls) return socket.destroy();
+    socket.end();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  };
+  const handler = (req, res) => {
     const socket = req.socket;
     if (forgetAfter > 0 && socket.lastResponseAt !== undefined && performance.now() - socket.lastResponseAt > forgetAfter) {
       forgotten++;
-      socket.resetAndDestroy();
+      reset(socket);
       return;
     }
     requests++;
@@ -56,7 +73,7 @@ function serverMain({ keepAliveTimeout, noHint, forgetAfter, exactIdleClose = fa
       socket.lastResponseAt = performance.now();
       // Node 20 adds a second to keepAliveTimeout internally; close idle connections at exactly
       // keepAliveTimeout, as a server that keeps to its timeout does.
-      if (exactIdleClose && !socket.destroyed) socket.idleTimer = setTimeout(() => socket.destroy(), keepAliveTimeout);
+      if (exactIdleClose && !socket.destroyed) socket.idleTimer = setTimeout(() => closeIdle(socket), keepAliveTimeout);
     });
     req.resume();
     req.on('end', () => {
@@ -64,21 +81,32 @@ function serverMain({ keepAliveTimeout, noHint, forgetAfter, exactIdleClose = fa
       res.setHeader('Content-Length', body.length);
       res.end(body);
     });
-  });
+  };
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
   server.keepAliveTimeout = keepAliveTimeout;
+  if (maxRequestsPerSocket > 0) server.maxRequestsPerSocket = maxRequestsPerSocket;
   server.on('connection', (s) => {
     accepted++;
     s.on('error', () => {});
     s.on('close', () => clearTimeout(s.idleTimer));
   });
+  server.on('secureConnection', (s) => {
+    if (s.isSessionReused()) resumedHandshakes++;
+    else fullHandshakes++;
+    s.on('error', () => {});
+    s.on('close', () => clearTimeout(s.idleTimer));
+  });
   process.on('message', (msg) => {
-    if (msg === 'stats') process.send({ type: 'stats', accepted, requests, forgotten });
+    if (msg !== 'stats') return;
+    const tlsStats = tls ? { fullHandshakes, resumedHandshakes } : {};
+    process.send({ type: 'stats', accepted, requests, forgotten, ...tlsStats });
   });
   process.on('disconnect', () => process.exit(0));
   server.listen(0, '127.0.0.1', () => process.send({ type: 'listening', port: server.address().port }));
 }
 
-async function startServer(config) {
+/** Forks this file as the server (serverMain(config)): { port, stats(), close() }. */
+export async function startServer(config) {
   const child = fork(SELF, ['--server', JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -102,13 +130,16 @@ async function startServer(config) {
 
 // ---------------------------------------------------------------- the clients
 
-/** A client: { name, get(): Promise<boolean> (true: 200 "ok"), close() }. */
-function httpClient(label, agent, port, onClose) {
+/**
+ * A client: { name, get(): Promise<boolean> (true: 200 "ok"), close() }, making its requests
+ * with `get` (http.get, or https.get for an https.Agent).
+ */
+export function agentClient(label, agent, port, onClose, get = http.get) {
   const options = { host: '127.0.0.1', port, path: '/', agent };
   return {
     name: label,
     get: () => new Promise((resolve) => {
-      const req = http.get(options, (res) => {
+      const req = get(options, (res) => {
         let length = 0;
         res.on('data', (chunk) => { length += chunk.length; });
         res.on('end', () => resolve(res.statusCode === 200 && length === 2));
@@ -120,40 +151,48 @@ function httpClient(label, agent, port, onClose) {
   };
 }
 
-function clientNames(berth) {
-  return [...(berth ? ['berth'] : []), 'http.Agent', 'agentkeepalive', 'undici.Pool'];
+/** undici's Pool as a client (see agentClient). */
+export function undiciClient(label, origin, options) {
+  const pool = new undici.Pool(origin, options);
+  return {
+    name: label,
+    get: async () => {
+      try {
+        const { statusCode, body } = await pool.request({ path: '/', method: 'GET' });
+        const text = await body.text();
+        return statusCode === 200 && text === 'ok';
+      } catch {
+        return false;
+      }
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** The contenders: { names: [...], make(label, port) -> client }. */
+function httpClients(berth) {
+  return {
+    names: [...(berth ? ['berth'] : []), 'http.Agent', 'agentkeepalive', 'undici.Pool'],
+    make: (label, port) => makeClient(label, berth, port),
+  };
 }
 
 function makeClient(label, berth, port) {
   switch (label) {
     case 'berth': {
       const pool = new berth.Pool({ maxPerDestination: MAX_CONNECTIONS, maxIdlePerDestination: MAX_CONNECTIONS });
-      return httpClient(label, pool.httpAgent(), port, () => pool.close());
+      return agentClient(label, pool.httpAgent(), port, () => pool.close());
     }
     case 'http.Agent': {
       const agent = new http.Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS });
-      return httpClient(label, agent, port, () => agent.destroy());
+      return agentClient(label, agent, port, () => agent.destroy());
     }
     case 'agentkeepalive': {
       const agent = new AgentKeepAlive({ maxSockets: MAX_CONNECTIONS, freeSocketTimeout: 60_000 });
-      return httpClient(label, agent, port, () => agent.destroy());
+      return agentClient(label, agent, port, () => agent.destroy());
     }
-    case 'undici.Pool': {
-      const pool = new undici.Pool(`http://127.0.0.1:${port}`, { connections: MAX_CONNECTIONS, keepAliveTimeout: 60_000 });
-      return {
-        name: label,
-        get: async () => {
-          try {
-            const { statusCode, body } = await pool.request({ path: '/', method: 'GET' });
-            const text = await body.text();
-            return statusCode === 200 && text === 'ok';
-          } catch {
-            return false;
-          }
-        },
-        close: () => pool.close(),
-      };
-    }
+    case 'undici.Pool':
+      return undiciClient(label, `http://127.0.0.1:${port}`, { connections: MAX_CONNECTIONS, keepAliveTimeout: 60_000 });
     default:
       throw new Error(`unknown client ${label}`);
   }
@@ -162,7 +201,7 @@ function makeClient(label, berth, port) {
 // ---------------------------------------------------------------- throughput
 
 /** `concurrency` loops of requests for `seconds`: { requests, failures, reqPerSec, p50Ms, p99Ms }. */
-async function load(client, concurrency, seconds) {
+export async function load(client, concurrency, seconds) {
   const latencies = [];
   let failures = 0;
   const start = performance.now();
@@ -188,20 +227,25 @@ async function load(client, concurrency, seconds) {
   };
 }
 
-function median(xs) {
+export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function throughputCase(berth, concurrency, rounds) {
+/**
+ * Throughput of each of `contenders` ({ names, make(label, port) }) at `concurrency`, each
+ * against its own server started with `serverConfig` (plus `{ keepAliveTimeout: 60 s }`);
+ * `extra(serverStats)` adds fields to a client's result.
+ */
+export async function throughputCase(contenders, concurrency, rounds, { serverConfig = {}, extra = () => ({}) } = {}) {
   // One server per client, so that the connections each server accepted are that client's.
   const servers = [];
   const clients = [];
-  for (const label of clientNames(berth)) {
-    const server = await startServer({ keepAliveTimeout: 60_000, noHint: false, forgetAfter: 0 });
+  for (const label of contenders.names) {
+    const server = await startServer({ keepAliveTimeout: 60_000, noHint: false, forgetAfter: 0, ...serverConfig });
     servers.push(server);
-    clients.push(makeClient(label, berth, server.port));
+    clients.push(contenders.make(label, server.port));
   }
   try {
     for (const client of clients) await load(client, concurrency, WARMUP_SECONDS);
@@ -230,6 +274,7 @@ async function throughputCase(berth, concurrency, rounds) {
         failures: rs.reduce((n, r) => n + r.failures, 0),
         requests: rs.reduce((n, r) => n + r.requests, 0),
         connectionsAccepted: s.accepted,
+        ...extra(s),
         rounds: rs,
       });
     }
@@ -243,7 +288,7 @@ async function throughputCase(berth, concurrency, rounds) {
 // ---------------------------------------------------------------- stale keep-alive runs
 
 /** Same pauses for every client: a small seeded generator (mulberry32). */
-function pauses(seed, lo, hi) {
+export function pauses(seed, lo, hi) {
   let a = seed >>> 0;
   return Array.from({ length: STALE_REQUESTS }, () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -255,9 +300,9 @@ function pauses(seed, lo, hi) {
   });
 }
 
-async function staleRun(berth, label, serverConfig, delays) {
+async function staleRun(contenders, label, serverConfig, delays, extra) {
   const server = await startServer(serverConfig);
-  const client = makeClient(label, berth, server.port);
+  const client = contenders.make(label, server.port);
   let failures = 0;
   try {
     for (let i = 0; i < STALE_REQUESTS; i++) {
@@ -265,38 +310,45 @@ async function staleRun(berth, label, serverConfig, delays) {
       if (!(await client.get())) failures++;
     }
     const s = await server.stats();
-    return { name: label, requests: STALE_REQUESTS, failures, connectionsAccepted: s.accepted, serverResets: s.forgotten };
+    return { name: label, requests: STALE_REQUESTS, failures, connectionsAccepted: s.accepted, serverResets: s.forgotten, ...extra(s) };
   } finally {
     await client.close();
     await server.close();
   }
 }
 
-async function staleCase(berth, serverConfig, delays) {
+/** The stale run of each of `contenders` ({ names, make }), at the same time, each against its own server. */
+export async function staleCase(contenders, serverConfig, delays, { extra = () => ({}) } = {}) {
   // Clients run at the same time, each against its own server: the runs only count failures.
-  return Promise.all(clientNames(berth).map((label) => staleRun(berth, label, serverConfig, delays)));
+  return Promise.all(contenders.names.map((label) => staleRun(contenders, label, serverConfig, delays, extra)));
+}
+
+/** The two stale cases (a) and (b) of the header, `serverConfig` added to each server's. */
+export async function staleCases(contenders, { serverConfig = {}, extra } = {}) {
+  return {
+    a: {
+      title: 'keepAliveTimeout 200 ms (no Keep-Alive hint), 40 GETs with 150-250 ms pauses',
+      results: await staleCase(contenders, { keepAliveTimeout: 200, noHint: true, forgetAfter: 0, exactIdleClose: true, ...serverConfig }, pauses(42, 150, 250), { extra }),
+    },
+    b: {
+      title: 'server forgets connections idle > 100 ms and resets them on the next request, 40 GETs with 150 ms pauses',
+      results: await staleCase(contenders, { keepAliveTimeout: 60_000, noHint: false, forgetAfter: 100, ...serverConfig }, pauses(7, 150, 150), { extra }),
+    },
+  };
 }
 
 // ---------------------------------------------------------------- suite
 
 export async function run({ berth }) {
+  const contenders = httpClients(berth);
   const cases = [];
   for (const concurrency of CONCURRENCY) {
     console.log(`http: ${concurrency} concurrent request(s), ${SECONDS} s per client and round, ${ROUNDS} rounds`);
-    const results = await throughputCase(berth, concurrency, ROUNDS);
+    const results = await throughputCase(contenders, concurrency, ROUNDS);
     cases.push(summarize(concurrency, results));
   }
   console.log('http: stale keep-alive runs (a) and (b)');
-  const stale = {
-    a: {
-      title: 'keepAliveTimeout 200 ms (no Keep-Alive hint), 40 GETs with 150-250 ms pauses',
-      results: await staleCase(berth, { keepAliveTimeout: 200, noHint: true, forgetAfter: 0, exactIdleClose: true }, pauses(42, 150, 250)),
-    },
-    b: {
-      title: 'server forgets connections idle > 100 ms and resets them on the next request, 40 GETs with 150 ms pauses',
-      results: await staleCase(berth, { keepAliveTimeout: 60_000, noHint: false, forgetAfter: 100 }, pauses(7, 150, 150)),
-    },
-  };
+  const stale = await staleCases(contenders);
   return {
     suite: name,
     unit: 'HTTP GET requests per second (and latency, failures)',

@@ -150,6 +150,51 @@ const GENERATORS = {
     ].join('\n');
   },
 
+  https() {
+    const j = results('https');
+    const names = ['berth', 'https.Agent', 'agentkeepalive', 'undici.Pool'];
+    // berth's column is empty ('–') in a run without it (--peers-only, or no Pool#httpsAgent).
+    const of = (list, n) => list.find((r) => r.name === n);
+    const rows = j.cases.map((c) => {
+      const cells = names.map((n) => {
+        const r = of(c.results, n);
+        if (!r) return '–';
+        return n === 'berth' ? `${int(r.reqPerSec)} req/s (p99 ${r.p99Ms} ms)` : `${int(r.reqPerSec)} (${r.p99Ms} ms)`;
+      });
+      const ratio = c.ratioToHttpsAgent === null ? `– (target ${x(c.target)})` : `${x(c.ratioToHttpsAgent)} (target ${x(c.target)}: ${met(c.meetsTarget)})`;
+      return [c.title, ...cells, ratio];
+    });
+    for (const [id, s] of Object.entries(j.stale)) {
+      rows.push([`stale (${id}): failed of ${s.results[0].requests}`, ...names.map((n) => {
+        const r = of(s.results, n);
+        if (!r) return '–';
+        return n === 'berth' ? `**${r.failures}**` : String(r.failures);
+      }), '']);
+    }
+    for (const h of j.handshakes) {
+      rows.push([`full (resumed) handshakes: ${h.title}`, ...names.map((n) => {
+        const r = of(h.results, n);
+        if (!r) return '–';
+        return n === 'berth' ? `**${r.fullHandshakes}** (${r.resumedHandshakes})` : `${r.fullHandshakes} (${r.resumedHandshakes})`;
+      }), '']);
+    }
+    const skipped = j.berthSkipped ?? (j.libraries.berth ? null : 'berth not measured');
+    return [
+      table(
+        ['case', 'berth HTTPS agent', '`https.Agent({ keepAlive: true })`', `agentkeepalive ${j.libraries.agentkeepalive} \`HttpsAgent\``, `undici ${j.libraries.undici} \`Pool\``, 'berth / https.Agent'],
+        ['---', '---:', '---:', '---:', '---:', '---:'],
+        rows,
+      ),
+      '',
+      `Stale (a): ${j.stale.a.title}. Stale (b): ${j.stale.b.title}.`,
+      ...(skipped ? ['', `Berth's column is empty in this run: ${skipped}.`] : []),
+      '',
+      `${machine(j)} OpenSSL ${j.libraries.openssl}.`,
+      '',
+      targets(j.targets),
+    ].join('\n');
+  },
+
   acquire() {
     const j = results('acquire');
     const rows = j.cases.map((c) => [
@@ -215,7 +260,9 @@ const GENERATORS = {
 /** The suite's targets as a list: what, value, target, met. */
 function targets(list) {
   return list
-    .map((t) => `- ${t.what}: ${t.value} (target ${t.cmp} ${t.target}: ${met(t.met)})`)
+    .map((t) => (t.value === null
+      ? `- ${t.what}: not measured (target ${t.cmp} ${t.target})`
+      : `- ${t.what}: ${t.value} (target ${t.cmp} ${t.target}: ${met(t.met)})`))
     .join('\n');
 }
 
