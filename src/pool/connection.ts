@@ -52,21 +52,6 @@ function onNewListener(this: PooledSocket): void {
 }
 
 /**
- * Marks the lease as having written, so that release peeks for a reply left unread. An own
- * property on each pooled socket: `pipe()` and every other writer call `socket.write`, and
- * the flag costs nothing on leases that do not write (reading `bytesWritten` on every release
- * cost a tenth of a reuse cycle).
- */
-function pooledWrite(this: PooledSocket, ...args: unknown[]): boolean {
-  const conn = this[kConnection];
-  if (conn !== undefined) conn.wrote = true;
-  // Looked up at each call rather than captured at load, so that a later patch of
-  // net.Socket.prototype (instrumentation does this) still applies to pooled sockets; through
-  // the socket's own prototype, which for a TLS socket is tls.TLSSocket's.
-  return (Object.getPrototypeOf(this).write as (...a: unknown[]) => boolean).apply(this, args);
-}
-
-/**
  * The socket methods after which the next lease could find the socket different: ended,
  * paused or flowing, decoding, corked, with a timeout. Each is shadowed on pooled sockets by a
  * wrapper that notes the call, so that release can skip the full check (a dozen stream
@@ -78,7 +63,9 @@ const stateChangerWrappers = STATE_CHANGERS.map((name) => {
   function noted(this: PooledSocket, ...args: unknown[]): unknown {
     const conn = this[kConnection];
     if (conn !== undefined) conn.touched = true;
-    // Looked up at each call, as in pooledWrite.
+    // Looked up at each call rather than captured at load, so that a later patch of
+    // net.Socket.prototype (instrumentation does this) still applies to pooled sockets; through
+    // the socket's own prototype, which for a TLS socket is tls.TLSSocket's.
     return ((Object.getPrototypeOf(this) as net.Socket)[name] as (...a: unknown[]) => unknown).apply(this, args);
   }
   return [name, noted] as const;
@@ -121,8 +108,6 @@ export class Connection {
   uses = 0;
   /** The socket is ref'd (keeps the event loop alive): true while leased, and briefly after. */
   refed = true;
-  /** The current lease wrote to the socket (reset when a lease begins). */
-  wrote = false;
   /**
    * The current lease called a method that changes the socket's state, or the peer ended or
    * broke it (reset when a lease begins).
@@ -166,7 +151,6 @@ export class Connection {
       socket.on('close', onLayerClose);
     }
     socket.on('newListener', onNewListener);
-    socket.write = pooledWrite as net.Socket['write'];
     for (const [name, wrapper] of stateChangerWrappers) (socket as unknown as Record<string, unknown>)[name] = wrapper;
     this.socket = socket;
     this.#baseline = new Map(socket.eventNames().map((name) => [name, socket.listeners(name)]));

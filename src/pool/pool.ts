@@ -47,7 +47,6 @@ import {
   createEngine,
   type Engine,
   release,
-  releaseChecked,
   type EngineEvent,
 } from '../shared/native/pool-engine';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
@@ -632,7 +631,6 @@ export class Pool implements AsyncDisposable {
   #lend(conn: Connection): Lease {
     if (conn.idleWatched) conn.unwatchIdle();
     conn.state = ConnState.Leased;
-    conn.wrote = false;
     conn.touched = false;
     if (!conn.refed) {
       conn.ref();
@@ -679,7 +677,6 @@ export class Pool implements AsyncDisposable {
   #place(conn: Connection, placement: number): void {
     if (placement === PLACED_IDLE) {
       conn.state = ConnState.Idle;
-      if (conn.layered) conn.watchIdle();
       this.#queueUnref(conn);
     } else if (placement === PLACED_CLOSE) {
       conn.destroy();
@@ -723,7 +720,9 @@ export class Pool implements AsyncDisposable {
   /**
    * Unref'ing on every release and ref'ing on every acquire would cost two calls into libuv
    * per reuse; instead idle sockets are unref'd in one batch once the current tick is done,
-   * and a socket reused before then never changes state.
+   * and a socket reused before then never changes state. Idle layered (TLS) sockets start
+   * reading in the same batch (see Connection.watchIdle): bytes cannot be read before the
+   * loop turns anyway.
    */
   #queueUnref(conn: Connection): void {
     if (!conn.refed || conn.unrefQueued) return;
@@ -736,10 +735,13 @@ export class Pool implements AsyncDisposable {
     this.#unrefQueue = [];
     for (const conn of queue) {
       conn.unrefQueued = false;
-      if (conn.state === ConnState.Idle && conn.refed) {
+      if (conn.state !== ConnState.Idle) continue;
+      if (conn.refed) {
         conn.unref();
         conn.refed = false;
       }
+      // Batched too: a layered connection reused within the tick never starts reading.
+      if (conn.layered && !conn.idleWatched) conn.watchIdle();
     }
   };
 
@@ -775,10 +777,9 @@ export class Pool implements AsyncDisposable {
       return;
     }
     if (conn.readyForReuse()) {
-      // A lease that wrote may have left part of a reply in the kernel: peek before pooling.
-      // One that wrote nothing cannot have, and skips the syscall.
-      const key = this.#keyBase + conn.id;
-      this.#place(conn, conn.wrote ? releaseChecked(key) : release(key));
+      // A reply the lease left unread in the kernel is found by the engine's watch before the
+      // connection is handed out again (to a waiter or from the idle list): no peek here.
+      this.#place(conn, release(this.#keyBase + conn.id));
     } else {
       this.#engine.discard(conn.id, EVICT_UNHEALTHY);
       conn.destroy();

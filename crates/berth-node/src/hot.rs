@@ -1,4 +1,4 @@
-//! The reuse path (`acquire`, `acquireWith`, `release`, `releaseChecked`) as raw Node-API
+//! The reuse path (`acquire`, `acquireWith`, `release`) as raw Node-API
 //! functions that take their arguments and leave their result in a small block of memory
 //! shared with JS.
 //!
@@ -22,28 +22,23 @@ use std::time::Duration;
 
 /// `release()` with slot 0 = `engine * 2^32 + conn`: slot 0 becomes the waiter (>= 0) the
 /// connection was handed to, -1 when it went idle, -2 when the caller must close it.
+///
+/// No peek here: the engine's watch marks a connection that anything reached (a reply the
+/// lease left unread included) suspect, and a suspect connection is peeked before its next
+/// hand-out, to a waiter or from the idle list; a peek at every release cost a system call
+/// per request for nothing more.
 unsafe fn release_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
-    release_with(false);
+    release_unchecked();
     ptr::null_mut()
 }
 raw_fn!(release => release_body);
 
-/// `releaseChecked()`: as `release`, after a peek for bytes the lease left unread.
-unsafe fn release_checked_body(
-    _env: sys::napi_env,
-    _info: sys::napi_callback_info,
-) -> sys::napi_value {
-    release_with(true);
-    ptr::null_mut()
-}
-raw_fn!(release_checked => release_checked_body);
-
-fn release_with(check: bool) {
+fn release_unchecked() {
     let Some(block) = block() else { return };
     // SAFETY: `block` is this thread's and no JS runs during the call.
     let key = unsafe { get(block, 0) };
     let placed = split_key(key)
-        .and_then(|(pool, conn)| SOCKET_POOLS.with(pool, |p| p.release(conn, check)))
+        .and_then(|(pool, conn)| SOCKET_POOLS.with(pool, |p| p.release(conn, false)))
         .unwrap_or(Placement::Close);
     // SAFETY: as above.
     unsafe { set_result(block, placement(placed)) };
@@ -127,7 +122,6 @@ pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()
             ("acquire", Some(acquire)),
             ("acquireWith", Some(acquire_with)),
             ("release", Some(release)),
-            ("releaseChecked", Some(release_checked)),
             ("__panicRawForTest", Some(crate::failpoint::panic_raw)),
         ],
     )

@@ -17,7 +17,6 @@ interface HotPath {
   acquire(): void;
   acquireWith(): void;
   release(): void;
-  releaseChecked(): void;
   resAcquire(): void;
   resRelease(): void;
   resGauges(): void;

@@ -1,6 +1,6 @@
 /**
  * The socket pool's engine (`Engine`, crates/berth-node/src/engine.rs) and its hot path
- * (hot.rs): `acquire`, `acquireWith`, `release`, `releaseChecked` over the shared block `io`.
+ * (hot.rs): `acquire`, `acquireWith`, `release` over the shared block `io`.
  * Results are ids or the codes of ./contract.
  */
 import type { Engine as EngineClass, EngineConfig, EngineEvent } from '../../../native/index';
@@ -29,7 +29,6 @@ export function createEngine(config: EngineConfig, onEvent: (event: EngineEvent)
 const nativeAcquire = binding.acquire;
 const nativeAcquireWith = binding.acquireWith;
 const nativeRelease = binding.release;
-const nativeReleaseChecked = binding.releaseChecked;
 
 /**
  * Acquires from engine `handle` for destination id `dest`. A connection id (>= 0) on a hit;
@@ -63,13 +62,6 @@ export function acquireWith(handle: number, dest: number, waiter: number, priori
 export function release(key: number): number {
   io[0] = key;
   nativeRelease();
-  return io[0]!;
-}
-
-/** As `release`, after a peek for bytes the lease left unread in the kernel. */
-export function releaseChecked(key: number): number {
-  io[0] = key;
-  nativeReleaseChecked();
   return io[0]!;
 }
 
