@@ -62,6 +62,9 @@ const GENERATORS = {
     const resC = find(res.cases, 'concurrent', 'resource');
     const resPg = find(res.cases, 'pg', 'resource');
     const h64 = find(http.cases, 'c64', 'http');
+    const https = results('https');
+    const s64 = find(https.cases, 'c64', 'https');
+    const reqs = (c, n) => c.results.find((r) => r.name === n)?.reqPerSec;
     const pa = find(proxy.results, 'berth-listen', 'proxy');
     const pipe = find(proxy.results, 'node-pipe', 'proxy');
     const hap = find(proxy.results, 'haproxy', 'proxy');
@@ -73,11 +76,12 @@ const GENERATORS = {
       ['`ResourcePool`: acquire→release, 100 callers, max 10', `${int(byName(resC, 'berth'))}/s`, `generic-pool ${res.libraries['generic-pool']}: ${int(byName(resC, 'generic-pool'))}/s`, x(resC.ratios.berth.ratio)],
       ['`ResourcePool` of `pg` clients: `SELECT 1`, 32 callers, max 8', `${int(byName(resPg, 'berth'))}/s`, `generic-pool ${res.libraries['generic-pool']}: ${int(byName(resPg, 'generic-pool'))}/s`, x(resPg.ratios.berth.ratio)],
       ['HTTP agent: GET, 64 concurrent', `${int(byName(h64, 'berth'))} req/s`, `\`http.Agent\`: ${int(byName(h64, 'http.Agent'))} req/s`, x(h64.ratioToHttpAgent)],
+      ['HTTPS agent: GET, 64 concurrent', `${int(reqs(s64, 'berth'))} req/s`, `\`https.Agent\`: ${int(reqs(s64, 'https.Agent'))} req/s`, x(s64.ratioToHttpsAgent)],
       ['proxy, `pool.listen()`: short sessions', `${int(pa.short.sessionsPerSec)}/s`, `Node \`pipe()\` proxy: ${int(pipe.short.sessionsPerSec)}/s`, x(pa.short.sessionsPerSec / pipe.short.sessionsPerSec)],
       ['proxy, `pool.listen()`: 1 GiB bulk', `${int(pa.bulk.MBps)} MB/s`, `HAProxy ${proxy.versions.haproxy.split('-')[0]}: ${int(hap.bulk.MBps)} MB/s`, x(pa.bulk.MBps / hap.bulk.MBps)],
       ['`probe()`: 20,000 ports, concurrency 1,000', `${int(pb.probesPerSec)} probes/s`, `nmap -sT ${probe.versions.nmap}: ${int(nmap.probesPerSec)}/s`, x(pb.probesPerSec / nmap.probesPerSec)],
     ];
-    const dates = [acq, res, http, proxy, probe].map((j) => j.machine.date.slice(0, 10)).sort();
+    const dates = [acq, res, http, https, proxy, probe].map((j) => j.machine.date.slice(0, 10)).sort();
     return [
       table(['workload', 'berth', 'peer', 'berth / peer'], ['---', '---:', '---:', '---:'], rows),
       '',
