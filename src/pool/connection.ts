@@ -48,10 +48,7 @@ function onError(this: PooledSocket): void {
 
 function onNewListener(this: PooledSocket, name: string | symbol): void {
   const conn = this[kConnection];
-  if (conn !== undefined && conn.state === ConnState.Leased) {
-    conn.listenersAdded = true;
-    conn.addedNames.push(name);
-  }
+  if (conn !== undefined && conn.state === ConnState.Leased) conn.addedNames.push(name);
 }
 
 /**
@@ -123,9 +120,10 @@ export class Connection {
    * idle list until it is taken out.
    */
   idleWatched = false;
-  /** A listener was added during the current lease (seen through 'newListener'). */
-  listenersAdded = false;
-  /** The events that got a listener during the current lease (repeats allowed). */
+  /**
+   * The events that got a listener during the current lease, seen through 'newListener'
+   * (repeats allowed); emptied when the listeners are restored.
+   */
   readonly addedNames: (string | symbol)[] = [];
   /** Listeners present when the pool installed its own: anything beyond them is the user's. */
   readonly #baseline: ReadonlyMap<string | symbol, readonly Function[]>;
@@ -234,7 +232,7 @@ export class Connection {
    * (removeAllListeners) changes the number of event names.
    */
   #listenersChanged(): boolean {
-    return this.listenersAdded || eventNameCount(this.socket) !== this.#baselineNames;
+    return this.addedNames.length !== 0 || eventNameCount(this.socket) !== this.#baselineNames;
   }
 
   /**
@@ -264,7 +262,6 @@ export class Connection {
         if (!present.includes(listener)) s.on(name as string, listener as (...args: unknown[]) => void);
       }
     }
-    this.listenersAdded = false;
   }
 
   /** Lets the socket keep the process alive (while leased). */
