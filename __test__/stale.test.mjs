@@ -114,3 +114,30 @@ test('unsolicited bytes on several idle connections: all are discarded', async (
   await waitFor(async () => (await server.stats()).current === 1, { message: 'server: only the fresh connection is left' });
   t.like(pool.stats(), { open: 1, idle: 1 });
 });
+
+test('a reply a lease left unread never reaches the acquire it is handed to, even with a drain of the watch between', async (t) => {
+  const server = await startServer(t);
+  const other = await startServer(t);
+  const pool = createPool(t, { maxPerDestination: 1 });
+  (await pool.acquire(other.dest)).release();
+  const lease = await pool.acquire(server.dest);
+  // Queued behind the lease: the connection will be handed straight to it on release.
+  const waiting = pool.acquire(server.dest);
+  // A reuse of another connection drains the engine's watch after the waiter queued, before
+  // the reply comes.
+  const drainer = await pool.acquire(other.dest);
+  t.true(drainer.reused);
+  drainer.release();
+  // The lease writes a request and never reads its answer, which reaches the kernel while
+  // this process is busy: released in the same turn of the event loop, before Node could read
+  // the answer into the socket's buffer (only a look at the kernel can see it).
+  lease.socket.write('unread reply'); // written at once (libuv tries the write right away)
+  const until = Date.now() + 300;
+  while (Date.now() < until); // the echo arrives meanwhile
+  t.is(lease.socket.readableLength, 0, 'nothing read by Node: the answer is in the kernel only');
+  lease.release();
+  const next = await waiting;
+  t.is((await roundTrip(next.socket, 'mine')).toString(), 'mine', 'the waiter reads only its own reply');
+  t.false(next.reused, 'the dirty connection was closed and a fresh one dialed');
+  next.release();
+});

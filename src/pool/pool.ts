@@ -47,6 +47,7 @@ import {
   createEngine,
   type Engine,
   release,
+  releaseWrote,
   type EngineEvent,
 } from '../shared/native/pool-engine';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
@@ -631,6 +632,7 @@ export class Pool implements AsyncDisposable {
   #lend(conn: Connection): Lease {
     if (conn.idleWatched) conn.unwatchIdle();
     conn.state = ConnState.Leased;
+    conn.wrote = false;
     conn.touched = false;
     if (!conn.refed) {
       conn.ref();
@@ -778,8 +780,10 @@ export class Pool implements AsyncDisposable {
     }
     if (conn.readyForReuse()) {
       // A reply the lease left unread in the kernel is found by the engine's watch before the
-      // connection is handed out again (to a waiter or from the idle list): no peek here.
-      this.#place(conn, release(this.#keyBase + conn.id));
+      // connection is handed out again: from the idle list by the acquire, to a waiter by a
+      // look the release takes after a lease that wrote. No peek on the way to the idle list.
+      const key = this.#keyBase + conn.id;
+      this.#place(conn, conn.wrote ? releaseWrote(key) : release(key));
     } else {
       this.#engine.discard(conn.id, EVICT_UNHEALTHY);
       conn.destroy();

@@ -1,4 +1,4 @@
-//! The reuse path (`acquire`, `acquireWith`, `release`) as raw Node-API
+//! The reuse path (`acquire`, `acquireWith`, `release`, `releaseWrote`) as raw Node-API
 //! functions that take their arguments and leave their result in a small block of memory
 //! shared with JS.
 //!
@@ -22,23 +22,28 @@ use std::time::Duration;
 
 /// `release()` with slot 0 = `engine * 2^32 + conn`: slot 0 becomes the waiter (>= 0) the
 /// connection was handed to, -1 when it went idle, -2 when the caller must close it.
-///
-/// No peek here: the engine's watch marks a connection that anything reached (a reply the
-/// lease left unread included) suspect, and a suspect connection is peeked before its next
-/// hand-out, to a waiter or from the idle list; a peek at every release cost a system call
-/// per request for nothing more.
 unsafe fn release_body(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
-    release_unchecked();
+    release_with(false);
     ptr::null_mut()
 }
 raw_fn!(release => release_body);
 
-fn release_unchecked() {
+/// `releaseWrote()`: as `release`, after a lease that wrote (see `Pool::release`).
+unsafe fn release_wrote_body(
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
+) -> sys::napi_value {
+    release_with(true);
+    ptr::null_mut()
+}
+raw_fn!(release_wrote => release_wrote_body);
+
+fn release_with(wrote: bool) {
     let Some(block) = block() else { return };
     // SAFETY: `block` is this thread's and no JS runs during the call.
     let key = unsafe { get(block, 0) };
     let placed = split_key(key)
-        .and_then(|(pool, conn)| SOCKET_POOLS.with(pool, |p| p.release(conn, false)))
+        .and_then(|(pool, conn)| SOCKET_POOLS.with(pool, |p| p.release(conn, wrote)))
         .unwrap_or(Placement::Close);
     // SAFETY: as above.
     unsafe { set_result(block, placement(placed)) };
@@ -122,6 +127,7 @@ pub fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()
             ("acquire", Some(acquire)),
             ("acquireWith", Some(acquire_with)),
             ("release", Some(release)),
+            ("releaseWrote", Some(release_wrote)),
             ("__panicRawForTest", Some(crate::failpoint::panic_raw)),
         ],
     )

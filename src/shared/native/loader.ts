@@ -17,6 +17,7 @@ interface HotPath {
   acquire(): void;
   acquireWith(): void;
   release(): void;
+  releaseWrote(): void;
   resAcquire(): void;
   resRelease(): void;
   resGauges(): void;

@@ -1,6 +1,6 @@
 /**
  * The socket pool's engine (`Engine`, crates/berth-node/src/engine.rs) and its hot path
- * (hot.rs): `acquire`, `acquireWith`, `release` over the shared block `io`.
+ * (hot.rs): `acquire`, `acquireWith`, `release`, `releaseWrote` over the shared block `io`.
  * Results are ids or the codes of ./contract.
  */
 import type { Engine as EngineClass, EngineConfig, EngineEvent } from '../../../native/index';
@@ -29,6 +29,7 @@ export function createEngine(config: EngineConfig, onEvent: (event: EngineEvent)
 const nativeAcquire = binding.acquire;
 const nativeAcquireWith = binding.acquireWith;
 const nativeRelease = binding.release;
+const nativeReleaseWrote = binding.releaseWrote;
 
 /**
  * Acquires from engine `handle` for destination id `dest`. A connection id (>= 0) on a hit;
@@ -62,6 +63,16 @@ export function acquireWith(handle: number, dest: number, waiter: number, priori
 export function release(key: number): number {
   io[0] = key;
   nativeRelease();
+  return io[0]!;
+}
+
+/**
+ * As `release`, after a lease that wrote: a reply it left unread may have reached the kernel
+ * since the engine last looked, so a hand-off to a waiter looks first.
+ */
+export function releaseWrote(key: number): number {
+  io[0] = key;
+  nativeReleaseWrote();
   return io[0]!;
 }
 

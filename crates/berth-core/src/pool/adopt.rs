@@ -67,7 +67,7 @@ impl Pool {
             return Placement::Close;
         }
         ds.dialing -= 1;
-        let placement = self.place(conn, ds, id, false);
+        let placement = self.place(conn, ds, id);
         if placement == Placement::Close {
             self.start_closing(conn);
         }

@@ -20,26 +20,25 @@ pub enum Placement {
 }
 
 impl Pool {
-    /// Whether releasing `id` would hand a reused connection to a waiter queued since the
-    /// last drain of the watch.
-    pub(super) fn handoff_needs_drain(&self, id: ConnId) -> bool {
+    /// Whether releasing `id` would hand a reused connection to a waiter without the watch
+    /// having been drained since something could have reached it: since the waiter's acquire,
+    /// or, after a lease that wrote (`wrote`), at all (its reply may have arrived after the
+    /// last drain, unread).
+    pub(super) fn handoff_needs_drain(&self, id: ConnId, wrote: bool) -> bool {
         let mut shard = self.shard(id);
         let Some((conn, ds)) = shard.conn_and_dest(id) else {
             return false;
         };
         let drains = self.drains.load(Ordering::Relaxed);
-        conn.uses > 0 && ds.waiters.peek().is_some_and(|w| w.drain_seq >= drains)
+        conn.uses > 0
+            && ds
+                .waiters
+                .peek()
+                .is_some_and(|w| wrote || w.drain_seq >= drains)
     }
 
     /// Decides where a free connection goes: the next waiter, the idle list, or closing.
-    /// `checked`: the connection was peeked just now, after every queued waiter's acquire.
-    pub(super) fn place(
-        &self,
-        conn: &mut Conn,
-        ds: &mut DestState,
-        id: ConnId,
-        checked: bool,
-    ) -> Placement {
+    pub(super) fn place(&self, conn: &mut Conn, ds: &mut DestState, id: ConnId) -> Placement {
         if self.closed.load(Ordering::Relaxed) {
             return Placement::Close;
         }
@@ -58,8 +57,7 @@ impl Pool {
             // that waiter's acquire (its last lease may have held it unused while the peer
             // closed it): a drain of the watch since then that left it unsuspected, or a peek.
             let drained_since = next.drain_seq < self.drains.load(Ordering::Relaxed);
-            let proven = checked
-                || conn.uses == 0
+            let proven = conn.uses == 0
                 || (drained_since && !conn.suspect && !self.watch_broken.load(Ordering::Relaxed));
             if !proven {
                 if let Some(reason) = conn.liveness().eviction() {

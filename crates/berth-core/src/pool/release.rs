@@ -10,14 +10,14 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
 impl Pool {
-    /// Returns a leased connection; says where it goes next. With `check`, the connection is
-    /// peeked first: a lease that wrote a request may have left part of its reply unread, and
-    /// those bytes must not reach the next lease.
-    pub fn release(&self, id: ConnId, check: bool) -> Placement {
-        // With `check`, events from before the peek below are answered by it: drained first
-        // so that they do not make the connection suspect again at its next hand-out. Before
-        // a hand-off, drained if no drain since the waiter's acquire proves the connection.
-        if check || self.handoff_needs_drain(id) {
+    /// Returns a leased connection; says where it goes next. No peek here: a reply the lease
+    /// left unread reached the socket through the watch, which makes the connection suspect
+    /// once drained, and a suspect connection is peeked before its next hand-out (to a waiter
+    /// in `place`, from the idle list in `checkout`, which drains first). `wrote`: the lease
+    /// wrote, so such a reply may have arrived since the last drain; a hand-off, which has no
+    /// drain of its own to come, drains first.
+    pub fn release(&self, id: ConnId, wrote: bool) -> Placement {
+        if self.handoff_needs_drain(id, wrote) {
             self.drain_watch();
         }
         let mut shard = self.shard(id);
@@ -28,15 +28,7 @@ impl Pool {
             return Placement::Close;
         }
         ds.in_use -= 1;
-        if check {
-            if let Some(reason) = conn.liveness().eviction() {
-                self.counters.evicted(reason);
-                self.start_closing(conn);
-                return Placement::Close;
-            }
-            conn.suspect = false;
-        }
-        let placement = self.place(conn, ds, id, check);
+        let placement = self.place(conn, ds, id);
         if placement == Placement::Close {
             self.start_closing(conn);
         }
