@@ -224,8 +224,12 @@ export async function startNginxTls(t, {
     exited.then((e) => { exitedEarly = e; });
     const until = Date.now() + START_TIMEOUT;
     let up = false;
+    // Up once this nginx has bound its ports (it writes its pid file after that) and they answer:
+    // a connect alone could reach another server that took the port first (another test's
+    // nginx, picked the same free port), while this one failed to bind and is exiting.
+    const pidFile = path.join(dir, 'nginx.pid');
     while (!up && exitedEarly === null && Date.now() < until) {
-      up = (await canConnect(port)) && (h2Port === null || (await canConnect(h2Port)));
+      up = fs.existsSync(pidFile) && (await canConnect(port)) && (h2Port === null || (await canConnect(h2Port)));
       if (!up) await new Promise((r) => setTimeout(r, 20));
     }
     if (up) {
