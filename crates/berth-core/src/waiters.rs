@@ -18,6 +18,8 @@ pub struct Waiter {
     /// The pool's count of watch drains when it was queued: a drain counted after it saw
     /// everything that reached the pool's sockets before this acquire was called.
     pub drain_seq: u64,
+    /// Its place in its destination's arrival order (`DestState::queued`).
+    pub ticket: u64,
 }
 
 /// Picks which waits are timed for the acquire-wait histogram: reading the clock twice per
@@ -164,6 +166,7 @@ mod tests {
             since: Some((Instant::now(), 1)),
             deadline: None,
             drain_seq: 0,
+            ticket: 0,
         }
     }
 
@@ -216,6 +219,7 @@ mod tests {
             since: Some((Instant::now(), 1)),
             deadline,
             drain_seq: 0,
+            ticket: 0,
         };
         w.push(at(1, Some(10)), 0);
         w.push(at(2, None), 0);

@@ -171,6 +171,40 @@ fn a_failed_dial_rejects_one_waiter_and_the_next_dial_starts() {
     pool.close();
 }
 
+/// A dial started for an acquire that went away (served by a release, or aborted) must not
+/// fail a later acquire that merely waited on it: that acquire gets a dial of its own. (A fresh
+/// clone's CI saw a server reset a leftover dial's connection and fail the next round's use.)
+#[test]
+fn a_failed_dial_rejects_no_waiter_queued_after_it_started() {
+    let (l, dest) = listener();
+    drop(l); // nobody listens: every dial is refused
+    let (pool, rx) = pool(PoolConfig::default());
+    let d = pool.intern(&dest).unwrap();
+    let gone = queued(pool.acquire(d, name(), 0, None));
+    assert!(pool.cancel(d, gone));
+    let later = queued(pool.acquire(d, name(), 0, None));
+    let Event::DialFailed { conn, .. } = next(&rx) else {
+        panic!("expected the first dial to fail")
+    };
+    assert_eq!(
+        pool.dial_failed(conn),
+        None,
+        "the later waiter did not cause that dial"
+    );
+    assert_eq!(pool.stats().waiting, 1);
+    let Event::DialFailed { conn, .. } = next(&rx) else {
+        panic!("expected a dial for the later waiter")
+    };
+    assert_eq!(
+        pool.dial_failed(conn),
+        Some(later),
+        "its own dial's failure rejects it"
+    );
+    let s = pool.stats();
+    assert_eq!((s.open, s.waiting, s.dial_failures), (0, 0, 2));
+    pool.close();
+}
+
 #[test]
 fn max_total_takes_room_from_another_destinations_idle_connection() {
     let (_la, dest_a) = listener();

@@ -140,12 +140,15 @@ impl Pool {
             return Err(EnqueueError::UnknownDestination);
         };
         let deadline = timeout.map(|t| now_ms().saturating_add(t.as_millis() as u64));
+        let ticket = ds.queued;
+        ds.queued += 1;
         ds.waiters.push(
             Waiter {
                 id,
                 since: sample.map(|weight| (Instant::now(), weight)),
                 deadline,
                 drain_seq: self.drains.load(Ordering::Relaxed),
+                ticket,
             },
             priority,
         );

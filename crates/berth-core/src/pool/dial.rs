@@ -2,7 +2,7 @@
 //! or abandonment, and the lifetime (with jitter) a new connection gets.
 
 use super::events::Event;
-use super::shard::{Conn, ConnId, ConnState, DestId, Shard};
+use super::shard::{Conn, ConnId, ConnState, DestId, DestState, Shard};
 use super::stats::Counters;
 use super::{reserve, Pool};
 use crate::clock::now_ms;
@@ -25,9 +25,11 @@ impl Pool {
         let mut starts = 0;
         let mut blocked = false;
         let mut target = None;
+        let mut queued = 0;
         self.yield_native_idle(shard, dest);
         if let Some(ds) = shard.dest(dest) {
             target = Some(Arc::clone(&ds.target));
+            queued = ds.queued;
             while (ds.waiters.len() as u32) > ds.dialing
                 && ds.dialing < self.config.max_concurrent_dials
                 && ds.open < self.config.max_per_destination
@@ -56,6 +58,7 @@ impl Pool {
                     suspect: true,
                     serial: 0,
                     opaque: false,
+                    dialed_after: queued,
                 });
                 self.spawn_dial(dest, &target, id);
             }
@@ -153,7 +156,7 @@ impl Pool {
         ds.open -= 1;
         self.total_open.fetch_sub(1, Ordering::Relaxed);
         Counters::bump(&self.counters.dial_failures);
-        let waiter = ds.waiters.pop().map(|w| w.id);
+        let waiter = take_waiter_of(ds, conn.dialed_after);
         self.place_freed(shard, conn.dest);
         waiter
     }
@@ -170,7 +173,7 @@ impl Pool {
         self.start_closing(conn);
         ds.dialing -= 1;
         Counters::bump(&self.counters.dial_failures);
-        let waiter = ds.waiters.pop().map(|w| w.id);
+        let waiter = take_waiter_of(ds, conn.dialed_after);
         let dest = conn.dest;
         self.place_freed(shard, dest);
         waiter
@@ -186,6 +189,18 @@ impl Pool {
             drop(conn);
             self.feed_starved();
         }
+    }
+}
+
+/// The waiter a failed dial rejects: the oldest, if it was queued before the dial started.
+/// A waiter queued later did not cause the dial (it was started for an acquire that a release
+/// served meanwhile): it is left queued, and `place_freed` dials for it, so no acquire fails
+/// on a dial it did not ask for (say one whose connection the server reset while idle).
+fn take_waiter_of(ds: &mut DestState, dialed_after: u64) -> Option<WaiterId> {
+    if ds.waiters.peek()?.ticket < dialed_after {
+        ds.waiters.pop().map(|w| w.id)
+    } else {
+        None
     }
 }
 

@@ -95,6 +95,9 @@ pub struct Conn {
     /// framed by a layer the engine cannot read, so its liveness check looks for the peer's
     /// close only (`liveness::check_opaque`).
     pub opaque: bool,
+    /// For a JS dial: how many waiters its destination had queued when it started (see
+    /// `DestState::queued`). A failed dial rejects only a waiter queued before it started.
+    pub dialed_after: u64,
 }
 
 impl Conn {
@@ -132,6 +135,9 @@ pub struct DestState {
     /// Dials for JS waiters in flight.
     pub dialing: u32,
     pub waiters: Waiters,
+    /// Waiters ever queued here: each waiter's `ticket` and each dial's `dialed_after` come
+    /// from it, so a dial's failure can tell the waiters it was started for from later ones.
+    pub queued: u64,
     /// Idle connections the engine owns (native forwarding), least recently released first.
     /// Kept apart from `idle`: JS owns the descriptors there, the core owns these.
     pub native_idle: VecDeque<ConnId>,
@@ -155,6 +161,7 @@ impl DestState {
             in_use: 0,
             dialing: 0,
             waiters: Waiters::default(),
+            queued: 0,
             native_idle: VecDeque::new(),
             native_dialing: 0,
             native_waiting: 0,
@@ -306,6 +313,7 @@ mod tests {
             suspect: true,
             serial: 0,
             opaque: false,
+            dialed_after: 0,
         }
     }
 

@@ -242,6 +242,7 @@ impl Pool {
                         serial: 0,
                         // Only plain destinations are forwarded natively.
                         opaque: false,
+                        dialed_after: 0,
                     };
                     break 'look Take::Dial(shard.insert_conn(conn));
                 }

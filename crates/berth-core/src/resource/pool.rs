@@ -212,6 +212,7 @@ impl ResourcePool {
                 deadline,
                 // Resources are not sockets: nothing to prove at hand-off.
                 drain_seq: 0,
+                ticket: 0,
             },
             priority,
         );
