@@ -14,6 +14,16 @@
 //                                     prints JSON
 //   proxy-load bulk <port> <bytes>    one connection: an 8-byte length header then <bytes>,
 //                                     waits for the sink's 8-byte ack; prints JSON
+//   proxy-load failover <port> <rate> <seconds> <req> <reply> <kill_pid> <kill_at> <max_conc>
+//                                     open loop (benchmark/groups.mjs): starts <rate> short
+//                                     sessions a second (close mode) for <seconds>, at most
+//                                     <max_conc> in flight; <kill_at> seconds in, sends SIGKILL
+//                                     to <kill_pid> (0: none); then waits up to 6 s for the
+//                                     sessions in flight. Prints JSON: counts of failed sessions
+//                                     by kind and relative to the kill, a timeline, and the
+//                                     CLOCK_MONOTONIC times of the start and the kill (the
+//                                     clock Node's process.hrtime() reads, so that the parent
+//                                     can place its own observations on the same time line)
 //
 // Reply port: reads <req> bytes, writes <reply> bytes, closes (the server closes first, so no
 // connecting side is left with TIME_WAIT sockets: a connect() never has to search for a port).
@@ -44,6 +54,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -432,11 +443,189 @@ static int run_bulk(int port, uint64_t bytes) {
   return counted == bytes ? 0 : 1;
 }
 
+// ------------------------------------------------------------------ failover (open loop)
+
+// Open loop, so that every proxy is offered the same sessions at the same times whatever it
+// does with them: a proxy that holds sessions (retrying a dead server) must not be offered
+// fewer sessions, and so fewer chances to fail, than one that answers at once.
+
+enum { F_CONNECT, F_RESET, F_EMPTY, F_SHORT, F_OVER, F_KINDS };
+static const char *F_NAMES[F_KINDS] = {"connect", "reset", "empty", "short", "over"};
+
+typedef struct fslot {
+  int fd, state;  // 0 free, 1 connecting, 2 reading
+  size_t got;
+  double t0;
+} fslot;
+
+static int fstart(fslot *s, int port, double now) {
+  struct sockaddr_in a = loopback(port);
+  s->t0 = now;
+  s->got = 0;
+  s->state = 1;
+  s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (s->fd < 0) die("socket");
+  int one = 1;
+  setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  int r = connect(s->fd, (struct sockaddr *)&a, sizeof a);
+  if (r < 0 && errno != EINPROGRESS) return -1;  // refused at once: a connect failure
+  struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = s};
+  epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev);
+  return 0;
+}
+
+static int run_failover(int port, double rate, double seconds, int req, int reply, int kill_pid, double kill_at,
+                        int maxconc) {
+  signal(SIGPIPE, SIG_IGN);
+  struct rlimit rl;  // a descriptor per session in flight
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)maxconc + 64) {
+    rl.rlim_cur = rl.rlim_max < (rlim_t)maxconc + 64 ? rl.rlim_max : (rlim_t)maxconc + 64;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  ep = epoll_create1(0);
+  char *reqbuf = malloc(req);
+  memset(reqbuf, 'q', req);
+  const double bucket = 0.25;
+  int nb = (int)((seconds + 7) / bucket) + 1;
+  long *tl_ok = calloc(nb, sizeof(long)), *tl_fail = calloc(nb, sizeof(long));
+  long cap = (long)(rate * seconds) + 16;
+  double *lat = malloc(sizeof(double) * cap);
+  fslot *slots = calloc(maxconc, sizeof(fslot));
+  int *freelist = malloc(sizeof(int) * maxconc), nfree = maxconc;
+  for (int i = 0; i < maxconc; i++) freelist[i] = maxconc - 1 - i;
+  long started = 0, ok = 0, failed = 0, skipped = 0, inflight = 0, kinds[F_KINDS] = {0};
+  long failed_after_kill = 0, failed_started_after_kill = 0;
+  double first_fail_end = -1, last_fail_end = -1, last_fail_start = -1;  // after the kill, s
+  double t0 = now_s(), tkill = -1, end = t0 + seconds, drain_end = end + 6;
+  struct epoll_event evs[256];
+
+  // one session's end: ok or a failure of the given kind
+  #define FINISH(s, kind, now)                                                   \
+    do {                                                                         \
+      close((s)->fd);                                                            \
+      int b_ = (int)(((now) - t0) / bucket);                                     \
+      if (b_ >= nb) b_ = nb - 1;                                                 \
+      if ((kind) < 0) {                                                          \
+        if (ok < cap) lat[ok] = (now) - (s)->t0;                                 \
+        ok++;                                                                    \
+        tl_ok[b_]++;                                                             \
+      } else {                                                                   \
+        failed++;                                                                \
+        kinds[(kind)]++;                                                         \
+        tl_fail[b_]++;                                                           \
+        if (tkill >= 0) {                                                        \
+          failed_after_kill++;                                                   \
+          if ((s)->t0 >= tkill) failed_started_after_kill++;                     \
+          if (first_fail_end < 0) first_fail_end = (now) - tkill;                \
+          last_fail_end = (now) - tkill;                                         \
+          if ((s)->t0 - tkill > last_fail_start) last_fail_start = (s)->t0 - tkill; \
+        }                                                                        \
+      }                                                                          \
+      (s)->state = 0;                                                            \
+      freelist[nfree++] = (int)((s) - slots);                                    \
+      inflight--;                                                                \
+    } while (0)
+
+  for (;;) {
+    double now = now_s();
+    if (kill_pid > 0 && tkill < 0 && now >= t0 + kill_at) {
+      kill(kill_pid, SIGKILL);
+      tkill = now_s();
+    }
+    // every session due by now (the schedule is fixed: t0 + k / rate)
+    while (now < end && t0 + started / rate <= now) {
+      started++;
+      if (nfree == 0) {
+        skipped++;
+        continue;
+      }
+      fslot *s = &slots[freelist[--nfree]];
+      inflight++;
+      if (fstart(s, port, now) < 0) FINISH(s, F_CONNECT, now);
+    }
+    if (now >= end && (inflight == 0 || now >= drain_end)) break;
+    double next = now < end ? t0 + started / rate : drain_end;
+    if (kill_pid > 0 && tkill < 0 && t0 + kill_at < next) next = t0 + kill_at;
+    // rounded up: a 0 ms wait would spin; sessions start up to 1 ms late, a few at once
+    int timeout = (int)((next - now) * 1000) + 1;
+    if (next <= now) timeout = 0;
+    int n = epoll_wait(ep, evs, 256, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("epoll_wait");
+    now = now_s();
+    for (int i = 0; i < n; i++) {
+      fslot *s = evs[i].data.ptr;
+      if (s->state == 1) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+          FINISH(s, F_CONNECT, now);
+          continue;
+        }
+        if (write(s->fd, reqbuf, req) != req) {
+          FINISH(s, F_RESET, now);
+          continue;
+        }
+        s->state = 2;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+        epoll_ctl(ep, EPOLL_CTL_MOD, s->fd, &ev);
+        continue;
+      }
+      for (;;) {
+        ssize_t r = read(s->fd, iobuf, BUF);
+        if (r > 0) {
+          s->got += r;
+          if (s->got > (size_t)reply) {
+            FINISH(s, F_OVER, now);
+            break;
+          }
+          continue;
+        }
+        if (r < 0 && errno == EAGAIN) break;
+        if (r < 0) FINISH(s, F_RESET, now);
+        else if (s->got == (size_t)reply) FINISH(s, -1, now);
+        else FINISH(s, s->got == 0 ? F_EMPTY : F_SHORT, now);
+        break;
+      }
+    }
+  }
+  double cu, cs;
+  cpu_used(&cu, &cs);
+  long nl = ok < cap ? ok : cap;
+  qsort(lat, nl, sizeof(double), cmp_double);
+  printf("{\"startMono\":%.6f,\"killMono\":", t0);
+  if (tkill >= 0) printf("%.6f", tkill);
+  else printf("null");
+  printf(",\"rate\":%.1f,\"seconds\":%.3f,\"offered\":%ld,\"ok\":%ld,\"failed\":%ld,\"skipped\":%ld,\"unfinished\":%ld,",
+         rate, seconds, started, ok, failed, skipped, inflight);
+  printf("\"failedByKind\":{");
+  for (int k = 0; k < F_KINDS; k++) printf("%s\"%s\":%ld", k ? "," : "", F_NAMES[k], kinds[k]);
+  printf("},\"failedAfterKill\":%ld,\"failedStartedAfterKill\":%ld,", failed_after_kill, failed_started_after_kill);
+  printf("\"firstFailureEndAfterKillMs\":%.1f,\"lastFailureEndAfterKillMs\":%.1f,\"lastFailedStartAfterKillMs\":%.1f,",
+         first_fail_end < 0 ? -1 : first_fail_end * 1e3, last_fail_end < 0 ? -1 : last_fail_end * 1e3,
+         last_fail_start < 0 ? -1 : last_fail_start * 1e3);
+  printf("\"latencyUs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},", nl ? lat[nl / 2] * 1e6 : 0,
+         nl ? lat[(long)(nl * 0.99)] * 1e6 : 0, nl ? lat[nl - 1] * 1e6 : 0);
+  int last = nb - 1;
+  while (last > 0 && !tl_ok[last] && !tl_fail[last]) last--;
+  printf("\"timeline\":{\"bucketMs\":%d,\"ok\":[", (int)(bucket * 1000));
+  for (int b = 0; b <= last; b++) printf("%s%ld", b ? "," : "", tl_ok[b]);
+  printf("],\"failed\":[");
+  for (int b = 0; b <= last; b++) printf("%s%ld", b ? "," : "", tl_fail[b]);
+  printf("]},\"clientCpuSec\":%.4f}\n", cu + cs);
+  #undef FINISH
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 5 && !strcmp(argv[1], "server")) return serve(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
   if (argc == 8 && !strcmp(argv[1], "short"))
     return run_short(atoi(argv[2]), atoi(argv[3]), atol(argv[4]), atoi(argv[5]), atoi(argv[6]), !strcmp(argv[7], "keep"));
   if (argc == 4 && !strcmp(argv[1], "bulk")) return run_bulk(atoi(argv[2]), strtoull(argv[3], NULL, 10));
-  fprintf(stderr, "usage: proxy-load server <sets> <req> <reply> | short <port> <conc> <sessions> <req> <reply> <close|keep> | bulk <port> <bytes>\n");
+  if (argc == 10 && !strcmp(argv[1], "failover"))
+    return run_failover(atoi(argv[2]), atof(argv[3]), atof(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]),
+                        atof(argv[8]), atoi(argv[9]));
+  fprintf(stderr, "usage: proxy-load server <sets> <req> <reply> | short <port> <conc> <sessions> <req> <reply> <close|keep> | bulk <port> <bytes> | failover <port> <rate> <seconds> <req> <reply> <kill_pid> <kill_at> <max_conc>\n");
   return 2;
 }

@@ -45,15 +45,28 @@
 // BENCH_PROXY_KEEP_SESSIONS (default 10000), BENCH_PROXY_BULK_MIB (default 1024),
 // BENCH_PROXY_CONCURRENCY (default 32). The whole run takes about 2 minutes on 2 cores.
 
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
+import {
+  buildLoad,
+  cpuSeconds,
+  freePort,
+  gitRevision,
+  haproxyVersion,
+  machineBusyFraction,
+  machineBusySeconds,
+  medians,
+  quiet as quietWith,
+  round1,
+  round2,
+  runLoad,
+  startHaproxyConfig,
+  startNodeProxy as startNodeProxyScript,
+  startUpstream as startUpstreamSets,
+} from './proxy-common.mjs';
 
 export const name = 'proxy';
 
@@ -69,7 +82,6 @@ const WARMUP_SESSIONS = 3000;
 const WARMUP_BULK = 128 * 2 ** 20;
 const NOISY_CORES = Number(process.env.BENCH_PROXY_NOISY_CORES ?? 0.3); // others' CPU during a phase, in cores
 const NOISY_RETRIES = Number(process.env.BENCH_PROXY_NOISY_RETRIES ?? 3);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 const LABELS = {
   direct: 'direct (no proxy)',
@@ -92,116 +104,11 @@ const TARGETS = {
 
 // ---------------------------------------------------------------- child processes
 
-const children = new Set();
-function track(child) {
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function buildLoad() {
-  const src = path.join(HERE, 'proxy-load.c');
-  const hash = crypto.createHash('sha1').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
-  const bin = path.join(os.tmpdir(), `berth-proxy-load-${hash}`);
-  if (!fs.existsSync(bin)) {
-    const cc = process.env.CC ?? 'cc';
-    const r = spawnSync(cc, ['-O2', '-Wall', '-o', bin + '.tmp', src], { stdio: 'inherit' });
-    if (r.error || r.status !== 0) {
-      throw new Error(`proxy suite: cannot build ${src} with ${cc} (a C compiler is needed): ${r.error?.message ?? `exit ${r.status}`}`);
-    }
-    fs.renameSync(bin + '.tmp', bin);
-  }
-  return bin;
-}
-
-/**
- * Starts the upstream in its own process: `sets` sets of [reply, echo, sink] ports, one set per
- * variant, so that no proxy's connections share a 4-tuple space with another's.
- */
-async function startUpstream(bin, sets) {
-  const child = track(spawn(bin, ['server', String(sets), String(REQUEST_BYTES), String(REPLY_BYTES)], { stdio: ['pipe', 'pipe', 'inherit'] }));
-  const line = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const i = out.indexOf('\n');
-      if (i >= 0) resolve(out.slice(0, i));
-    });
-    child.once('exit', (code) => reject(new Error(`upstream exited (${code}) before listening`)));
-  });
-  const ports = line.split(' ').slice(1).map(Number);
-  const portSets = [];
-  for (let i = 0; i < sets; i++) portSets.push(ports.slice(3 * i, 3 * i + 3));
-  return { pid: child.pid, portSets, stop: () => child.stdin.end() };
-}
+/** The upstream in its own process: `sets` sets of [reply, echo, sink] ports, one set per variant. */
+const startUpstream = (bin, sets) => startUpstreamSets(bin, sets, REQUEST_BYTES, REPLY_BYTES);
 
 /** Starts a Node proxy variant (proxy-node.mjs) in its own process. */
-async function startNodeProxy(variant, upstreams) {
-  const child = track(
-    spawn(process.execPath, [path.join(HERE, 'proxy-node.mjs'), variant, ...upstreams], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    }),
-  );
-  const ready = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`${variant} proxy exited (${code}) before listening`)));
-  });
-  let nextId = 1;
-  const ask = (cmd) =>
-    new Promise((resolve) => {
-      const id = nextId++;
-      const onMsg = (m) => {
-        if (m.id === id) {
-          child.off('message', onMsg);
-          resolve(m);
-        }
-      };
-      child.on('message', onMsg);
-      child.send({ cmd, id });
-    });
-  return {
-    pid: child.pid,
-    ports: ready.ports,
-    stats: () => ask('stats'),
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      await Promise.race([ask('close'), new Promise((r) => setTimeout(r, 3000))]);
-      child.kill();
-      await exited;
-    },
-  };
-}
-
-function haproxyVersion() {
-  const r = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return null;
-  return /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
+const startNodeProxy = (variant, upstreams) => startNodeProxyScript(path.join(HERE, 'proxy-node.mjs'), [variant, ...upstreams]);
 
 async function startHaproxy(upstreamPorts, nbthread) {
   const ports = [await freePort(), await freePort(), await freePort()];
@@ -229,85 +136,14 @@ async function startHaproxy(upstreamPorts, nbthread) {
   ]
     .filter((l) => l !== null)
     .join('\n');
-  const file = path.join(os.tmpdir(), `berth-proxy-haproxy-${process.pid}-${nbthread ?? 'default'}.cfg`);
-  fs.writeFileSync(file, config);
-  const child = track(spawn('haproxy', ['-f', file, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const until = Date.now() + 5000;
-  while (!(await canConnect(ports[0]))) {
-    if (exited || Date.now() > until) throw new Error(`haproxy did not start:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const proc = await startHaproxyConfig(config, ports[0], `proxy-${nbthread ?? 'default'}`);
   return {
-    pid: child.pid,
+    pid: proc.pid,
     ports,
     config,
     threads: nbthread ? Number(nbthread) : os.cpus().length,
-    stop: async () => {
-      const done = new Promise((r) => (exited ? r() : child.once('exit', r)));
-      child.kill('SIGTERM');
-      await done;
-      fs.rmSync(file, { force: true });
-    },
+    stop: proc.stop,
   };
-}
-
-/** CPU seconds (user + system, all threads) a process has used so far. */
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state); utime is field 14, stime field 15
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** CPU seconds the whole machine has been busy (every process, interrupts included), from /proc/stat. */
-function machineBusySeconds() {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-  const [user, nice, system, , , irq, softirq, steal] = f;
-  return (user + nice + system + irq + softirq + (steal || 0)) / CLK_TCK;
-}
-
-/** Fraction of the machine's CPUs busy over `ms` (before the run: is anything else running?). */
-async function machineBusyFraction(ms) {
-  const b0 = machineBusySeconds();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, ms));
-  return (machineBusySeconds() - b0) / ((performance.now() - t0) / 1000) / os.cpus().length;
-}
-
-function gitRevision() {
-  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: HERE, encoding: 'utf8' });
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'crates', 'src'], { cwd: HERE + '/..', encoding: 'utf8' });
-  if (rev.status !== 0) return null;
-  const built = (f) => {
-    try {
-      return fs.statSync(path.join(HERE, '..', f)).mtime.toISOString();
-    } catch {
-      return null;
-    }
-  };
-  const addon = fs.existsSync(path.join(HERE, '..', 'native')) ? fs.readdirSync(path.join(HERE, '..', 'native')).find((f) => f.endsWith('.node')) : null;
-  return {
-    commit: rev.stdout.trim(),
-    engineOrFacadeModified: dirty.stdout.trim().length > 0, // uncommitted changes in crates/ or src/ at run time
-    addonBuiltAt: addon ? built(`native/${addon}`) : null,
-    facadeBuiltAt: built('dist/index.js'),
-  };
-}
-
-function runLoad(bin, args) {
-  return new Promise((resolve, reject) => {
-    const child = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`load generator ${args.join(' ')} failed (exit ${code})`));
-      else resolve(JSON.parse(out));
-    });
-  });
 }
 
 // ---------------------------------------------------------------- measurement
@@ -358,47 +194,7 @@ async function measureBulk(bin, v, upstream, bytes) {
   };
 }
 
-/**
- * Runs a measured phase again (up to NOISY_RETRIES times, after a pause) while the rest of the
- * machine used more than NOISY_CORES meanwhile; keeps the quietest attempt and notes how many
- * attempts were made and whether it was still noisy. A busy neighbour changes more than the
- * rates: a proxy woken less often batches more events per wake-up and spends less CPU per
- * session, so noisy phases would flatter whichever proxy ran during them.
- */
-async function quiet(measure) {
-  let best = null;
-  let attempts = 0;
-  while (attempts <= NOISY_RETRIES) {
-    const r = await measure();
-    attempts++;
-    if (!best || r.otherCpuShareOfOneCore < best.otherCpuShareOfOneCore) best = r;
-    if (r.otherCpuShareOfOneCore <= NOISY_CORES) break;
-    if (attempts <= NOISY_RETRIES) await new Promise((done) => setTimeout(done, 1000));
-  }
-  best.attempts = attempts;
-  best.noisy = best.otherCpuShareOfOneCore > NOISY_CORES;
-  return best;
-}
-
-const round1 = (x) => Math.round(x * 10) / 10;
-const round2 = (x) => Math.round(x * 100) / 100;
-
-function median(xs) {
-  const s = xs.filter((x) => x !== null).sort((a, b) => a - b);
-  if (s.length === 0) return null;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function medians(rounds) {
-  const out = {};
-  for (const k of Object.keys(rounds[0])) {
-    if (typeof rounds[0][k] !== 'number' && rounds[0][k] !== null) continue;
-    const m = median(rounds.map((r) => r[k]));
-    out[k] = m === null ? null : Number.isInteger(rounds[0][k]) ? Math.round(m) : round2(m);
-  }
-  return out;
-}
+const quiet = (measure) => quietWith(measure, { limitCores: NOISY_CORES, retries: NOISY_RETRIES });
 
 /** Which berth variants this build can run (the API may not have landed yet). */
 function berthCapabilities(berth) {

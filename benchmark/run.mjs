@@ -1,7 +1,7 @@
 // Runs the benchmark suites side by side with the peers and writes one JSON file per suite to
 // benchmark/results/<suite>.json, then prints a short table.
 //
-//   npm run bench                      all suites (acquire, http, https, proxy, resource, probe)
+//   npm run bench                      all suites (acquire, http, https, proxy, groups, resource, probe)
 //   node benchmark/run.mjs acquire     only the named suites (npm run bench -- resource)
 //   node benchmark/run.mjs --peers-only   run without berth (e.g. before the addon is built)
 //
@@ -10,6 +10,7 @@
 // is the median over the rounds.
 
 import * as acquire from './acquire.mjs';
+import * as groups from './groups.mjs';
 import * as http from './http.mjs';
 import * as https from './https.mjs';
 import * as probe from './probe.mjs';
@@ -18,7 +19,7 @@ import * as resource from './resource.mjs';
 import { fmt, writeResult } from './harness.mjs';
 
 // acquire's table is printed below; the other suites print their own.
-const SUITES = [acquire, http, https, proxy, resource, probe];
+const SUITES = [acquire, http, https, proxy, groups, resource, probe];
 
 const args = process.argv.slice(2);
 const peersOnly = args.includes('--peers-only');
