@@ -124,6 +124,41 @@ const GENERATORS = {
     ].join('\n');
   },
 
+  groups() {
+    const j = results('groups');
+    const ha = j.versions.haproxy ? `HAProxy ${j.versions.haproxy.split('-')[0]}` : 'HAProxy';
+    const labels = {
+      'berth-group': "berth `pool.listen(opts, 'group:backends')`, round-robin over 3",
+      'berth-single': "berth `pool.listen(opts, 'host:port')`, one destination",
+      haproxy: `${ha} \`balance roundrobin\` over 3, \`check\` (${j.method.haproxy?.threads.haproxy ?? '?'} threads)`,
+      'haproxy-1t': `${ha}, the same with \`nbthread 1\``,
+    };
+    const dash = (v, f) => (v === null || v === undefined ? '–' : f(v));
+    const rows = j.results.map((r) => [
+      labels[r.name] ?? r.label,
+      int(r.steady.sessionsPerSec),
+      `${ms(r.steady.latencyP50Us)} / ${ms(r.steady.latencyP99Us)} ms`,
+      `${r.steady.proxyCpuUsPerSession} µs`,
+      r.kill ? `${int(r.kill.failedAfterKill)} of ${int(r.kill.offered)}` : '–',
+      dash(r.kill?.timeToEjectMs, (v) => `${(v / 1000).toFixed(2)} s`),
+      dash(r.kill?.lastSentAfterKillMs, (v) => `${(v / 1000).toFixed(2)} s`),
+    ]);
+    const skipped = j.skipped.filter((s) => s.variant.startsWith('berth'));
+    return [
+      table(
+        ['proxy', 'sessions/s', 'p50 / p99', 'proxy CPU per session', 'failed sessions after a member dies', 'time to eject', 'last session sent to it'],
+        ['---', '---:', '---:', '---:', '---:', '---:', '---:'],
+        rows,
+      ),
+      '',
+      `Member killed: ${j.method.kill}.`,
+      ...skipped.map((s) => `\n${s.variant} not measured in this run: ${s.why}.`),
+      '',
+      machine(j),
+      ...(j.targets.length ? ['', targets(j.targets)] : []),
+    ].join('\n');
+  },
+
   http() {
     const j = results('http');
     const names = ['berth', 'http.Agent', 'agentkeepalive', 'undici.Pool'];
