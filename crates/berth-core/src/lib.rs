@@ -17,6 +17,8 @@ mod clock;
 pub mod contract;
 mod deadlines;
 pub mod error;
+/// Upstream groups: named member sets, balancing, health and failover (issue 16).
+pub mod group;
 mod histogram;
 pub mod net;
 pub mod pool;
