@@ -241,8 +241,9 @@ impl Balancer {
             (0, l) | (l, 0) => (l, l),
             (x, y) => (x, y),
         };
-        let cost_a = u128::from(ma.in_flight + 1) * u128::from(la);
-        let cost_b = u128::from(mb.in_flight + 1) * u128::from(lb);
+        // u128: (u32::MAX + 1) x u64::MAX cannot overflow.
+        let cost_a = (u128::from(ma.in_flight) + 1) * u128::from(la);
+        let cost_b = (u128::from(mb.in_flight) + 1) * u128::from(lb);
         Some(if cost_b < cost_a { b } else { a })
     }
 

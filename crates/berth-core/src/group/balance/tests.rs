@@ -259,6 +259,24 @@ fn p2c_sends_fewer_picks_to_a_busy_member() {
     members[3].latency_us = 0;
     let counts = shares(&mut b, &members, 12_000);
     assert_within(counts[3], 3000.0, 600.0, "member without latency sample");
+
+    // Extreme values neither overflow nor panic, in any balancer.
+    let extreme = vec![
+        view(u32::MAX, u32::MAX, u64::MAX, true),
+        view(1000, u32::MAX - 1, u64::MAX, true),
+        view(0, 0, 0, true),
+    ];
+    for kind in [
+        Balance::RoundRobin,
+        Balance::LeastConnections,
+        Balance::P2c,
+        Balance::Hash,
+    ] {
+        let mut b = balancer(kind, &addrs(3), &[u32::MAX, 1000, 0]);
+        for i in 0..1000u64 {
+            assert!(b.pick(&extreme, Some(i)).is_some());
+        }
+    }
 }
 
 #[test]
