@@ -163,3 +163,25 @@ async fn all_addresses_refusing_is_connect_refused() {
         assert!(err.message.contains("svc.test:8080"), "{err}");
     }
 }
+
+/// A dual-stack name whose first (IPv4) address never answers: the second attempt is the
+/// other family's first address, not the next IPv4 one (RFC 8305's interleaving), so it is
+/// the IPv6 listener that gets the connection. Skipped where ::1 cannot be bound.
+#[tokio::test]
+async fn the_second_attempt_goes_to_the_other_family() {
+    let Ok(v6) = TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let (hole, _listener, _held) = blackhole();
+    let v4 = TcpListener::bind("127.0.0.2:0").unwrap();
+    // The resolver's order: both IPv4 addresses, then the IPv6 one.
+    let addrs = [hole, v4.local_addr().unwrap(), v6.local_addr().unwrap()];
+    let socket = tokio::time::timeout(CONNECT_TIMEOUT, connect_addrs(&addrs, 0, "x.test:80"))
+        .await
+        .unwrap()
+        .unwrap();
+    let peer = socket2::SockRef::from(socket.fd()).peer_addr().unwrap();
+    assert_eq!(peer.as_socket(), Some(addrs[2]));
+    assert_eq!(accepted(&v6).len(), 1);
+}
