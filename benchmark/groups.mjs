@@ -23,7 +23,8 @@
 // (closed loop, as proxy.mjs's short workload): sessions/s, latency, the proxy's CPU µs per
 // session (utime + stime of every thread, from /proc/<pid>/stat around the phase). ROUNDS
 // rounds, the order rotated each round, medians; a phase that the rest of the machine
-// disturbed (more than BENCH_GROUPS_NOISY_CORES, default 0.3 core) is repeated up to 3 times.
+// disturbed (more than BENCH_GROUPS_NOISY_CORES, default 0.3 core) is repeated up to 2 times,
+// while phase 1 has taken less than BENCH_GROUPS_STEADY_BUDGET seconds (default 90).
 // Each contender has its own set of member ports (the 3 member processes serve one port per
 // contender each).
 //
@@ -45,7 +46,7 @@
 //
 // Environment: BENCH_ROUNDS (default 5), BENCH_GROUPS_SESSIONS (20000),
 // BENCH_GROUPS_CONCURRENCY (32), BENCH_GROUPS_KILL_RATE (2000), BENCH_GROUPS_KILL_SECONDS
-// (12), BENCH_GROUPS_KILL_AT (2), BENCH_GROUPS_KILL_ROUNDS (1). About 2 minutes on 2 cores.
+// (10), BENCH_GROUPS_KILL_AT (2), BENCH_GROUPS_KILL_ROUNDS (1). About 2 minutes on 2 cores.
 
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -79,11 +80,14 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SESSIONS = Number(process.env.BENCH_GROUPS_SESSIONS ?? 20000);
 const CONCURRENCY = Number(process.env.BENCH_GROUPS_CONCURRENCY ?? 32);
 const KILL_RATE = Number(process.env.BENCH_GROUPS_KILL_RATE ?? 2000);
-const KILL_SECONDS = Number(process.env.BENCH_GROUPS_KILL_SECONDS ?? 12);
+const KILL_SECONDS = Number(process.env.BENCH_GROUPS_KILL_SECONDS ?? 10);
 const KILL_AT = Number(process.env.BENCH_GROUPS_KILL_AT ?? 2);
 const KILL_ROUNDS = Number(process.env.BENCH_GROUPS_KILL_ROUNDS ?? 1);
 const KILL_MAX_IN_FLIGHT = 4096;
-const NOISY = { limitCores: Number(process.env.BENCH_GROUPS_NOISY_CORES ?? 0.3), retries: 3 };
+const NOISY = { limitCores: Number(process.env.BENCH_GROUPS_NOISY_CORES ?? 0.3), retries: 2 };
+// Disturbed steady phases are repeated only while phase 1 has taken less than this, so that a
+// busy machine cannot stretch the run (the whole suite stays within about 3 minutes).
+const STEADY_BUDGET_SEC = Number(process.env.BENCH_GROUPS_STEADY_BUDGET ?? 90);
 const REQUEST_BYTES = 100;
 const REPLY_BYTES = 100;
 const WARMUP_SESSIONS = 3000;
@@ -380,12 +384,14 @@ export async function run({ berth }) {
       configs[w] = p.config ?? null;
     }
     for (const c of contenders) await warmup(bin, c);
+    const steadyStart = performance.now();
     for (let round = 0; round < ROUNDS; round++) {
       const shift = round % contenders.length;
       const order = [...contenders.slice(shift), ...contenders.slice(0, shift)];
       console.log(`groups — steady load, round ${round + 1}/${ROUNDS}`);
       for (const c of order) {
-        const r = await quiet(() => measureSteady(bin, c, members.pids), NOISY);
+        const overBudget = (performance.now() - steadyStart) / 1000 > STEADY_BUDGET_SEC;
+        const r = await quiet(() => measureSteady(bin, c, members.pids), overBudget ? { ...NOISY, retries: 0 } : NOISY);
         r.position = order.indexOf(c) + 1;
         perContender.get(c.name).push(r);
         console.log(
@@ -458,7 +464,7 @@ export async function run({ berth }) {
       failedAfterKill: 'sessions that ended after the kill with a connect error, a reset, or an empty or short reply (the client never retries)',
       timeToEject: `berth: the killed member's state in group.stats() left 'up' (sampled every 10 ms in the proxy process) or a memberEjected/memberDown event; HAProxy: \`show stat\` on its stats socket said DOWN (sampled every ${SAMPLE_HAPROXY_MS} ms)`,
       lastSent: "berth: the last time the member's group.stats() members[].picked grew after the kill; HAProxy (no redispatch: every session sent to the dead member fails): the start of the last failed session",
-      noise: `a steady phase during which other processes used more than ${NOISY.limitCores} core is repeated up to ${NOISY.retries} times; the quietest attempt is kept`,
+      noise: `a steady phase during which other processes used more than ${NOISY.limitCores} core is repeated up to ${NOISY.retries} times (while phase 1 has taken less than ${STEADY_BUDGET_SEC} s); the quietest attempt is kept`,
       cpu: 'proxy process CPU (utime+stime, all threads) from /proc/<pid>/stat around each phase, resolution 1/CLK_TCK s',
       processes: 'load generator, each member and each proxy are separate processes; the proxies run side by side in phase 1, idle when not measured',
       loadGenerator: 'benchmark/proxy-load.c (epoll, one thread): short (closed loop) and failover (open loop) modes',
@@ -474,6 +480,10 @@ export async function run({ berth }) {
     },
     results,
     targets: evaluateTargets(results),
+    noise: (() => {
+      const phases = results.flatMap((r) => r.steady.rounds);
+      return { phases: phases.length, noisyPhases: phases.filter((p) => p.noisy).length, repeatedPhases: phases.filter((p) => p.attempts > 1).length, limitCores: NOISY.limitCores };
+    })(),
     skipped,
     proxyStats: Object.fromEntries(contenders.filter((c) => c.finalStats).map((c) => [c.name, c.finalStats])),
   };
@@ -521,6 +531,8 @@ export function printTable(result) {
   for (const r of body) console.log(line(r));
   console.log(`kill: ${result.method.kill}; eject/last sent: ms from the kill`);
   for (const s of result.skipped) console.log(`skipped ${s.variant}: ${s.why}`);
+  const n = result.noise;
+  console.log(`noise: ${n.noisyPhases} of ${n.phases} steady phases ran while other processes used more than ${n.limitCores} core (${n.repeatedPhases} were repeated)`);
   if (result.targets.length) {
     console.log('\ntargets for berth-group:');
     for (const t of result.targets) {

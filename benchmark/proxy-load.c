@@ -533,7 +533,7 @@ static int run_failover(int port, double rate, double seconds, int req, int repl
       tkill = now_s();
     }
     // every session due by now (the schedule is fixed: t0 + k / rate)
-    while (now < end && t0 + started / rate <= now) {
+    while (t0 + started / rate < end && t0 + started / rate <= now) {
       started++;
       if (nfree == 0) {
         skipped++;
@@ -543,8 +543,8 @@ static int run_failover(int port, double rate, double seconds, int req, int repl
       inflight++;
       if (fstart(s, port, now) < 0) FINISH(s, F_CONNECT, now);
     }
-    if (now >= end && (inflight == 0 || now >= drain_end)) break;
-    double next = now < end ? t0 + started / rate : drain_end;
+    if (t0 + started / rate >= end && (inflight == 0 || now >= drain_end)) break;
+    double next = t0 + started / rate < end ? t0 + started / rate : drain_end;
     if (kill_pid > 0 && tkill < 0 && t0 + kill_at < next) next = t0 + kill_at;
     // rounded up: a 0 ms wait would spin; sessions start up to 1 ms late, a few at once
     int timeout = (int)((next - now) * 1000) + 1;
