@@ -134,14 +134,15 @@ const GENERATORS = {
       'haproxy-1t': `${ha}, the same with \`nbthread 1\``,
     };
     const dash = (v, f) => (v === null || v === undefined ? '–' : f(v));
+    const duration = (v) => (v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(2)} s`);
     const rows = j.results.map((r) => [
       labels[r.name] ?? r.label,
       int(r.steady.sessionsPerSec),
       `${ms(r.steady.latencyP50Us)} / ${ms(r.steady.latencyP99Us)} ms`,
       `${r.steady.proxyCpuUsPerSession} µs`,
       r.kill ? `${int(r.kill.failedAfterKill)} of ${int(r.kill.offered)}` : '–',
-      dash(r.kill?.timeToEjectMs, (v) => `${(v / 1000).toFixed(2)} s`),
-      dash(r.kill?.lastSentAfterKillMs, (v) => `${(v / 1000).toFixed(2)} s`),
+      dash(r.kill?.timeToEjectMs, duration),
+      dash(r.kill?.lastSentAfterKillMs, duration),
     ]);
     const skipped = j.skipped.filter((s) => s.variant.startsWith('berth'));
     return [
