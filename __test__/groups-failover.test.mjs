@@ -1,0 +1,190 @@
+// Upstream groups (issue 16): a member dies under load (outlier ejection, rejoining), every
+// member dead (NO_HEALTHY_MEMBER), and connect failures retried on another member. Real echo
+// servers on 127.0.0.1 in child processes; a dead member is one whose listener and connections
+// were closed (connects to it are refused), a refusing member a port nothing listens on.
+import test from 'ava';
+import { BerthError, createPool } from './helpers/pool.mjs';
+import { range, roundTrip, track } from './helpers/net.mjs';
+import {
+  countBy, echoVia, memberStats, pick, recordEvents, refusingDest, runBounded, startMembers,
+} from './helpers/groups.mjs';
+
+/** Resolves with 'fulfilled' | 'rejected' once `promise` settles; a hang guard of `guardMs`. */
+function settled(promise, guardMs = 20_000) {
+  let timer;
+  const guard = new Promise((resolve) => { timer = setTimeout(() => resolve('pending'), guardMs); });
+  return Promise.race([promise.then(() => 'fulfilled', () => 'rejected'), guard]).finally(() => clearTimeout(timer));
+}
+
+test('a member killed mid-load: only its sessions fail, it is ejected, then it rejoins', async (t) => {
+  const [a, b, c] = await startMembers(t, 3);
+  const pool = createPool(t, { acquireTimeout: 10_000 });
+  const consecutiveFailures = 3;
+  const group = pool.group('kill', [a.dest, b.dest, c.dest], {
+    balance: 'round-robin',
+    outlier: { consecutiveFailures, baseEjectionTime: 200, maxEjectionPercent: 50 },
+    retry: { attempts: 3, budget: 1 },
+  });
+  const events = recordEvents(group);
+  let atEjection = null;
+  group.on('memberEjected', () => { atEjection ??= group.stats(); });
+
+  // Load before the kill: every session succeeds, on every member.
+  const before = await runBounded(60, 3, (i) => echoVia(pool, 'group:kill', `before ${i}`));
+  t.deepEqual(before.filter((o) => o.status === 'rejected').map((o) => String(o.reason)), [], 'no failure before the kill');
+  t.deepEqual(Object.keys(countBy(before.map((o) => o.value))).sort(), [a.dest, b.dest, c.dest].sort());
+
+  // Sessions in progress on every member, then A dies (listener and connections closed).
+  const held = [];
+  for (const _ of range(6)) held.push(await pool.acquire('group:kill'));
+  t.deepEqual(countBy(held.map((l) => l.destination)), { [a.dest]: 2, [b.dest]: 2, [c.dest]: 2 });
+  const idleOnA = memberStats(group, a.dest).idle;
+  await a.stop();
+
+  // The sessions that were on A fail; the others carry on.
+  const inFlight = await Promise.allSettled(held.map(async (lease, i) => {
+    try {
+      await roundTrip(lease.socket, `held ${i}`, { timeout: 5_000 });
+    } catch (err) {
+      lease.destroy(err);
+      throw err;
+    }
+    lease.release();
+  }));
+  held.forEach((lease, i) => {
+    t.is(inFlight[i].status, lease.destination === a.dest ? 'rejected' : 'fulfilled', `held session on ${lease.destination}`);
+  });
+
+  // Load during and after the ejection: whatever fails was on A.
+  const LOAD = 3;
+  const during = await runBounded(90, LOAD, (i) => echoVia(pool, 'group:kill', `during ${i}`));
+  const failedOn = during.filter((o) => o.status === 'rejected').map((o) => o.reason.member ?? `no lease: ${o.reason}`);
+  t.deepEqual(failedOn.filter((m) => m !== a.dest), [], 'only sessions on the dead member fail');
+
+  const ejected = await events.next('memberEjected', a.dest);
+  t.is(ejected.group, 'kill');
+  t.is(typeof ejected.reason, 'string');
+  t.true(Number.isFinite(ejected.ejectedFor) && ejected.ejectedFor > 0, `ejectedFor is a duration (${ejected.ejectedFor})`);
+  t.deepEqual([...new Set(events.log.filter((e) => e.name === 'memberEjected').map((e) => e.member))], [a.dest], 'only A is ejected');
+  const failuresAtEjection = atEjection.members.find((m) => m.dest === a.dest).failures;
+  // The 2 held sessions, the idle connections it had, and at most one failure per load worker in
+  // flight when the count was reached may count beyond the configured number.
+  const bound = consecutiveFailures + 2 + idleOnA + LOAD;
+  t.true(failuresAtEjection >= consecutiveFailures && failuresAtEjection <= bound,
+    `A was ejected after ${failuresAtEjection} failures (configured ${consecutiveFailures}, at most ${bound} with what was in flight)`);
+
+  // While A is ejected (and still dead), every acquire succeeds on B or C.
+  const ejectedPhase = await runBounded(60, LOAD, (i) => echoVia(pool, 'group:kill', `ejected ${i}`));
+  t.deepEqual(ejectedPhase.filter((o) => o.status === 'rejected').map((o) => String(o.reason)), [], 'every acquire succeeds once A is ejected');
+  t.false(ejectedPhase.some((o) => o.value === a.dest), 'no acquire goes to A');
+  t.is(memberStats(group, a.dest).state, 'ejected');
+  t.true(memberStats(group, a.dest).ejections >= 1);
+
+  // A comes back on the same port: after its ejection time and a passing check it is up again.
+  const mark = events.log.length;
+  await a.restart();
+  const up = await events.next('memberUp', a.dest, { from: mark });
+  t.is(up.group, 'kill');
+  t.is(memberStats(group, a.dest).state, 'up');
+  const acceptedBefore = await a.accepted();
+  const after = await runBounded(60, 1, (i) => echoVia(pool, 'group:kill', `after ${i}`));
+  t.deepEqual(after.filter((o) => o.status === 'rejected').map((o) => String(o.reason)), [], 'every acquire succeeds after A is back');
+  const counts = countBy(after.map((o) => o.value));
+  t.true((counts[a.dest] ?? 0) >= 10, `A receives acquires again (${JSON.stringify(counts)})`);
+  t.true(await a.accepted() > acceptedBefore, 'the restarted server accepted connections');
+});
+
+test('every member dead: the acquire rejects with NO_HEALTHY_MEMBER', async (t) => {
+  const dests = [await refusingDest(), await refusingDest()];
+  const pool = createPool(t, { acquireTimeout: 5_000 });
+  const group = pool.group('dead', dests, { outlier: { consecutiveFailures: 1, baseEjectionTime: 200 } });
+
+  const first = track(pool.acquire('group:dead'));
+  t.is(await settled(first), 'rejected', 'the acquire settles');
+  const err = await t.throwsAsync(first, { instanceOf: BerthError, code: 'NO_HEALTHY_MEMBER' });
+  t.is(err?.cause?.code, 'CONNECT_REFUSED', `its cause is the last connect error (${err?.cause?.code})`);
+
+  // Again, with the members now ejected (or down): still NO_HEALTHY_MEMBER, and counted.
+  const second = track(pool.acquire('group:dead'));
+  t.is(await settled(second), 'rejected');
+  await t.throwsAsync(second, { instanceOf: BerthError, code: 'NO_HEALTHY_MEMBER' });
+  t.true(group.stats().noHealthyMember >= 2, `stats().noHealthyMember (${group.stats().noHealthyMember})`);
+
+  // Many at once: every one settles with the same code.
+  const many = range(20).map(() => track(pool.acquire('group:dead')));
+  const codes = await Promise.all(many.map((p) => p.then(() => 'resolved', (e) => e.code)));
+  t.deepEqual(countBy(codes), { NO_HEALTHY_MEMBER: 20 });
+});
+
+test('failover: acquires that meet a refusing member are retried on another one', async (t) => {
+  const [a, b] = await startMembers(t, 2);
+  const refusing = await refusingDest();
+  const pool = createPool(t);
+  const group = pool.group('retry', [a.dest, refusing, b.dest], {
+    balance: 'round-robin',
+    retry: { attempts: 2 },
+    // Ejected for 200 ms at a time only: the refusing member keeps being picked and retried.
+    outlier: { consecutiveFailures: 2, baseEjectionTime: 200 },
+  });
+
+  const outcomes = await runBounded(100, 4, (i) => echoVia(pool, 'group:retry', `retry ${i}`));
+  const failed = outcomes.filter((o) => o.status === 'rejected');
+  t.deepEqual(failed.map((o) => `${o.reason?.code}: ${o.reason?.message}`), [], 'all 100 acquires succeed');
+  const counts = countBy(outcomes.map((o) => o.value));
+  t.deepEqual(Object.keys(counts).sort(), [a.dest, b.dest].sort(), `leases only on the live members (${JSON.stringify(counts)})`);
+  const s = group.stats();
+  t.true(s.retries > 0, `stats().retries (${s.retries})`);
+  t.true(memberStats(group, refusing).failures >= 1, 'the refusing member counted its connect failures');
+  t.is(memberStats(group, refusing).inUse, 0);
+});
+
+test('out of attempts while untried members remain: the last connect error, not NO_HEALTHY_MEMBER', async (t) => {
+  const dests = [await refusingDest(), await refusingDest(), await refusingDest()];
+  const pool = createPool(t, { acquireTimeout: 5_000 });
+  pool.group('one-try', dests, { balance: 'round-robin', retry: { attempts: 1 }, outlier: { consecutiveFailures: 100 } });
+  const err = await t.throwsAsync(pool.acquire('group:one-try'), { instanceOf: BerthError });
+  t.is(err?.code, 'CONNECT_REFUSED', `code ${err?.code}`);
+  t.is(pool.group('one-try').stats().retries, 0, 'no retry with attempts: 1');
+});
+
+test('a lease handed out is never retried: destroying it with an error counts as a failure', async (t) => {
+  const [a, b] = await startMembers(t, 2);
+  const pool = createPool(t);
+  const group = pool.group('destroyed', [a.dest, b.dest], {
+    balance: 'round-robin',
+    outlier: { consecutiveFailures: 2, baseEjectionTime: 60_000 },
+  });
+  const events = recordEvents(group);
+  // Two leases on A destroyed with an error in a row: A is ejected.
+  for (const _ of range(4)) {
+    const lease = await pool.acquire('group:destroyed');
+    if (lease.destination === a.dest) lease.destroy(new Error('bad reply'));
+    else lease.release();
+  }
+  await events.next('memberEjected', a.dest);
+  t.is(memberStats(group, a.dest).state, 'ejected');
+  t.is(memberStats(group, a.dest).failures, 2);
+  t.is(group.stats().retries, 0, 'nothing was retried');
+  const picks = await runBounded(10, 1, () => pick(pool, 'group:destroyed'));
+  t.true(picks.every((o) => o.value === b.dest), 'acquires go to B while A is ejected');
+});
+
+test('a success resets the consecutive failure count', async (t) => {
+  const [a, b] = await startMembers(t, 2);
+  const pool = createPool(t);
+  const group = pool.group('reset', [a.dest, b.dest], {
+    balance: 'round-robin',
+    outlier: { consecutiveFailures: 2, baseEjectionTime: 60_000 },
+  });
+  const events = recordEvents(group);
+  // On A: failure, success, failure, success: never two in a row, never ejected.
+  let onA = 0;
+  for (const _ of range(8)) {
+    const lease = await pool.acquire('group:reset');
+    if (lease.destination === a.dest && onA++ % 2 === 0) lease.destroy(new Error('bad reply'));
+    else lease.release();
+  }
+  t.is(onA, 4);
+  t.like(memberStats(group, a.dest), { state: 'up', failures: 2, consecutiveFailures: 0, ejections: 0 });
+  t.deepEqual(events.log, [], 'no member event');
+});
