@@ -82,6 +82,28 @@ export declare class Engine {
   /** Keeps the event loop alive while JS awaits engine events (pending acquires, close). */
   ref(): void
   unref(): void
+  /** Makes a group; its id. `profile`: the members' connect profile ("" for plain TCP). */
+  groupCreate(name: string, profile: string, options: GroupOptions): number
+  /** Sets a group's members; their destination ids, in order. Throws on a bad address. */
+  groupSetMembers(id: number, members: Array<GroupMember>): Array<number>
+  /**
+   * The member destination an acquire should use: -1 when no member is eligible, -2 for
+   * an unknown group. `first`: this is the acquire's first try (counted as an acquire).
+   */
+  groupPick(id: number, key: string | undefined | null, tried: Array<number>, first: boolean): number
+  /** Members an acquire that tried `tried` could still use. */
+  groupEligible(id: number, tried: Array<number>): number
+  /** Takes a retry from the group's budget: false when it has none left. */
+  groupRetry(id: number): boolean
+  /** The pause (ms) before try number `attempt` of an acquire. */
+  groupBackoff(id: number, attempt: number, seed: number): number
+  /** A lease of a member destination was destroyed with an error: counts against it. */
+  memberFailed(dest: number): void
+  /** The result of the user's check asked for with `EVENT_MEMBER_CHECK`. */
+  groupCheckResult(id: number, dest: number, passed: boolean): void
+  groupStats(id: number): EngineGroupStats | null
+  /** Removes a group (its members' idle connections close); false if unknown. */
+  groupRemove(id: number): boolean
 }
 
 export declare class NativeListener {
@@ -239,7 +261,8 @@ export declare function engineErrorCodes(): Array<string>
 /**
  * `kind` (berth_core::contract::events): `DIALED` (`id` = connection, `dest`), `DIAL_FAILED`
  * (`id` = connection, `dest`, `code`, `message`), `EVICT` (`id` = connection, `reason`),
- * `WAITER_TIMED_OUT` (`id` = waiter).
+ * `WAITER_TIMED_OUT` (`id` = waiter), `MEMBER_UP` / `MEMBER_DOWN` / `MEMBER_CHECK` (`id` =
+ * group, `dest` = member), `MEMBER_EJECTED` (the same, `reason` = ms ejected for).
  */
 export interface EngineEvent {
   kind: number
@@ -250,11 +273,44 @@ export interface EngineEvent {
   message?: string
 }
 
+export interface EngineGroupStats {
+  name: string
+  balance: string
+  acquires: number
+  retries: number
+  retriesRefused: number
+  noHealthyMember: number
+  members: Array<EngineMemberStats>
+}
+
+export interface EngineMemberStats {
+  dest: string
+  host?: string
+  weight: number
+  state: string
+  inUse: number
+  idle: number
+  dialing: number
+  picked: number
+  failures: number
+  consecutiveFailures: number
+  ejections: number
+  latency?: MemberLatency
+}
+
 export declare const EVENT_DIAL_FAILED: number
 
 export declare const EVENT_DIALED: number
 
 export declare const EVENT_EVICT: number
+
+export declare const EVENT_MEMBER_CHECK: number
+
+export declare const EVENT_MEMBER_DOWN: number
+
+export declare const EVENT_MEMBER_EJECTED: number
+
+export declare const EVENT_MEMBER_UP: number
 
 export declare const EVENT_WAITER_TIMED_OUT: number
 
@@ -298,6 +354,31 @@ export declare const GAUGE_IDLE: number
 
 export declare const GAUGE_SIZE: number
 
+export interface GroupMember {
+  dest: string
+  host?: string
+  weight: number
+}
+
+/** A group's options as the facade resolved them (defaults applied, already validated). */
+export interface GroupOptions {
+  balance: string
+  consecutiveFailures: number
+  /** Milliseconds. */
+  baseEjectionTime: number
+  maxEjectionPercent: number
+  attempts: number
+  /** Milliseconds. */
+  backoff: number
+  budget: number
+  /** Milliseconds; absent: no active checks. */
+  healthInterval?: number
+  /** Milliseconds. */
+  healthTimeout: number
+  /** JS runs the user's check (asked with `EVENT_MEMBER_CHECK`) instead of a connect. */
+  userCheck: boolean
+}
+
 export declare const KEY_BASE: number
 
 /** Quantiles of a latency, in milliseconds (0 before anything was measured). */
@@ -336,6 +417,12 @@ export interface ListenerStats {
   rejectedPerClient: number
   acceptPauses: number
   clients: number
+}
+
+/** Connect time of a member, in milliseconds. */
+export interface MemberLatency {
+  p50: number
+  p99: number
 }
 
 export declare const NOT_BORROWED: number

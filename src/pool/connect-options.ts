@@ -71,7 +71,7 @@ export interface ConnectOptions {
 export const CONNECT_KEYS: readonly string[] = ['tls', 'handshake', 'check'];
 
 /** The keys of a Pool's acquire options: the wait's, and the connect options. */
-export const POOL_ACQUIRE_KEYS: readonly string[] = [...ACQUIRE_KEYS, ...CONNECT_KEYS];
+export const POOL_ACQUIRE_KEYS: readonly string[] = [...ACQUIRE_KEYS, ...CONNECT_KEYS, 'hashKey'];
 
 /** What runs on a new connection to a destination: its pool-key profile, and the steps. */
 export interface ConnectRecipe {

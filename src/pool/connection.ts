@@ -115,6 +115,8 @@ export class Connection {
   /** The engine's id of its destination (one per address and connect profile). */
   readonly destId: number;
   readonly destination: string;
+  /** The group its destination is a member of, if any. */
+  group: string | undefined;
   readonly owner: ConnectionOwner;
   state: ConnState = ConnState.Leased;
   /** Leases handed out so far: the first lease is not `reused`. */

@@ -8,3 +8,17 @@ export type { PoolOptions, ResolvedPoolOptions } from './config';
 export type { PoolStats, ConnectStats, PoolSnapshot, DestinationSnapshot, ConnectionSnapshot, LatencyQuantiles, PoolEvictions } from './stats';
 export type { PoolAcquireOptions } from './pool';
 export type { ConnectOptions, TlsOptions, HandshakeFunction, HandshakeContext, CheckFunction, CheckContext } from './connect-options';
+export { UpstreamGroup } from './group';
+export type { GroupStats, MemberStats, MemberState, MemberEvent, GroupEvents } from './group';
+export { GROUP_DEFAULTS } from './group-options';
+export type {
+  GroupOptions,
+  GroupMemberInput,
+  BalanceMode,
+  HealthCheckOptions,
+  OutlierOptions,
+  RetryOptions,
+  MemberCheckFunction,
+  MemberCheckContext,
+  LookupAddress,
+} from './group-options';

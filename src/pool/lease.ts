@@ -29,6 +29,8 @@ export class Lease implements AsyncDisposable {
   readonly reused: boolean;
   /** The destination this connection goes to, as passed to `acquire`. */
   readonly destination: string;
+  /** The group whose member `destination` is, when acquired with `'group:<name>'`. */
+  readonly group: string | undefined;
   #conn: Connection | null;
   readonly #owner: LeaseOwner;
 
@@ -37,6 +39,7 @@ export class Lease implements AsyncDisposable {
     this.socket = conn.socket;
     this.reused = conn.uses > 0;
     this.destination = conn.destination;
+    this.group = conn.group;
     conn.uses++;
     this.#conn = conn;
     this.#owner = owner;

@@ -17,11 +17,20 @@ import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-opti
 import { CONNECT_KEYS, POOL_ACQUIRE_KEYS, checkConnectOptions, recipeOf, type CheckFunction, type ConnectOptions, type ConnectRecipe } from './connect-options';
 import { handshake, SessionCache } from './handshake';
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
+import { UpstreamGroup, type GroupStats } from './group';
+import { checkGroupName, checkMembers, resolveGroupOptions, type GroupMemberInput, type GroupOptions } from './group-options';
+import { acquireFromGroup } from './group-acquire';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
 /** Options of `pool.acquire()` (and `use`, `warm`, `acquireMany`): the wait's, and how to connect. */
-export interface PoolAcquireOptions extends AcquireOptions, ConnectOptions {}
+export interface PoolAcquireOptions extends AcquireOptions, ConnectOptions {
+  /** For `'group:<name>'` with `balance: 'hash'`: acquires with the same key go to the same member while it is up. */
+  hashKey?: string;
+}
+
+/** The prefix that names a group where a destination is expected: `'group:api'`. */
+const GROUP_PREFIX = 'group:';
 // Straight from the modules (not the index): the hot path reads these as plain properties.
 import {
   BAD_ARGUMENT,
@@ -29,6 +38,10 @@ import {
   EVENT_DIAL_FAILED,
   EVENT_DIALED,
   EVENT_EVICT,
+  EVENT_MEMBER_CHECK,
+  EVENT_MEMBER_DOWN,
+  EVENT_MEMBER_EJECTED,
+  EVENT_MEMBER_UP,
   EVENT_WAITER_TIMED_OUT,
   EVICT_KEEP_ALIVE_EXPIRED,
   EVICT_PEER_CLOSED,
@@ -130,6 +143,10 @@ export class Pool implements AsyncDisposable {
   readonly #check: CheckFunction | undefined;
   /** The recipe of each destination id interned under one (pruned with the id tables). */
   readonly #recipes = new Map<number, ConnectRecipe>();
+  /** Groups by name and by engine id, and the group of each member destination. */
+  readonly #groups = new Map<string, UpstreamGroup>();
+  readonly #groupsById = new Map<number, UpstreamGroup>();
+  readonly #memberOf = new Map<number, UpstreamGroup>();
   readonly #sessions: SessionCache;
   /** Handshakes in flight, by connection id. */
   readonly #handshaking = new Map<number, Handshaking>();
@@ -218,6 +235,7 @@ export class Pool implements AsyncDisposable {
   /** `acquire` with options, another destination than last time, or a pool not open. */
   #acquireSlow(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
     if (this.#life.phase !== Phase.Open) return Promise.reject(this.#life.refusal(destination));
+    if (typeof destination === 'string' && destination.startsWith(GROUP_PREFIX)) return this.#acquireGroup(destination, options);
     let destId: number;
     let priority = 0;
     let timeout = this.options.acquireTimeout;
@@ -226,6 +244,7 @@ export class Pool implements AsyncDisposable {
       if (options !== undefined) {
         checkAcquireOptions(options, POOL_ACQUIRE_KEYS);
         checkConnectOptions(options, 'acquire option');
+        checkHashKey(options.hashKey);
       }
       const recipe = this.#recipeFor(options);
       destId = recipe === this.#recipe ? this.#useDestination(destination, false) : this.#profiled(destination, recipe);
@@ -364,6 +383,144 @@ export class Pool implements AsyncDisposable {
   }
 
   /**
+   * Makes the upstream group `name` of `members` (`'host:port'`, or `{ dest, weight }`; a host
+   * name stands for every address it resolves to) and returns it; with `name` alone, returns
+   * the group made earlier. Acquire from it with `pool.acquire('group:' + name)` (and `use`,
+   * `warm`, `acquireMany`, listener routes, `forward`, the HTTP agents' `groups`): each acquire
+   * goes to a member its balancer picks among those up, and a connect failure is retried on
+   * another member. Bad input is a TypeError naming it.
+   */
+  group(name: string, members?: readonly GroupMemberInput[], options?: GroupOptions): UpstreamGroup {
+    checkGroupName(name);
+    if (members === undefined) {
+      if (options !== undefined) throw new TypeError('group options need the members: pool.group(name, members, options)');
+      const found = this.#groups.get(name);
+      if (found === undefined) throw new TypeError(`no group named "${name}": make it with pool.group(name, members, options)`);
+      return found;
+    }
+    if (this.#groups.has(name)) throw new TypeError(`a group named "${name}" already exists (use group.update(members))`);
+    const specs = checkMembers(members);
+    const resolved = resolveGroupOptions(options);
+    if (resolved.tls !== undefined && resolved.tls !== false) checkConnectOptions({ tls: resolved.tls }, 'group option');
+    if (this.#life.phase !== Phase.Open) throw this.#life.refusal(`${GROUP_PREFIX}${name}`);
+    const recipe = resolved.tls === undefined ? this.#recipe : recipeOf(resolved.tls, undefined);
+    let id: number;
+    try {
+      id = this.#engine.groupCreate(name, recipe?.profile ?? '', {
+        balance: resolved.balance,
+        consecutiveFailures: resolved.consecutiveFailures,
+        baseEjectionTime: resolved.baseEjectionTime,
+        maxEjectionPercent: resolved.maxEjectionPercent,
+        attempts: resolved.attempts,
+        backoff: resolved.backoff,
+        budget: resolved.budget,
+        healthInterval: resolved.healthInterval,
+        healthTimeout: resolved.healthTimeout,
+        userCheck: resolved.check !== undefined,
+      });
+    } catch (error) {
+      throw new TypeError((error as Error).message);
+    }
+    const group = new UpstreamGroup(name, id, resolved, {
+      setMembers: (gid, list) => this.#setMembers(gid, list, recipe),
+      stats: (gid) => this.#engine.groupStats(gid) as GroupStats | undefined ?? undefined,
+      remove: (g) => {
+        this.#engine.groupRemove(g.id);
+        this.#groups.delete(g.name);
+        this.#groupsById.delete(g.id);
+        for (const [dest, owner] of this.#memberOf) if (owner === g) this.#memberOf.delete(dest);
+      },
+    });
+    this.#groups.set(name, group);
+    this.#groupsById.set(id, group);
+    try {
+      group.setSpecs(specs);
+    } catch (error) {
+      group.remove();
+      throw error;
+    }
+    return group;
+  }
+
+  /** Gives the engine a group's members; registers their destination ids here. */
+  #setMembers(gid: number, list: { dest: string; host?: string; weight: number }[], recipe: ConnectRecipe | undefined): number[] {
+    let ids: number[];
+    try {
+      ids = this.#engine.groupSetMembers(gid, list);
+    } catch (error) {
+      throw new TypeError((error as Error).message);
+    }
+    const group = this.#groupsById.get(gid)!;
+    for (const [dest, owner] of this.#memberOf) if (owner === group && !ids.includes(dest)) this.#memberOf.delete(dest);
+    ids.forEach((id, i) => {
+      this.#memberOf.set(id, group);
+      this.#destNames.set(id, list[i]!.dest);
+      if (recipe !== undefined) this.#recipes.set(id, recipe);
+    });
+    return ids;
+  }
+
+  /** An acquire of `'group:<name>'`: see `acquireFromGroup`. */
+  #acquireGroup(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
+    const group = this.#groups.get(destination.slice(GROUP_PREFIX.length));
+    if (group === undefined) {
+      return Promise.reject(new TypeError(`unknown group "${destination.slice(GROUP_PREFIX.length)}": make it with pool.group(name, members) first`));
+    }
+    try {
+      if (options !== undefined) {
+        checkAcquireOptions(options, POOL_ACQUIRE_KEYS);
+        checkHashKey(options.hashKey);
+        if (options.tls !== undefined || options.handshake !== undefined) {
+          throw new TypeError(`tls and handshake are the group's own (pool.group(name, members, { tls })), not options of an acquire of ${destination}`);
+        }
+        checkConnectOptions(options, 'acquire option');
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    const signal = options?.signal;
+    const priority = options?.priority ?? 0;
+    const check = options?.check ?? this.#check;
+    return acquireFromGroup({
+      engine: this.#engine,
+      group,
+      hashKey: options?.hashKey,
+      timeout: options?.timeout ?? this.options.acquireTimeout,
+      signal,
+      acquireMember: (destId, timeout) => {
+        if (this.#life.phase !== Phase.Open) return Promise.reject(this.#life.refusal(destination));
+        return this.#acquired(undefined, destId, this.#destNames.get(destId) ?? destination, signal, priority, timeout, check);
+      },
+    });
+  }
+
+  /** A user health check the engine asked for: on a connection leased from the member itself. */
+  async #runMemberCheck(group: UpstreamGroup, destId: number): Promise<void> {
+    const check = group.options.check;
+    const member = this.#destNames.get(destId) ?? 'unknown';
+    let passed = false;
+    const timeout = AbortSignal.timeout(group.options.healthTimeout);
+    try {
+      const lease = await this.#acquired(undefined, destId, member, timeout, 0, group.options.healthTimeout, undefined);
+      try {
+        const answer = await Promise.race([
+          Promise.resolve().then(() => check!(lease.socket, { member, signal: timeout })),
+          new Promise<false>((resolve) => timeout.addEventListener('abort', () => resolve(false), { once: true })),
+        ]);
+        passed = answer === true;
+      } catch {
+        passed = false;
+      }
+      if (passed && !lease.released) lease.release();
+      else if (!lease.released) lease.destroy();
+    } catch {
+      passed = false;
+    }
+    this.#engine.groupCheckResult(group.id, destId, passed);
+  }
+
+  /**
    * Acquires, runs `fn` with the socket, and releases when it returns, or destroys the
    * connection when it throws (then rethrows). Resolves to what `fn` returns.
    */
@@ -410,6 +567,7 @@ export class Pool implements AsyncDisposable {
       checkKnownKeys('warm', checkObject('warm options', options), CONNECT_KEYS);
       checkConnectOptions(options, 'warm option');
     }
+    if (destination.startsWith(GROUP_PREFIX)) return this.#warmGroup(destination, count);
     const recipe = this.#recipeFor(options);
     const destId = recipe === this.#recipe ? (this.#destIds.get(destination) ?? this.#intern(destination)) : this.#profiled(destination, recipe);
     if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
@@ -423,6 +581,21 @@ export class Pool implements AsyncDisposable {
       else failure ??= outcome.reason;
     }
     const idle = this.#count(destId, ConnState.Idle);
+    if (idle === 0 && failure !== undefined) throw failure;
+    return idle;
+  }
+
+  /** `warm` of a group: `count` acquires through the group (spread by its balancer), released. */
+  async #warmGroup(destination: string, count: number): Promise<number> {
+    const group = this.group(destination.slice(GROUP_PREFIX.length));
+    if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
+    const outcomes = await Promise.allSettled(Array.from({ length: count }, () => this.acquire(destination)));
+    let failure: unknown;
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') outcome.value.release();
+      else failure ??= outcome.reason;
+    }
+    const idle = group.stats().members.reduce((n, m) => n + m.idle, 0);
     if (idle === 0 && failure !== undefined) throw failure;
     return idle;
   }
@@ -453,7 +626,7 @@ export class Pool implements AsyncDisposable {
       opts = checkForwardOptions(options);
       // Checked now (a TypeError leaves `inbound` untouched); the engine interns it again,
       // pinned for the session, when the session starts.
-      if (!this.#destIds.has(destination)) this.#intern(destination);
+      this.#checkRouteTarget(destination);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -502,7 +675,7 @@ export class Pool implements AsyncDisposable {
       throw new TypeError(`route must be a function or a destination string, got ${describe(route)}`);
     }
     // A fixed destination is checked now: a typo fails the listen, not every connection.
-    if (typeof route === 'string' && !this.#destIds.has(route)) this.#intern(route);
+    if (typeof route === 'string') this.#checkRouteTarget(route);
     if (this.#life.phase !== Phase.Open) throw this.#life.refusal(`${o.host}:${o.port}`);
     let native: ReturnType<Engine['listen']> | undefined;
     try {
@@ -518,6 +691,18 @@ export class Pool implements AsyncDisposable {
     this.#listeners.add(listener);
     this.#forwardStarted();
     return listener;
+  }
+
+  /** Throws a TypeError for a destination (or `group:<name>`) the native lane cannot use. */
+  #checkRouteTarget(destination: string): void {
+    if (typeof destination === 'string' && destination.startsWith(GROUP_PREFIX)) {
+      const group = this.group(destination.slice(GROUP_PREFIX.length));
+      if (group.options.tls !== undefined && group.options.tls !== false) {
+        throw new TypeError(`group ${group.name} connects with TLS: forward() and listeners move plain TCP only`);
+      }
+      return;
+    }
+    if (!this.#destIds.has(destination)) this.#intern(destination);
   }
 
   #forwardStarted(): void {
@@ -793,6 +978,8 @@ export class Pool implements AsyncDisposable {
 
   #destroyConnection(conn: Connection, error?: Error, unused?: boolean): void {
     this.#leased--;
+    // A lease of a group member destroyed with an error counts against the member.
+    if (error !== undefined && conn.group !== undefined) this.#engine.memberFailed(conn.destId);
     if (conn.state === ConnState.Leased) {
       this.#engine.discard(conn.id, unused === true ? EVICT_KEEP_ALIVE_EXPIRED : DISCARD_BY_USER);
       conn.destroy(error);
@@ -833,6 +1020,11 @@ export class Pool implements AsyncDisposable {
       }
       case EVENT_EVICT:
         return this.#conns[event.id]?.destroy();
+      case EVENT_MEMBER_UP:
+      case EVENT_MEMBER_DOWN:
+      case EVENT_MEMBER_EJECTED:
+      case EVENT_MEMBER_CHECK:
+        return this.#onMemberEvent(event);
       case EVENT_WAITER_TIMED_OUT: {
         const waiter = this.#settleWaiter(event.id);
         waiter?.reject(
@@ -841,6 +1033,21 @@ export class Pool implements AsyncDisposable {
         return;
       }
     }
+  }
+
+  #onMemberEvent(event: EngineEvent): void {
+    const group = this.#groupsById.get(event.id);
+    if (group === undefined) return;
+    if (event.kind === EVENT_MEMBER_CHECK) {
+      if (group.options.check !== undefined) void this.#runMemberCheck(group, event.dest);
+      else this.#engine.groupCheckResult(group.id, event.dest, false);
+      return;
+    }
+    const member = this.#destNames.get(event.dest) ?? 'unknown';
+    const base = { group: group.name, member };
+    if (event.kind === EVENT_MEMBER_EJECTED) group.emit('memberEjected', { ...base, reason: 'outlier', ejectedFor: event.reason });
+    else if (event.kind === EVENT_MEMBER_DOWN) group.emit('memberDown', { ...base, reason: 'check' });
+    else group.emit('memberUp', { ...base, reason: 'check' });
   }
 
   #onDialed(id: number, destId: number): void {
@@ -855,6 +1062,7 @@ export class Pool implements AsyncDisposable {
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
     const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
     const conn = new Connection(id, destId, destination, this.#owner, socket);
+    conn.group = this.#memberOf.get(destId)?.name;
     this.#conns[id] = conn;
     this.#sockets++;
     this.#place(conn, placement);
@@ -894,6 +1102,7 @@ export class Pool implements AsyncDisposable {
         if (resumed === true) stats.tlsResumed++;
         else if (resumed === false) stats.tlsFull++;
         const conn = new Connection(id, destId, destination, this.#owner, socket, raw);
+        conn.group = this.#memberOf.get(destId)?.name;
         this.#conns[id] = conn;
         this.#place(conn, this.#engine.offer(id, conn.layered));
       },
@@ -931,4 +1140,9 @@ export class Pool implements AsyncDisposable {
     this.#life.closeFinished();
     this.#updateRef();
   }
+}
+
+/** `hashKey` is a string when given. */
+function checkHashKey(key: unknown): void {
+  if (key !== undefined && typeof key !== 'string') throw new TypeError(`hashKey must be a string, got ${describe(key)}`);
 }

@@ -34,6 +34,8 @@ export type BerthErrorCode =
   | 'HANDSHAKE_TIMEOUT'
   /** `release()` or `destroy()` on a lease that was already released or destroyed. */
   | 'ALREADY_RELEASED'
+  /** A group has no member to connect to: every member is down or ejected, or every member this acquire tried failed to connect (the last connect error is the `cause`). */
+  | 'NO_HEALTHY_MEMBER'
   /** A forwarded session failed: the message says which side and the OS error. */
   | 'FORWARD_ERROR'
   /** `pool.listen` could not bind (address in use, permission, ...). */

@@ -127,6 +127,14 @@ pub mod events {
     pub const EVICT: u32 = 2;
     /// Socket pool: a waiter's acquire deadline passed.
     pub const WAITER_TIMED_OUT: u32 = 3;
+    /// Socket pool: a group member is up again (`id` = group, `dest` = member).
+    pub const MEMBER_UP: u32 = 4;
+    /// Socket pool: a group member's health check failed.
+    pub const MEMBER_DOWN: u32 = 5;
+    /// Socket pool: a group member was ejected (`reason` = for how many ms).
+    pub const MEMBER_EJECTED: u32 = 6;
+    /// Socket pool: run the user's health check on a group member and report the result.
+    pub const MEMBER_CHECK: u32 = 7;
 
     /// Resource pool: create a resource for this slot.
     pub const RES_CREATE: u32 = 0;

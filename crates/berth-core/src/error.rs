@@ -16,11 +16,13 @@ pub enum DialErrorCode {
     /// The address policy refused every address of the destination (or its Unix socket):
     /// no connect was attempted.
     DestinationDenied,
+    /// Every member of a group is down or ejected, or was tried by this acquire and failed.
+    NoHealthyMember,
 }
 
 impl DialErrorCode {
     /// Every code, for the owner to check that it knows them all.
-    pub const ALL: [DialErrorCode; 7] = [
+    pub const ALL: [DialErrorCode; 8] = [
         DialErrorCode::ConnectTimeout,
         DialErrorCode::ConnectRefused,
         DialErrorCode::DnsFailed,
@@ -28,7 +30,21 @@ impl DialErrorCode {
         DialErrorCode::PoolClosed,
         DialErrorCode::AcquireTimeout,
         DialErrorCode::DestinationDenied,
+        DialErrorCode::NoHealthyMember,
     ];
+
+    /// A failure to connect to one destination, which another member of a group may not
+    /// share: what a group fails over on.
+    pub fn is_connect_failure(self) -> bool {
+        matches!(
+            self,
+            DialErrorCode::ConnectTimeout
+                | DialErrorCode::ConnectRefused
+                | DialErrorCode::DnsFailed
+                | DialErrorCode::ConnectFailed
+                | DialErrorCode::DestinationDenied
+        )
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,6 +55,7 @@ impl DialErrorCode {
             DialErrorCode::PoolClosed => "POOL_CLOSED",
             DialErrorCode::AcquireTimeout => "ACQUIRE_TIMEOUT",
             DialErrorCode::DestinationDenied => "DESTINATION_DENIED",
+            DialErrorCode::NoHealthyMember => "NO_HEALTHY_MEMBER",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! Modules by concept:
 //! - `pool`: the socket pool (`Pool`): shards, waiters, placement rules, dials, timers,
 //!   destination ids, and the native lane of upstreams that `proxy` leases;
+//! - `group`: upstream groups: members, balancers, health, outlier ejection, retry budget;
 //! - `proxy`: native forwarding: sessions, the byte relay, the native listener;
 //! - `resource`: the pool of arbitrary JS resources (`ResourcePool`);
 //! - `probe`: connect probes run in the engine;
@@ -17,6 +18,7 @@ mod clock;
 pub mod contract;
 mod deadlines;
 pub mod error;
+pub mod group;
 mod histogram;
 pub mod net;
 pub mod pool;

@@ -2,7 +2,7 @@
 //! sockets: reuse, limits shared with waiting, timeouts, the relay's half-close and reuse rules.
 
 use berth_core::error::DialErrorCode;
-use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig};
+use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig, UpstreamTarget};
 use berth_core::proxy::relay::{Counts, End};
 use berth_core::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::io::{Read, Write};
@@ -93,7 +93,7 @@ fn client_pair() -> (TcpStream, OwnedFd) {
 fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
     SessionRequest {
         client: Client::Fd(client),
-        dest,
+        dest: UpstreamTarget::Dest(dest),
         head: Vec::new(),
         reply: Vec::new(),
         reuse,

@@ -3,7 +3,7 @@
 //! a dropped native acquire is no longer counted as waiting, `max_connections` stops accepting
 //! and resumes, `max_connections_per_client` resets beyond it and forgets addresses.
 
-use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig};
+use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig, UpstreamTarget};
 use berth_core::proxy::listener::{self, ListenOptions, Route};
 use berth_core::proxy::relay::{Counts, End};
 use berth_core::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
@@ -85,7 +85,7 @@ fn client_pair() -> (TcpStream, OwnedFd) {
 fn request(client: OwnedFd, dest: DestId, idle: Option<Duration>) -> SessionRequest {
     SessionRequest {
         client: Client::Fd(client),
-        dest,
+        dest: UpstreamTarget::Dest(dest),
         head: Vec::new(),
         reply: Vec::new(),
         reuse: false,
@@ -231,7 +231,7 @@ async fn max_connections_pauses_accepting_and_resumes() {
     let dest = echo_server();
     let pool = pool(PoolConfig::default());
     let pin = pool.intern_pinned(&dest).unwrap();
-    let listener = listener::listen(&pool, options(2, 100), Route::Fixed(pin)).unwrap();
+    let listener = listener::listen(&pool, options(2, 100), Route::Fixed(pin.into())).unwrap();
     let addr = listener.local_addr();
     let c = &listener.counters;
     let mut first = TcpStream::connect(addr).unwrap();
@@ -261,7 +261,7 @@ async fn per_client_cap_resets_beyond_it_and_forgets_the_address() {
     let dest = echo_server();
     let pool = pool(PoolConfig::default());
     let pin = pool.intern_pinned(&dest).unwrap();
-    let listener = listener::listen(&pool, options(100, 1), Route::Fixed(pin)).unwrap();
+    let listener = listener::listen(&pool, options(100, 1), Route::Fixed(pin.into())).unwrap();
     let addr = listener.local_addr();
     let c = &listener.counters;
     let mut first = TcpStream::connect(addr).unwrap();

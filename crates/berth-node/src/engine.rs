@@ -27,7 +27,7 @@ pub struct Admitted {
 /// One pool's engine, owned by one JS `Pool`.
 #[napi]
 pub struct Engine {
-    pool: Arc<Pool>,
+    pub(crate) pool: Arc<Pool>,
     events: Arc<EventCallback>,
     handle: u32,
     forwarder: Arc<Forwarder>,
@@ -206,13 +206,13 @@ impl Engine {
             )
         })?;
         // Pinned for the session's life: a forgotten id would strand it.
-        let pin = self
+        let target = self
             .pool
-            .intern_pinned(&destination)
-            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
+            .route_target(&destination)
+            .map_err(|e| Error::new(Status::InvalidArg, e))?;
         let request = SessionRequest {
             client: Client::Fd(client),
-            dest: pin.id(),
+            dest: target.upstream(),
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
             reuse: rules.reuse_upstream,
@@ -220,7 +220,7 @@ impl Engine {
             setup_deadline: None,
         };
         let id = self.forwarder.start(&self.pool, request, move |outcome| {
-            drop(pin);
+            drop(target);
             forward::deliver(done, outcome)
         });
         Ok(id as f64)
@@ -245,11 +245,11 @@ impl Engine {
     /// Binds a native listener whose connections all go to `destination`, without asking JS.
     #[napi(catch_unwind)]
     pub fn listen_to(&self, config: ListenConfig, destination: String) -> Result<NativeListener> {
-        let pin = self
+        let target = self
             .pool
-            .intern_pinned(&destination)
-            .map_err(|e| Error::new(Status::InvalidArg, e.to_string()))?;
-        listen(&self.pool, config, Route::Fixed(pin))
+            .route_target(&destination)
+            .map_err(|e| Error::new(Status::InvalidArg, e))?;
+        listen(&self.pool, config, Route::Fixed(target))
     }
 
     /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).

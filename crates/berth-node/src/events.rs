@@ -1,6 +1,7 @@
 //! Engine events delivered to JS through a weak (unref'd) threadsafe function.
 
 use berth_core::contract::events;
+use berth_core::group::MemberChange;
 use berth_core::pool::{Event, EventSink};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
@@ -9,7 +10,8 @@ use std::sync::Arc;
 
 /// `kind` (berth_core::contract::events): `DIALED` (`id` = connection, `dest`), `DIAL_FAILED`
 /// (`id` = connection, `dest`, `code`, `message`), `EVICT` (`id` = connection, `reason`),
-/// `WAITER_TIMED_OUT` (`id` = waiter).
+/// `WAITER_TIMED_OUT` (`id` = waiter), `MEMBER_UP` / `MEMBER_DOWN` / `MEMBER_CHECK` (`id` =
+/// group, `dest` = member), `MEMBER_EJECTED` (the same, `reason` = ms ejected for).
 #[napi(object)]
 pub struct EngineEvent {
     pub kind: u32,
@@ -52,6 +54,26 @@ impl EventSink for JsSink {
                 code: None,
                 message: None,
             },
+            Event::Member {
+                group,
+                dest,
+                change,
+            } => {
+                let (kind, ms) = match change {
+                    MemberChange::Up => (events::MEMBER_UP, 0),
+                    MemberChange::Down => (events::MEMBER_DOWN, 0),
+                    MemberChange::Ejected(ms) => (events::MEMBER_EJECTED, ms),
+                    MemberChange::Check => (events::MEMBER_CHECK, 0),
+                };
+                EngineEvent {
+                    kind,
+                    id: f64::from(group),
+                    dest: dest as f64,
+                    reason: u32::try_from(ms).unwrap_or(u32::MAX),
+                    code: None,
+                    message: None,
+                }
+            }
             Event::WaiterTimedOut { waiter } => EngineEvent {
                 kind: events::WAITER_TIMED_OUT,
                 id: waiter as f64,

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod events;
 pub mod failpoint;
 pub mod forward;
+pub mod group;
 pub mod hot;
 pub mod hot_io;
 pub mod listener;

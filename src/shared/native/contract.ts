@@ -37,6 +37,10 @@ export const EVENT_DIALED: number = binding.EVENT_DIALED;
 export const EVENT_DIAL_FAILED: number = binding.EVENT_DIAL_FAILED;
 export const EVENT_EVICT: number = binding.EVENT_EVICT;
 export const EVENT_WAITER_TIMED_OUT: number = binding.EVENT_WAITER_TIMED_OUT;
+export const EVENT_MEMBER_UP: number = binding.EVENT_MEMBER_UP;
+export const EVENT_MEMBER_DOWN: number = binding.EVENT_MEMBER_DOWN;
+export const EVENT_MEMBER_EJECTED: number = binding.EVENT_MEMBER_EJECTED;
+export const EVENT_MEMBER_CHECK: number = binding.EVENT_MEMBER_CHECK;
 
 /** The resource pool's event kinds (see ResourceEngineEvent). */
 export const RES_EVENT_CREATE: number = binding.RES_EVENT_CREATE;

@@ -77,6 +77,7 @@ impl Pool {
         if needs_room {
             self.make_room(dest);
         }
+        self.note_usable(dest);
         placement
     }
 

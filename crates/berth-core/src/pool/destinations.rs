@@ -32,7 +32,16 @@ impl Pool {
     /// As `intern`, and the destination is not forgotten until the pin is dropped: for
     /// listeners and sessions, which hold an id across awaits.
     pub fn intern_pinned(self: &Arc<Self>, input: &str) -> Result<DestPin, InvalidDestination> {
-        let id = self.intern_with(input, "", true)?;
+        self.intern_pinned_profiled(input, "")
+    }
+
+    /// As `intern_pinned`, under a connection profile (a group's members).
+    pub fn intern_pinned_profiled(
+        self: &Arc<Self>,
+        input: &str,
+        profile: &str,
+    ) -> Result<DestPin, InvalidDestination> {
+        let id = self.intern_with(input, profile, true)?;
         Ok(DestPin {
             pool: Arc::downgrade(self),
             id,
@@ -98,6 +107,14 @@ impl Pool {
     /// Destinations the pool knows now (held, or not yet swept).
     pub fn destination_count(&self) -> usize {
         self.shards().iter().map(|s| lock(s).dest_count()).sum()
+    }
+
+    /// Where `dest`'s connections go, if it is known.
+    pub(crate) fn target_of(
+        &self,
+        dest: DestId,
+    ) -> Option<Arc<crate::net::destination::Destination>> {
+        self.interner.read().ok().and_then(|i| i.get(dest))
     }
 
     /// Whether `dest` is still known (not forgotten).

@@ -127,9 +127,9 @@ impl Pool {
             };
             let event = match result {
                 Ok(fd) => {
-                    pool.counters
-                        .connect
-                        .record_us(started.elapsed().as_micros() as u64);
+                    let us = started.elapsed().as_micros() as u64;
+                    pool.counters.connect.record_us(us);
+                    pool.note_connected(dest, us);
                     let mut shard = pool.shard(id);
                     match shard.conn_mut(id) {
                         Some(conn) => conn.state = ConnState::Delivered(fd),
@@ -137,11 +137,16 @@ impl Pool {
                     }
                     Event::Dialed { conn: id, dest }
                 }
-                Err(error) => Event::DialFailed {
-                    conn: id,
-                    dest,
-                    error,
-                },
+                Err(error) => {
+                    if error.code.is_connect_failure() {
+                        pool.note_failed(dest);
+                    }
+                    Event::DialFailed {
+                        conn: id,
+                        dest,
+                        error,
+                    }
+                }
             };
             pool.sink.emit(event);
         });
@@ -176,6 +181,7 @@ impl Pool {
         let waiter = take_waiter_of(ds, conn.dialed_after);
         let dest = conn.dest;
         self.place_freed(shard, dest);
+        self.note_failed(dest);
         waiter
     }
 

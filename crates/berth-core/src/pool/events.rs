@@ -2,6 +2,7 @@
 
 use crate::contract::EvictReason;
 use crate::error::DialError;
+use crate::group::MemberChange;
 use crate::pool::shard::{ConnId, DestId};
 use crate::waiters::WaiterId;
 
@@ -19,6 +20,12 @@ pub enum Event {
     Evict { conn: ConnId, reason: EvictReason },
     /// A waiter's acquire deadline passed (the engine already dequeued it).
     WaiterTimedOut { waiter: WaiterId },
+    /// A group member changed state, or its user check must run (`MemberChange::Check`).
+    Member {
+        group: u32,
+        dest: DestId,
+        change: MemberChange,
+    },
 }
 
 /// Delivers events to the owner's thread. `emit` returns false when the owner is gone.

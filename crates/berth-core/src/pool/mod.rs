@@ -19,6 +19,7 @@ pub mod config;
 mod destinations;
 mod dial;
 pub mod events;
+mod groups;
 mod interner;
 mod introspect;
 mod placement;
@@ -37,6 +38,9 @@ pub use acquire::Acquire;
 pub use config::PoolConfig;
 pub use destinations::DestPin;
 pub use events::{Event, EventSink};
+pub use groups::{
+    GroupError, GroupStats, MemberStats, RouteTarget, UpstreamTarget, GROUP_PREFIX, MAX_GROUPS,
+};
 pub use introspect::{ConnSnapshot, DestSnapshot};
 pub use placement::Placement;
 pub use shard::{ConnId, DestId};
@@ -84,6 +88,8 @@ pub struct Pool {
     serials: AtomicU32,
     /// Drains of the watch started, ever (drains and hand-offs run on the pool's JS thread).
     drains: AtomicU64,
+    /// Upstream groups and their member destinations (see groups.rs).
+    groups: RwLock<groups::GroupTable>,
     shutdown: tokio::sync::watch::Sender<bool>,
     sink: Arc<dyn EventSink>,
     runtime: tokio::runtime::Handle,
@@ -116,6 +122,7 @@ impl Pool {
             watch_broken: AtomicBool::new(false),
             serials: AtomicU32::new(0),
             drains: AtomicU64::new(0),
+            groups: RwLock::default(),
             shutdown,
             sink,
             runtime,

@@ -303,9 +303,10 @@ impl Pool {
         guard.armed = false;
         match result {
             Ok(socket) => {
-                self.counters
-                    .connect
-                    .record_us(started.elapsed().as_micros() as u64);
+                let us = started.elapsed().as_micros() as u64;
+                self.counters.connect.record_us(us);
+                self.note_connected(dest, us);
+                self.note_usable(dest);
                 if self.native_dial_ended(id, true) {
                     Counters::bump(&self.counters.created);
                     Ok(Upstream {
@@ -321,6 +322,9 @@ impl Pool {
             Err(error) => {
                 if error.code != DialErrorCode::PoolClosed {
                     Counters::bump(&self.counters.dial_failures);
+                }
+                if error.code.is_connect_failure() {
+                    self.note_failed(dest);
                 }
                 self.native_dial_ended(id, false);
                 Err(error)

@@ -9,9 +9,7 @@
 //! table holds only addresses with sessions in flight, so it is never larger than the cap.
 
 use crate::net::socket::Socket;
-use crate::pool::DestId;
-use crate::pool::DestPin;
-use crate::pool::Pool;
+use crate::pool::{Pool, RouteTarget, UpstreamTarget};
 use crate::proxy::relay::{Counts, End};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::collections::HashMap;
@@ -59,7 +57,7 @@ pub enum Route {
     /// Ask the router, once per connection.
     Ask(Arc<dyn Router>),
     /// Always here: no routing call at all (a fixed-backend TCP proxy).
-    Fixed(DestPin),
+    Fixed(RouteTarget),
 }
 
 /// Decides where connections go. `ask` starts a decision and returns false when it cannot
@@ -108,7 +106,7 @@ pub struct Listener {
     /// Signalled when a session ends: the accept loop may be waiting for room.
     room: Notify,
     router: Mutex<Option<Arc<dyn Router>>>,
-    fixed: Option<DestPin>,
+    fixed: Option<RouteTarget>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Option<String>>>>,
     next_token: AtomicU64,
     pub counters: ListenerCounters,
@@ -340,7 +338,7 @@ impl Listener {
         let Ok(client) = Socket::new_nonblocking(stream) else {
             return;
         };
-        let (dest, _pin) = match self.route(&client, remote, deadline).await {
+        let (dest, _target) = match self.route(&client, remote, deadline).await {
             Ok(routed) => routed,
             Err(Unrouted::Idle) => {
                 self.counters.idle_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -392,9 +390,9 @@ impl Listener {
         stream: &Socket,
         remote: SocketAddr,
         deadline: Option<Instant>,
-    ) -> Result<(DestId, Option<DestPin>), Unrouted> {
-        if let Some(pin) = &self.fixed {
-            return Ok((pin.id(), None));
+    ) -> Result<(UpstreamTarget, Option<RouteTarget>), Unrouted> {
+        if let Some(target) = &self.fixed {
+            return Ok((target.upstream(), None));
         }
         let mut head = Vec::new();
         if self.peek > 0 {
@@ -434,11 +432,11 @@ impl Listener {
         };
         lock(&self.pending).remove(&token);
         let answer = answer?.ok_or(Unrouted::Refused)?;
-        let pin = self
+        let target = self
             .pool
-            .intern_pinned(&answer)
+            .route_target(&answer)
             .map_err(|_| Unrouted::Refused)?;
-        Ok((pin.id(), Some(pin)))
+        Ok((target.upstream(), Some(target)))
     }
 }
 

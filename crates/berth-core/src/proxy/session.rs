@@ -3,8 +3,8 @@
 
 use crate::error::{DialError, DialErrorCode};
 use crate::net::socket::Socket;
-use crate::pool::DestId;
-use crate::pool::Pool;
+use crate::pool::Upstream;
+use crate::pool::{Pool, UpstreamTarget};
 use crate::proxy::relay::{relay, Counts, End, RelayOutcome, Rules};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -24,7 +24,7 @@ pub enum Client {
 /// What a session is asked to do.
 pub struct SessionRequest {
     pub client: Client,
-    pub dest: DestId,
+    pub dest: UpstreamTarget,
     /// Sent upstream before anything the client sends.
     pub head: Vec<u8>,
     /// Sent to the client once the upstream is connected, before anything the upstream sends.
@@ -37,6 +37,18 @@ pub struct SessionRequest {
     /// in the listener, for the route) holds the client's place with nothing moving. `None`:
     /// `idle_timeout` from the start of `run`.
     pub setup_deadline: Option<tokio::time::Instant>,
+}
+
+/// An upstream from the session's target: its destination, or a member its group picks
+/// (failing over to another member when a connect fails).
+async fn acquire(pool: &Arc<Pool>, target: &UpstreamTarget) -> Result<Upstream, DialError> {
+    match target {
+        UpstreamTarget::Dest(dest) => pool.acquire_upstream(*dest, None).await,
+        UpstreamTarget::Group(group) => pool
+            .acquire_upstream_group(group, None)
+            .await
+            .map(|(upstream, _)| upstream),
+    }
 }
 
 /// How a session ended, beyond the relay's own ends.
@@ -147,7 +159,7 @@ pub async fn run(
     };
     // The acquire itself ends with PoolClosed when the pool closes.
     let acquired = tokio::select! {
-        acquired = pool.acquire_upstream(request.dest, None) => acquired,
+        acquired = acquire(pool, &request.dest) => acquired,
         _ = abort.fired() => return outcome(SessionEnd::Relay(End::Aborted), false, false, None),
         // Dropping the acquire gives back a dial in progress (its guard frees the place).
         _ = setup_expired => return outcome(SessionEnd::Relay(End::IdleTimeout), false, false, None),
