@@ -4,7 +4,7 @@
 import test from 'ava';
 import { BerthError, createPool } from './helpers/pool.mjs';
 import { roundTrip, waitFor } from './helpers/net.mjs';
-import { memberStats, pick, runBounded, startMembers } from './helpers/groups.mjs';
+import { memberStats, pick, runBounded, settled, startMembers } from './helpers/groups.mjs';
 
 // A syntactically valid member nothing needs to reach for the validation tests.
 const M = '127.0.0.1:9';
@@ -21,7 +21,6 @@ const BAD_GROUPS = [
   // One argument is the lookup of an existing group: there is none.
   ['members missing', () => ['g'], /"g"|'g'|member/i],
   ['a member that is not a destination', () => ['g', ['nope']], /"nope"/],
-  ['a URL as a member', () => ['g', ['http://x:1']], /http:\/\/x:1/],
   ['a member object without dest', () => ['g', [{ weight: 2 }]], /dest/],
   ['an unknown member key', () => ['g', [{ dest: M, weigth: 2 }]], /weigth/],
   ['a bad name (space)', () => ['a b', [M]], /name|"a b"/],
@@ -36,7 +35,9 @@ const BAD_GROUPS = [
   ['healthCheck.timeout -1', () => ['g', [M], { healthCheck: { timeout: -1 } }], /timeout/],
   ['healthCheck.check not a function', () => ['g', [M], { healthCheck: { check: true } }], /check/],
   ['an unknown outlier key', () => ['g', [M], { outlier: { failures: 3 } }], /failures/],
-  ['outlier.consecutiveFailures 0', () => ['g', [M], { outlier: { consecutiveFailures: 0 } }], /consecutiveFailures/],
+  // (0 is valid: it turns ejection off, as group-options.ts documents.)
+  ['outlier.consecutiveFailures -1', () => ['g', [M], { outlier: { consecutiveFailures: -1 } }], /consecutiveFailures/],
+  ['outlier.consecutiveFailures 1.5', () => ['g', [M], { outlier: { consecutiveFailures: 1.5 } }], /consecutiveFailures/],
   ['outlier.baseEjectionTime -5', () => ['g', [M], { outlier: { baseEjectionTime: -5 } }], /baseEjectionTime/],
   ['outlier.maxEjectionPercent 101', () => ['g', [M], { outlier: { maxEjectionPercent: 101 } }], /maxEjectionPercent/],
   ['an unknown retry key', () => ['g', [M], { retry: { tries: 2 } }], /tries/],
@@ -57,6 +58,18 @@ for (const [what, args, message] of BAD_GROUPS) {
     }
     // Nothing was made: the name is still free.
     t.notThrows(() => pool.group('g', [M]), 'a valid group of that name can be made afterwards');
+  });
+}
+
+// KNOWN MISMATCH (flip to test() once fixed): a member with a host part is taken for a host
+// name without being checked as a destination (group-options.ts hostName()), so 'http://x:1'
+// is accepted (its lookup fails later) where acquire('http://x:1') is a TypeError.
+for (const bad of ['http://x:1', 'a b:80', 'x/y:80']) {
+  test.failing(`pool.group(): ${JSON.stringify(bad)} as a member is a TypeError quoting it (as acquire(${JSON.stringify(bad)}) is)`, async (t) => {
+    const pool = createPool(t);
+    await t.throwsAsync(pool.acquire(bad), { instanceOf: TypeError }, 'the destination contract');
+    const err = t.throws(() => pool.group('g', [bad]), { instanceOf: TypeError });
+    t.true(err?.message.includes(bad), `message quotes ${bad}: ${err?.message}`);
   });
 }
 
@@ -121,8 +134,9 @@ test('remove(): idle connections close, later acquires are TypeErrors, the name 
   const [a, b] = await startMembers(t, 2);
   const pool = createPool(t);
   const group = pool.group('gone', [a.dest, b.dest], { balance: 'round-robin' });
-  await runBounded(10, 2, () => pick(pool, 'group:gone'));
-  t.true(await a.current() >= 1 && await b.current() >= 1, 'both members hold idle connections');
+  await runBounded(10, 1, () => pick(pool, 'group:gone'));
+  t.is(await settled(a.current, 1), 1, 'A holds an idle connection');
+  t.is(await settled(b.current, 1), 1, 'B holds an idle connection');
 
   await group.remove();
   await waitFor(async () => (await a.current()) === 0 && (await b.current()) === 0, { message: 'the members see their connections closed' });
@@ -153,7 +167,8 @@ test('stats(): the documented shape', async (t) => {
   t.like(fresh, { name: 'shape', balance: 'least-connections', acquires: 0, retries: 0, retriesRefused: 0, noHealthyMember: 0 });
   t.is(fresh.members.length, 2);
   for (const m of fresh.members) {
-    t.like(m, { state: 'up', inUse: 0, idle: 0, dialing: 0, picked: 0, failures: 0, consecutiveFailures: 0, ejections: 0, latency: null });
+    t.like(m, { state: 'up', inUse: 0, idle: 0, dialing: 0, picked: 0, failures: 0, consecutiveFailures: 0, ejections: 0 });
+    t.is(m.latency ?? null, null, 'no latency before a connect (strictly null: the test below)');
     t.true(m.host === undefined || m.host === null, 'no host for a plain address');
   }
   t.is(memberStats(group, a.dest).weight, 1);
@@ -179,4 +194,12 @@ test('stats(): the documented shape', async (t) => {
   lease.release();
   // A plain snapshot: JSON-able, no cycles.
   t.notThrows(() => JSON.stringify(group.stats()));
+});
+
+// KNOWN MISMATCH (flip to test() once fixed): the spec types it `{ p50, p99 } | null`; the
+// implementation leaves it undefined before the member's first connect.
+test.failing('stats(): a member\'s latency is null before its first connect', (t) => {
+  const pool = createPool(t);
+  const group = pool.group('nolat', [M]);
+  t.is(group.stats().members[0].latency, null);
 });

@@ -97,23 +97,67 @@ test('a member killed mid-load: only its sessions fail, it is ejected, then it r
 test('every member dead: the acquire rejects with NO_HEALTHY_MEMBER', async (t) => {
   const dests = [await refusingDest(), await refusingDest()];
   const pool = createPool(t, { acquireTimeout: 5_000 });
-  const group = pool.group('dead', dests, { outlier: { consecutiveFailures: 1, baseEjectionTime: 200 } });
+  pool.group('dead', dests, { outlier: { consecutiveFailures: 1, baseEjectionTime: 200 } });
 
   const first = track(pool.acquire('group:dead'));
   t.is(await settled(first), 'rejected', 'the acquire settles');
   const err = await t.throwsAsync(first, { instanceOf: BerthError, code: 'NO_HEALTHY_MEMBER' });
   t.is(err?.cause?.code, 'CONNECT_REFUSED', `its cause is the last connect error (${err?.cause?.code})`);
+  t.is(err?.destination, 'group:dead');
 
-  // Again, with the members now ejected (or down): still NO_HEALTHY_MEMBER, and counted.
+  // Again, with a member now ejected: still NO_HEALTHY_MEMBER.
   const second = track(pool.acquire('group:dead'));
   t.is(await settled(second), 'rejected');
   await t.throwsAsync(second, { instanceOf: BerthError, code: 'NO_HEALTHY_MEMBER' });
-  t.true(group.stats().noHealthyMember >= 2, `stats().noHealthyMember (${group.stats().noHealthyMember})`);
 
   // Many at once: every one settles with the same code.
   const many = range(20).map(() => track(pool.acquire('group:dead')));
   const codes = await Promise.all(many.map((p) => p.then(() => 'resolved', (e) => e.code)));
   t.deepEqual(countBy(codes), { NO_HEALTHY_MEMBER: 20 });
+});
+
+test('every member ejected: NO_HEALTHY_MEMBER without a connect, and counted', async (t) => {
+  const dests = [await refusingDest(), await refusingDest()];
+  const pool = createPool(t, { acquireTimeout: 5_000 });
+  const group = pool.group('ejected', dests, { outlier: { consecutiveFailures: 1, baseEjectionTime: 60_000, maxEjectionPercent: 100 } });
+  const events = recordEvents(group);
+  await t.throwsAsync(pool.acquire('group:ejected'), { instanceOf: BerthError, code: 'NO_HEALTHY_MEMBER' });
+  for (const dest of dests) await events.next('memberEjected', dest);
+  const failures = group.stats().members.map((m) => m.failures);
+  await t.throwsAsync(pool.acquire('group:ejected'), { instanceOf: BerthError, code: 'NO_HEALTHY_MEMBER' });
+  t.deepEqual(group.stats().members.map((m) => m.failures), failures, 'no member was dialed');
+  t.true(group.stats().noHealthyMember >= 1, `stats().noHealthyMember (${group.stats().noHealthyMember})`);
+});
+
+// KNOWN MISMATCH (flip to test() once fixed): an acquire that tried every member and failed
+// rejects with NO_HEALTHY_MEMBER from group-acquire.ts (groupEligible() === 0) without counting
+// it; stats().noHealthyMember only counts picks that found no member up.
+test.failing('stats().noHealthyMember counts every NO_HEALTHY_MEMBER rejection', async (t) => {
+  const dests = [await refusingDest(), await refusingDest()];
+  const pool = createPool(t, { acquireTimeout: 5_000 });
+  const group = pool.group('count-nhm', dests, { outlier: { consecutiveFailures: 100 } });
+  for (const _ of range(3)) await t.throwsAsync(pool.acquire('group:count-nhm'), { code: 'NO_HEALTHY_MEMBER' });
+  t.is(group.stats().noHealthyMember, 3);
+});
+
+test('the retry budget: beyond it a connect failure is the acquire\'s error, counted in retriesRefused', async (t) => {
+  const [live] = await startMembers(t, 1);
+  const refusing = [await refusingDest(), await refusingDest()];
+  const pool = createPool(t);
+  // budget 0: only the floor of 3 retries per 10 s; ejection off, so the refusing members stay.
+  const group = pool.group('budget', [...refusing, live.dest], {
+    balance: 'round-robin',
+    retry: { attempts: 3, budget: 0, backoff: 0 },
+    outlier: { consecutiveFailures: 0 },
+  });
+  const outcomes = await runBounded(12, 1, () => pick(pool, 'group:budget'));
+  const rejected = outcomes.filter((o) => o.status === 'rejected');
+  t.true(rejected.length >= 1, 'some acquires run out of budget');
+  t.deepEqual([...new Set(rejected.map((o) => o.reason.code))], ['CONNECT_REFUSED'], 'the connect error, not NO_HEALTHY_MEMBER (a member was left untried)');
+  t.true(outcomes.filter((o) => o.status === 'fulfilled').every((o) => o.value === live.dest));
+  const s = group.stats();
+  t.is(s.retries, 3, 'the floor: 3 retries');
+  t.is(s.retriesRefused, rejected.length, 'each refused retry failed its acquire');
 });
 
 test('failover: acquires that meet a refusing member are retried on another one', async (t) => {
@@ -147,7 +191,7 @@ test('out of attempts while untried members remain: the last connect error, not 
   t.is(pool.group('one-try').stats().retries, 0, 'no retry with attempts: 1');
 });
 
-test('a lease handed out is never retried: destroying it with an error counts as a failure', async (t) => {
+test('a lease handed out is never retried: leases destroyed with an error eject the member', async (t) => {
   const [a, b] = await startMembers(t, 2);
   const pool = createPool(t);
   const group = pool.group('destroyed', [a.dest, b.dest], {
@@ -155,9 +199,10 @@ test('a lease handed out is never retried: destroying it with an error counts as
     outlier: { consecutiveFailures: 2, baseEjectionTime: 60_000 },
   });
   const events = recordEvents(group);
-  // Two leases on A destroyed with an error in a row: A is ejected.
-  for (const _ of range(4)) {
-    const lease = await pool.acquire('group:destroyed');
+  // Two leases on A at once (both connected before either fails), destroyed with an error.
+  const leases = [];
+  for (const _ of range(4)) leases.push(await pool.acquire('group:destroyed'));
+  for (const lease of leases) {
     if (lease.destination === a.dest) lease.destroy(new Error('bad reply'));
     else lease.release();
   }
@@ -169,6 +214,25 @@ test('a lease handed out is never retried: destroying it with an error counts as
   t.true(picks.every((o) => o.value === b.dest), 'acquires go to B while A is ejected');
 });
 
+// KNOWN MISMATCH with the spec's intent (flip to test() once decided): a dial that connects
+// resets the failure streak (pool/groups.rs note_usable), so a member that accepts connections
+// but whose every lease fails (destroyed with an error, each on a fresh connection) is never
+// ejected: each new connection's success wipes the previous lease's failure.
+test.failing('leases destroyed with an error one after another (each on a new connection) eject the member', async (t) => {
+  const [a, b] = await startMembers(t, 2);
+  const pool = createPool(t);
+  const group = pool.group('destroyed-seq', [a.dest, b.dest], {
+    balance: 'round-robin',
+    outlier: { consecutiveFailures: 2, baseEjectionTime: 60_000 },
+  });
+  for (const _ of range(6)) {
+    const lease = await pool.acquire('group:destroyed-seq');
+    if (lease.destination === a.dest) lease.destroy(new Error('bad reply'));
+    else lease.release();
+  }
+  t.is(memberStats(group, a.dest).state, 'ejected', `A after 3 failed leases in a row: ${JSON.stringify(memberStats(group, a.dest))}`);
+});
+
 test('a success resets the consecutive failure count', async (t) => {
   const [a, b] = await startMembers(t, 2);
   const pool = createPool(t);
@@ -177,7 +241,8 @@ test('a success resets the consecutive failure count', async (t) => {
     outlier: { consecutiveFailures: 2, baseEjectionTime: 60_000 },
   });
   const events = recordEvents(group);
-  // On A: failure, success, failure, success: never two in a row, never ejected.
+  // On A: failure, success, failure, success: never two in a row, never ejected. (Each failed
+  // lease is destroyed, so A's next lease is also a new connection, whose connect resets too.)
   let onA = 0;
   for (const _ of range(8)) {
     const lease = await pool.acquire('group:reset');

@@ -26,6 +26,22 @@ export async function startMember(t, opts = {}) {
   };
 }
 
+/**
+ * Polls `read()` (async) until it returns `expected` or the hang guard (10 s) passes; returns
+ * the last value for the caller to assert. A server process counts a connection once it has
+ * accepted it, which may be a moment after the client's connect completed (the kernel's
+ * backlog): its counts are read settled, not at once.
+ */
+export async function settled(read, expected, { timeout = 10_000 } = {}) {
+  const deadline = Date.now() + timeout;
+  let value = await read();
+  while (value !== expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = await read();
+  }
+  return value;
+}
+
 /** `n` member servers on 127.0.0.1, each on its own port. */
 export function startMembers(t, n, opts = {}) {
   return Promise.all(range(n).map(() => startMember(t, opts)));
