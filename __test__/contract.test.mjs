@@ -93,7 +93,16 @@ test('codes that share a number space stay apart', (t) => {
 
 test('event kinds: distinct per engine, and every one handled by its pool', (t) => {
   const kinds = {
-    'src/pool/pool.ts': ['EVENT_DIALED', 'EVENT_DIAL_FAILED', 'EVENT_EVICT', 'EVENT_WAITER_TIMED_OUT'],
+    'src/pool/pool.ts': [
+      'EVENT_DIALED',
+      'EVENT_DIAL_FAILED',
+      'EVENT_EVICT',
+      'EVENT_WAITER_TIMED_OUT',
+      'EVENT_MEMBER_UP',
+      'EVENT_MEMBER_DOWN',
+      'EVENT_MEMBER_EJECTED',
+      'EVENT_MEMBER_CHECK',
+    ],
     'src/resource/pool.ts': ['RES_EVENT_CREATE', 'RES_EVENT_EVICT', 'RES_EVENT_WAITER_TIMED_OUT'],
   };
   const all = Object.keys(binding).filter((name) => /^(RES_)?EVENT_/.test(name));

@@ -278,7 +278,8 @@ export class AgentCore implements AttemptOwner {
     let attempt: Attempt;
     try {
       if (this.#destroyed) throw new BerthError('POOL_CLOSED', `the ${this.#kind.name} was destroyed`);
-      const destination = this.#destinations.of(options as RequestTarget);
+      const target = this.#destinations.of(options as RequestTarget);
+      const destination = this.settings.groups?.get(target.toLowerCase()) ?? target;
       const retryable = mayRetry(this.settings, r.method, (options as { idempotent?: unknown }).idempotent);
       // HTTPS: the request's options merged with the agent's (the agent's win, and servername
       // comes from the Host header), as https.Agent does: its name and its TLS identity.

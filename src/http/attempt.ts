@@ -169,7 +169,8 @@ export class Attempt {
 
   start(): void {
     if (this.pendingSlot < 0) this.owner.trackPending(this);
-    const options = this.owner.acquireOptions(this.options);
+    // A group connects as the group says (its own tls): the request's connect options do not apply.
+    const options = this.destination.startsWith('group:') ? undefined : this.owner.acquireOptions(this.options);
     const acquired = options === undefined ? this.owner.pool.acquire(this.destination) : this.owner.pool.acquire(this.destination, options);
     acquired.then(
       (lease) => this.leased(lease),

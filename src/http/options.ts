@@ -5,6 +5,7 @@
 import type * as http from 'node:http';
 import { DEFAULTS, type PoolOptions } from '../pool/config';
 import { CONNECT_KEYS } from '../pool/connect-options';
+import { checkGroupName } from '../pool/group-options';
 import { checkFlag, checkObject, checkTime, describe } from '../shared/validate';
 import { checkNodeOneOf, checkNodeType, nodeRangeError } from './node-errors';
 
@@ -73,6 +74,13 @@ export interface HttpAgentOptions {
    * so `timeout=5` allows reuse within 4 s, `timeout=1` within 0.5 s, `timeout=0` not at all.
    */
   keepAliveHintMargin?: number;
+  /**
+   * Upstream groups serving a `host:port`: `{ 'api.internal:80': 'api' }` sends requests for
+   * `http://api.internal/` to the pool's group `api` (made with `pool.group('api', ...)`), which
+   * picks a member per connection and fails over on connect failures. For the HTTPS agent the
+   * group's own `tls` options apply (set `servername` there). Default: none.
+   */
+  groups?: Readonly<Record<string, string>>;
 }
 
 /** Options of `new HttpAgent(options)`: the agent's, and those of the pool it makes for itself. */
@@ -98,6 +106,8 @@ export interface ResolvedHttpAgentOptions {
   readonly keepAliveHintMargin: number;
   /** Socket timeout of requests and of idle connections; undefined: none. */
   readonly timeout: number | undefined;
+  /** `host:port` -> `group:<name>`; undefined: none. */
+  readonly groups: ReadonlyMap<string, string> | undefined;
 }
 
 /** What the constructor needs: the agent's settings, the pool's options, http.Agent's own. */
@@ -112,7 +122,7 @@ export interface AgentSetup {
 }
 
 const NODE_KEYS = ['keepAlive', 'keepAliveMsecs', 'maxSockets', 'maxFreeSockets', 'maxTotalSockets', 'scheduling', 'timeout'] as const;
-const BERTH_KEYS = ['retry', 'retryNonIdempotent', 'keepAliveHintMargin'] as const;
+const BERTH_KEYS = ['retry', 'retryNonIdempotent', 'keepAliveHintMargin', 'groups'] as const;
 const AGENT_KEYS: readonly string[] = [...NODE_KEYS, ...BERTH_KEYS];
 const POOL_KEYS: readonly string[] = [...Object.keys(DEFAULTS), ...CONNECT_KEYS];
 
@@ -174,6 +184,7 @@ export function resolveAgentOptions(options: unknown, ownPool: boolean, kind = '
     retryNonIdempotent: (o.retryNonIdempotent as boolean | undefined) ?? false,
     keepAliveHintMargin: (o.keepAliveHintMargin as number | undefined) ?? 1000,
     timeout,
+    groups: o.groups === undefined ? undefined : checkGroups(kind, o.groups),
   };
   const limits: Partial<Record<LimitKey, number | string>> = {};
   if (maxSockets !== undefined) limits.maxSockets = maxSockets;
@@ -228,7 +239,22 @@ const DEFAULT_SETTINGS: ResolvedHttpAgentOptions = Object.freeze({
   retryNonIdempotent: false,
   keepAliveHintMargin: 1000,
   timeout: undefined,
+  groups: undefined,
 });
+
+/** `groups`: `host:port` keys (as requests name them) to group names. */
+function checkGroups(kind: string, value: unknown): ReadonlyMap<string, string> {
+  const given = checkObject(`${kind} option groups`, value);
+  const map = new Map<string, string>();
+  for (const [dest, name] of Object.entries(given)) {
+    if (!/^(\[[^\]]+\]|[^:\s]+):\d{1,5}$/.test(dest)) {
+      throw new TypeError(`${kind} option groups: keys must be "host:port" as requests name them, got ${JSON.stringify(dest)}`);
+    }
+    checkGroupName(name);
+    map.set(dest.toLowerCase(), `group:${name as string}`);
+  }
+  return map;
+}
 
 /** RFC 9110 §9.2.2. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);

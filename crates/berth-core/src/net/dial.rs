@@ -1,11 +1,13 @@
 //! Opening a connection: resolve, check each address against the address policy, connect
 //! with a deadline, set socket options, and hand back the descriptor for whoever owns it next.
 //! Every dial of the engine (JS leases, native sessions, listener routes) comes through here,
-//! so the policy sees every address right before its connect.
+//! so the policy sees every address right before its connect, and every dial to a name of
+//! several addresses rotates over them and races them (see `happy_eyeballs`).
 
 use crate::error::{DialError, DialErrorCode};
 use crate::net::destination::{Destination, Host};
 use crate::net::dns;
+use crate::net::happy_eyeballs::{self, ATTEMPT_DELAY};
 use crate::net::policy::{AddressPolicy, Target};
 use crate::net::socket::Socket;
 use crate::redact::redact;
@@ -71,12 +73,13 @@ async fn dial_inner(
                 .map_err(|e| DialError::from_connect(label, &e))
         }
         Destination::Tcp { host, port } => {
-            let addrs = match host {
-                Host::Ip(ip) => vec![SocketAddr::new(*ip, *port)],
-                Host::Scoped { ip, scope_id, .. } => {
-                    vec![SocketAddr::V6(SocketAddrV6::new(*ip, *port, 0, *scope_id))]
-                }
-                Host::Name(name) => dns::resolve(name, *port).await.map_err(|e| {
+            let (addrs, turn) = match host {
+                Host::Ip(ip) => (vec![SocketAddr::new(*ip, *port)], 0),
+                Host::Scoped { ip, scope_id, .. } => (
+                    vec![SocketAddr::V6(SocketAddrV6::new(*ip, *port, 0, *scope_id))],
+                    0,
+                ),
+                Host::Name(name) => dns::resolve_for_dial(name, *port).await.map_err(|e| {
                     DialError::new(
                         DialErrorCode::DnsFailed,
                         format!("cannot resolve {name}: {e}"),
@@ -84,7 +87,7 @@ async fn dial_inner(
                 })?,
             };
             let addrs = permitted(policy, addrs, label)?;
-            let socket = connect_any(&addrs, label).await?;
+            let socket = connect_addrs(&addrs, turn, label).await?;
             // Latency over batching for request/response traffic. A failure leaves a
             // working socket, so it is not an error.
             let _ = SockRef::from(socket.fd()).set_tcp_nodelay(true);
@@ -122,22 +125,35 @@ pub(crate) fn permitted(
     }
 }
 
-/// Tries each resolved address in turn; the last error wins.
-async fn connect_any(addrs: &[SocketAddr], label: &str) -> Result<Socket, DialError> {
-    let mut last = None;
-    for addr in addrs {
-        let domain = Domain::for_address(*addr);
-        match connect(domain, Some(Protocol::TCP), &SockAddr::from(*addr)).await {
-            Ok(socket) => return Ok(socket),
-            Err(e) => last = Some(DialError::from_connect(label, &e)),
+/// Connects to one of `addrs` (the permitted addresses of one destination, in the
+/// resolver's order). One address is a plain connect: no timer, no allocation. Several are
+/// tried in `happy_eyeballs::order` for this dial's `turn` (successive turns spread new
+/// connections over them) and raced Happy Eyeballs style; the first to connect wins, and
+/// when all fail the last failure is the error, naming `label`.
+pub(crate) async fn connect_addrs(
+    addrs: &[SocketAddr],
+    turn: usize,
+    label: &str,
+) -> Result<Socket, DialError> {
+    let result = match addrs {
+        [] => {
+            return Err(DialError::new(
+                DialErrorCode::DnsFailed,
+                format!("{label} resolved to no address"),
+            ))
         }
-    }
-    Err(last.unwrap_or_else(|| {
-        DialError::new(
-            DialErrorCode::DnsFailed,
-            format!("{label} resolved to no address"),
-        )
-    }))
+        [one] => connect_tcp(*one).await,
+        _ => {
+            let order = happy_eyeballs::order(addrs, turn);
+            happy_eyeballs::race(&order, ATTEMPT_DELAY, connect_tcp).await
+        }
+    };
+    result.map_err(|e| DialError::from_connect(label, &e))
+}
+
+async fn connect_tcp(addr: SocketAddr) -> io::Result<Socket> {
+    let domain = Domain::for_address(addr);
+    connect(domain, Some(Protocol::TCP), &SockAddr::from(addr)).await
 }
 
 /// A non-blocking connect, registered with the reactor once: the same registration then
@@ -248,6 +264,64 @@ mod tests {
         let allow = AddressPolicy::parse(Some(&["127.0.0.0/8"]), &[]).unwrap();
         let dest = Destination::parse(&format!("127.1:{port}")).unwrap();
         assert!(dial(&dest, Duration::from_secs(5), &allow).await.is_ok());
+    }
+
+    /// Not a test: 1000 sequential loopback dials to an IP literal, to `localhost` (one
+    /// address) and to two addresses in turn, timed, for comparing builds. Run with
+    /// `cargo test -p berth-core --release measure_sequential_dials -- --ignored --nocapture`.
+    #[tokio::test]
+    #[ignore]
+    async fn measure_sequential_dials() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accept = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                // Held until the next accept, so the server side never piles up.
+                held.clear();
+                held.push(s);
+            }
+        });
+        let open = AddressPolicy::default();
+        for host in ["127.0.0.1", "localhost"] {
+            let dest = Destination::parse(&format!("{host}:{port}")).unwrap();
+            for round in 0..3 {
+                let started = std::time::Instant::now();
+                for _ in 0..1000 {
+                    drop(dial(&dest, Duration::from_secs(5), &open).await.unwrap());
+                }
+                println!(
+                    "{host} round {round}: 1000 dials in {} us",
+                    started.elapsed().as_micros()
+                );
+            }
+        }
+        accept.abort();
+        // Two addresses: the rotating, racing path (two listeners, taking turns).
+        let mut addrs = Vec::new();
+        let mut accepts = Vec::new();
+        for ip in ["127.0.0.1:0", "127.0.0.2:0"] {
+            let listener = tokio::net::TcpListener::bind(ip).await.unwrap();
+            addrs.push(listener.local_addr().unwrap());
+            accepts.push(tokio::spawn(async move {
+                let mut held = Vec::new();
+                while let Ok((s, _)) = listener.accept().await {
+                    held.clear();
+                    held.push(s);
+                }
+            }));
+        }
+        for round in 0..3 {
+            let started = std::time::Instant::now();
+            for turn in 0..1000 {
+                drop(connect_addrs(&addrs, turn, "two").await.unwrap());
+            }
+            println!(
+                "two addresses round {round}: 1000 dials in {} us",
+                started.elapsed().as_micros()
+            );
+        }
+        accepts.iter().for_each(|a| a.abort());
     }
 
     #[test]
