@@ -94,8 +94,12 @@ test('hash keeps each key on its member and moves about 1/n of the keys when a m
   const after = await mapKeys();
   const moved = keys.filter((k) => after.get(k) !== first.get(k));
   t.true(moved.length >= 60 && moved.length <= 140, `${moved.length} of 400 keys moved (expected about 100, 15%..35%)`);
+  // Maglev's disruption is near-minimal, not minimal: filling the table again can shift a few
+  // entries between members that stayed (the paper measures well under 1% of the keys at this
+  // table size; a run here sees 0 or 1 of 400). Nearly every key that moved went to the new member.
   const wrong = moved.filter((k) => after.get(k) !== d.dest);
-  t.deepEqual(wrong, [], 'every key that moved went to the new member');
+  t.true(wrong.length <= 8, `${wrong.length} of 400 keys moved between members that stayed (at most 2%): ${wrong}`);
+  t.true(moved.length - wrong.length >= 60, `${moved.length - wrong.length} keys went to the new member`);
 
   // Back to the three members: the same member set gives the same table.
   await group.update([a.dest, b.dest, c.dest]);
