@@ -4,7 +4,7 @@
 import test from 'ava';
 import { createPool } from './helpers/pool.mjs';
 import { range } from './helpers/net.mjs';
-import { countBy, memberStats, pick, runBounded, settled, startMember, startMembers } from './helpers/groups.mjs';
+import { countBy, memberStats, pick, recordEvents, runBounded, settled, startMember, startMembers } from './helpers/groups.mjs';
 
 test('round-robin spreads 3,000 acquires by weight (1, 2, 1) within 5%', async (t) => {
   const [a, b, c] = await startMembers(t, 3);
@@ -152,4 +152,48 @@ test('a member added by update() receives acquires', async (t) => {
   await group.update([a.dest, late.dest]);
   const counts = countBy((await runBounded(10, 1, () => pick(pool, 'group:grow'))).map((o) => o.value));
   t.deepEqual(counts, { [a.dest]: 5, [late.dest]: 5 });
+});
+
+test('hash: a down member\'s keys go to the others and come back with it; the other keys stay', async (t) => {
+  const [a, b, c] = await startMembers(t, 3);
+  const pool = createPool(t);
+  const verdict = { [a.dest]: true, [b.dest]: true, [c.dest]: true };
+  const group = pool.group('h-down', [a.dest, b.dest, c.dest], {
+    balance: 'hash',
+    healthCheck: { interval: 100, check: (socket, { member }) => verdict[member] },
+  });
+  const events = recordEvents(group);
+  const keys = range(200).map((i) => `session-${i}`);
+  const mapKeys = async () => {
+    const members = new Map();
+    for (const key of keys) members.set(key, await pick(pool, 'group:h-down', { hashKey: key }));
+    return members;
+  };
+  const first = await mapKeys();
+  const onA = keys.filter((k) => first.get(k) === a.dest);
+  t.true(onA.length >= 20, `A owns ${onA.length} of 200 keys`);
+
+  verdict[a.dest] = false;
+  await events.next('memberDown', a.dest);
+  const down = await mapKeys();
+  t.deepEqual(keys.filter((k) => down.get(k) === a.dest), [], 'no key goes to the down member');
+  t.deepEqual(keys.filter((k) => first.get(k) !== a.dest && down.get(k) !== first.get(k)), [], 'keys of the other members stay');
+  t.deepEqual(Object.keys(countBy(onA.map((k) => down.get(k)))).sort(), [b.dest, c.dest].sort(), 'A\'s keys spread over B and C');
+
+  const mark = events.log.length;
+  verdict[a.dest] = true;
+  await events.next('memberUp', a.dest, { from: mark });
+  t.deepEqual([...(await mapKeys())], [...first], 'every key is back on its member');
+});
+
+test('update(): a member that leaves has its idle connections closed', async (t) => {
+  const [a, b] = await startMembers(t, 2);
+  const pool = createPool(t);
+  const group = pool.group('leave', [a.dest, b.dest], { balance: 'round-robin' });
+  await runBounded(4, 1, () => pick(pool, 'group:leave'));
+  t.is(await settled(b.current, 1), 1, 'B holds an idle connection');
+  await group.update([a.dest]);
+  t.deepEqual(group.stats().members.map((m) => m.dest), [a.dest]);
+  t.is(await settled(b.current, 0), 0, 'B\'s idle connection was closed');
+  t.is(await settled(a.current, 1), 1, 'A keeps its idle connection');
 });

@@ -5,6 +5,7 @@
 import test from 'ava';
 import { BerthError, createPool } from './helpers/pool.mjs';
 import { range, roundTrip, track } from './helpers/net.mjs';
+import { startBlackhole } from './helpers/blackhole.mjs';
 import {
   countBy, echoVia, memberStats, pick, recordEvents, refusingDest, runBounded, startMembers,
 } from './helpers/groups.mjs';
@@ -252,4 +253,29 @@ test('a success resets the consecutive failure count', async (t) => {
   t.is(onA, 4);
   t.like(memberStats(group, a.dest), { state: 'up', failures: 2, consecutiveFailures: 0, ejections: 0 });
   t.deepEqual(events.log, [], 'no member event');
+});
+
+test('a member whose connects time out is failed over too (CONNECT_TIMEOUT is retried)', async (t) => {
+  const [live] = await startMembers(t, 1);
+  const hole = await startBlackhole(t);
+  const pool = createPool(t, { connectTimeout: 300, acquireTimeout: 10_000 });
+  const group = pool.group('slow', [hole.dest, live.dest], {
+    balance: 'round-robin',
+    retry: { attempts: 2, budget: 1 },
+    outlier: { consecutiveFailures: 100 },
+  });
+  const outcomes = await runBounded(6, 1, () => pick(pool, 'group:slow'));
+  t.deepEqual(outcomes.map((o) => o.status === 'fulfilled' ? o.value : `${o.reason.code}`), Array(6).fill(live.dest));
+  t.true(group.stats().retries >= 1, `stats().retries (${group.stats().retries})`);
+  t.true(memberStats(group, hole.dest).failures >= 1);
+});
+
+test('the acquire\'s deadline covers every attempt: a group of unreachable members settles by it', async (t) => {
+  const holes = [await startBlackhole(t), await startBlackhole(t)];
+  const pool = createPool(t, { connectTimeout: 30_000 });
+  pool.group('holes', holes.map((h) => h.dest), { retry: { attempts: 3, budget: 1 } });
+  const p = track(pool.acquire('group:holes', { timeout: 500 }));
+  t.is(await settled(p), 'rejected', 'the acquire settles');
+  const err = await t.throwsAsync(p, { instanceOf: BerthError });
+  t.is(err?.code, 'ACQUIRE_TIMEOUT', `code ${err?.code}`);
 });

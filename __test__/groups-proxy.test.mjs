@@ -138,3 +138,31 @@ test('pool.httpAgent({ groups }): a host:port not in the map goes where it says'
   t.is((await direct.stats()).requests, 1);
   t.is((await grouped.stats()).requests, 0);
 });
+
+test('a listener to a group whose members are all dead closes each session and counts a connect failure', async (t) => {
+  const dead = [await refusingDest(), await refusingDest()];
+  const pool = createPool(t);
+  pool.group('down', dead, { outlier: { consecutiveFailures: 1, baseEjectionTime: 200 } });
+  const proxy = await pool.listen({ port: 0 }, 'group:down');
+  t.teardown(() => proxy.close());
+  for (const i of [1, 2, 3]) {
+    const client = await connect(t, proxy.address().port);
+    client.on('error', () => {});
+    client.write(`session ${i}`);
+    const end = await collect(client);
+    t.is(end.bytes, 0, `session ${i}: closed without a byte`);
+  }
+  await waitFor(() => proxy.stats().sessionsActive === 0);
+  t.like(proxy.stats(), { connectFailures: 3, sessionsTotal: 3 }); // routed, then failed (as for a plain destination)
+});
+
+test('listen() and forward() refuse an unknown group and a TLS group with a TypeError naming it', async (t) => {
+  const pool = createPool(t);
+  pool.group('tls-api', ['127.0.0.1:9'], { tls: true });
+  await t.throwsAsync(pool.listen({ port: 0 }, 'group:none'), { instanceOf: TypeError, message: /none/ });
+  await t.throwsAsync(pool.listen({ port: 0 }, 'group:tls-api'), { instanceOf: TypeError, message: /tls-api/ });
+  const front = await startFront(t, pool, 'group:none');
+  const client = await connect(t, front.port);
+  client.on('error', () => {});
+  await t.throwsAsync(front.result(0), { instanceOf: TypeError, message: /none/ });
+});
