@@ -26,7 +26,10 @@ import {
   RESOURCE_DEFAULTS,
   ResourceLease,
   ResourcePool,
+  UpstreamGroup,
+  GROUP_DEFAULTS,
 } from 'berth-pool';
+import type { GroupOptions, GroupStats, MemberEvent, MemberStats, BalanceMode } from 'berth-pool';
 import type {
   AcquireManyOptions,
   AcquireOptions,
@@ -214,6 +217,39 @@ async function poolApi(): Promise<void> {
   // warm
   exact<number>()(await pool.warm('127.0.0.1:6379', 4));
 
+  // groups
+  const groupOptions: GroupOptions = {
+    balance: 'least-connections',
+    healthCheck: { interval: 1_000, timeout: 500, check: async (socket: import('node:stream').Duplex, { member, signal }) => member.length > 0 && !signal.aborted && socket.writable },
+    outlier: { consecutiveFailures: 3, baseEjectionTime: 10_000, maxEjectionPercent: 50 },
+    retry: { attempts: 2, backoff: 5, budget: 0.1 },
+    tls: false,
+    lookup: async (hostname: string) => [{ address: hostname === 'x' ? '127.0.0.1' : '::1', family: 4 as const }],
+    dnsRefresh: 10_000,
+  };
+  const group = pool.group('api', ['127.0.0.1:1', { dest: '127.0.0.1:2', weight: 2 }], groupOptions);
+  exact<UpstreamGroup>()(group);
+  exact<UpstreamGroup>()(pool.group('api'));
+  exact<string>()(group.name);
+  exact<GroupStats>()(group.stats());
+  const member: MemberStats | undefined = group.stats().members[0];
+  exact<'up' | 'down' | 'ejected' | undefined>()(member?.state);
+  group.on('memberEjected', (e: MemberEvent) => void e.ejectedFor);
+  group.on('memberUp', (e) => exact<string>()(e.member));
+  // @ts-expect-error no such event
+  group.on('memberGone', () => {});
+  group.update(['127.0.0.1:3']);
+  const groupLease = await pool.acquire('group:api', { hashKey: 'user-1' });
+  exact<string | undefined>()(groupLease.group);
+  groupLease.release();
+  // @ts-expect-error hashKey is a string
+  await pool.acquire('group:api', { hashKey: 1 });
+  // @ts-expect-error unknown balance
+  pool.group('b', ['127.0.0.1:1'], { balance: 'random' });
+  const mode: BalanceMode = GROUP_DEFAULTS.balance;
+  void mode;
+  group.remove();
+
   // httpAgent
   const agentOptions: HttpAgentOptions = {
     keepAlive: true,
@@ -221,6 +257,7 @@ async function poolApi(): Promise<void> {
     retryNonIdempotent: false,
     keepAliveHintMargin: 1_000,
     timeout: 5_000,
+    groups: { 'api.internal:80': 'api' },
   };
   exact<HttpAgent>()(pool.httpAgent(agentOptions));
   // http.Agent's own options (limits: checked against the shared pool at run time).
@@ -384,6 +421,7 @@ function errors(error: unknown): string {
     case 'TLS_FAILED':
     case 'HANDSHAKE_FAILED':
     case 'HANDSHAKE_TIMEOUT':
+    case 'NO_HEALTHY_MEMBER':
       return error.code;
     default:
       return exact<never>()(error.code);

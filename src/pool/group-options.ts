@@ -8,7 +8,14 @@ import { checkCount, checkFunction, checkKnownKeys, checkObject, checkOneOf, che
 export type BalanceMode = 'round-robin' | 'least-connections' | 'p2c' | 'hash';
 
 /** One member: `'host:port'` (a host name stands for every address it resolves to), or with a weight. */
-export type GroupMemberInput = string | { dest: string; weight?: number };
+export type GroupMemberInput =
+  | string
+  | {
+      /** `'host:port'`, `'[v6]:port'` or `'unix:/path'`. */
+      dest: string;
+      /** Its share of the picks relative to the others', an integer from 1 to 1000. Default 1. */
+      weight?: number;
+    };
 
 /** What a user health check is told. */
 export interface MemberCheckContext {
@@ -50,13 +57,15 @@ export interface RetryOptions {
   attempts?: number;
   /** Milliseconds before the first retry, doubling after (with full jitter); 0: none. Default 10. */
   backoff?: number;
-  /** Retries allowed, as a fraction of the group's acquires over the last 10 s (at least 3 per 10 s). Default 0.2. */
+  /** Retries allowed, as a fraction of the group's acquires over the last 10 s (at least 100 per 10 s: Finagle's 10 per second). Default 0.2. */
   budget?: number;
 }
 
 /** One address a host name resolved to. */
 export interface LookupAddress {
+  /** An IPv4 or IPv6 address (no brackets). */
   address: string;
+  /** Its family. */
   family: 4 | 6;
 }
 
@@ -66,7 +75,9 @@ export interface GroupOptions {
   balance?: BalanceMode;
   /** Active health checks; default: none (an ejected member is still checked before it returns). */
   healthCheck?: HealthCheckOptions;
+  /** Passive outlier detection: when a member is ejected, and for how long. */
   outlier?: OutlierOptions;
+  /** Failover on connect failures: how many tries, how soon, how many in all. */
   retry?: RetryOptions;
   /** TLS to every member, as `pool.acquire(dest, { tls })`. */
   tls?: boolean | TlsOptions;
@@ -77,8 +88,29 @@ export interface GroupOptions {
 }
 
 /** The defaults of {@link GroupOptions}. */
-export const GROUP_DEFAULTS = {
-  balance: 'p2c' as BalanceMode,
+export const GROUP_DEFAULTS: {
+  /** `balance`. */
+  readonly balance: BalanceMode;
+  /** `healthCheck.interval`, ms. */
+  readonly healthCheckInterval: number;
+  /** `healthCheck.timeout`, ms. */
+  readonly healthCheckTimeout: number;
+  /** `outlier.consecutiveFailures`. */
+  readonly consecutiveFailures: number;
+  /** `outlier.baseEjectionTime`, ms. */
+  readonly baseEjectionTime: number;
+  /** `outlier.maxEjectionPercent`. */
+  readonly maxEjectionPercent: number;
+  /** `retry.attempts`. */
+  readonly attempts: number;
+  /** `retry.backoff`, ms. */
+  readonly backoff: number;
+  /** `retry.budget`. */
+  readonly budget: number;
+  /** `dnsRefresh`, ms. */
+  readonly dnsRefresh: number;
+} = Object.freeze({
+  balance: 'p2c',
   healthCheckInterval: 5000,
   healthCheckTimeout: 2000,
   consecutiveFailures: 5,
@@ -88,7 +120,7 @@ export const GROUP_DEFAULTS = {
   backoff: 10,
   budget: 0.2,
   dnsRefresh: 30000,
-} as const;
+});
 
 export const BALANCE_MODES: readonly BalanceMode[] = ['round-robin', 'least-connections', 'p2c', 'hash'];
 const GROUP_KEYS = ['balance', 'healthCheck', 'outlier', 'retry', 'tls', 'lookup', 'dnsRefresh'];

@@ -18,26 +18,38 @@ export interface MemberStats {
   dest: string;
   /** The host name it was resolved from, when it came from one. */
   host?: string;
+  /** Its share of the picks, relative to the other members' (1 to 1000). */
   weight: number;
+  /** Whether acquires go to it (`'up'`), or why not. */
   state: MemberState;
   /** Connections leased now. */
   inUse: number;
+  /** Idle connections kept for it now. */
   idle: number;
+  /** Connections being dialed (and handshaken) now. */
   dialing: number;
   /** Acquires sent to it. */
   picked: number;
   /** Connect failures and leases destroyed with an error, in total. */
   failures: number;
+  /** Failures since its last usable connection: outlier ejection's count. */
   consecutiveFailures: number;
   /** Times it was ejected. */
   ejections: number;
   /** Connect time quantiles in milliseconds; null before its first connect. */
-  latency: { p50: number; p99: number } | null;
+  latency: {
+    /** Median connect time, ms. */
+    p50: number;
+    /** 99th percentile connect time, ms. */
+    p99: number;
+  } | null;
 }
 
 /** What `group.stats()` reports. */
 export interface GroupStats {
+  /** The group's name. */
   name: string;
+  /** Its balancer (`'p2c'`, ...). */
   balance: string;
   /** Acquires of the group. */
   acquires: number;
@@ -47,11 +59,13 @@ export interface GroupStats {
   retriesRefused: number;
   /** Acquires that found no healthy member. */
   noHealthyMember: number;
+  /** Every member now, in the order given (a host name's addresses in the resolver's order). */
   members: MemberStats[];
 }
 
 /** A member's state change. */
 export interface MemberEvent {
+  /** The group's name. */
   group: string;
   /** The member's address. */
   member: string;

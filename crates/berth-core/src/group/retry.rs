@@ -4,8 +4,9 @@
 
 /// The window "recent" means, as two halves: counts older than a whole window are dropped.
 const HALF_WINDOW_MS: u64 = 5_000;
-/// Retries always allowed per window, so that a quiet group can still fail over.
-const MIN_RETRIES: u64 = 3;
+/// Retries always allowed per window (Finagle's minimum of 10 per second), so that a quiet
+/// group still fails over, often enough for a dead member to reach its ejection.
+pub(super) const MIN_RETRIES: u64 = 100;
 
 #[derive(Debug, Default)]
 pub(super) struct RetryBudget {
@@ -55,15 +56,18 @@ mod tests {
     fn retries_are_a_fraction_of_recent_acquires_with_a_floor() {
         let mut b = RetryBudget::default();
         let now = 1_000_000;
-        for _ in 0..100 {
+        for _ in 0..1000 {
             b.acquired(now);
         }
-        let granted = (0..100).filter(|_| b.try_retry(now, 0.2)).count();
-        assert_eq!(granted, 20);
+        let granted = (0..1000).filter(|_| b.try_retry(now, 0.2)).count();
+        assert_eq!(granted, 200);
         // A quiet group still gets the floor.
         let mut quiet = RetryBudget::default();
         quiet.acquired(now);
-        assert_eq!((0..10).filter(|_| quiet.try_retry(now, 0.2)).count(), 3);
+        assert_eq!(
+            (0..1000).filter(|_| quiet.try_retry(now, 0.2)).count() as u64,
+            MIN_RETRIES
+        );
         // The window moves on: old retries stop counting.
         assert!(!b.try_retry(now, 0.2));
         assert!(b.try_retry(now + 2 * HALF_WINDOW_MS + 1, 0.2));
