@@ -2,7 +2,7 @@
 // option stands in for DNS: 'svc.test' resolves to 127.0.0.1 and 127.0.0.2, where two echo
 // servers listen on the same port (each bound explicitly to its address).
 import test from 'ava';
-import { createPool } from './helpers/pool.mjs';
+import { BerthError, createPool } from './helpers/pool.mjs';
 import { waitFor } from './helpers/net.mjs';
 import { countBy, memberStats, pick, runBounded, settled, startMember } from './helpers/groups.mjs';
 
@@ -106,9 +106,23 @@ test('a host name mixed with plain addresses; a failing lookup keeps the other m
       return [{ address: '127.0.0.2', family: 4 }];
     },
   });
-  // Give the lookup its turn, then every acquire lands on the plain member.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  const errors = [];
+  group.on('error', (err) => errors.push(err));
+  // The failed lookup is reported as an 'error' event; every acquire lands on the plain member.
+  await waitFor(() => errors.length >= 1, { message: "the group's error event" });
+  t.regex(errors[0].message, /broken\.test/);
   const counts = countBy((await runBounded(6, 1, () => pick(pool, 'group:svc-mixed'))).map((o) => o.value));
   t.deepEqual(counts, { [`127.0.0.1:${one.port}`]: 6 });
   t.is(group.stats().members.filter((m) => m.host === undefined || m.host === null).length, 1);
+});
+
+test('a group whose only member never resolves: NO_HEALTHY_MEMBER, caused by the lookup error', async (t) => {
+  const pool = createPool(t, { acquireTimeout: 5_000 });
+  const group = pool.group('unresolved', ['nowhere.test:80'], {
+    lookup: async (hostname) => { throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }); },
+  });
+  group.on('error', () => {});
+  const err = await t.throwsAsync(pool.acquire('group:unresolved'), { instanceOf: BerthError, code: 'NO_HEALTHY_MEMBER' });
+  t.regex(err?.cause?.message ?? '', /ENOTFOUND nowhere\.test/);
+  t.deepEqual(group.stats().members, []);
 });

@@ -4,7 +4,7 @@
 // were closed (connects to it are refused), a refusing member a port nothing listens on.
 import test from 'ava';
 import { BerthError, createPool } from './helpers/pool.mjs';
-import { range, roundTrip, track } from './helpers/net.mjs';
+import { range, roundTrip, track, waitFor } from './helpers/net.mjs';
 import { startBlackhole } from './helpers/blackhole.mjs';
 import {
   countBy, echoVia, memberStats, pick, recordEvents, refusingDest, runBounded, startMembers,
@@ -281,4 +281,44 @@ test('the acquire\'s deadline covers every attempt: a group of unreachable membe
   t.is(await settled(p), 'rejected', 'the acquire settles');
   const err = await t.throwsAsync(p, { instanceOf: BerthError });
   t.is(err?.code, 'ACQUIRE_TIMEOUT', `code ${err?.code}`);
+});
+
+test('each ejection of a member that stays dead lasts longer: n x baseEjectionTime', async (t) => {
+  const [live] = await startMembers(t, 1);
+  const dead = await refusingDest();
+  const pool = createPool(t);
+  const group = pool.group('longer', [dead, live.dest], {
+    balance: 'round-robin',
+    outlier: { consecutiveFailures: 1, baseEjectionTime: 100, maxEjectionPercent: 50 },
+    retry: { attempts: 2, budget: 1 },
+  });
+  const events = recordEvents(group);
+  // Round robin starts on the dead member: its refused connect ejects it, the retry succeeds.
+  t.is(await pick(pool, 'group:longer'), live.dest);
+  // Its return checks (a connect) fail: ejected again, each time for longer.
+  await waitFor(() => events.log.filter((e) => e.name === 'memberEjected').length >= 3, { timeout: 15_000, message: 'three ejections' });
+  const lengths = events.log.filter((e) => e.name === 'memberEjected').map((e) => e.ejectedFor);
+  t.deepEqual(lengths.slice(0, 3), [100, 200, 300]);
+  t.true(events.log.every((e) => e.member === dead), 'only the dead member changes state');
+  t.true(memberStats(group, dead).ejections >= 3);
+});
+
+test('maxEjectionPercent: at most that share of the members is ejected at once', async (t) => {
+  const [live] = await startMembers(t, 1);
+  const dead = [await refusingDest(), await refusingDest(), await refusingDest()];
+  const pool = createPool(t);
+  const group = pool.group('cap', [live.dest, ...dead], {
+    balance: 'round-robin',
+    outlier: { consecutiveFailures: 1, baseEjectionTime: 60_000, maxEjectionPercent: 50 },
+    retry: { attempts: 4, budget: 1 },
+  });
+  let most = 0;
+  const outcomes = await runBounded(40, 1, async () => {
+    const member = await pick(pool, 'group:cap');
+    most = Math.max(most, group.stats().members.filter((m) => m.state === 'ejected').length);
+    return member;
+  });
+  t.true(outcomes.every((o) => o.status === 'fulfilled' && o.value === live.dest), 'every acquire ends on the live member');
+  t.is(most, 2, 'two of four ejected at most (50%)');
+  t.is(group.stats().members.filter((m) => m.state === 'ejected').length, 2);
 });

@@ -54,14 +54,18 @@ test('a check that throws, or never answers within its timeout, marks the member
   const [a, b, c] = await startMembers(t, 3);
   const pool = createPool(t);
   const mode = { [a.dest]: 'ok', [b.dest]: 'ok', [c.dest]: 'ok' };
+  const signals = [];
   const group = pool.group('hc-fail', [a.dest, b.dest, c.dest], {
     balance: 'round-robin',
     healthCheck: {
       interval: 100,
       timeout: 300,
-      check: (socket, { member }) => {
+      check: (socket, { member, signal }) => {
         if (mode[member] === 'throw') throw new Error('check failed');
-        if (mode[member] === 'hang') return new Promise(() => {}); // never settles: the timeout applies
+        if (mode[member] === 'hang') {
+          signals.push(signal);
+          return new Promise(() => {}); // never settles: the timeout applies
+        }
         return true;
       },
     },
@@ -71,6 +75,8 @@ test('a check that throws, or never answers within its timeout, marks the member
   mode[b.dest] = 'hang';
   await events.next('memberDown', a.dest);
   await events.next('memberDown', b.dest);
+  t.true(signals.length >= 1 && signals[0] instanceof AbortSignal, 'the check is given an AbortSignal');
+  t.true(signals[0].aborted, 'aborted once the check timed out');
   t.deepEqual(await picks(pool, 'group:hc-fail', 10), { [c.dest]: 10 }, 'acquires go to the member whose check passes');
   mode[a.dest] = 'ok';
   mode[b.dest] = 'ok';
@@ -112,4 +118,13 @@ test('health checks stop when the group is removed and when the pool closes', as
   const after = checks;
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.is(checks, after, 'no check after remove()');
+
+  const other = createPool(t);
+  let otherChecks = 0;
+  other.group('hc-close', [a.dest], { healthCheck: { interval: 100, check: () => { otherChecks++; return true; } } });
+  await waitFor(() => otherChecks >= 2, { timeout: 15_000, message: 'two checks ran on the second pool' });
+  await other.close();
+  const atClose = otherChecks;
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.is(otherChecks, atClose, 'no check after pool.close()');
 });
