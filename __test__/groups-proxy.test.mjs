@@ -4,10 +4,12 @@
 // request is counted by the server that got it.
 import test from 'ava';
 import http from 'node:http';
+import https from 'node:https';
 import { createPool } from './helpers/pool.mjs';
 import { roundTrip, waitFor } from './helpers/net.mjs';
 import { connect, collect, startFront } from './helpers/forward.mjs';
 import { startHttpServer } from './fixtures/http-upstream.mjs';
+import { startHttpsServer } from './helpers/https-upstream.mjs';
 import { countBy, refusingDest, startMembers } from './helpers/groups.mjs';
 
 /** One client session through 127.0.0.1:port: an echo round trip, then end and wait for the close. */
@@ -165,4 +167,42 @@ test('listen() and forward() refuse an unknown group and a TLS group with a Type
   const client = await connect(t, front.port);
   client.on('error', () => {});
   await t.throwsAsync(front.result(0), { instanceOf: TypeError, message: /none/ });
+});
+
+test('pool.httpsAgent({ groups }): HTTPS requests go to the group\'s members with the group\'s TLS options', async (t) => {
+  const servers = await Promise.all([startHttpsServer(t), startHttpsServer(t)]);
+  const { certs } = servers[0];
+  const pool = createPool(t);
+  // Members are addresses: the group's tls names the identity their certificates carry.
+  pool.group('secure', servers.map((s) => s.dest), { balance: 'round-robin', tls: { ca: certs.ca, servername: 'localhost' } });
+  const agent = pool.httpsAgent({ groups: { 'api.internal:443': 'secure' } });
+  t.teardown(() => agent.destroy());
+  const get = (path) => new Promise((resolve, reject) => {
+    const req = https.get(`https://api.internal${path}`, { agent }, (res) => {
+      res.resume().on('end', () => resolve(res.statusCode)).on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error('request hang guard')));
+  });
+  const statuses = [];
+  for (let i = 0; i < 10; i++) statuses.push(await get('/close'));
+  t.deepEqual(countBy(statuses), { 200: 10 });
+  const requests = (await Promise.all(servers.map((s) => s.stats()))).map((s) => s.requests);
+  t.deepEqual(requests, [5, 5], 'round robin over the two HTTPS servers');
+
+  // The certificates are checked: a group without the test CA is refused.
+  pool.group('unverified', [servers[0].dest], { tls: { servername: 'localhost' } });
+  const strict = pool.httpsAgent({ groups: { 'api.internal:443': 'unverified' } });
+  t.teardown(() => strict.destroy());
+  const refused = new Promise((resolve, reject) => {
+    const req = https.get('https://api.internal/', { agent: strict }, (res) => { res.resume(); reject(new Error(`answered ${res.statusCode}`)); });
+    req.on('error', resolve);
+    req.setTimeout(15_000, () => req.destroy(new Error('request hang guard')));
+  });
+  const err = await refused;
+  t.not(err.message, 'request hang guard');
+  // Its only member failed its TLS handshake: no member left to try.
+  t.is(err.code, 'NO_HEALTHY_MEMBER', err.message);
+  t.is(err.cause?.code, 'TLS_FAILED');
+  t.is((await servers[0].stats()).requests, 5, 'no request reached the server');
 });
