@@ -180,6 +180,12 @@ export class UpstreamGroup extends TypedEmitter<GroupEvents> {
     this.#host.remove(this);
   }
 
+  /** @internal The pool closed: no more resolutions. */
+  stop(): void {
+    clearInterval(this.#refresh);
+    this.#refresh = undefined;
+  }
+
   /** Resolves every host-name member (failures keep the addresses it had). */
   async #resolve(): Promise<void> {
     const lookup = this.options.lookup ?? defaultLookup;
@@ -199,7 +205,7 @@ export class UpstreamGroup extends TypedEmitter<GroupEvents> {
         }
       }),
     );
-    if (!this.#removed) this.#apply();
+    if (!this.#removed && this.#refresh !== undefined) this.#apply();
   }
 
   /** Gives the engine the member list: literal members, and each resolved address of the others. */

@@ -750,6 +750,8 @@ export class Pool implements AsyncDisposable {
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();
     for (const listener of this.#listeners) void listener.close();
+    // Their host names are not resolved again; the engine's health tasks end with it.
+    for (const group of this.#groups.values()) group.stop();
     this.#updateRef();
     this.#checkClosed();
   }

@@ -212,3 +212,43 @@ fn routes_name_groups_and_the_native_lane_fails_over_to_a_live_member() {
     assert_eq!(err.code.as_str(), "NO_HEALTHY_MEMBER");
     pool.close();
 }
+
+#[test]
+fn an_ejected_members_connections_are_not_kept_idle() {
+    use berth_core::pool::{Acquire, Placement};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let live = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("127.0.0.1:{}", live.local_addr().unwrap().port());
+    let (pool, rx) = pool();
+    let group = pool.create_group("g", "", config(1, 60_000, 100)).unwrap();
+    let ids = pool
+        .set_group_members(&group, &[spec(&addr), spec(&dead_addr())])
+        .unwrap();
+    // Lease two connections of the live member, as JS would (adopt, then offer).
+    let mut fds = Vec::new();
+    let mut conns = Vec::new();
+    for waiter in [1, 2] {
+        assert!(matches!(
+            pool.acquire(ids[0], waiter, 0, None),
+            Acquire::Queued(_)
+        ));
+        let conn = loop {
+            match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+                Event::Dialed { conn, .. } => break conn,
+                _ => continue,
+            }
+        };
+        let fd = pool.adopt(conn).unwrap();
+        // SAFETY: adopt handed this descriptor to us.
+        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        assert_eq!(pool.offer(conn), Placement::Handoff(waiter));
+        conns.push(conn);
+    }
+    // Up: a release keeps it idle.
+    assert_eq!(pool.release(conns[0], false), Placement::Idle);
+    // Ejected: a release closes it.
+    pool.note_failed(ids[0]);
+    assert_eq!(member_event(&rx), MemberChange::Ejected(60_000));
+    assert_eq!(pool.release(conns[1], false), Placement::Close);
+    pool.close();
+}

@@ -77,6 +77,9 @@ pub struct Group {
     pub tls: bool,
     members: Mutex<Members>,
     budget: Mutex<RetryBudget>,
+    /// Held while an ejection is decided, so that two members failing at once cannot both
+    /// pass the `maxEjectionPercent` cap.
+    ejecting: Mutex<()>,
     pub acquires: AtomicU64,
     pub retries: AtomicU64,
     pub retries_refused: AtomicU64,
@@ -105,6 +108,7 @@ impl Group {
             config,
             profile,
             budget: Mutex::new(RetryBudget::default()),
+            ejecting: Mutex::new(()),
             acquires: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             retries_refused: AtomicU64::new(0),
@@ -269,12 +273,13 @@ impl Group {
     pub fn failed(&self, member: &Member) -> Option<MemberChange> {
         member.failures.fetch_add(1, Ordering::Relaxed);
         let threshold = self.config.consecutive_failures;
-        let ejected_now = self
-            .members()
+        let _deciding = lock(&self.ejecting);
+        let members = self.members();
+        let ejected_now = members
             .iter()
             .filter(|m| m.state() == MemberState::Ejected)
             .count();
-        let total = self.members().len();
+        let total = members.len();
         let mut health = lock(&member.health);
         health.consecutive += 1;
         if threshold == 0 || health.consecutive < threshold || health.state != MemberState::Up {

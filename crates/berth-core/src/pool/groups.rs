@@ -104,7 +104,11 @@ impl Pool {
                 .insert(m.dest, (Arc::clone(group), Arc::clone(m)));
         }
         drop(table);
+        for m in &list {
+            self.keep_idle(m.dest, m.state() == crate::group::MemberState::Up);
+        }
         for m in &gone {
+            self.keep_idle(m.dest, false);
             self.evict_idle_of(m.dest);
         }
         Ok(list.iter().map(|m| m.dest).collect())
@@ -122,6 +126,7 @@ impl Pool {
         drop(table);
         group.mark_removed();
         for m in group.members() {
+            self.keep_idle(m.dest, false);
             self.evict_idle_of(m.dest);
         }
         true
@@ -141,8 +146,13 @@ impl Pool {
             dest: member.dest,
             change,
         });
-        if matches!(change, MemberChange::Ejected(_) | MemberChange::Down) {
-            self.evict_idle_of(member.dest);
+        match change {
+            MemberChange::Ejected(_) | MemberChange::Down => {
+                self.keep_idle(member.dest, false);
+                self.evict_idle_of(member.dest);
+            }
+            MemberChange::Up => self.keep_idle(member.dest, true),
+            MemberChange::Check => {}
         }
     }
 
@@ -188,6 +198,13 @@ impl Pool {
         self.shard(dest)
             .dest(dest)
             .map_or(0, |ds| ds.in_use + ds.dialing + ds.native_dialing)
+    }
+
+    /// Whether `dest`'s released connections may idle (see `DestState::no_idle`).
+    fn keep_idle(&self, dest: DestId, keep: bool) {
+        if let Some(ds) = self.shard(dest).dest(dest) {
+            ds.no_idle = !keep;
+        }
     }
 
     /// Closes `dest`'s idle connections (a member ejected, down or gone).

@@ -87,6 +87,10 @@ impl Pool {
             self.counters.evicted(EvictReason::Idle);
             return Placement::Close;
         }
+        if ds.no_idle {
+            self.counters.evicted(EvictReason::Unhealthy);
+            return Placement::Close;
+        }
         if ds.idle.len() as u32 >= self.config.max_idle_per_destination
             || !reserve(&self.total_idle, self.config.max_total_idle)
         {

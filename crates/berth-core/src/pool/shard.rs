@@ -135,6 +135,9 @@ pub struct DestState {
     /// Dials for JS waiters in flight.
     pub dialing: u32,
     pub waiters: Waiters,
+    /// Its connections are closed on release instead of kept idle: a group member that left
+    /// its group, or is ejected or down (nothing would reuse them).
+    pub no_idle: bool,
     /// Waiters ever queued here: each waiter's `ticket` and each dial's `dialed_after` come
     /// from it, so a dial's failure can tell the waiters it was started for from later ones.
     pub queued: u64,
@@ -162,6 +165,7 @@ impl DestState {
             dialing: 0,
             waiters: Waiters::default(),
             queued: 0,
+            no_idle: false,
             native_idle: VecDeque::new(),
             native_dialing: 0,
             native_waiting: 0,

@@ -379,6 +379,7 @@ impl Pool {
                 && (conn.expires_ms == u64::MAX || now_ms() < conn.expires_ms)
                 && ds.waiters.is_empty()
                 && ds.native_waiting == 0
+                && !ds.no_idle
                 && (ds.native_idle.len() as u32) < self.config.max_idle_per_destination
                 && liveness::check(socket.raw()) == Liveness::Alive
                 && reserve(&self.total_idle, self.config.max_total_idle);

@@ -4,7 +4,7 @@
 use crate::error::{DialError, DialErrorCode};
 use crate::net::socket::Socket;
 use crate::pool::Upstream;
-use crate::pool::{Pool, UpstreamTarget};
+use crate::pool::{DestId, Pool, UpstreamTarget};
 use crate::proxy::relay::{relay, Counts, End, RelayOutcome, Rules};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -40,14 +40,18 @@ pub struct SessionRequest {
 }
 
 /// An upstream from the session's target: its destination, or a member its group picks
-/// (failing over to another member when a connect fails).
-async fn acquire(pool: &Arc<Pool>, target: &UpstreamTarget) -> Result<Upstream, DialError> {
+/// (failing over to another member when a connect fails). With the member's destination, for
+/// a group, so that an upstream error can count against it.
+async fn acquire(
+    pool: &Arc<Pool>,
+    target: &UpstreamTarget,
+) -> Result<(Upstream, Option<DestId>), DialError> {
     match target {
-        UpstreamTarget::Dest(dest) => pool.acquire_upstream(*dest, None).await,
+        UpstreamTarget::Dest(dest) => pool.acquire_upstream(*dest, None).await.map(|u| (u, None)),
         UpstreamTarget::Group(group) => pool
             .acquire_upstream_group(group, None)
             .await
-            .map(|(upstream, _)| upstream),
+            .map(|(upstream, member)| (upstream, Some(member.dest))),
     }
 }
 
@@ -164,8 +168,8 @@ pub async fn run(
         // Dropping the acquire gives back a dial in progress (its guard frees the place).
         _ = setup_expired => return outcome(SessionEnd::Relay(End::IdleTimeout), false, false, None),
     };
-    let lease = match acquired {
-        Ok(lease) => lease,
+    let (lease, member) = match acquired {
+        Ok(acquired) => acquired,
         Err(DialError {
             code: DialErrorCode::PoolClosed,
             ..
@@ -206,7 +210,14 @@ pub async fn run(
     let closed = pool.is_closed();
     // A peer that broke the stream: tell the other one with a reset, not a clean end.
     match end {
-        End::UpstreamError => client.reset_on_close(),
+        End::UpstreamError => {
+            client.reset_on_close();
+            // A group member that broke a session counts toward its ejection, as a JS lease
+            // destroyed with an error does.
+            if let Some(dest) = member {
+                pool.note_failed(dest);
+            }
+        }
         End::ClientError => upstream.reset_on_close(),
         _ => {}
     }
