@@ -156,6 +156,7 @@ test('remove() with a lease out: releasing it afterwards is harmless', async (t)
   await group.remove();
   t.is((await roundTrip(lease.socket, 'still works')).toString(), 'still works', 'a lease out keeps working');
   t.notThrows(() => lease.release());
+  t.is(await settled(a.current, 0), 0, 'the released connection of a removed group closes');
 });
 
 test('stats(): the documented shape', async (t) => {

@@ -196,4 +196,17 @@ test('update(): a member that leaves has its idle connections closed', async (t)
   t.deepEqual(group.stats().members.map((m) => m.dest), [a.dest]);
   t.is(await settled(b.current, 0), 0, 'B\'s idle connection was closed');
   t.is(await settled(a.current, 1), 1, 'A keeps its idle connection');
+
+  // A lease out on a member that leaves: its connection closes once released.
+  await group.update([a.dest, b.dest]);
+  const onB = [await pool.acquire('group:leave'), await pool.acquire('group:leave')].filter((l) => {
+    if (l.destination === b.dest) return true;
+    l.release();
+    return false;
+  });
+  t.is(onB.length, 1, 'one lease on B');
+  await group.update([a.dest]);
+  t.is(await settled(b.current, 1), 1, 'the leased connection stays open while leased');
+  onB[0].release();
+  t.is(await settled(b.current, 0), 0, 'and closes when released');
 });
