@@ -16,20 +16,21 @@ const FIXTURE = fileURLToPath(new URL('../fixtures/server.mjs', import.meta.url)
  *
  * opts.unix   true: listen on a Unix socket under os.tmpdir()
  * opts.host   TCP host to listen on (default 127.0.0.1)
+ * opts.port   TCP port to listen on (default 0: an ephemeral one)
  * opts.mode   'echo' (default) | 'silent'
  *
  * Returns { host, port, path, dest, stats(), control(msg), kill() } where dest is the berth
  * destination string: '127.0.0.1:PORT', '[::1]:PORT' or 'unix:/path'.
  * If the server cannot listen, rejects with an Error carrying the listen error's `code`.
  */
-export async function startServer(t, { unix = false, host = '127.0.0.1', mode = 'echo' } = {}) {
+export async function startServer(t, { unix = false, host = '127.0.0.1', port = 0, mode = 'echo' } = {}) {
   let dir = null;
   let socketPath = null;
   if (unix) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
     socketPath = path.join(dir, 'server.sock');
   }
-  const args = unix ? ['--unix', socketPath] : ['--host', host];
+  const args = unix ? ['--unix', socketPath] : ['--host', host, '--port', String(port)];
   args.push('--mode', mode);
   const cleanup = () => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); };
   const { hello, control, kill } = await forkControlled(t, FIXTURE, args, { label: 'server', cleanup });
