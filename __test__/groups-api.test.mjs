@@ -61,11 +61,10 @@ for (const [what, args, message] of BAD_GROUPS) {
   });
 }
 
-// KNOWN MISMATCH (flip to test() once fixed): a member with a host part is taken for a host
-// name without being checked as a destination (group-options.ts hostName()), so 'http://x:1'
-// is accepted (its lookup fails later) where acquire('http://x:1') is a TypeError.
+// A member with a host part is checked as a destination (not taken for a host name to resolve
+// later), as acquire() checks it.
 for (const bad of ['http://x:1', 'a b:80', 'x/y:80']) {
-  test.failing(`pool.group(): ${JSON.stringify(bad)} as a member is a TypeError quoting it (as acquire(${JSON.stringify(bad)}) is)`, async (t) => {
+  test(`pool.group(): ${JSON.stringify(bad)} as a member is a TypeError quoting it (as acquire(${JSON.stringify(bad)}) is)`, async (t) => {
     const pool = createPool(t);
     await t.throwsAsync(pool.acquire(bad), { instanceOf: TypeError }, 'the destination contract');
     const err = t.throws(() => pool.group('g', [bad]), { instanceOf: TypeError });
@@ -197,9 +196,8 @@ test('stats(): the documented shape', async (t) => {
   t.notThrows(() => JSON.stringify(group.stats()));
 });
 
-// KNOWN MISMATCH (flip to test() once fixed): the spec types it `{ p50, p99 } | null`; the
-// implementation leaves it undefined before the member's first connect.
-test.failing('stats(): a member\'s latency is null before its first connect', (t) => {
+// `{ p50, p99 } | null`: null, not undefined, before the member's first connect.
+test('stats(): a member\'s latency is null before its first connect', (t) => {
   const pool = createPool(t);
   const group = pool.group('nolat', [M]);
   t.is(group.stats().members[0].latency, null);

@@ -130,10 +130,8 @@ test('every member ejected: NO_HEALTHY_MEMBER without a connect, and counted', a
   t.true(group.stats().noHealthyMember >= 1, `stats().noHealthyMember (${group.stats().noHealthyMember})`);
 });
 
-// KNOWN MISMATCH (flip to test() once fixed): an acquire that tried every member and failed
-// rejects with NO_HEALTHY_MEMBER from group-acquire.ts (groupEligible() === 0) without counting
-// it; stats().noHealthyMember only counts picks that found no member up.
-test.failing('stats().noHealthyMember counts every NO_HEALTHY_MEMBER rejection', async (t) => {
+// Every NO_HEALTHY_MEMBER is counted, an acquire that tried every member included.
+test('stats().noHealthyMember counts every NO_HEALTHY_MEMBER rejection', async (t) => {
   const dests = [await refusingDest(), await refusingDest()];
   const pool = createPool(t, { acquireTimeout: 5_000 });
   const group = pool.group('count-nhm', dests, { outlier: { consecutiveFailures: 100 } });
@@ -218,11 +216,10 @@ test('a lease handed out is never retried: leases destroyed with an error eject 
   t.true(picks.every((o) => o.value === b.dest), 'acquires go to B while A is ejected');
 });
 
-// KNOWN MISMATCH with the spec's intent (flip to test() once decided): a dial that connects
-// resets the failure streak (pool/groups.rs note_usable), so a member that accepts connections
-// but whose every lease fails (destroyed with an error, each on a fresh connection) is never
-// ejected: each new connection's success wipes the previous lease's failure.
-test.failing('leases destroyed with an error one after another (each on a new connection) eject the member', async (t) => {
+// A member that accepts connections but whose every lease fails (destroyed with an error, each
+// on a fresh connection) is ejected: a new connection coming up does not end a streak that
+// includes a failed lease; only a lease given back in order does.
+test('leases destroyed with an error one after another (each on a new connection) eject the member', async (t) => {
   const [a, b] = await startMembers(t, 2);
   const pool = createPool(t);
   const group = pool.group('destroyed-seq', [a.dest, b.dest], {

@@ -99,6 +99,11 @@ export declare class Engine {
   groupBackoff(id: number, attempt: number, seed: number): number
   /** A lease of a member destination was destroyed with an error: counts against it. */
   memberFailed(dest: number): void
+  /**
+   * A lease of a member destination whose streak includes a failed lease was given back in
+   * order: the streak ends.
+   */
+  memberReleased(dest: number): void
   /** The result of the user's check asked for with `EVENT_MEMBER_CHECK`. */
   groupCheckResult(id: number, dest: number, passed: boolean): void
   groupStats(id: number): EngineGroupStats | null

@@ -52,7 +52,8 @@ export async function acquireFromGroup(a: GroupAcquire): Promise<Lease> {
       if (!CONNECT_FAILURES.has((error as BerthError).code)) throw error;
       last = error;
       tried.push(destId);
-      if (engine.groupEligible(group.id, tried) === 0) throw noHealthyMember(group, error);
+      // No member left to try: the next pick finds none, counts it, and rejects.
+      if (engine.groupEligible(group.id, tried) === 0) continue;
       if (attempt >= group.options.attempts || !engine.groupRetry(group.id)) throw error;
       const pause = engine.groupBackoff(group.id, attempt + 1, Math.floor(Math.random() * 2 ** 52));
       if (Date.now() + pause >= deadline) throw error;

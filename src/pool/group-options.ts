@@ -127,6 +127,8 @@ const GROUP_KEYS = ['balance', 'healthCheck', 'outlier', 'retry', 'tls', 'lookup
 const MAX_MEMBERS = 1000;
 const MAX_WEIGHT = 1000;
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** A DNS name (labels of letters, digits, '-' and '_', as service names use; a trailing dot allowed). */
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /** A member as given, split: a literal address, or a host name to resolve. */
 export interface MemberSpec {
@@ -179,7 +181,11 @@ export function checkMembers(members: unknown): MemberSpec[] {
     checkRange(`members[${i}].weight`, weight, 1, MAX_WEIGHT);
     if (seen.has(dest)) throw new TypeError(`members[${i}]: ${dest} is listed twice`);
     seen.add(dest);
-    return { dest, weight: weight as number, name: hostName(dest) };
+    const name = hostName(dest);
+    if (name !== undefined && !HOST_NAME.test(name.host)) {
+      throw new TypeError(`members[${i}] must be a destination like "host:port", "[v6]:port" or "unix:/path", got ${JSON.stringify(dest)}`);
+    }
+    return { dest, weight: weight as number, name };
   });
 }
 

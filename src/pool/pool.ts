@@ -17,7 +17,7 @@ import { checkAcquireOptions, type AcquireOptions } from '../shared/acquire-opti
 import { CONNECT_KEYS, POOL_ACQUIRE_KEYS, checkConnectOptions, recipeOf, type CheckFunction, type ConnectOptions, type ConnectRecipe } from './connect-options';
 import { handshake, SessionCache } from './handshake';
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
-import { UpstreamGroup, type GroupStats } from './group';
+import { UpstreamGroup, type GroupStats, type MemberState } from './group';
 import { checkGroupName, checkMembers, resolveGroupOptions, type GroupMemberInput, type GroupOptions } from './group-options';
 import { acquireFromGroup } from './group-acquire';
 
@@ -147,6 +147,8 @@ export class Pool implements AsyncDisposable {
   readonly #groups = new Map<string, UpstreamGroup>();
   readonly #groupsById = new Map<number, UpstreamGroup>();
   readonly #memberOf = new Map<number, UpstreamGroup>();
+  /** Member destinations whose failure streak includes a failed lease: a release ends it. */
+  readonly #leaseStreaks = new Set<number>();
   readonly #sessions: SessionCache;
   /** Handshakes in flight, by connection id. */
   readonly #handshaking = new Map<number, Handshaking>();
@@ -423,7 +425,7 @@ export class Pool implements AsyncDisposable {
     }
     const group = new UpstreamGroup(name, id, resolved, {
       setMembers: (gid, list) => this.#setMembers(gid, list, recipe),
-      stats: (gid) => this.#engine.groupStats(gid) as GroupStats | undefined ?? undefined,
+      stats: (gid) => toGroupStats(this.#engine.groupStats(gid)),
       remove: (g) => {
         this.#engine.groupRemove(g.id);
         this.#groups.delete(g.name);
@@ -960,6 +962,9 @@ export class Pool implements AsyncDisposable {
 
   #releaseConnection(conn: Connection): void {
     this.#leased--;
+    if (conn.group !== undefined && this.#leaseStreaks.size !== 0 && this.#leaseStreaks.delete(conn.destId)) {
+      this.#engine.memberReleased(conn.destId);
+    }
     if (conn.state !== ConnState.Leased) {
       // Destroyed under the lease (pool closed, or the socket died): nothing to return.
       this.#life.checkDrained();
@@ -981,7 +986,10 @@ export class Pool implements AsyncDisposable {
   #destroyConnection(conn: Connection, error?: Error, unused?: boolean): void {
     this.#leased--;
     // A lease of a group member destroyed with an error counts against the member.
-    if (error !== undefined && conn.group !== undefined) this.#engine.memberFailed(conn.destId);
+    if (error !== undefined && conn.group !== undefined) {
+      this.#engine.memberFailed(conn.destId);
+      this.#leaseStreaks.add(conn.destId);
+    }
     if (conn.state === ConnState.Leased) {
       this.#engine.discard(conn.id, unused === true ? EVICT_KEEP_ALIVE_EXPIRED : DISCARD_BY_USER);
       conn.destroy(error);
@@ -1147,4 +1155,18 @@ export class Pool implements AsyncDisposable {
 /** `hashKey` is a string when given. */
 function checkHashKey(key: unknown): void {
   if (key !== undefined && typeof key !== 'string') throw new TypeError(`hashKey must be a string, got ${describe(key)}`);
+}
+
+/** The engine's group stats in their public shape (`latency` null before a connect, `host` only when set). */
+function toGroupStats(s: ReturnType<Engine['groupStats']>): GroupStats | undefined {
+  if (s === undefined || s === null) return undefined;
+  return {
+    ...s,
+    members: s.members.map(({ host, latency, state, ...m }) => ({
+      ...m,
+      ...(host === undefined || host === null ? {} : { host }),
+      state: state as MemberState,
+      latency: latency ?? null,
+    })),
+  };
 }

@@ -183,7 +183,16 @@ impl Engine {
     #[napi(catch_unwind)]
     pub fn member_failed(&self, dest: f64) {
         if let Some(d) = as_id(dest) {
-            self.pool.note_failed(d);
+            self.pool.note_lease_failed(d);
+        }
+    }
+
+    /// A lease of a member destination whose streak includes a failed lease was given back in
+    /// order: the streak ends.
+    #[napi(catch_unwind)]
+    pub fn member_released(&self, dest: f64) {
+        if let Some(d) = as_id(dest) {
+            self.pool.note_lease_ok(d);
         }
     }
 

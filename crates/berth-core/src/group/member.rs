@@ -48,6 +48,10 @@ pub(super) struct Health {
     pub until: u64,
     /// A check of this member is in flight: no second one is started.
     pub checking: bool,
+    /// The streak includes a lease that failed: a new connection that comes up does not end
+    /// it (a server that accepts and then answers garbage must still be ejected); only a lease
+    /// given back in order does.
+    pub lease_failed: bool,
     /// Clock ms when the next active check is due.
     pub next_check: u64,
 }
@@ -83,6 +87,7 @@ impl Member {
                 ejections: 0,
                 until: 0,
                 checking: false,
+                lease_failed: false,
                 next_check: 0,
             }),
             picked: AtomicU64::new(0),
@@ -141,9 +146,19 @@ impl Member {
         self.ewma_us.store(new.max(1), Ordering::Relaxed);
     }
 
-    /// The connection made was usable (a dial, and its handshake if any): the streak ends.
-    pub(super) fn succeeded(&self) {
+    /// The connection made was usable (a dial, and its handshake if any): a streak of
+    /// connect failures ends (one that includes a failed lease does not).
+    pub(super) fn connected_usable(&self) {
+        let mut health = lock(&self.health);
+        if !health.lease_failed {
+            health.consecutive = 0;
+        }
+    }
+
+    /// A lease of it was given back in order: any streak ends.
+    pub(super) fn lease_succeeded(&self) {
         let mut health = lock(&self.health);
         health.consecutive = 0;
+        health.lease_failed = false;
     }
 }

@@ -268,9 +268,9 @@ impl Group {
         splitmix(seed) % (cap + 1)
     }
 
-    /// A connect to `member` failed, or a lease of it was destroyed with an error: returns
-    /// the ejection this causes, if any.
-    pub fn failed(&self, member: &Member) -> Option<MemberChange> {
+    /// A connect to `member` failed, or (`lease`) a lease of it failed (destroyed with an
+    /// error, or a native session's upstream broke): returns the ejection this causes, if any.
+    pub fn failed(&self, member: &Member, lease: bool) -> Option<MemberChange> {
         member.failures.fetch_add(1, Ordering::Relaxed);
         let threshold = self.config.consecutive_failures;
         let _deciding = lock(&self.ejecting);
@@ -282,6 +282,7 @@ impl Group {
         let total = members.len();
         let mut health = lock(&member.health);
         health.consecutive += 1;
+        health.lease_failed |= lease;
         if threshold == 0 || health.consecutive < threshold || health.state != MemberState::Up {
             return None;
         }
@@ -341,8 +342,12 @@ pub(crate) fn member_connected(member: &Member, us: u64) {
     member.connected(us);
 }
 
-pub(crate) fn member_succeeded(member: &Member) {
-    member.succeeded();
+pub(crate) fn member_connected_usable(member: &Member) {
+    member.connected_usable();
+}
+
+pub(crate) fn member_lease_succeeded(member: &Member) {
+    member.lease_succeeded();
 }
 
 /// The health task of a group: runs checks as they fall due and ends when the group is

@@ -166,15 +166,32 @@ impl Pool {
     /// A connection to `dest` became usable (dialed, and its handshake done if any).
     pub(crate) fn note_usable(&self, dest: DestId) {
         if let Some((_, member)) = self.member_of(dest) {
-            crate::group::member_succeeded(&member);
+            crate::group::member_connected_usable(&member);
         }
     }
 
-    /// A dial to `dest` (or its handshake) failed, or a lease of it was destroyed with an
-    /// error: counts against the member, which may be ejected.
+    /// A dial to `dest` (or its handshake) failed: counts against the member, which may be
+    /// ejected.
     pub fn note_failed(&self, dest: DestId) {
+        self.note_failure(dest, false);
+    }
+
+    /// A lease of `dest` failed (destroyed with an error, or a native session's upstream
+    /// broke): counts against the member, and a new connection coming up does not clear it.
+    pub fn note_lease_failed(&self, dest: DestId) {
+        self.note_failure(dest, true);
+    }
+
+    /// A lease of `dest` was given back in order: the member's failure streak ends.
+    pub fn note_lease_ok(&self, dest: DestId) {
+        if let Some((_, member)) = self.member_of(dest) {
+            crate::group::member_lease_succeeded(&member);
+        }
+    }
+
+    fn note_failure(&self, dest: DestId, lease: bool) {
         if let Some((group, member)) = self.member_of(dest) {
-            if let Some(change) = group.failed(&member) {
+            if let Some(change) = group.failed(&member, lease) {
                 self.emit_member(&group, &member, change);
             }
         }
@@ -257,6 +274,7 @@ impl Pool {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // A pick that finds no member up counts in `no_healthy` itself.
             let Some(member) = group.pick(None, &tried, attempt == 1, |d| self.dest_load(d)) else {
                 return Err(no_healthy_member(group, last));
             };
@@ -267,6 +285,7 @@ impl Pool {
                 Err(e) => {
                     tried.push(member.dest);
                     if group.eligible(&tried) == 0 {
+                        group.no_healthy.fetch_add(1, Ordering::Relaxed);
                         return Err(no_healthy_member(group, Some(e)));
                     }
                     if attempt >= group.config.attempts || !group.try_retry() {

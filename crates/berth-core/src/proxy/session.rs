@@ -215,11 +215,16 @@ pub async fn run(
             // A group member that broke a session counts toward its ejection, as a JS lease
             // destroyed with an error does.
             if let Some(dest) = member {
-                pool.note_failed(dest);
+                pool.note_lease_failed(dest);
             }
         }
         End::ClientError => upstream.reset_on_close(),
-        _ => {}
+        End::ClientClosed | End::UpstreamClosed => {
+            if let Some(dest) = member {
+                pool.note_lease_ok(dest);
+            }
+        }
+        End::Aborted | End::IdleTimeout => {}
     }
     drop(client);
     lease.release(upstream_reusable);
