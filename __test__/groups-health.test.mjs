@@ -128,3 +128,23 @@ test('health checks stop when the group is removed and when the pool closes', as
   await new Promise((resolve) => setTimeout(resolve, 500));
   t.is(otherChecks, atClose, 'no check after pool.close()');
 });
+
+test('a member whose every place is leased is not checked (the check would wait and time out) and stays up', async (t) => {
+  const [a] = await startMembers(t, 1);
+  const pool = createPool(t, { maxPerDestination: 1 });
+  let checks = 0;
+  const group = pool.group('busy', [a.dest], {
+    healthCheck: { interval: 50, timeout: 200, check: async () => { checks++; return true; } },
+  });
+  const events = recordEvents(group);
+  await waitFor(() => checks >= 1, { timeout: 15_000, message: 'the member was checked while idle' });
+  const lease = await pool.acquire('group:busy');
+  const before = checks;
+  // Several intervals and check timeouts go by with the only place leased.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.is(memberStats(group, a.dest).state, 'up', 'busy, not down');
+  t.true(checks - before <= 1, `no check ran on a busy member (${checks - before} ran)`);
+  t.deepEqual(events.log, [], 'no member event');
+  lease.release();
+  await waitFor(() => checks > before + 1, { timeout: 15_000, message: 'checks resume once a place is free' });
+});

@@ -124,7 +124,8 @@ export const GROUP_DEFAULTS: {
 
 export const BALANCE_MODES: readonly BalanceMode[] = ['round-robin', 'least-connections', 'p2c', 'hash'];
 const GROUP_KEYS = ['balance', 'healthCheck', 'outlier', 'retry', 'tls', 'lookup', 'dnsRefresh'];
-const MAX_MEMBERS = 1000;
+/** Members of a group at most, host names' addresses included. */
+export const MAX_MEMBERS = 1000;
 const MAX_WEIGHT = 1000;
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 /** A DNS name (labels of letters, digits, '-' and '_', as service names use; a trailing dot allowed). */

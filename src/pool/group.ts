@@ -6,7 +6,7 @@
  */
 import * as dns from 'node:dns';
 import { TypedEmitter } from '../shared/typed-emitter';
-import { checkMembers } from './group-options';
+import { checkMembers, MAX_MEMBERS } from './group-options';
 import type { GroupMemberInput, LookupAddress, MemberSpec, ResolvedGroupOptions } from './group-options';
 
 /** A member's state: `up` (used), `down` (its health checks fail), `ejected` (outlier detection took it out for a while). */
@@ -216,8 +216,13 @@ export class UpstreamGroup extends TypedEmitter<GroupEvents> {
       if (spec.name === undefined) members.push({ dest: spec.dest, weight: spec.weight });
       else for (const addr of this.#resolved.get(spec.dest) ?? []) members.push({ dest: addr, host: spec.name.host, weight: spec.weight });
     }
-    // The same address from two names (or a literal and a name): one member.
-    const unique = members.filter((m, i) => members.findIndex((n) => n.dest === m.dest) === i);
+    // The same address from two names (or a literal and a name): one member. Names that
+    // resolve to very many addresses cannot grow the group past MAX_MEMBERS.
+    const seen = new Set<string>();
+    const unique = members.filter((m) => !seen.has(m.dest) && seen.add(m.dest) !== undefined).slice(0, MAX_MEMBERS);
+    if (unique.length === MAX_MEMBERS && seen.size > MAX_MEMBERS && this.listenerCount('error') > 0) {
+      this.emit('error', new Error(`group ${this.name}: its names resolve to ${seen.size} addresses; the first ${MAX_MEMBERS} are its members`));
+    }
     this.#host.setMembers(this.id, unique);
   }
 }

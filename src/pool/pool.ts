@@ -430,7 +430,11 @@ export class Pool implements AsyncDisposable {
         this.#engine.groupRemove(g.id);
         this.#groups.delete(g.name);
         this.#groupsById.delete(g.id);
-        for (const [dest, owner] of this.#memberOf) if (owner === g) this.#memberOf.delete(dest);
+        for (const [dest, owner] of this.#memberOf) {
+          if (owner !== g) continue;
+          this.#memberOf.delete(dest);
+          this.#leaseStreaks.delete(dest);
+        }
       },
     });
     this.#groups.set(name, group);
@@ -501,6 +505,13 @@ export class Pool implements AsyncDisposable {
   async #runMemberCheck(group: UpstreamGroup, destId: number): Promise<void> {
     const check = group.options.check;
     const member = this.#destNames.get(destId) ?? 'unknown';
+    // Every place of the member is leased: the check would wait for one and time out, marking
+    // down a member that is busy serving. Its leases prove it up; passive detection watches them.
+    const now = this.#engine.groupStats(group.id)?.members.find((m) => m.dest === member);
+    if (now !== undefined && now.inUse >= this.options.maxPerDestination) {
+      this.#engine.groupCheckResult(group.id, destId, true);
+      return;
+    }
     let passed = false;
     const timeout = AbortSignal.timeout(group.options.healthTimeout);
     try {
