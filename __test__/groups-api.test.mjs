@@ -81,9 +81,21 @@ test('pool.group(): a name already in use is a TypeError naming it', (t) => {
 
 test('pool.group(): every valid name form is accepted', (t) => {
   const pool = createPool(t);
-  for (const name of ['a', 'A-b_c.d', '0', 'x'.repeat(64), 'api.internal']) {
+  for (const name of ['a', 'A-b_c.d', '0a', 'x'.repeat(64), 'api.internal']) {
     t.notThrows(() => pool.group(name, [M]), name);
   }
+});
+
+test('"group:80" is the host "group", port 80, not a group: group names are never digits alone', async (t) => {
+  const pool = createPool(t, { connectTimeout: 2000 });
+  for (const name of ['0', '80', '443']) {
+    t.throws(() => pool.group(name, [M]), { instanceOf: TypeError, message: /digits alone/ }, name);
+  }
+  // An ordinary destination: resolved (and failing) as the name "group", not a TypeError.
+  const err = await t.throwsAsync(pool.acquire('group:80'));
+  t.false(err instanceof TypeError, `not taken for a group: ${err?.message}`);
+  t.true(err instanceof BerthError, `a dial error: ${err?.message}`);
+  t.true(['DNS_FAILED', 'CONNECT_REFUSED', 'CONNECT_FAILED', 'CONNECT_TIMEOUT'].includes(err?.code), `${err?.code}`);
 });
 
 test('acquire(\'group:nope\') rejects with a TypeError naming the group', async (t) => {

@@ -17,6 +17,7 @@
  * died from its own 'close' event, which Node emits after the socket's.
  */
 import type * as http from 'node:http';
+import { groupNameOf } from '../pool/group-options';
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { discardExpiredLease, type Lease } from '../pool/lease';
@@ -170,7 +171,7 @@ export class Attempt {
   start(): void {
     if (this.pendingSlot < 0) this.owner.trackPending(this);
     // A group connects as the group says (its own tls): the request's connect options do not apply.
-    const options = this.destination.startsWith('group:') ? undefined : this.owner.acquireOptions(this.options);
+    const options = groupNameOf(this.destination) !== undefined ? undefined : this.owner.acquireOptions(this.options);
     const acquired = options === undefined ? this.owner.pool.acquire(this.destination) : this.owner.pool.acquire(this.destination, options);
     acquired.then(
       (lease) => this.leased(lease),

@@ -158,10 +158,24 @@ export interface ResolvedGroupOptions {
 }
 
 export function checkGroupName(name: unknown): string {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new TypeError(`group name must be 1 to 64 letters, digits, '.', '_' or '-', got ${describe(name)}`);
+  // Not digits alone: 'group:80' is the host "group", port 80, not a group.
+  if (typeof name !== 'string' || !NAME.test(name) || /^\d+$/.test(name)) {
+    throw new TypeError(`group name must be 1 to 64 letters, digits, '.', '_' or '-' (not digits alone), got ${describe(name)}`);
   }
   return name;
+}
+
+/** The prefix that names a group where a destination is expected: `'group:api'`. */
+export const GROUP_PREFIX = 'group:';
+
+/**
+ * The group a destination string names (`'group:api'` -> `'api'`), or undefined for an
+ * ordinary destination (`'group:80'` is the host "group", port 80).
+ */
+export function groupNameOf(destination: string): string | undefined {
+  if (!destination.startsWith(GROUP_PREFIX)) return undefined;
+  const name = destination.slice(GROUP_PREFIX.length);
+  return /^\d+$/.test(name) ? undefined : name;
 }
 
 /** Splits and checks the member list (a TypeError names the bad entry). */

@@ -18,7 +18,7 @@ import { CONNECT_KEYS, POOL_ACQUIRE_KEYS, checkConnectOptions, recipeOf, type Ch
 import { handshake, SessionCache } from './handshake';
 import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireManyOptions } from './acquire-many';
 import { UpstreamGroup, type GroupStats, type MemberState } from './group';
-import { checkGroupName, checkMembers, resolveGroupOptions, type GroupMemberInput, type GroupOptions } from './group-options';
+import { checkGroupName, checkMembers, GROUP_PREFIX, groupNameOf, resolveGroupOptions, type GroupMemberInput, type GroupOptions } from './group-options';
 import { acquireFromGroup } from './group-acquire';
 
 export type { AcquireOptions } from '../shared/acquire-options';
@@ -29,8 +29,6 @@ export interface PoolAcquireOptions extends AcquireOptions, ConnectOptions {
   hashKey?: string;
 }
 
-/** The prefix that names a group where a destination is expected: `'group:api'`. */
-const GROUP_PREFIX = 'group:';
 // Straight from the modules (not the index): the hot path reads these as plain properties.
 import {
   BAD_ARGUMENT,
@@ -237,7 +235,7 @@ export class Pool implements AsyncDisposable {
   /** `acquire` with options, another destination than last time, or a pool not open. */
   #acquireSlow(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
     if (this.#life.phase !== Phase.Open) return Promise.reject(this.#life.refusal(destination));
-    if (typeof destination === 'string' && destination.startsWith(GROUP_PREFIX)) return this.#acquireGroup(destination, options);
+    if (typeof destination === 'string' && groupNameOf(destination) !== undefined) return this.#acquireGroup(destination, options);
     let destId: number;
     let priority = 0;
     let timeout = this.options.acquireTimeout;
@@ -580,7 +578,7 @@ export class Pool implements AsyncDisposable {
       checkKnownKeys('warm', checkObject('warm options', options), CONNECT_KEYS);
       checkConnectOptions(options, 'warm option');
     }
-    if (destination.startsWith(GROUP_PREFIX)) return this.#warmGroup(destination, count);
+    if (groupNameOf(destination) !== undefined) return this.#warmGroup(destination, count);
     const recipe = this.#recipeFor(options);
     const destId = recipe === this.#recipe ? (this.#destIds.get(destination) ?? this.#intern(destination)) : this.#profiled(destination, recipe);
     if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
@@ -708,8 +706,9 @@ export class Pool implements AsyncDisposable {
 
   /** Throws a TypeError for a destination (or `group:<name>`) the native lane cannot use. */
   #checkRouteTarget(destination: string): void {
-    if (typeof destination === 'string' && destination.startsWith(GROUP_PREFIX)) {
-      const group = this.group(destination.slice(GROUP_PREFIX.length));
+    const name = typeof destination === 'string' ? groupNameOf(destination) : undefined;
+    if (name !== undefined) {
+      const group = this.group(name);
       if (group.options.tls !== undefined && group.options.tls !== false) {
         throw new TypeError(`group ${group.name} connects with TLS: forward() and listeners move plain TCP only`);
       }

@@ -116,6 +116,10 @@ impl Engine {
                 Status::InvalidArg,
                 format!("a group named {name:?} already exists"),
             )),
+            Err(GroupError::BadName) => Err(Error::new(
+                Status::InvalidArg,
+                format!("group name {name:?} must not be empty or digits alone"),
+            )),
             Err(GroupError::TooMany) => Err(Error::new(
                 Status::InvalidArg,
                 format!("too many groups (at most {})", berth_core::pool::MAX_GROUPS),

@@ -31,6 +31,8 @@ pub(crate) struct GroupTable {
 pub enum GroupError {
     NameInUse,
     TooMany,
+    /// Empty, or digits alone (`group:80` must stay the host "group", port 80).
+    BadName,
 }
 
 fn read(table: &RwLock<GroupTable>) -> std::sync::RwLockReadGuard<'_, GroupTable> {
@@ -53,6 +55,9 @@ impl Pool {
         let mut table = write(&self.groups);
         if table.by_name.contains_key(name) {
             return Err(GroupError::NameInUse);
+        }
+        if name.is_empty() || name.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(GroupError::BadName);
         }
         if table.by_name.len() >= MAX_GROUPS {
             return Err(GroupError::TooMany);
@@ -343,7 +348,11 @@ impl Pool {
     /// A route's answer (`host:port`, `unix:/path` or `group:<name>`) as a target for the
     /// native lane; the message names what is wrong otherwise.
     pub fn route_target(self: &Arc<Self>, answer: &str) -> Result<RouteTarget, String> {
-        let Some(name) = answer.strip_prefix(GROUP_PREFIX) else {
+        // `group:80` is the host "group", port 80: group names are never digits alone.
+        let group_name = answer
+            .strip_prefix(GROUP_PREFIX)
+            .filter(|name| !name.bytes().all(|b| b.is_ascii_digit()));
+        let Some(name) = group_name else {
             return self
                 .intern_pinned(answer)
                 .map(RouteTarget::Dest)
