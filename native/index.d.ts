@@ -72,7 +72,12 @@ export declare class Engine {
    * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
    * session's id for `abortForward`.
    */
-  forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, rules: ForwardRules, done: (done: ForwardDone) => void): number
+  forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, rules: ForwardRules, done: (done: ForwardDone) => void, onFailure?: ((failure: ForwardFailure) => void) | undefined | null): number
+  /**
+   * The fail reply JS computed for `session` (told through `on_failure`); null: none.
+   * False when the session no longer waits for it.
+   */
+  failReply(session: number, bytes?: Buffer | undefined | null): boolean
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
   /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
@@ -348,11 +353,22 @@ export interface ForwardDone {
   message?: string
 }
 
+/**
+ * A session got no upstream: JS computes its fail reply from this and answers with
+ * `engine.failReply(session, bytes)`.
+ */
+export interface ForwardFailure {
+  code: string
+  message: string
+}
+
 /** How a forward may end, besides both sides closing. */
 export interface ForwardRules {
   reuseUpstream: boolean
   /** Milliseconds; Infinity: none. */
   idleTimeout: number
+  /** Written to the client before closing it when no upstream can be had. */
+  failReply?: Buffer
 }
 
 export declare const GAUGE_IDLE: number

@@ -359,6 +359,8 @@ impl Listener {
             dest,
             head: Vec::new(),
             reply: Vec::new(),
+            fail_reply: Vec::new(),
+            fail_reply_ask: None,
             reuse: self.reuse,
             idle_timeout: self.idle_timeout,
             setup_deadline: deadline,
