@@ -98,6 +98,7 @@ fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
         reply: Vec::new(),
         fail_reply: Vec::new(),
         fail_reply_ask: None,
+        send_proxy: None,
         reuse,
         idle_timeout: None,
         setup_deadline: None,

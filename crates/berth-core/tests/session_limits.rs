@@ -90,6 +90,7 @@ fn request(client: OwnedFd, dest: DestId, idle: Option<Duration>) -> SessionRequ
         reply: Vec::new(),
         fail_reply: Vec::new(),
         fail_reply_ask: None,
+        send_proxy: None,
         reuse: false,
         idle_timeout: idle,
         setup_deadline: None,

@@ -93,4 +93,5 @@ export type {
   ListenerStats,
   NativeListener,
   RouteRequest,
+  RouteAnswerObject,
 } from '../../../native/index';

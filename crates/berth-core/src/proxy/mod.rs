@@ -6,6 +6,7 @@ pub mod fail_reply;
 pub mod listener;
 mod progress;
 pub mod relay;
+pub mod route_memo;
 pub mod session;
 #[cfg(target_os = "linux")]
 mod splice;

@@ -35,6 +35,8 @@ pub struct SessionRequest {
     pub fail_reply: Vec<u8>,
     /// Or asked for once the error is known (JS's function form); wins over `fail_reply`.
     pub fail_reply_ask: Option<fail_reply::Ask>,
+    /// PROXY protocol version (1 or 2) to send the upstream before anything else.
+    pub send_proxy: Option<u8>,
     /// Give the upstream back to the pool when the session ends cleanly.
     pub reuse: bool,
     /// End the session once no byte moved either way for this long (`None`: never).
