@@ -161,6 +161,24 @@ test('a 32 KiB failReply arrives whole before the close, even while the client k
   }
 });
 
+test('a listener route\'s failReply reaches the client whole, its peeked request still unread', async (t) => {
+  const dead = await freePort();
+  const target = await httpTarget(t);
+  const pool = createPool(t);
+  // peek: the request stays unread in the kernel when the upstream is refused; the engine must
+  // not reset the connection over it before the client has the answer.
+  const proxy = await pool.listen({ peek: 16 }, (conn) => ({
+    dest: conn.head.includes('/down') ? `127.0.0.1:${dead}` : `127.0.0.1:${target}`,
+    failReply: BAD_GATEWAY,
+  }));
+  t.teardown(() => proxy.close());
+  const down = await exchange(proxy.address().port, 'GET /down HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.is(down.toString(), BAD_GATEWAY);
+  const up = await exchange(proxy.address().port, 'GET /up HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.regex(up.toString(), /^HTTP\/1\.1 200 OK[\s\S]*hello \/up$/);
+  t.is(proxy.stats().connectFailures, 1);
+});
+
 test('failReply input: a TypeError names it', async (t) => {
   const pool = createPool(t);
   const accepted = [];
