@@ -131,10 +131,11 @@ export declare class NativeListener {
   get family(): string
   get port(): number
   /**
-   * Stops accepting and ends the sessions in progress; `done` is called once every
+   * Stops accepting; lets the sessions in flight finish for up to `drain` ms (undefined:
+   * not at all; Infinity: until they end), then ends the rest. `done` is called once every
    * descriptor of the listener is closed.
    */
-  close(done: (code: number) => void): void
+  close(done: (closed: ListenerClosed) => void, drain?: number | undefined | null): void
 }
 
 export declare class ProbeEngine {
@@ -431,6 +432,14 @@ export interface ListenConfig {
   idleTimeout: number
   maxConnections: number
   maxConnectionsPerClient: number
+}
+
+/** How a listener's sessions in flight ended once it began to close. */
+export interface ListenerClosed {
+  /** Ended by themselves during the drain. */
+  finished: number
+  /** Still running at the drain's end (at once, without one): closed. */
+  cut: number
 }
 
 export interface ListenerStats {

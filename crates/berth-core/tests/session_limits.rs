@@ -256,7 +256,7 @@ async fn max_connections_pauses_accepting_and_resumes() {
         .unwrap();
     assert_eq!(c.sessions_total.load(Ordering::Relaxed), 3);
     drop(second);
-    listener.close().await;
+    listener.close(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,5 +278,5 @@ async fn per_client_cap_resets_beyond_it_and_forgets_the_address() {
     let mut again = TcpStream::connect(addr).unwrap();
     echo_round_trip(&mut again, b"again");
     drop(again);
-    listener.close().await;
+    listener.close(None).await;
 }
