@@ -189,6 +189,8 @@ impl Engine {
     /// Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
     /// own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
     /// session's id for `abortForward`.
+    // Positional, as the JS call passes them (one crossing, no intermediate object).
+    #[allow(clippy::too_many_arguments)]
     #[napi(catch_unwind)]
     pub fn forward(
         &self,
@@ -225,10 +227,12 @@ impl Engine {
             setup_deadline: None,
         };
         let tell = on_failure.map(forward::tell_failure);
-        let id = self.forwarder.start_asking(&self.pool, request, tell, move |outcome| {
-            drop(target);
-            forward::deliver(done, outcome)
-        });
+        let id = self
+            .forwarder
+            .start_asking(&self.pool, request, tell, move |outcome| {
+                drop(target);
+                forward::deliver(done, outcome)
+            });
         Ok(id as f64)
     }
 
