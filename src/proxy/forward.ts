@@ -23,7 +23,8 @@ export interface ForwardOptions {
    * `'connect-failed'`: refused, timed out, `DESTINATION_DENIED`, `NO_HEALTHY_MEMBER`,
    * `ACQUIRE_TIMEOUT`...): e.g. `'HTTP/1.1 502 Bad Gateway\r\n\r\n'` for a CONNECT proxy.
    * A function gets the error (the same BerthError as the result's `error`) and returns the
-   * bytes, or undefined for none (as does a function that throws). At most 64 KiB. The engine
+   * bytes, or undefined for none (as does a function that throws, or returns something else
+   * or more than 64 KiB). At most 64 KiB (a TypeError for the bytes form). The engine
    * writes it on the client socket it owns, sends FIN after it and waits (up to 2 s) for the
    * client's own end, so the answer arrives whole. Default: nothing, the client is just closed.
    */
