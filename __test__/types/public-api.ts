@@ -30,6 +30,7 @@ import {
   GROUP_DEFAULTS,
 } from 'berth-pool';
 import type { GroupOptions, GroupStats, MemberEvent, MemberStats, BalanceMode } from 'berth-pool';
+import type { ListenerCloseOptions, ListenerCloseResult } from 'berth-pool';
 import type {
   AcquireManyOptions,
   AcquireOptions,
@@ -301,6 +302,16 @@ async function poolApi(): Promise<void> {
       exact<never>()(result.end);
   }
   await pool.forward(socket, '127.0.0.1:8080', { reply: new Uint8Array(2) });
+  await pool.forward(socket, '127.0.0.1:8080', { failReply: 'HTTP/1.1 502 Bad Gateway\r\n\r\n' });
+  await pool.forward(socket, '127.0.0.1:8080', { failReply: new Uint8Array(2) });
+  await pool.forward(socket, '127.0.0.1:8080', {
+    failReply: (error) => {
+      exact<BerthError>()(error);
+      return error.code === 'DESTINATION_DENIED' ? Buffer.from([5, 2]) : undefined;
+    },
+  });
+  // @ts-expect-error a fail reply is bytes or a string
+  await pool.forward(socket, '127.0.0.1:8080', { failReply: 502 });
   // @ts-expect-error inbound is a net.Socket
   await pool.forward('127.0.0.1:1', '127.0.0.1:8080');
 
@@ -337,7 +348,12 @@ async function poolApi(): Promise<void> {
       proxyStats.acceptPauses +
       proxyStats.clients,
   );
-  exact<Promise<void>>()(listener.close());
+  exact<Promise<ListenerCloseResult>>()(listener.close());
+  const closeOptions: ListenerCloseOptions = { drain: 30_000 };
+  const closed = await listener.close(closeOptions);
+  exact<number>()(closed.finished + closed.cut);
+  // @ts-expect-error drain is a number of ms
+  await listener.close({ drain: '30s' });
   {
     await using fixed = await pool.listen(undefined, '127.0.0.1:8080');
     fixed.address();

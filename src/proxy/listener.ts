@@ -232,11 +232,44 @@ function routeOne(route: RouteFunction, native: NativeListener, request: RouteRe
   }
 }
 
+/** Options of `listener.close(options)`. */
+export interface ListenerCloseOptions {
+  /**
+   * Let the sessions in flight finish by themselves for up to this many ms (accepting stops at
+   * once), then close the rest. `Infinity`: until they end (each is still bounded by
+   * `idleTimeout`). Default: none, the sessions in flight are closed at once.
+   */
+  drain?: number;
+}
+
+/** What `listener.close()` resolves to: how the sessions in flight at the close ended. */
+export interface ListenerCloseResult {
+  /** Sessions that ended by themselves during the drain. */
+  finished: number;
+  /** Sessions still in flight at the drain's end (at once, without `drain`): both sides closed. */
+  cut: number;
+}
+
+function drainOption(options: unknown): number | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`listener close options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'drain') throw new TypeError(`unknown listener close option "${key}"`);
+  }
+  const { drain } = options as ListenerCloseOptions;
+  if (drain !== undefined && (typeof drain !== 'number' || Number.isNaN(drain) || drain < 0)) {
+    throw new TypeError(`listener close option "drain" must be a number of milliseconds >= 0 (or Infinity), got ${describe(drain)}`);
+  }
+  return drain;
+}
+
 /** A running native listener (from `pool.listen`). */
 export class ProxyListener implements AsyncDisposable {
   readonly #native: NativeListener;
   readonly #onClosed: () => void;
-  #closed: Promise<void> | undefined;
+  #closed: Promise<ListenerCloseResult> | undefined;
 
   /** @internal Made by `pool.listen`; `onClosed` runs once every descriptor is closed. */
   constructor(native: NativeListener, onClosed: () => void) {
@@ -255,15 +288,28 @@ export class ProxyListener implements AsyncDisposable {
   }
 
   /**
-   * Stops accepting and ends the sessions in progress (both sides closed); resolves once every
-   * descriptor of the listener is closed. Calling it again returns the same promise.
+   * Stops accepting at once and ends the sessions in progress (both sides closed), after
+   * letting them finish by themselves for up to `drain` ms; resolves once every descriptor of
+   * the listener is closed, with how many finished and how many were cut. Calling it again
+   * returns the same promise (a shorter `drain`, or none, cuts the sessions sooner).
    */
-  close(): Promise<void> {
-    this.#closed ??= new Promise<void>((resolve) =>
-      this.#native.close(() => {
+  close(options?: ListenerCloseOptions): Promise<ListenerCloseResult> {
+    let drain: number | undefined;
+    try {
+      drain = drainOption(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed !== undefined) {
+      // Already closing: this call's deadline applies too, the first call reports.
+      this.#native.close(() => {}, drain);
+      return this.#closed;
+    }
+    this.#closed = new Promise<ListenerCloseResult>((resolve) =>
+      this.#native.close(({ finished, cut }) => {
         this.#onClosed();
-        resolve();
-      }),
+        resolve({ finished, cut });
+      }, drain),
     );
     return this.#closed;
   }

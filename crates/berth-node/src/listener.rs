@@ -45,7 +45,16 @@ pub struct RouteRequest {
 
 /// Called with the number of routing requests waiting; JS takes them with `takeRoutes()`.
 pub type RouteCallback = ThreadsafeFunction<u32, (), u32, Status, false>;
-pub type ClosedCallback = ThreadsafeFunction<u32, (), u32, Status, false>;
+/// How a listener's sessions in flight ended once it began to close.
+#[napi(object)]
+pub struct ListenerClosed {
+    /// Ended by themselves during the drain.
+    pub finished: f64,
+    /// Still running at the drain's end (at once, without one): closed.
+    pub cut: f64,
+}
+
+pub type ClosedCallback = ThreadsafeFunction<ListenerClosed, (), ListenerClosed, Status, false>;
 
 /// Routing requests not yet taken by JS, and whether JS was already woken for them.
 #[derive(Default)]
@@ -243,14 +252,24 @@ impl NativeListener {
         u32::from(self.inner.local_addr().port())
     }
 
-    /// Stops accepting and ends the sessions in progress; `done` is called once every
+    /// Stops accepting; lets the sessions in flight finish for up to `drain` ms (undefined:
+    /// not at all; Infinity: until they end), then ends the rest. `done` is called once every
     /// descriptor of the listener is closed.
     #[napi(catch_unwind)]
-    pub fn close(&self, #[napi(ts_arg_type = "(code: number) => void")] done: ClosedCallback) {
+    pub fn close(
+        &self,
+        #[napi(ts_arg_type = "(closed: ListenerClosed) => void")] done: ClosedCallback,
+        drain: Option<f64>,
+    ) {
         let inner = Arc::clone(&self.inner);
+        let drain = drain.map(|ms| millis(ms).unwrap_or(Duration::MAX));
         berth_core::runtime::handle().spawn(async move {
-            inner.close().await;
-            done.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+            let report = inner.close(drain).await;
+            let closed = ListenerClosed {
+                finished: report.finished as f64,
+                cut: report.cut as f64,
+            };
+            done.call(closed, ThreadsafeFunctionCallMode::NonBlocking);
         });
     }
 }

@@ -10,6 +10,7 @@
 
 use crate::net::socket::Socket;
 use crate::pool::{Pool, RouteTarget, UpstreamTarget};
+use crate::proxy::drain::{CloseReport, Drain};
 use crate::proxy::relay::{Counts, End};
 use crate::proxy::route_memo::{Memo, Remembered, RouteMemo};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
@@ -152,6 +153,8 @@ pub struct Listener {
     next_token: AtomicU64,
     pub counters: ListenerCounters,
     abort: Abort,
+    /// A close in progress: accepting stopped, sessions draining (`close(Some(drain))`).
+    drain: Drain,
     accepting: AtomicBool,
     done: watch::Sender<bool>,
 }
@@ -206,6 +209,7 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         next_token: AtomicU64::new(0),
         counters: ListenerCounters::default(),
         abort: Abort::default(),
+        drain: Drain::default(),
         accepting: AtomicBool::new(true),
         done,
     });
@@ -227,12 +231,27 @@ impl Listener {
         }
     }
 
-    /// Stops accepting, ends the sessions in progress and drops the router; resolves once
-    /// every session's descriptors are closed.
-    pub async fn close(self: &Arc<Self>) {
-        self.shut();
+    /// Stops accepting at once; lets the sessions in flight finish by themselves for up to
+    /// `drain` (`None`: not at all), then ends the rest and drops the router. Resolves once
+    /// every session's descriptors are closed, with how many finished and how many were cut.
+    /// A later call with a shorter drain cuts sooner; every call reports the same.
+    pub async fn close(self: &Arc<Self>, drain: Option<Duration>) -> CloseReport {
+        self.drain.closing.fire();
         let mut done = self.done.subscribe();
+        if let Some(drain) = drain {
+            let _ = tokio::time::timeout(drain, done.wait_for(|done| *done)).await;
+        }
+        self.cut();
         let _ = done.wait_for(|done| *done).await;
+        self.drain.report()
+    }
+
+    /// Ends the sessions in flight (counted as cut, once) and everything else in progress.
+    fn cut(&self) {
+        let active = self.counters.sessions_active.load(Ordering::Acquire);
+        if self.drain.cutting(active) {
+            self.shut();
+        }
     }
 
     /// Ends everything in progress: sessions, routes still awaited, the router itself.
@@ -255,6 +274,7 @@ impl Listener {
             let accepted = tokio::select! {
                 biased;
                 _ = self.abort.fired() => break,
+                _ = self.drain.closing.fired() => break,
                 _ = stop.wait_for(|closed| *closed) => break,
                 accepted = accept(&tcp) => accepted,
             };
@@ -281,8 +301,11 @@ impl Listener {
             }
         }
         drop(tcp);
-        // A pool that closed ends its listeners for good: nothing will route again.
-        self.shut();
+        // A pool that closed ends its listeners for good: nothing will route again. (A
+        // listener's own close ends its sessions itself, after their drain.)
+        if !self.drain.is_closing() {
+            self.cut();
+        }
         self.accepting.store(false, Ordering::Release);
         self.check_done();
     }
@@ -297,7 +320,7 @@ impl Listener {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.abort.is_fired() {
+            if self.abort.is_fired() || self.drain.is_closing() {
                 return false;
             }
             if self.counters.sessions_active.load(Ordering::Acquire) < self.max_connections {
@@ -310,6 +333,7 @@ impl Listener {
             tokio::select! {
                 _ = notified => {}
                 _ = self.abort.fired() => return false,
+                _ = self.drain.closing.fired() => return false,
                 _ = stop.wait_for(|closed| *closed) => return false,
             }
         }
@@ -356,6 +380,9 @@ impl Listener {
                 .clients
                 .store(clients.len() as u64, Ordering::Relaxed);
         }
+        // Counted before the count of sessions in flight goes down: the close's report is
+        // complete when that count reaches zero.
+        self.drain.session_ended();
         self.counters.sessions_active.fetch_sub(1, Ordering::AcqRel);
         self.room.notify_one();
         self.check_done();
@@ -404,6 +431,7 @@ impl Listener {
             reply: routed.reply,
             fail_reply: routed.fail_reply,
             send_proxy: routed.send_proxy,
+            fail_reply_ask: None,
             reuse: self.reuse,
             idle_timeout: self.idle_timeout,
             setup_deadline: deadline,

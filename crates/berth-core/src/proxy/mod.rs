@@ -2,6 +2,8 @@
 //! (`session`), the byte relay between them (`relay`, with `splice` for bulk transfers on
 //! Linux), and the native listener that accepts inbound connections itself (`listener`).
 
+pub mod drain;
+pub mod fail_reply;
 pub mod listener;
 mod progress;
 pub mod relay;

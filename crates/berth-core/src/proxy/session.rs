@@ -5,13 +5,14 @@ use crate::error::{DialError, DialErrorCode};
 use crate::net::socket::Socket;
 use crate::pool::Upstream;
 use crate::pool::{DestId, Pool, UpstreamTarget};
+use crate::proxy::fail_reply;
 use crate::proxy::relay::{relay, Counts, End, RelayOutcome, Rules};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 /// The inbound connection of a session, owned by the engine from now on.
 pub enum Client {
@@ -29,8 +30,11 @@ pub struct SessionRequest {
     pub head: Vec<u8>,
     /// Sent to the client once the upstream is connected, before anything the upstream sends.
     pub reply: Vec<u8>,
-    /// Sent to the client before closing when no upstream could be reached.
+    /// Sent to the client before closing it when no upstream can be had (`connect-failed`):
+    /// a CONNECT proxy's `502`, a SOCKS5 refusal (at most `fail_reply::MAX_FAIL_REPLY`).
     pub fail_reply: Vec<u8>,
+    /// Or asked for once the error is known (JS's function form); wins over `fail_reply`.
+    pub fail_reply_ask: Option<fail_reply::Ask>,
     /// PROXY protocol version (1 or 2) to send the upstream before anything else.
     pub send_proxy: Option<u8>,
     /// Give the upstream back to the pool when the session ends cleanly.
@@ -179,7 +183,26 @@ pub async fn run(
             ..
         }) => return outcome(SessionEnd::PoolClosed, false, false, None),
         Err(e) => {
-            let error = Some((e.code.as_str(), e.message));
+            // Answer the client (if asked to) before it is closed, the pool's closing or an
+            // abort cutting the answer short.
+            let stopped = async {
+                tokio::select! {
+                    _ = abort.fired() => {}
+                    _ = &mut pool_closed => {}
+                }
+            };
+            let code = e.code.as_str();
+            fail_reply::answer(
+                &client,
+                request.fail_reply,
+                request.fail_reply_ask,
+                (code, &e.message),
+                request.idle_timeout,
+                counts,
+                stopped,
+            )
+            .await;
+            let error = Some((code, e.message));
             return outcome(SessionEnd::ConnectFailed, false, false, error);
         }
     };
@@ -248,12 +271,19 @@ pub async fn run(
     outcome(end, reused, upstream_reusable, error)
 }
 
-/// Sessions started from JS (`pool.forward`), by id, so that an abort signal can stop one.
+/// Sessions started from JS (`pool.forward`), by id, so that an abort signal can stop one
+/// (and a fail reply asked of JS can come back to it).
 #[derive(Default)]
 pub struct Forwarder {
     next: AtomicU64,
     running: Mutex<HashMap<u64, Arc<Abort>>>,
+    /// Sessions waiting for JS to compute their fail reply (`Forwarder::fail_reply`).
+    replies: Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>,
 }
+
+/// Tells JS a session's error (its code and message) so that JS computes the fail reply and
+/// hands it back through `Forwarder::fail_reply` with the session's id.
+pub type TellFailure = Box<dyn FnOnce(&'static str, &str) + Send>;
 
 impl Forwarder {
     /// Starts a session on the pool's runtime; `done` gets its outcome, once.
@@ -263,7 +293,27 @@ impl Forwarder {
         request: SessionRequest,
         done: impl FnOnce(SessionOutcome) + Send + 'static,
     ) -> u64 {
+        self.start_asking(pool, request, None, done)
+    }
+
+    /// As `start`; with `tell`, a session that gets no upstream asks JS for its fail reply.
+    pub fn start_asking(
+        self: &Arc<Self>,
+        pool: &Arc<Pool>,
+        mut request: SessionRequest,
+        tell: Option<TellFailure>,
+        done: impl FnOnce(SessionOutcome) + Send + 'static,
+    ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Some(tell) = tell {
+            let me = Arc::clone(self);
+            request.fail_reply_ask = Some(Box::new(move |code, message| {
+                let (tx, rx) = oneshot::channel();
+                lock(&me.replies).insert(id, tx);
+                tell(code, message);
+                rx
+            }));
+        }
         let abort = Arc::new(Abort::default());
         self.lock().insert(id, Arc::clone(&abort));
         let runtime = pool.runtime().clone();
@@ -273,6 +323,7 @@ impl Forwarder {
             let counts = Counts::default();
             let outcome = run(&pool, request, &counts, &abort).await;
             me.lock().remove(&id);
+            lock(&me.replies).remove(&id);
             done(outcome);
         });
         id
@@ -284,9 +335,19 @@ impl Forwarder {
         abort.map(|a| a.fire()).is_some()
     }
 
+    /// JS's fail reply for session `id` (empty: none); false when it no longer waits.
+    pub fn fail_reply(&self, id: u64, bytes: Vec<u8>) -> bool {
+        let tx = lock(&self.replies).remove(&id);
+        tx.is_some_and(|tx| tx.send(bytes).is_ok())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Abort>>> {
         self.running
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
