@@ -99,6 +99,7 @@ fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
         reuse,
         idle_timeout: None,
         setup_deadline: None,
+        send_proxy: None,
     }
 }
 

@@ -91,6 +91,7 @@ fn request(client: OwnedFd, dest: DestId, idle: Option<Duration>) -> SessionRequ
         reuse: false,
         idle_timeout: idle,
         setup_deadline: None,
+        send_proxy: None,
     }
 }
 
@@ -213,6 +214,8 @@ fn options(max_connections: u32, per_client: u32) -> ListenOptions {
         idle_timeout: Some(Duration::from_secs(30)),
         max_connections,
         max_connections_per_client: per_client,
+        accept_proxy: None,
+        send_proxy: None,
     }
 }
 
