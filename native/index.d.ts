@@ -353,6 +353,8 @@ export interface ForwardRules {
   reuseUpstream: boolean
   /** Milliseconds; Infinity: none. */
   idleTimeout: number
+  /** PROXY protocol version to send upstream first (1 or 2); none when absent. */
+  sendProxyProtocol?: number
 }
 
 export declare const GAUGE_IDLE: number
@@ -408,6 +410,10 @@ export interface ListenConfig {
   idleTimeout: number
   maxConnections: number
   maxConnectionsPerClient: number
+  /** PROXY protocol versions read from clients: 1, 2, or 3 (both); none when absent. */
+  acceptProxyProtocol?: number
+  /** PROXY protocol version sent to every upstream: 1 or 2; none when absent. */
+  sendProxyProtocol?: number
 }
 
 export interface ListenerStats {
@@ -422,6 +428,7 @@ export interface ListenerStats {
   rejectedPerClient: number
   acceptPauses: number
   clients: number
+  proxyProtocolErrors: number
 }
 
 /** Connect time of a member, in milliseconds. */

@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { BerthError, dialError } from '../shared/errors';
 import { describe } from '../shared/validate';
 import type { Engine, ForwardDone } from '../shared/native';
+import { sendProxyOption } from './proxy-protocol-options';
 
 /** Options of `pool.forward(socket, destination, options)`. */
 export interface ForwardOptions {
@@ -34,6 +35,15 @@ export interface ForwardOptions {
    * off. Default 60000, as `pool.listen`'s.
    */
   idleTimeout?: number;
+  /**
+   * Send a PROXY protocol header (`'v1'` text or `'v2'` binary) with the client's addresses
+   * (the inbound socket's remote and local address; `UNKNOWN`/`LOCAL` for a Unix socket) to
+   * the upstream before any other byte, for a server behind berth that reads it (HAProxy's
+   * `accept-proxy`, nginx's `proxy_protocol`). The session then uses a fresh upstream
+   * connection, never given back to the pool: not with `reuseUpstream` (a TypeError).
+   * Default: none.
+   */
+  sendProxyProtocol?: 'v1' | 'v2';
 }
 
 /** How a forwarded session ended. */
@@ -73,7 +83,7 @@ export interface ForwardResult {
   error?: BerthError;
 }
 
-const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'signal', 'reuseUpstream', 'idleTimeout']);
+const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'signal', 'reuseUpstream', 'idleTimeout', 'sendProxyProtocol']);
 
 /** Default `idleTimeout` of forwards and listener sessions (ms), see ForwardOptions. */
 export const DEFAULT_IDLE_TIMEOUT = 60_000;
@@ -109,6 +119,7 @@ export function checkForwardOptions(options: unknown): ForwardOptions {
     throw new TypeError(`forward option "reuseUpstream" must be a boolean, got ${describe(o.reuseUpstream)}`);
   }
   idleTimeoutOption('forward', o.idleTimeout);
+  sendProxyOption('forward', o.sendProxyProtocol, o.reuseUpstream ?? false);
   return o;
 }
 
@@ -167,6 +178,7 @@ export function handOver(
   reply: Uint8Array | undefined,
   reuse: boolean,
   idleTimeout: number | undefined,
+  sendProxyProtocol: 'v1' | 'v2' | undefined,
   done: (result: ForwardDone) => void,
 ): number {
   const fd = (socket as unknown as { _handle?: SocketHandle | null })._handle?.fd;
@@ -181,7 +193,11 @@ export function handOver(
   const replyBuffer = reply === undefined ? undefined : Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
   let session: number;
   try {
-    session = engine.forward(fd, destination, first, replyBuffer, { reuseUpstream: reuse, idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT }, done);
+    session = engine.forward(fd, destination, first, replyBuffer, {
+        reuseUpstream: reuse,
+        idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+        sendProxyProtocol: sendProxyOption('forward', sendProxyProtocol, reuse),
+      }, done);
   } catch (error) {
     // Nothing was taken: the socket is still the caller's (its buffered bytes put back).
     if (buffered !== null) socket.unshift(buffered);

@@ -1,4 +1,4 @@
 /** The proxy data path: `pool.forward()` and the native listener (`pool.listen()`). */
 export { ProxyListener } from './listener';
-export type { ListenOptions, RouteFunction, RouteInfo, ProxyStats } from './listener';
+export type { ListenOptions, RouteFunction, RouteInfo, ProxyStats, ProxyProtocolAccept, ProxyProtocolVersion } from './listener';
 export type { ForwardOptions, ForwardResult, ForwardEnd } from './forward';

@@ -210,6 +210,9 @@ impl Engine {
             .pool
             .route_target(&destination)
             .map_err(|e| Error::new(Status::InvalidArg, e))?;
+        // The client's addresses, read from its descriptor now (a Unix socket has none).
+        let send_proxy = crate::listener::proxy_version(rules.send_proxy_protocol)
+            .map(|version| berth_core::proxy::proxy_protocol::encode_for_socket(version, &client));
         let request = SessionRequest {
             client: Client::Fd(client),
             dest: target.upstream(),
@@ -218,6 +221,7 @@ impl Engine {
             reuse: rules.reuse_upstream,
             idle_timeout: millis(rules.idle_timeout),
             setup_deadline: None,
+            send_proxy,
         };
         let id = self.forwarder.start(&self.pool, request, move |outcome| {
             drop(target);

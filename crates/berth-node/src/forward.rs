@@ -12,6 +12,8 @@ pub struct ForwardRules {
     pub reuse_upstream: bool,
     /// Milliseconds; Infinity: none.
     pub idle_timeout: f64,
+    /// PROXY protocol version to send upstream first (1 or 2); none when absent.
+    pub send_proxy_protocol: Option<u32>,
 }
 
 #[napi(object)]
