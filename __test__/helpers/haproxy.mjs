@@ -21,10 +21,13 @@ const START_TIMEOUT = 10_000;
 const inCI = () => Boolean(process.env.CI) && !['false', '0'].includes(process.env.CI.toLowerCase());
 
 let cachedReason;
+// Debian installs it in /usr/sbin, which a non-root PATH may lack.
+const BINARY = ['haproxy', '/usr/sbin/haproxy'].find((b) => !spawnSync(b, ['-v']).error) ?? 'haproxy';
+
 /** Why HAProxy cannot run here, or null if it can. */
 export function haproxyUnavailableReason() {
   if (cachedReason !== undefined) return cachedReason;
-  const r = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
+  const r = spawnSync(BINARY, ['-v'], { encoding: 'utf8' });
   if (r.error) {
     cachedReason = r.error.code === 'ENOENT' ? 'haproxy is not installed (apt-get install haproxy)' : `cannot run haproxy: ${r.error.message}`;
   } else if (!/HAProxy version (\d+)\.(\d+)/.test(r.stdout)) {
@@ -71,10 +74,10 @@ function canConnect(port) {
   });
 }
 
-// bash watchdog: runs haproxy ($1 = config, stderr to $2), stops it on TERM and when process $3
-// (the test process) is gone; exits with haproxy's status.
+// bash watchdog: runs haproxy ($4; $1 = config, stderr to $2), stops it on TERM and when process
+// $3 (the test process) is gone; exits with haproxy's status.
 const WATCHDOG = `
-haproxy -f "$1" -db 2>"$2" &
+"$4" -f "$1" -db 2>"$2" &
 n=$!
 trap 'kill -TERM $n 2>/dev/null; wait $n; exit 0' TERM INT
 while kill -0 "$3" 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 0.5 & wait $!; done
@@ -112,7 +115,7 @@ export async function startHaproxy(t, proxies) {
       '  tcp-request connection reject',
       '',
     ].join('\n'));
-    const child = spawn('bash', ['-c', WATCHDOG, 'haproxy-test', config, errors, String(process.pid)], { stdio: 'ignore' });
+    const child = spawn('bash', ['-c', WATCHDOG, 'haproxy-test', config, errors, String(process.pid), BINARY], { stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', (code) => resolve({ code })));
     const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
     process.once('exit', removeDir);
