@@ -96,10 +96,11 @@ fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
         dest: UpstreamTarget::Dest(dest),
         head: Vec::new(),
         reply: Vec::new(),
+        fail_reply: Vec::new(),
+        send_proxy: None,
         reuse,
         idle_timeout: None,
         setup_deadline: None,
-        send_proxy: None,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::pool::{Pool, RouteTarget, UpstreamTarget};
 use crate::proxy::proxy_accept::{read_header, Missing, Received};
 use crate::proxy::proxy_protocol::{self, Accept, ProxyVersion};
 use crate::proxy::relay::{Counts, End};
+use crate::proxy::route_memo::{Memo, Remembered, RouteMemo};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::collections::HashMap;
 use std::io;
@@ -58,6 +59,44 @@ pub struct Inbound {
     pub local_port: u16,
     /// The peeked bytes; they are still in the stream and go upstream with the rest.
     pub head: Vec<u8>,
+    /// The server name of a TLS ClientHello in `head`, if any.
+    pub sni: Option<String>,
+    /// The `Host` of an HTTP/1 request head in `head`, if any.
+    pub host: Option<String>,
+}
+
+/// The router's answer for one connection (see `Listener::answer`).
+#[derive(Debug, Default)]
+pub struct RouteAnswer {
+    /// `host:port`, `[v6]:port`, `unix:/path` or `group:<name>`.
+    pub dest: String,
+    /// Written to the client once the upstream is connected.
+    pub reply: Vec<u8>,
+    /// Written to the client before closing when no upstream could be reached.
+    pub fail_reply: Vec<u8>,
+    /// PROXY protocol version (1 or 2) to send to the upstream first.
+    pub send_proxy: Option<u8>,
+    /// Remember this answer for later connections with the same key.
+    pub memo: Option<Memo>,
+}
+
+impl From<String> for RouteAnswer {
+    fn from(dest: String) -> Self {
+        RouteAnswer {
+            dest,
+            ..RouteAnswer::default()
+        }
+    }
+}
+
+/// Where `route` sent a connection, and what goes with it.
+struct Routed {
+    dest: UpstreamTarget,
+    reply: Vec<u8>,
+    fail_reply: Vec<u8>,
+    send_proxy: Option<u8>,
+    /// Keeps the destination known while the session runs (a memoized route keeps its own).
+    _target: Option<RouteTarget>,
 }
 
 /// Where a listener's connections go.
@@ -120,7 +159,9 @@ pub struct Listener {
     room: Notify,
     router: Mutex<Option<Arc<dyn Router>>>,
     fixed: Option<RouteTarget>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Option<String>>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Option<RouteAnswer>>>>,
+    /// Routes remembered for a key (`RouteAnswer::memo`).
+    memo: RouteMemo,
     next_token: AtomicU64,
     pub counters: ListenerCounters,
     abort: Abort,
@@ -176,6 +217,7 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         router: Mutex::new(router),
         fixed,
         pending: Mutex::new(HashMap::new()),
+        memo: RouteMemo::default(),
         next_token: AtomicU64::new(0),
         counters: ListenerCounters::default(),
         abort: Abort::default(),
@@ -193,10 +235,10 @@ impl Listener {
         self.local
     }
 
-    /// The router's answer for `token`: a destination, or `None` to refuse the connection.
-    pub fn answer(&self, token: u64, destination: Option<String>) {
+    /// The router's answer for `token`: where to, or `None` to refuse the connection.
+    pub fn answer(&self, token: u64, answer: Option<RouteAnswer>) {
         if let Some(tx) = lock(&self.pending).remove(&token) {
-            let _ = tx.send(destination);
+            let _ = tx.send(answer);
         }
     }
 
@@ -215,6 +257,7 @@ impl Listener {
         for (_, tx) in lock(&self.pending).drain() {
             let _ = tx.send(None);
         }
+        self.memo.clear();
     }
 
     async fn accept_loop(self: Arc<Self>, tcp: Socket) {
@@ -402,7 +445,7 @@ impl Listener {
             received = Some(header);
         }
         let remote = received.and_then(|h| h.source).unwrap_or(remote);
-        let (dest, _target) = match self.route(&client, remote, deadline).await {
+        let routed = match self.route(&client, remote, deadline).await {
             Ok(routed) => routed,
             Err(Unrouted::Idle) => {
                 self.counters.idle_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -418,18 +461,23 @@ impl Listener {
             }
         };
         self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);
-        let send_proxy = self
-            .send_proxy
-            .map(|version| self.proxy_header_out(version, &client, remote, received));
+        // The route's choice, else the listener's.
+        let send_proxy = match routed.send_proxy {
+            Some(1) => Some(ProxyVersion::V1),
+            Some(2) => Some(ProxyVersion::V2),
+            _ => self.send_proxy,
+        }
+        .map(|version| self.proxy_header_out(version, &client, remote, received));
         let request = SessionRequest {
             client: Client::Socket(client),
-            dest,
+            dest: routed.dest,
             head: Vec::new(),
-            reply: Vec::new(),
+            reply: routed.reply,
+            fail_reply: routed.fail_reply,
+            send_proxy,
             reuse: self.reuse,
             idle_timeout: self.idle_timeout,
             setup_deadline: deadline,
-            send_proxy,
         };
         let counts = Counts::default();
         let outcome = session::run(&self.pool, request, &counts, &self.abort).await;
@@ -515,9 +563,15 @@ impl Listener {
         stream: &Socket,
         remote: SocketAddr,
         deadline: Option<Instant>,
-    ) -> Result<(UpstreamTarget, Option<RouteTarget>), Unrouted> {
+    ) -> Result<Routed, Unrouted> {
         if let Some(target) = &self.fixed {
-            return Ok((target.upstream(), None));
+            return Ok(Routed {
+                dest: target.upstream(),
+                reply: Vec::new(),
+                fail_reply: Vec::new(),
+                send_proxy: None,
+                _target: None,
+            });
         }
         let mut head = Vec::new();
         if self.peek > 0 {
@@ -534,15 +588,28 @@ impl Listener {
             };
             head.truncate(n);
         }
-        let router = lock(&self.router).clone().ok_or(Unrouted::Refused)?;
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(token, tx);
         let inbound = Inbound {
             remote,
             local_port: self.local.port(),
             head,
+            sni: None,
+            host: None,
         };
+        if let Some(found) = self.memo.find(&inbound) {
+            return Ok(Routed {
+                dest: found.upstream(),
+                reply: found.reply.clone(),
+                fail_reply: found.fail_reply.clone(),
+                send_proxy: found.send_proxy,
+                _target: None,
+            });
+        }
+        // What a remembered route is keyed by, kept past the router's taking `inbound`.
+        let keys = MemoKeys::of(&inbound);
+        let router = lock(&self.router).clone().ok_or(Unrouted::Refused)?;
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(token, tx);
         if !router.ask(token, inbound) {
             lock(&self.pending).remove(&token);
             return Err(Unrouted::Refused);
@@ -559,9 +626,62 @@ impl Listener {
         let answer = answer?.ok_or(Unrouted::Refused)?;
         let target = self
             .pool
-            .route_target(&answer)
+            .route_target(&answer.dest)
             .map_err(|_| Unrouted::Refused)?;
-        Ok((target.upstream(), Some(target)))
+        let dest = target.upstream();
+        if let Some(memo) = answer.memo {
+            let remembered = Remembered {
+                target,
+                reply: answer.reply.clone(),
+                fail_reply: answer.fail_reply.clone(),
+                send_proxy: answer.send_proxy,
+            };
+            self.memo
+                .remember(memo, &keys.inbound(), Arc::new(remembered));
+            return Ok(Routed {
+                dest,
+                reply: answer.reply,
+                fail_reply: answer.fail_reply,
+                send_proxy: answer.send_proxy,
+                _target: None,
+            });
+        }
+        Ok(Routed {
+            dest,
+            reply: answer.reply,
+            fail_reply: answer.fail_reply,
+            send_proxy: answer.send_proxy,
+            _target: Some(target),
+        })
+    }
+}
+
+/// The parts of an `Inbound` a route memo is keyed by (the router takes the `Inbound`).
+struct MemoKeys {
+    remote: SocketAddr,
+    local_port: u16,
+    sni: Option<String>,
+    host: Option<String>,
+}
+
+impl MemoKeys {
+    fn of(inbound: &Inbound) -> MemoKeys {
+        MemoKeys {
+            remote: inbound.remote,
+            local_port: inbound.local_port,
+            sni: inbound.sni.clone(),
+            host: inbound.host.clone(),
+        }
+    }
+
+    fn inbound(&self) -> Inbound {
+        Inbound {
+            remote: self.remote,
+            local_port: self.local_port,
+            head: Vec::new(),
+            sni: self.sni.clone(),
+            host: self.host.clone(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod progress;
 mod proxy_accept;
 pub mod proxy_protocol;
 pub mod relay;
+pub mod route_memo;
 pub mod session;
 #[cfg(target_os = "linux")]
 mod splice;
