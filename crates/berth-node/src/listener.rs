@@ -4,10 +4,10 @@
 
 use crate::config::millis;
 use berth_core::pool::Pool;
-use berth_core::proxy::proxy_protocol::{Accept, ProxyVersion};
 use berth_core::proxy::listener::{
     Inbound, ListenOptions, Listener, ListenerCounters, Route, RouteAnswer, Router,
 };
+use berth_core::proxy::proxy_protocol::{Accept, ProxyVersion};
 use berth_core::proxy::route_memo::{Memo, MemoKey};
 use napi::bindgen_prelude::Buffer;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};

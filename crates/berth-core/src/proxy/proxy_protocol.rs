@@ -203,7 +203,14 @@ fn parse_v2(buf: &[u8]) -> Parsed {
     let stream = fam & 0x0F == 1;
     let (source, destination) = match fam >> 4 {
         1 if !local && stream => {
-            let ip = |at: usize| Ipv4Addr::new(addresses[at], addresses[at + 1], addresses[at + 2], addresses[at + 3]);
+            let ip = |at: usize| {
+                Ipv4Addr::new(
+                    addresses[at],
+                    addresses[at + 1],
+                    addresses[at + 2],
+                    addresses[at + 3],
+                )
+            };
             let port = |at: usize| u16::from_be_bytes([addresses[at], addresses[at + 1]]);
             (
                 Some(SocketAddr::new(ip(0).into(), port(8))),

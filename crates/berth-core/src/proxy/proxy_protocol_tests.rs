@@ -154,7 +154,10 @@ fn v2_invalid() {
         base(0x21, 0x31, 215), // too short for UNIX
         base(0x21, 0x11, 5000),
     ] {
-        assert!(matches!(parse(&bad, Accept::V2), Parsed::Invalid(_)), "{bad:?}");
+        assert!(
+            matches!(parse(&bad, Accept::V2), Parsed::Invalid(_)),
+            "{bad:?}"
+        );
     }
     // Too long is known from the first 16 bytes.
     assert!(matches!(
@@ -220,7 +223,10 @@ impl Rng {
         let port = self.next() as u16;
         match self.below(3) {
             0 => SocketAddr::new(Ipv4Addr::from(self.next() as u32).into(), port),
-            1 => SocketAddr::new(Ipv6Addr::from(u128::from(self.next()) << 64 | u128::from(self.next())).into(), port),
+            1 => SocketAddr::new(
+                Ipv6Addr::from(u128::from(self.next()) << 64 | u128::from(self.next())).into(),
+                port,
+            ),
             // Edge values: zeros, all ones, loopback, mapped.
             _ => {
                 let ip: IpAddr = match self.below(5) {
@@ -270,7 +276,11 @@ fn round_trips_and_every_prefix_is_incomplete() {
             assert_eq!(canonical(s), canonical(src), "{version:?} {src} {dst}");
             assert_eq!(canonical(d), canonical(dst), "{version:?} {src} {dst}");
             for cut in 0..bytes.len() {
-                assert_eq!(parse(&bytes[..cut], accept), Parsed::Incomplete, "{version:?} {src} {dst} cut at {cut}");
+                assert_eq!(
+                    parse(&bytes[..cut], accept),
+                    Parsed::Incomplete,
+                    "{version:?} {src} {dst} cut at {cut}"
+                );
             }
         }
     }
