@@ -301,6 +301,9 @@ async function poolApi(): Promise<void> {
       exact<never>()(result.end);
   }
   await pool.forward(socket, '127.0.0.1:8080', { reply: new Uint8Array(2) });
+  await pool.forward(socket, '127.0.0.1:8080', { sendProxyProtocol: 'v2' });
+  // @ts-expect-error sendProxyProtocol is 'v1' or 'v2'
+  await pool.forward(socket, '127.0.0.1:8080', { sendProxyProtocol: 'v3' });
   // @ts-expect-error inbound is a net.Socket
   await pool.forward('127.0.0.1:1', '127.0.0.1:8080');
 
@@ -309,8 +312,13 @@ async function poolApi(): Promise<void> {
   const limits: ListenOptions = { idleTimeout: 30_000, maxConnections: 512, maxConnectionsPerClient: 16 };
   // @ts-expect-error maxConnections is a number
   const badLimits: ListenOptions = { maxConnections: '512' };
+  const behindBalancer: ListenOptions = { acceptProxyProtocol: 'both', sendProxyProtocol: 'v1' };
+  // @ts-expect-error acceptProxyProtocol is 'v1', 'v2' or 'both'
+  const badProxy: ListenOptions = { acceptProxyProtocol: true };
   void limits;
   void badLimits;
+  void behindBalancer;
+  void badProxy;
   const route: RouteFunction = async (info) => {
     exact<RouteInfo>()(info);
     exact<string>()(info.remoteAddress);
@@ -335,7 +343,8 @@ async function poolApi(): Promise<void> {
       proxyStats.idleTimeouts +
       proxyStats.rejectedPerClient +
       proxyStats.acceptPauses +
-      proxyStats.clients,
+      proxyStats.clients +
+      proxyStats.proxyProtocolErrors,
   );
   exact<Promise<void>>()(listener.close());
   {
