@@ -264,6 +264,27 @@ test('forward() sends the header first, on a fresh upstream even when the pool h
   t.is((await upstream.stats()).accepted, 2, 'a second upstream connection');
 });
 
+test('a route result with sendProxyProtocol on a reuseUpstream listener: each session gets a fresh upstream, never returned', async (t) => {
+  const upstream = await startUpstream(t, { mode: 'echo' });
+  const pool = createPool(t);
+  const proxy = await listen(t, pool, { reuseUpstream: true }, () => ({ dest: upstream.dest, sendProxyProtocol: 'v1' }));
+  const port = proxy.address().port;
+  for (let i = 0; i < 2; i++) {
+    const client = await connect(t, port);
+    const line = `PROXY TCP4 127.0.0.1 127.0.0.1 ${client.localPort} ${port}\r\n`;
+    const echoed = readBytes(client, line.length + 2);
+    client.write(`r${i}`);
+    t.is((await echoed).toString(), `${line}r${i}`);
+    const rest = collect(client);
+    client.end();
+    await rest;
+    await waitFor(() => proxy.stats().sessionsActive === 0, { message: 'session ended' });
+  }
+  t.is(proxy.stats().upstreamReused, 0);
+  t.is((await upstream.stats()).accepted, 2);
+  t.is(pool.stats().idle, 0, 'no upstream that carried a header went back to the pool');
+});
+
 test('option checks: TypeErrors for bad values and for sendProxyProtocol with reuseUpstream', async (t) => {
   const pool = createPool(t);
   for (const [options, pattern] of [
