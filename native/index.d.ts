@@ -377,6 +377,8 @@ export interface ForwardRules {
   idleTimeout: number
   /** Written to the client before closing it when no upstream can be had. */
   failReply?: Buffer
+  /** PROXY protocol version to send upstream first (1 or 2); none when absent. */
+  sendProxyProtocol?: number
 }
 
 export declare const GAUGE_IDLE: number
@@ -432,6 +434,10 @@ export interface ListenConfig {
   idleTimeout: number
   maxConnections: number
   maxConnectionsPerClient: number
+  /** PROXY protocol versions read from clients: 1, 2, or 3 (both); none when absent. */
+  acceptProxyProtocol?: number
+  /** PROXY protocol version sent to every upstream: 1 or 2; none when absent. */
+  sendProxyProtocol?: number
 }
 
 /** How a listener's sessions in flight ended once it began to close. */
@@ -454,6 +460,7 @@ export interface ListenerStats {
   rejectedPerClient: number
   acceptPauses: number
   clients: number
+  proxyProtocolErrors: number
 }
 
 /** Connect time of a member, in milliseconds. */

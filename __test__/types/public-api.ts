@@ -312,6 +312,9 @@ async function poolApi(): Promise<void> {
   });
   // @ts-expect-error a fail reply is bytes or a string
   await pool.forward(socket, '127.0.0.1:8080', { failReply: 502 });
+  await pool.forward(socket, '127.0.0.1:8080', { sendProxyProtocol: 'v2' });
+  // @ts-expect-error sendProxyProtocol is 'v1' or 'v2'
+  await pool.forward(socket, '127.0.0.1:8080', { sendProxyProtocol: 'v3' });
   // @ts-expect-error inbound is a net.Socket
   await pool.forward('127.0.0.1:1', '127.0.0.1:8080');
 
@@ -320,8 +323,13 @@ async function poolApi(): Promise<void> {
   const limits: ListenOptions = { idleTimeout: 30_000, maxConnections: 512, maxConnectionsPerClient: 16 };
   // @ts-expect-error maxConnections is a number
   const badLimits: ListenOptions = { maxConnections: '512' };
+  const behindBalancer: ListenOptions = { acceptProxyProtocol: 'both', sendProxyProtocol: 'v1' };
+  // @ts-expect-error acceptProxyProtocol is 'v1', 'v2' or 'both'
+  const badProxy: ListenOptions = { acceptProxyProtocol: true };
   void limits;
   void badLimits;
+  void behindBalancer;
+  void badProxy;
   const route: RouteFunction = async (info) => {
     exact<RouteInfo>()(info);
     exact<string>()(info.remoteAddress);
@@ -346,7 +354,8 @@ async function poolApi(): Promise<void> {
       proxyStats.idleTimeouts +
       proxyStats.rejectedPerClient +
       proxyStats.acceptPauses +
-      proxyStats.clients,
+      proxyStats.clients +
+      proxyStats.proxyProtocolErrors,
   );
   exact<Promise<ListenerCloseResult>>()(listener.close());
   const closeOptions: ListenerCloseOptions = { drain: 30_000 };

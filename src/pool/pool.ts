@@ -654,7 +654,7 @@ export class Pool implements AsyncDisposable {
     const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
     return new Promise<ForwardResult>((resolve) => {
       let onAbort: (() => void) | undefined;
-      const session = handOver(this.#engine, inbound, destination, opts.head, reply, opts.failReply, opts.reuseUpstream ?? false, opts.idleTimeout, (done, failure) => {
+      const session = handOver(this.#engine, inbound, destination, opts.head, reply, opts.failReply, opts.reuseUpstream ?? false, opts.idleTimeout, opts.sendProxyProtocol, (done, failure) => {
         if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
         this.#forwarding--;
         this.#forwardEnded();

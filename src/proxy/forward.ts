@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { BerthError, dialError } from '../shared/errors';
 import { describe } from '../shared/validate';
 import type { Engine, ForwardDone, ForwardFailure } from '../shared/native';
+import { sendProxyOption } from './proxy-protocol-options';
 
 /** Options of `pool.forward(socket, destination, options)`. */
 export interface ForwardOptions {
@@ -45,6 +46,15 @@ export interface ForwardOptions {
    * off. Default 60000, as `pool.listen`'s.
    */
   idleTimeout?: number;
+  /**
+   * Send a PROXY protocol header (`'v1'` text or `'v2'` binary) with the client's addresses
+   * (the inbound socket's remote and local address; `UNKNOWN`/`LOCAL` for a Unix socket) to
+   * the upstream before any other byte, for a server behind berth that reads it (HAProxy's
+   * `accept-proxy`, nginx's `proxy_protocol`). The session then uses a fresh upstream
+   * connection, never given back to the pool: not with `reuseUpstream` (a TypeError).
+   * Default: none.
+   */
+  sendProxyProtocol?: 'v1' | 'v2';
 }
 
 /** How a forwarded session ended. */
@@ -84,7 +94,7 @@ export interface ForwardResult {
   error?: BerthError;
 }
 
-const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'failReply', 'signal', 'reuseUpstream', 'idleTimeout']);
+const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'failReply', 'signal', 'reuseUpstream', 'idleTimeout', 'sendProxyProtocol']);
 
 /** The largest `failReply` (bytes): the engine copies it per session. */
 export const MAX_FAIL_REPLY = 64 * 1024;
@@ -143,6 +153,7 @@ export function checkForwardOptions(options: unknown): ForwardOptions {
     throw new TypeError(`forward option "reuseUpstream" must be a boolean, got ${describe(o.reuseUpstream)}`);
   }
   idleTimeoutOption('forward', o.idleTimeout);
+  sendProxyOption('forward', o.sendProxyProtocol, o.reuseUpstream ?? false);
   return o;
 }
 
@@ -202,6 +213,7 @@ export function handOver(
   failReply: ForwardOptions['failReply'],
   reuse: boolean,
   idleTimeout: number | undefined,
+  sendProxyProtocol: 'v1' | 'v2' | undefined,
   done: (result: ForwardDone, failure: BerthError | undefined) => void,
 ): number {
   const fd = (socket as unknown as { _handle?: SocketHandle | null })._handle?.fd;
@@ -238,7 +250,12 @@ export function handOver(
       destination,
       first,
       replyBuffer,
-      { reuseUpstream: reuse, idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT, failReply: failBytes },
+      {
+        reuseUpstream: reuse,
+        idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+        failReply: failBytes,
+        sendProxyProtocol: sendProxyOption('forward', sendProxyProtocol, reuse),
+      },
       (result) => done(result, failure),
       onFailure,
     );

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { describe } from '../shared/validate';
 import { redact } from '../shared/redact';
 import { DEFAULT_IDLE_TIMEOUT, idleTimeoutOption } from './forward';
+import { acceptProxyOption, sendProxyOption, type ProxyProtocolAccept, type ProxyProtocolVersion } from './proxy-protocol-options';
 import { checkListenHost, type NativeListener, type RouteRequest } from '../shared/native';
 import { toRouteAnswer, type RouteResult } from './route-result';
 
@@ -50,11 +51,35 @@ export interface ListenOptions {
    * off. Default 128 (an eighth of the default `maxConnections`).
    */
   maxConnectionsPerClient?: number;
+  /**
+   * Read a PROXY protocol header (HAProxy's, as sent by a load balancer with `send-proxy` /
+   * `send-proxy-v2`, AWS NLB, ...) at the start of every connection: `'v1'` (text), `'v2'`
+   * (binary) or `'both'`. Its source address is then the client's: the route's
+   * `remoteAddress`/`remotePort`/`remoteFamily` and `maxConnectionsPerClient` use it (a v2
+   * `LOCAL` or v1 `UNKNOWN` header leaves the direct peer's). The header is consumed: `peek`
+   * and the upstream see what follows it. A connection without a valid header within
+   * `peekTimeout` (or `idleTimeout` when `peekTimeout` is 0) is closed and counted in
+   * `stats().proxyProtocolErrors`. Only for listeners that trust their peers (a balancer):
+   * whoever can connect can claim any address. Default: off.
+   */
+  acceptProxyProtocol?: ProxyProtocolAccept;
+  /**
+   * Send a PROXY protocol header (`'v1'` or `'v2'`) with the client's addresses to every
+   * upstream before any other byte (the received header's addresses with
+   * `acceptProxyProtocol`). Each session then dials a fresh upstream, never given back to the
+   * pool: not with `reuseUpstream` (a TypeError). Default: off.
+   */
+  sendProxyProtocol?: ProxyProtocolVersion;
 }
+
+export type { ProxyProtocolAccept, ProxyProtocolVersion };
 
 /** What the route function learns of a new connection. */
 export interface RouteInfo {
-  /** The client's IP address, as text (`'192.0.2.1'`, `'2001:db8::1'`). */
+  /**
+   * The client's IP address, as text (`'192.0.2.1'`, `'2001:db8::1'`); with
+   * `acceptProxyProtocol`, the source its PROXY header gave.
+   */
   remoteAddress: string;
   /** The family of `remoteAddress`. */
   remoteFamily: 'IPv4' | 'IPv6';
@@ -100,6 +125,8 @@ export interface ProxyStats {
   acceptPauses: number;
   /** Client addresses with sessions in flight now (forgotten with their last session). */
   clients: number;
+  /** Connections closed for a missing, invalid or late PROXY protocol header (with `acceptProxyProtocol`). */
+  proxyProtocolErrors: number;
 }
 
 const LISTEN_KEYS: ReadonlySet<string> = new Set([
@@ -112,6 +139,8 @@ const LISTEN_KEYS: ReadonlySet<string> = new Set([
   'idleTimeout',
   'maxConnections',
   'maxConnectionsPerClient',
+  'acceptProxyProtocol',
+  'sendProxyProtocol',
 ]);
 /** Default `maxConnections` and `maxConnectionsPerClient` (see ListenOptions). */
 export const DEFAULT_MAX_CONNECTIONS = 1024;
@@ -131,7 +160,12 @@ export interface ResolvedListenOptions {
   idleTimeout: number;
   maxConnections: number;
   maxConnectionsPerClient: number;
+  /** 1, 2 or 3 (both); undefined: off. */
+  acceptProxyProtocol?: number;
+  /** 1 or 2; undefined: off. */
+  sendProxyProtocol?: number;
 }
+
 
 function integer(key: string, value: unknown, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -170,7 +204,11 @@ export function resolveListenOptions(options: unknown): ResolvedListenOptions {
   if (typeof peekTimeout !== 'number' || Number.isNaN(peekTimeout) || peekTimeout < 0) {
     throw new TypeError(`listen option "peekTimeout" must be a number of milliseconds >= 0, got ${describe(o.peekTimeout)}`);
   }
+  const acceptProxyProtocol = acceptProxyOption(o.acceptProxyProtocol);
+  const sendProxyProtocol = sendProxyOption('listen', o.sendProxyProtocol, o.reuseUpstream ?? false);
   return {
+    acceptProxyProtocol,
+    sendProxyProtocol,
     host,
     port: integer('port', o.port, 0, 65535, 0),
     peek: integer('peek', o.peek, 0, MAX_PEEK, 0),

@@ -217,6 +217,8 @@ fn options(max_connections: u32, per_client: u32) -> ListenOptions {
         idle_timeout: Some(Duration::from_secs(30)),
         max_connections,
         max_connections_per_client: per_client,
+        accept_proxy: None,
+        send_proxy: None,
     }
 }
 

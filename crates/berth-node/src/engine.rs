@@ -214,6 +214,9 @@ impl Engine {
             .pool
             .route_target(&destination)
             .map_err(|e| Error::new(Status::InvalidArg, e))?;
+        // The client's addresses, read from its descriptor now (a Unix socket has none).
+        let send_proxy = crate::listener::proxy_version(rules.send_proxy_protocol)
+            .map(|version| berth_core::proxy::proxy_protocol::encode_for_socket(version, &client));
         let request = SessionRequest {
             client: Client::Fd(client),
             dest: target.upstream(),
@@ -221,10 +224,10 @@ impl Engine {
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
             fail_reply: rules.fail_reply.map(|b| b.to_vec()).unwrap_or_default(),
             fail_reply_ask: None,
-            send_proxy: None,
             reuse: rules.reuse_upstream,
             idle_timeout: millis(rules.idle_timeout),
             setup_deadline: None,
+            send_proxy,
         };
         let tell = on_failure.map(forward::tell_failure);
         let id = self

@@ -15,6 +15,8 @@ pub struct ForwardRules {
     pub idle_timeout: f64,
     /// Written to the client before closing it when no upstream can be had.
     pub fail_reply: Option<Buffer>,
+    /// PROXY protocol version to send upstream first (1 or 2); none when absent.
+    pub send_proxy_protocol: Option<u32>,
 }
 
 /// A session got no upstream: JS computes its fail reply from this and answers with

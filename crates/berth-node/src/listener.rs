@@ -7,6 +7,7 @@ use berth_core::pool::Pool;
 use berth_core::proxy::listener::{
     Inbound, ListenOptions, Listener, ListenerCounters, Route, RouteAnswer, Router,
 };
+use berth_core::proxy::proxy_protocol::{Accept, ProxyVersion};
 use berth_core::proxy::route_memo::{Memo, MemoKey};
 use napi::bindgen_prelude::Buffer;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -31,6 +32,28 @@ pub struct ListenConfig {
     pub idle_timeout: f64,
     pub max_connections: u32,
     pub max_connections_per_client: u32,
+    /// PROXY protocol versions read from clients: 1, 2, or 3 (both); none when absent.
+    pub accept_proxy_protocol: Option<u32>,
+    /// PROXY protocol version sent to every upstream: 1 or 2; none when absent.
+    pub send_proxy_protocol: Option<u32>,
+}
+
+/// `1`/`2` as a PROXY protocol version to send (anything else: none; JS checked it).
+pub(crate) fn proxy_version(version: Option<u32>) -> Option<ProxyVersion> {
+    match version {
+        Some(1) => Some(ProxyVersion::V1),
+        Some(2) => Some(ProxyVersion::V2),
+        _ => None,
+    }
+}
+
+fn proxy_accept(versions: Option<u32>) -> Option<Accept> {
+    match versions {
+        Some(1) => Some(Accept::V1),
+        Some(2) => Some(Accept::V2),
+        Some(3) => Some(Accept::Both),
+        _ => None,
+    }
 }
 
 #[napi(object)]
@@ -160,6 +183,7 @@ pub struct ListenerStats {
     pub rejected_per_client: f64,
     pub accept_pauses: f64,
     pub clients: f64,
+    pub proxy_protocol_errors: f64,
 }
 
 impl From<&ListenerCounters> for ListenerStats {
@@ -177,6 +201,7 @@ impl From<&ListenerCounters> for ListenerStats {
             rejected_per_client: get(&c.rejected_per_client),
             accept_pauses: get(&c.accept_pauses),
             clients: get(&c.clients),
+            proxy_protocol_errors: get(&c.proxy_protocol_errors),
         }
     }
 }
@@ -300,6 +325,8 @@ pub(crate) fn listen(
         idle_timeout: millis(config.idle_timeout),
         max_connections: config.max_connections,
         max_connections_per_client: config.max_connections_per_client,
+        accept_proxy: proxy_accept(config.accept_proxy_protocol),
+        send_proxy: proxy_version(config.send_proxy_protocol),
     };
     let inner = berth_core::proxy::listener::listen(pool, options, route).map_err(|e| {
         Error::new(

@@ -35,8 +35,6 @@ pub struct SessionRequest {
     pub fail_reply: Vec<u8>,
     /// Or asked for once the error is known (JS's function form); wins over `fail_reply`.
     pub fail_reply_ask: Option<fail_reply::Ask>,
-    /// PROXY protocol version (1 or 2) to send the upstream before anything else.
-    pub send_proxy: Option<u8>,
     /// Give the upstream back to the pool when the session ends cleanly.
     pub reuse: bool,
     /// End the session once no byte moved either way for this long (`None`: never).
@@ -45,6 +43,29 @@ pub struct SessionRequest {
     /// in the listener, for the route) holds the client's place with nothing moving. `None`:
     /// `idle_timeout` from the start of `run`.
     pub setup_deadline: Option<tokio::time::Instant>,
+    /// A PROXY protocol header (`proxy_protocol::encode`) written to the upstream before
+    /// anything else (not counted in `bytes_in`). The upstream is then a fresh connection and
+    /// is never given back to the pool: a later session's client would inherit this header.
+    pub send_proxy: Option<ProxyHeader>,
+}
+
+/// The bytes of a PROXY protocol header, as `proxy_protocol::encode` makes them.
+pub type ProxyHeader = Vec<u8>;
+
+/// An upstream as `acquire` gives it, but never one an earlier session used when `fresh`
+/// (reused ones are closed on the way: a PROXY header must be a connection's first bytes).
+async fn acquire_for(
+    pool: &Arc<Pool>,
+    target: &UpstreamTarget,
+    fresh: bool,
+) -> Result<(Upstream, Option<DestId>), DialError> {
+    loop {
+        let (lease, member) = acquire(pool, target).await?;
+        if !(fresh && lease.reused) {
+            return Ok((lease, member));
+        }
+        lease.release(false);
+    }
 }
 
 /// An upstream from the session's target: its destination, or a member its group picks
@@ -171,7 +192,7 @@ pub async fn run(
     };
     // The acquire itself ends with PoolClosed when the pool closes.
     let acquired = tokio::select! {
-        acquired = acquire(pool, &request.dest) => acquired,
+        acquired = acquire_for(pool, &request.dest, request.send_proxy.is_some()) => acquired,
         _ = abort.fired() => return outcome(SessionEnd::Relay(End::Aborted), false, false, None),
         // Dropping the acquire gives back a dial in progress (its guard frees the place).
         _ = setup_expired => return outcome(SessionEnd::Relay(End::IdleTimeout), false, false, None),
@@ -211,6 +232,16 @@ pub async fn run(
         let error = Some(("FORWARD_ERROR", "upstream: no socket".to_owned()));
         return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
     };
+    if let Some(header) = &request.send_proxy {
+        // A few dozen bytes on a fresh connection: the send buffer is empty, this never waits.
+        if let Err(e) = upstream.write_all(header).await {
+            client.reset_on_close();
+            drop(client);
+            lease.release(false);
+            let error = Some(("FORWARD_ERROR", format!("upstream: {e}")));
+            return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
+        }
+    }
     let stopped = async {
         tokio::select! {
             _ = abort.fired() => {}
@@ -227,7 +258,7 @@ pub async fn run(
         &request.head,
         &request.reply,
         Rules {
-            reuse: request.reuse,
+            reuse: request.reuse && request.send_proxy.is_none(),
             idle_timeout: request.idle_timeout,
         },
         counts,
