@@ -39,6 +39,15 @@ pub struct RouteRequest {
     pub remote_port: u32,
     pub local_port: u32,
     pub head: Buffer,
+    /// The TLS ClientHello's server name, when the peeked bytes hold one.
+    pub sni: Option<String>,
+    /// The ClientHello's ALPN protocols, when it has any.
+    pub alpn: Option<Vec<String>>,
+    /// The HTTP/1 request's Host header, when the peeked bytes hold it.
+    pub host: Option<String>,
+    /// The HTTP/1 request line's method and target, when the peeked bytes hold the line.
+    pub method: Option<String>,
+    pub path: Option<String>,
 }
 
 pub type RouteCallback = ThreadsafeFunction<RouteRequest, (), RouteRequest, Status, false>;
@@ -49,6 +58,14 @@ pub struct JsRouter(pub RouteCallback);
 impl Router for JsRouter {
     fn ask(&self, token: u64, inbound: Inbound) -> bool {
         let ip = inbound.remote.ip().to_canonical();
+        let (sni, alpn) = match inbound.tls {
+            Some(hello) => (hello.sni, Some(hello.alpn).filter(|a| !a.is_empty())),
+            None => (None, None),
+        };
+        let (host, method, path) = match inbound.http {
+            Some(head) => (head.host, Some(head.method), Some(head.path)),
+            None => (None, None, None),
+        };
         let request = RouteRequest {
             token: token as f64,
             remote_address: ip.to_string(),
@@ -56,6 +73,11 @@ impl Router for JsRouter {
             remote_port: u32::from(inbound.remote.port()),
             local_port: u32::from(inbound.local_port),
             head: inbound.head.into(),
+            sni,
+            alpn,
+            host,
+            method,
+            path,
         };
         self.0
             .call(request, ThreadsafeFunctionCallMode::NonBlocking)

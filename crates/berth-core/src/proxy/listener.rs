@@ -12,6 +12,7 @@ use crate::net::socket::Socket;
 use crate::pool::{Pool, RouteTarget, UpstreamTarget};
 use crate::proxy::relay::{Counts, End};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
+use crate::proxy::sniff::{self, ClientHello, HttpHead};
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -50,6 +51,10 @@ pub struct Inbound {
     pub local_port: u16,
     /// The peeked bytes; they are still in the stream and go upstream with the rest.
     pub head: Vec<u8>,
+    /// What `head` says as a TLS ClientHello (server name, ALPN), if it is one.
+    pub tls: Option<ClientHello>,
+    /// What `head` says as an HTTP/1 request head (method, path, Host), if it is one.
+    pub http: Option<HttpHead>,
 }
 
 /// Where a listener's connections go.
@@ -413,10 +418,14 @@ impl Listener {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(token, tx);
+        // Only peeked bytes are parsed: nothing without `peek`, or when none came in time.
+        let sniff::Sniffed { tls, http } = sniff::sniff(&head);
         let inbound = Inbound {
             remote,
             local_port: self.local.port(),
             head,
+            tls,
+            http,
         };
         if !router.ask(token, inbound) {
             lock(&self.pending).remove(&token);

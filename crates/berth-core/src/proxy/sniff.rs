@@ -284,17 +284,23 @@ const MAX_HOST: usize = 262;
 /// (`METHOD SP request-target SP HTTP/1.x CRLF`, a bare LF accepted too) must be complete,
 /// else `None`; the `Host` header is given if it is among the complete header lines at hand.
 pub fn http_head(buf: &[u8]) -> Option<HttpHead> {
-    let (line, mut rest) = split_line(buf)?;
-    let sp = line.iter().position(|&b| b == b' ')?;
-    let (method, line) = (&line[..sp], &line[sp + 1..]);
-    if method.is_empty() || method.len() > MAX_METHOD || !method.iter().all(|&b| tchar(b)) {
+    // The method first, so that other protocols (a ClientHello, SSH) are told apart at once
+    // instead of after a search for a line end through all the bytes.
+    let sp = buf.iter().take(MAX_METHOD + 1).position(|&b| !tchar(b))?;
+    if sp == 0 || buf[sp] != b' ' {
         return None;
     }
-    let sp = line.iter().position(|&b| b == b' ')?;
-    let (target, version) = (&line[..sp], &line[sp + 1..]);
-    if target.is_empty() || target.len() > MAX_TARGET || !target.iter().all(u8::is_ascii_graphic) {
+    let method = &buf[..sp];
+    let rest = &buf[sp + 1..];
+    let sp = rest
+        .iter()
+        .take(MAX_TARGET + 1)
+        .position(|&b| !b.is_ascii_graphic())?;
+    if sp == 0 || rest[sp] != b' ' {
         return None;
     }
+    let target = &rest[..sp];
+    let (version, mut rest) = split_line(&rest[sp + 1..])?;
     match version {
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {}
         _ => return None,
@@ -324,6 +330,29 @@ pub fn http_head(buf: &[u8]) -> Option<HttpHead> {
         break;
     }
     Some(head)
+}
+
+/// What the first bytes of a connection say, for its route: a ClientHello's fields if they
+/// are one, else a request head's if they are one (both `None` for anything else).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sniffed {
+    pub tls: Option<ClientHello>,
+    pub http: Option<HttpHead>,
+}
+
+/// Reads `head` as a ClientHello or as an HTTP/1 request head, whichever it starts like.
+pub fn sniff(head: &[u8]) -> Sniffed {
+    match head.first() {
+        None => Sniffed::default(),
+        Some(&HANDSHAKE) => Sniffed {
+            tls: client_hello(head),
+            http: None,
+        },
+        Some(_) => Sniffed {
+            tls: None,
+            http: http_head(head),
+        },
+    }
 }
 
 /// The line at the start of `buf` without its CRLF (or LF), and what follows it; `None` when
