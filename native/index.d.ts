@@ -75,8 +75,11 @@ export declare class Engine {
   forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, rules: ForwardRules, done: (done: ForwardDone) => void): number
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
-  /** Binds a native listener; `on_route` is asked where each inbound connection goes. */
-  listen(config: ListenConfig, onRoute: (request: RouteRequest) => void): NativeListener
+  /**
+   * Binds a native listener; `on_route` is called when routing requests wait (with their
+   * number), and JS takes them with `takeRoutes()`.
+   */
+  listen(config: ListenConfig, onRoute: (waiting: number) => void): NativeListener
   /** Binds a native listener whose connections all go to `destination`, without asking JS. */
   listenTo(config: ListenConfig, destination: string): NativeListener
   /** Keeps the event loop alive while JS awaits engine events (pending acquires, close). */
@@ -112,8 +115,12 @@ export declare class Engine {
 }
 
 export declare class NativeListener {
+  /** The routing requests waiting (JS was woken with their number), oldest first. */
+  takeRoutes(): Array<RouteRequest>
   /** The route function's answer for `token`: a destination string, or null to refuse. */
   answer(token: number, destination?: string | undefined | null): void
+  /** The route function's answer for `token` as an object (already checked by the facade). */
+  answerWith(token: number, answer: RouteAnswerObject): void
   stats(): ListenerStats
   get address(): string
   get family(): string
@@ -617,6 +624,19 @@ export interface ResourceEngineStats {
   acquireWaitP50Ms: number
   acquireWaitP99Ms: number
   acquireWaitMaxMs: number
+}
+
+/** A route function's answer when it is more than a destination string. */
+export interface RouteAnswerObject {
+  dest: string
+  reply?: Buffer
+  failReply?: Buffer
+  /** 1 or 2. */
+  sendProxyProtocol?: number
+  /** Milliseconds. */
+  cacheFor?: number
+  /** `'sni'`, `'host'`, `'clientIp'` or `'localPort'`. */
+  cacheKey?: string
 }
 
 export interface RouteRequest {

@@ -2,3 +2,4 @@
 export { ProxyListener } from './listener';
 export type { ListenOptions, RouteFunction, RouteInfo, ProxyStats } from './listener';
 export type { ForwardOptions, ForwardResult, ForwardEnd } from './forward';
+export type { RouteResult } from './route-result';

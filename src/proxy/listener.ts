@@ -7,6 +7,7 @@ import { describe } from '../shared/validate';
 import { redact } from '../shared/redact';
 import { DEFAULT_IDLE_TIMEOUT, idleTimeoutOption } from './forward';
 import { checkListenHost, type NativeListener, type RouteRequest } from '../shared/native';
+import { toRouteAnswer, type RouteResult } from './route-result';
 
 /** Options of `pool.listen(options, route)`: where to listen, limits, and what the route sees. */
 export interface ListenOptions {
@@ -87,11 +88,14 @@ export interface RouteInfo {
 }
 
 /**
- * Where a connection goes: a destination (`'host:port'`, `'[v6]:port'`, `'unix:/path'`), or
- * `null` / `undefined` to refuse it. Throwing, rejecting, or an invalid destination refuses it
- * too; each refusal closes the connection and counts in `stats().routeFailures`.
+ * Where a connection goes: a destination (`'host:port'`, `'[v6]:port'`, `'unix:/path'`,
+ * `'group:<name>'`), a {@link RouteResult} (a destination and what goes with it), or `null` /
+ * `undefined` to refuse it. Throwing, rejecting, an invalid destination or an invalid result
+ * refuses it too; each refusal closes the connection and counts in `stats().routeFailures`.
  */
-export type RouteFunction = (conn: RouteInfo) => string | null | undefined | Promise<string | null | undefined>;
+export type RouteFunction = (
+  conn: RouteInfo,
+) => string | RouteResult | null | undefined | Promise<string | RouteResult | null | undefined>;
 
 /** What `listener.stats()` reports: counters since the listener started, and gauges now. */
 export interface ProxyStats {
@@ -206,38 +210,53 @@ export function resolveListenOptions(options: unknown): ResolvedListenOptions {
   };
 }
 
-/** Calls the route function for one request and sends its answer to the engine. */
-export function routeHandler(route: RouteFunction, listener: () => NativeListener | undefined): (request: RouteRequest) => void {
-  return (request) => {
-    const answer = (destination: unknown) => {
-      listener()?.answer(request.token, typeof destination === 'string' ? destination : null);
-    };
-    const info: RouteInfo = {
-      remoteAddress: request.remoteAddress,
-      remoteFamily: request.remoteFamily as 'IPv4' | 'IPv6',
-      remotePort: request.remotePort,
-      localPort: request.localPort,
-      head: request.head,
-    };
-    // Only what the engine found: absent fields stay absent (not even `undefined` keys).
-    if (request.sni !== undefined && request.sni !== null) info.sni = request.sni;
-    if (request.alpn !== undefined && request.alpn !== null) info.alpn = request.alpn;
-    if (request.host !== undefined && request.host !== null) info.host = request.host;
-    if (request.method !== undefined && request.method !== null) info.method = request.method;
-    if (request.path !== undefined && request.path !== null) info.path = request.path;
-    let result: ReturnType<RouteFunction>;
-    try {
-      result = route(info);
-    } catch {
-      answer(null);
-      return;
-    }
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<unknown>).then(answer, () => answer(null));
-    } else {
-      answer(result);
-    }
+/**
+ * The listener's side of routing: woken by the engine when requests wait, it takes all of
+ * them in one call and calls the route function for each; every answer goes back on its own
+ * (an async route's when it settles).
+ */
+export function routeHandler(route: RouteFunction, listener: () => NativeListener | undefined): (waiting: number) => void {
+  return () => {
+    const native = listener();
+    if (native === undefined) return;
+    for (const request of native.takeRoutes()) routeOne(route, native, request);
   };
+}
+
+function routeOne(route: RouteFunction, native: NativeListener, request: RouteRequest): void {
+  const answer = (result: unknown) => {
+    if (typeof result === 'string') native.answer(request.token, result);
+    else if (result !== null && typeof result === 'object') {
+      const object = toRouteAnswer(result as RouteResult);
+      if (object === undefined) native.answer(request.token, null);
+      else native.answerWith(request.token, object);
+    } else native.answer(request.token, null);
+  };
+  const info: RouteInfo = {
+    remoteAddress: request.remoteAddress,
+    remoteFamily: request.remoteFamily as 'IPv4' | 'IPv6',
+    remotePort: request.remotePort,
+    localPort: request.localPort,
+    head: request.head,
+  };
+  // Only what the engine found: absent fields stay absent (not even `undefined` keys).
+  if (request.sni != null) info.sni = request.sni;
+  if (request.alpn != null) info.alpn = request.alpn;
+  if (request.host != null) info.host = request.host;
+  if (request.method != null) info.method = request.method;
+  if (request.path != null) info.path = request.path;
+  let result: ReturnType<RouteFunction>;
+  try {
+    result = route(info);
+  } catch {
+    answer(null);
+    return;
+  }
+  if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+    (result as Promise<unknown>).then(answer, () => answer(null));
+  } else {
+    answer(result);
+  }
 }
 
 /** A running native listener (from `pool.listen`). */

@@ -96,6 +96,8 @@ fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
         dest: UpstreamTarget::Dest(dest),
         head: Vec::new(),
         reply: Vec::new(),
+        fail_reply: Vec::new(),
+        send_proxy: None,
         reuse,
         idle_timeout: None,
         setup_deadline: None,

@@ -88,6 +88,8 @@ fn request(client: OwnedFd, dest: DestId, idle: Option<Duration>) -> SessionRequ
         dest: UpstreamTarget::Dest(dest),
         head: Vec::new(),
         reply: Vec::new(),
+        fail_reply: Vec::new(),
+        send_proxy: None,
         reuse: false,
         idle_timeout: idle,
         setup_deadline: None,

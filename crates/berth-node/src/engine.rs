@@ -5,7 +5,7 @@ use crate::events::{EventCallback, JsSink};
 use crate::forward::{self, ForwardCallback};
 use crate::hot::placement;
 use crate::hot_io::as_id;
-use crate::listener::{listen, JsRouter, ListenConfig, NativeListener, RouteCallback};
+use crate::listener::{listen, JsRouter, ListenConfig, NativeListener, RouteCallback, RouteQueue};
 use crate::registry::SOCKET_POOLS;
 use crate::stats::{EngineDestSnapshot, PoolStats};
 use berth_core::contract::{codes, EvictReason};
@@ -215,6 +215,8 @@ impl Engine {
             dest: target.upstream(),
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
+            fail_reply: Vec::new(),
+            send_proxy: None,
             reuse: rules.reuse_upstream,
             idle_timeout: millis(rules.idle_timeout),
             setup_deadline: None,
@@ -232,14 +234,25 @@ impl Engine {
         self.forwarder.abort(session as u64)
     }
 
-    /// Binds a native listener; `on_route` is asked where each inbound connection goes.
+    /// Binds a native listener; `on_route` is called when routing requests wait (with their
+    /// number), and JS takes them with `takeRoutes()`.
     #[napi(catch_unwind)]
     pub fn listen(
         &self,
         config: ListenConfig,
-        #[napi(ts_arg_type = "(request: RouteRequest) => void")] on_route: RouteCallback,
+        #[napi(ts_arg_type = "(waiting: number) => void")] on_route: RouteCallback,
     ) -> Result<NativeListener> {
-        listen(&self.pool, config, Route::Ask(Arc::new(JsRouter(on_route))))
+        let queue = Arc::new(RouteQueue::default());
+        let router = JsRouter {
+            queue: Arc::clone(&queue),
+            wake: on_route,
+        };
+        listen(
+            &self.pool,
+            config,
+            Route::Ask(Arc::new(router)),
+            Some(queue),
+        )
     }
 
     /// Binds a native listener whose connections all go to `destination`, without asking JS.
@@ -249,7 +262,7 @@ impl Engine {
             .pool
             .route_target(&destination)
             .map_err(|e| Error::new(Status::InvalidArg, e))?;
-        listen(&self.pool, config, Route::Fixed(target))
+        listen(&self.pool, config, Route::Fixed(target), None)
     }
 
     /// Keeps the event loop alive while JS awaits engine events (pending acquires, close).

@@ -5,8 +5,9 @@
 use crate::config::millis;
 use berth_core::pool::Pool;
 use berth_core::proxy::listener::{
-    Inbound, ListenOptions, Listener, ListenerCounters, Route, Router,
+    Inbound, ListenOptions, Listener, ListenerCounters, Route, RouteAnswer, Router,
 };
+use berth_core::proxy::route_memo::{Memo, MemoKey};
 use napi::bindgen_prelude::Buffer;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
@@ -14,6 +15,7 @@ use napi::{Error, Result};
 use napi_derive::napi;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 #[napi(object)]
@@ -50,39 +52,105 @@ pub struct RouteRequest {
     pub path: Option<String>,
 }
 
-pub type RouteCallback = ThreadsafeFunction<RouteRequest, (), RouteRequest, Status, false>;
+/// Called with the number of routing requests waiting; JS takes them with `takeRoutes()`.
+pub type RouteCallback = ThreadsafeFunction<u32, (), u32, Status, false>;
 pub type ClosedCallback = ThreadsafeFunction<u32, (), u32, Status, false>;
 
-pub struct JsRouter(pub RouteCallback);
+/// Routing requests not yet taken by JS, and whether JS was already woken for them.
+#[derive(Default)]
+pub struct RouteQueue {
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    inbound: Vec<Inbound>,
+    tokens: Vec<u64>,
+    /// JS was woken for these and has not taken them yet.
+    woken: bool,
+}
+
+/// Asks JS where connections go, in batches: the first request of a batch wakes JS's thread
+/// (a threadsafe-function call), the ones that arrive before JS runs join it, and JS takes
+/// them all in one call. Under load a wake-up (the costly part of a routing round trip) is
+/// shared by every connection accepted meanwhile.
+pub struct JsRouter {
+    pub queue: Arc<RouteQueue>,
+    pub wake: RouteCallback,
+}
 
 impl Router for JsRouter {
     fn ask(&self, token: u64, inbound: Inbound) -> bool {
-        let ip = inbound.remote.ip().to_canonical();
-        let (sni, alpn) = match inbound.tls {
-            Some(hello) => (hello.sni, Some(hello.alpn).filter(|a| !a.is_empty())),
-            None => (None, None),
-        };
-        let (host, method, path) = match inbound.http {
-            Some(head) => (head.host, Some(head.method), Some(head.path)),
-            None => (None, None, None),
-        };
-        let request = RouteRequest {
-            token: token as f64,
-            remote_address: ip.to_string(),
-            remote_family: if ip.is_ipv4() { "IPv4" } else { "IPv6" }.to_owned(),
-            remote_port: u32::from(inbound.remote.port()),
-            local_port: u32::from(inbound.local_port),
-            head: inbound.head.into(),
-            sni,
-            alpn,
-            host,
-            method,
-            path,
-        };
-        self.0
-            .call(request, ThreadsafeFunctionCallMode::NonBlocking)
-            == Status::Ok
+        let mut waiting = self.queue.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        waiting.inbound.push(inbound);
+        waiting.tokens.push(token);
+        if waiting.woken {
+            return true;
+        }
+        waiting.woken = true;
+        let n = waiting.inbound.len() as u32;
+        drop(waiting);
+        if self.wake.call(n, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok {
+            return true;
+        }
+        // JS is gone: nothing will take the batch.
+        let mut waiting = self.queue.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        waiting.woken = false;
+        if let Some(at) = waiting.tokens.iter().position(|&t| t == token) {
+            waiting.inbound.remove(at);
+            waiting.tokens.remove(at);
+        }
+        false
     }
+}
+
+impl RouteQueue {
+    /// Everything waiting, as JS objects; the next request wakes JS again.
+    fn take(&self) -> Vec<RouteRequest> {
+        let (inbound, tokens) = {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            waiting.woken = false;
+            (
+                std::mem::take(&mut waiting.inbound),
+                std::mem::take(&mut waiting.tokens),
+            )
+        };
+        inbound
+            .into_iter()
+            .zip(tokens)
+            .map(|(inbound, token)| {
+                let ip = inbound.remote.ip().to_canonical();
+                let alpn = Some(inbound.alpn).filter(|alpn| !alpn.is_empty());
+                RouteRequest {
+                    token: token as f64,
+                    remote_address: ip.to_string(),
+                    remote_family: if ip.is_ipv4() { "IPv4" } else { "IPv6" }.to_owned(),
+                    remote_port: u32::from(inbound.remote.port()),
+                    local_port: u32::from(inbound.local_port),
+                    head: inbound.head.into(),
+                    sni: inbound.sni,
+                    alpn,
+                    host: inbound.host,
+                    method: inbound.method,
+                    path: inbound.path,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A route function's answer when it is more than a destination string.
+#[napi(object)]
+pub struct RouteAnswerObject {
+    pub dest: String,
+    pub reply: Option<Buffer>,
+    pub fail_reply: Option<Buffer>,
+    /// 1 or 2.
+    pub send_proxy_protocol: Option<u32>,
+    /// Milliseconds.
+    pub cache_for: Option<f64>,
+    /// `'sni'`, `'host'`, `'clientIp'` or `'localPort'`.
+    pub cache_key: Option<String>,
 }
 
 #[napi(object)]
@@ -122,14 +190,47 @@ impl From<&ListenerCounters> for ListenerStats {
 #[napi]
 pub struct NativeListener {
     pub(crate) inner: Arc<Listener>,
+    /// Routing requests for JS (none for a listener with a fixed route).
+    pub(crate) routes: Option<Arc<RouteQueue>>,
 }
 
 #[napi]
 impl NativeListener {
+    /// The routing requests waiting (JS was woken with their number), oldest first.
+    #[napi(catch_unwind)]
+    pub fn take_routes(&self) -> Vec<RouteRequest> {
+        self.routes.as_ref().map_or_else(Vec::new, |q| q.take())
+    }
+
     /// The route function's answer for `token`: a destination string, or null to refuse.
     #[napi(catch_unwind)]
     pub fn answer(&self, token: f64, destination: Option<String>) {
-        self.inner.answer(token as u64, destination)
+        self.inner
+            .answer(token as u64, destination.map(RouteAnswer::from))
+    }
+
+    /// The route function's answer for `token` as an object (already checked by the facade).
+    #[napi(catch_unwind)]
+    pub fn answer_with(&self, token: f64, answer: RouteAnswerObject) {
+        let memo = match (
+            answer.cache_for,
+            answer.cache_key.as_deref().and_then(MemoKey::parse),
+        ) {
+            (Some(ms), Some(key)) if ms > 0.0 => millis(ms).map(|hold| Memo { key, hold }),
+            _ => None,
+        };
+        self.inner.answer(
+            token as u64,
+            Some(RouteAnswer {
+                dest: answer.dest,
+                reply: answer.reply.map(|b| b.to_vec()).unwrap_or_default(),
+                fail_reply: answer.fail_reply.map(|b| b.to_vec()).unwrap_or_default(),
+                send_proxy: answer
+                    .send_proxy_protocol
+                    .and_then(|v| u8::try_from(v).ok()),
+                memo,
+            }),
+        )
     }
 
     #[napi(catch_unwind)]
@@ -182,6 +283,7 @@ pub(crate) fn listen(
     pool: &Arc<Pool>,
     config: ListenConfig,
     route: Route,
+    routes: Option<Arc<RouteQueue>>,
 ) -> Result<NativeListener> {
     let addr = berth_core::net::destination::listen_addr(&config.host, config.port as u16)
         .map_err(|why| Error::new(Status::InvalidArg, format!("listen host {why}")))?;
@@ -201,5 +303,5 @@ pub(crate) fn listen(
             format!("listen on {}:{} failed: {e}", config.host, config.port),
         )
     })?;
-    Ok(NativeListener { inner })
+    Ok(NativeListener { inner, routes })
 }

@@ -92,4 +92,5 @@ export type {
   ListenerStats,
   NativeListener,
   RouteRequest,
+  RouteAnswerObject,
 } from '../../../native/index';

@@ -11,8 +11,9 @@
 use crate::net::socket::Socket;
 use crate::pool::{Pool, RouteTarget, UpstreamTarget};
 use crate::proxy::relay::{Counts, End};
+use crate::proxy::route_memo::{Memo, Remembered, RouteMemo};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
-use crate::proxy::sniff::{self, ClientHello, HttpHead};
+use crate::proxy::sniff;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -51,10 +52,49 @@ pub struct Inbound {
     pub local_port: u16,
     /// The peeked bytes; they are still in the stream and go upstream with the rest.
     pub head: Vec<u8>,
-    /// What `head` says as a TLS ClientHello (server name, ALPN), if it is one.
-    pub tls: Option<ClientHello>,
-    /// What `head` says as an HTTP/1 request head (method, path, Host), if it is one.
-    pub http: Option<HttpHead>,
+    /// The server name of a TLS ClientHello in `head`, if any (see `sniff::client_hello`).
+    pub sni: Option<String>,
+    /// That ClientHello's ALPN protocols (empty: none, or not a ClientHello).
+    pub alpn: Vec<String>,
+    /// The `Host` of an HTTP/1 request head in `head`, if any (see `sniff::http_head`).
+    pub host: Option<String>,
+    /// The method and request-target of that request's first line, if it is complete.
+    pub method: Option<String>,
+    pub path: Option<String>,
+}
+
+/// The router's answer for one connection (see `Listener::answer`).
+#[derive(Debug, Default)]
+pub struct RouteAnswer {
+    /// `host:port`, `[v6]:port`, `unix:/path` or `group:<name>`.
+    pub dest: String,
+    /// Written to the client once the upstream is connected.
+    pub reply: Vec<u8>,
+    /// Written to the client before closing when no upstream could be reached.
+    pub fail_reply: Vec<u8>,
+    /// PROXY protocol version (1 or 2) to send to the upstream first.
+    pub send_proxy: Option<u8>,
+    /// Remember this answer for later connections with the same key.
+    pub memo: Option<Memo>,
+}
+
+impl From<String> for RouteAnswer {
+    fn from(dest: String) -> Self {
+        RouteAnswer {
+            dest,
+            ..RouteAnswer::default()
+        }
+    }
+}
+
+/// Where `route` sent a connection, and what goes with it.
+struct Routed {
+    dest: UpstreamTarget,
+    reply: Vec<u8>,
+    fail_reply: Vec<u8>,
+    send_proxy: Option<u8>,
+    /// Keeps the destination known while the session runs (a memoized route keeps its own).
+    _target: Option<RouteTarget>,
 }
 
 /// Where a listener's connections go.
@@ -112,7 +152,9 @@ pub struct Listener {
     room: Notify,
     router: Mutex<Option<Arc<dyn Router>>>,
     fixed: Option<RouteTarget>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Option<String>>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Option<RouteAnswer>>>>,
+    /// Routes remembered for a key (`RouteAnswer::memo`).
+    memo: RouteMemo,
     next_token: AtomicU64,
     pub counters: ListenerCounters,
     abort: Abort,
@@ -166,6 +208,7 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         router: Mutex::new(router),
         fixed,
         pending: Mutex::new(HashMap::new()),
+        memo: RouteMemo::default(),
         next_token: AtomicU64::new(0),
         counters: ListenerCounters::default(),
         abort: Abort::default(),
@@ -183,10 +226,10 @@ impl Listener {
         self.local
     }
 
-    /// The router's answer for `token`: a destination, or `None` to refuse the connection.
-    pub fn answer(&self, token: u64, destination: Option<String>) {
+    /// The router's answer for `token`: where to, or `None` to refuse the connection.
+    pub fn answer(&self, token: u64, answer: Option<RouteAnswer>) {
         if let Some(tx) = lock(&self.pending).remove(&token) {
-            let _ = tx.send(destination);
+            let _ = tx.send(answer);
         }
     }
 
@@ -205,6 +248,7 @@ impl Listener {
         for (_, tx) in lock(&self.pending).drain() {
             let _ = tx.send(None);
         }
+        self.memo.clear();
     }
 
     async fn accept_loop(self: Arc<Self>, tcp: Socket) {
@@ -343,7 +387,7 @@ impl Listener {
         let Ok(client) = Socket::new_nonblocking(stream) else {
             return;
         };
-        let (dest, _target) = match self.route(&client, remote, deadline).await {
+        let routed = match self.route(&client, remote, deadline).await {
             Ok(routed) => routed,
             Err(Unrouted::Idle) => {
                 self.counters.idle_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -361,9 +405,11 @@ impl Listener {
         self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);
         let request = SessionRequest {
             client: Client::Socket(client),
-            dest,
+            dest: routed.dest,
             head: Vec::new(),
-            reply: Vec::new(),
+            reply: routed.reply,
+            fail_reply: routed.fail_reply,
+            send_proxy: routed.send_proxy,
             reuse: self.reuse,
             idle_timeout: self.idle_timeout,
             setup_deadline: deadline,
@@ -395,9 +441,15 @@ impl Listener {
         stream: &Socket,
         remote: SocketAddr,
         deadline: Option<Instant>,
-    ) -> Result<(UpstreamTarget, Option<RouteTarget>), Unrouted> {
+    ) -> Result<Routed, Unrouted> {
         if let Some(target) = &self.fixed {
-            return Ok((target.upstream(), None));
+            return Ok(Routed {
+                dest: target.upstream(),
+                reply: Vec::new(),
+                fail_reply: Vec::new(),
+                send_proxy: None,
+                _target: None,
+            });
         }
         let mut head = Vec::new();
         if self.peek > 0 {
@@ -414,19 +466,37 @@ impl Listener {
             };
             head.truncate(n);
         }
-        let router = lock(&self.router).clone().ok_or(Unrouted::Refused)?;
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(token, tx);
         // Only peeked bytes are parsed: nothing without `peek`, or when none came in time.
-        let sniff::Sniffed { tls, http } = sniff::sniff(&head);
+        let sniffed = sniff::sniff(&head);
+        let (sni, alpn) = sniffed.tls.map_or((None, Vec::new()), |h| (h.sni, h.alpn));
+        let (host, method, path) = sniffed.http.map_or((None, None, None), |h| {
+            (h.host, Some(h.method), Some(h.path))
+        });
         let inbound = Inbound {
             remote,
             local_port: self.local.port(),
             head,
-            tls,
-            http,
+            sni,
+            alpn,
+            host,
+            method,
+            path,
         };
+        if let Some(found) = self.memo.find(&inbound) {
+            return Ok(Routed {
+                dest: found.upstream(),
+                reply: found.reply.clone(),
+                fail_reply: found.fail_reply.clone(),
+                send_proxy: found.send_proxy,
+                _target: None,
+            });
+        }
+        // What a remembered route is keyed by, kept past the router's taking `inbound`.
+        let keys = MemoKeys::of(&inbound);
+        let router = lock(&self.router).clone().ok_or(Unrouted::Refused)?;
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(token, tx);
         if !router.ask(token, inbound) {
             lock(&self.pending).remove(&token);
             return Err(Unrouted::Refused);
@@ -443,9 +513,65 @@ impl Listener {
         let answer = answer?.ok_or(Unrouted::Refused)?;
         let target = self
             .pool
-            .route_target(&answer)
+            .route_target(&answer.dest)
             .map_err(|_| Unrouted::Refused)?;
-        Ok((target.upstream(), Some(target)))
+        let dest = target.upstream();
+        if let Some(memo) = answer.memo {
+            let remembered = Remembered {
+                target,
+                reply: answer.reply.clone(),
+                fail_reply: answer.fail_reply.clone(),
+                send_proxy: answer.send_proxy,
+            };
+            self.memo
+                .remember(memo, &keys.inbound(), Arc::new(remembered));
+            return Ok(Routed {
+                dest,
+                reply: answer.reply,
+                fail_reply: answer.fail_reply,
+                send_proxy: answer.send_proxy,
+                _target: None,
+            });
+        }
+        Ok(Routed {
+            dest,
+            reply: answer.reply,
+            fail_reply: answer.fail_reply,
+            send_proxy: answer.send_proxy,
+            _target: Some(target),
+        })
+    }
+}
+
+/// The parts of an `Inbound` a route memo is keyed by (the router takes the `Inbound`).
+struct MemoKeys {
+    remote: SocketAddr,
+    local_port: u16,
+    sni: Option<String>,
+    host: Option<String>,
+}
+
+impl MemoKeys {
+    fn of(inbound: &Inbound) -> MemoKeys {
+        MemoKeys {
+            remote: inbound.remote,
+            local_port: inbound.local_port,
+            sni: inbound.sni.clone(),
+            host: inbound.host.clone(),
+        }
+    }
+
+    fn inbound(&self) -> Inbound {
+        Inbound {
+            remote: self.remote,
+            local_port: self.local_port,
+            head: Vec::new(),
+            sni: self.sni.clone(),
+            alpn: Vec::new(),
+            host: self.host.clone(),
+            method: None,
+            path: None,
+        }
     }
 }
 

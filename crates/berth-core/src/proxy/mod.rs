@@ -6,6 +6,7 @@
 pub mod listener;
 mod progress;
 pub mod relay;
+pub mod route_memo;
 pub mod session;
 pub mod sniff;
 #[cfg(target_os = "linux")]

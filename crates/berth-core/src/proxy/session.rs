@@ -29,6 +29,10 @@ pub struct SessionRequest {
     pub head: Vec<u8>,
     /// Sent to the client once the upstream is connected, before anything the upstream sends.
     pub reply: Vec<u8>,
+    /// Sent to the client before closing when no upstream could be reached.
+    pub fail_reply: Vec<u8>,
+    /// PROXY protocol version (1 or 2) to send the upstream before anything else.
+    pub send_proxy: Option<u8>,
     /// Give the upstream back to the pool when the session ends cleanly.
     pub reuse: bool,
     /// End the session once no byte moved either way for this long (`None`: never).
