@@ -168,6 +168,28 @@ test('routing by SNI: two names, two upstreams, each client verifies its own ups
   t.is((await local.stats()).accepted + (await other.stats()).accepted, 2);
 });
 
+test('a route remembered by key "sni" (or "host") routes later connections with the same name without calling JS', async (t) => {
+  const upstream = await startTlsEcho(t);
+  const echo = await startUpstream(t, { mode: 'echo' });
+  const { port, seen } = await startProxy(t, { peek: 1024 }, (conn) =>
+    conn.sni !== undefined
+      ? { dest: upstream.dest, cacheFor: 60_000, key: 'sni' }
+      : { dest: echo.dest, cacheFor: 60_000, key: 'host' });
+  for (const name of ['a.test', 'a.test', 'b.test', 'a.test']) {
+    const socket = await tlsConnect(t, port, { servername: name, checkServerIdentity: () => undefined });
+    t.is((await roundTrip(socket, name)).toString(), name);
+    socket.destroy();
+  }
+  t.deepEqual(seen.map((conn) => conn.sni), ['a.test', 'b.test'], 'JS asked once per name');
+  for (const host of ['x.test', 'x.test', 'y.test']) {
+    const client = await connect(t, port);
+    const request = `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    t.is((await roundTrip(client, request)).toString(), request);
+    client.destroy();
+  }
+  t.deepEqual(seen.slice(2).map((conn) => conn.host), ['x.test', 'y.test'], 'JS asked once per host');
+});
+
 /** The first bytes a Node TLS client sends (its ClientHello), caught by a plain TCP server. */
 async function captureHello(options) {
   const server = net.createServer();
