@@ -275,7 +275,7 @@ impl<'a> Records<'a> {
     }
 }
 
-/// Longest method and request-target taken from a request line.
+/// Longest method, request-target and Host value taken (a DNS name of 253 bytes and a port).
 const MAX_METHOD: usize = 32;
 const MAX_TARGET: usize = 8192;
 const MAX_HOST: usize = 262;
