@@ -226,6 +226,7 @@ impl<'a> Records<'a> {
         Some(())
     }
 
+    #[inline]
     fn u8(&mut self) -> Option<u8> {
         if self.left == 0 {
             self.next_record()?;
@@ -237,7 +238,17 @@ impl<'a> Records<'a> {
         Some(b)
     }
 
+    #[inline]
     fn u16(&mut self) -> Option<u16> {
+        // Most lengths lie within one record: read them in one step.
+        if self.left >= 2 {
+            if let Some(&[a, b]) = self.buf.get(self.at..self.at + 2) {
+                self.at += 2;
+                self.left -= 2;
+                self.pos += 2;
+                return Some(u16::from_be_bytes([a, b]));
+            }
+        }
         Some(u16::from_be_bytes([self.u8()?, self.u8()?]))
     }
 
@@ -246,6 +257,7 @@ impl<'a> Records<'a> {
         Some(usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c))
     }
 
+    #[inline]
     fn skip(&mut self, mut n: usize) -> Option<()> {
         while n > 0 {
             if self.left == 0 {
@@ -374,7 +386,7 @@ fn host_char(b: u8) -> bool {
     b.is_ascii_graphic() && !b"/\\@?#,\"<>{}|^`".contains(&b)
 }
 
-/// Bytes already checked to be ASCII, as a String.
+/// Bytes already checked to be ASCII, as a String (one copy; nothing is replaced).
 fn ascii(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| char::from(b)).collect()
+    String::from_utf8_lossy(bytes).into_owned()
 }
