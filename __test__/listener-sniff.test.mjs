@@ -7,8 +7,8 @@ import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createPool } from './helpers/pool.mjs';
-import { roundTrip } from './helpers/net.mjs';
-import { startUpstream, connect } from './helpers/forward.mjs';
+import { roundTrip, sleep } from './helpers/net.mjs';
+import { startUpstream, connect, readBytes } from './helpers/forward.mjs';
 import { startTlsEcho } from './helpers/tls-echo.mjs';
 import { startHttpsServer } from './helpers/https-upstream.mjs';
 import { startHttpServer } from './fixtures/http-upstream.mjs';
@@ -119,16 +119,35 @@ test('curl over plain HTTP: conn.host, conn.method and conn.path from the reques
   t.false('alpn' in seen[0]);
 });
 
-test('bytes that are neither TLS nor HTTP/1 (or a cut-off hello): every field undefined, and the session still relays', async (t) => {
+test('bytes that are neither TLS nor HTTP/1: every field undefined, not waited on, and the session still relays', async (t) => {
   const upstream = await startUpstream(t, { mode: 'echo' });
-  const { port, seen } = await startProxy(t, { peek: 1024 }, () => upstream.dest);
-  const hello = await captureHello({ servername: 'cut.test' });
+  // A long peekTimeout: bytes that are no ClientHello or request head are routed with what came
+  // first, not waited on (else the round trips below would time out).
+  const { port, seen } = await startProxy(t, { peek: 1024, peekTimeout: 60_000 }, () => upstream.dest);
   const inputs = [
     Buffer.from([0xff, 0x00, 0x13, 0x37, 0x0a, 0x0d, 0x0a, 0x16, 0x03, 0x01]),
-    Buffer.from('GET /no-line-end HTTP/1.1'),
+    Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x02, 0x00, 0x00, 0x01, 0x00]), // a handshake, not a ClientHello
     Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
     Buffer.from('SSH-2.0-OpenSSH_9.2\r\n'),
+    Buffer.from('*1\r\n$4\r\nPING\r\n'),
+  ];
+  for (const [i, bytes] of inputs.entries()) {
+    const client = await connect(t, port);
+    t.deepEqual(await roundTrip(client, bytes), bytes, `input #${i} relayed`);
+    client.destroy();
+    const conn = seen[i];
+    for (const key of FIELDS) t.is(conn[key], undefined, `input #${i}: no ${key}`);
+    t.deepEqual(conn.head, bytes, `input #${i}: the head is what was sent`);
+  }
+});
+
+test('a ClientHello or request line cut off for good: routed at peekTimeout with the fields undefined, and relayed', async (t) => {
+  const upstream = await startUpstream(t, { mode: 'echo' });
+  const { port, seen } = await startProxy(t, { peek: 1024, peekTimeout: 200 }, () => upstream.dest);
+  const hello = await captureHello({ servername: 'cut.test' });
+  const inputs = [
     hello.subarray(0, 60), // ends before the extensions
+    Buffer.from('GET /no-line-end HTTP/1.1'),
   ];
   for (const [i, bytes] of inputs.entries()) {
     const client = await connect(t, port);
@@ -188,6 +207,29 @@ test('a route remembered by key "sni" (or "host") routes later connections with 
     client.destroy();
   }
   t.deepEqual(seen.slice(2).map((conn) => conn.host), ['x.test', 'y.test'], 'JS asked once per host');
+});
+
+test('a ClientHello or a request head that arrives in two segments: the listener peeks again until the name is in', async (t) => {
+  const upstream = await startUpstream(t, { mode: 'echo' });
+  const { port, seen } = await startProxy(t, { peek: 4096, peekTimeout: 30_000 }, () => upstream.dest);
+  const hello = await captureHello({ servername: 'split.test', ALPNProtocols: ['h2'] });
+  const head = Buffer.from('GET /split HTTP/1.1\r\nUser-Agent: test\r\nHost: split.test\r\n\r\n');
+  // Cut within the hello's fixed part, and before the Host line.
+  for (const [bytes, cut] of [[hello, 100], [head, 30]]) {
+    const client = await connect(t, port);
+    client.setNoDelay(true);
+    const echoed = readBytes(client, bytes.length);
+    client.write(bytes.subarray(0, cut));
+    // Long enough for the engine to peek the first part alone (a pass does not depend on it).
+    await sleep(200);
+    client.write(bytes.subarray(cut));
+    t.deepEqual(await echoed, bytes, 'every byte relayed, in order');
+    client.destroy();
+  }
+  t.is(seen.length, 2);
+  t.like(seen[0], { sni: 'split.test', alpn: ['h2'] });
+  t.is(seen[0].head.length, hello.length, 'the route saw the whole hello');
+  t.like(seen[1], { host: 'split.test', method: 'GET', path: '/split' });
 });
 
 /** The first bytes a Node TLS client sends (its ClientHello), caught by a plain TCP server. */

@@ -68,17 +68,17 @@ export interface RouteInfo {
    * The server name (SNI) of a TLS ClientHello in `head`, lowercased: the host the client
    * wants, read without terminating TLS. Undefined without `peek`, when `head` is not a
    * ClientHello, when the hello names no host (or not a valid DNS name), or when the name is
-   * not within the peeked bytes. The peek holds what the first read finds: a `peek` of 2048
-   * holds a whole ClientHello of common clients (browsers' hellos with post-quantum key
-   * shares run to ~1.8 KB, and may arrive in two TCP segments, then the name is there only
-   * if it is in the first).
+   * not within `peek` bytes. A ClientHello that arrives in several TCP segments (browsers'
+   * hellos with post-quantum key shares run to ~1.8 KB) is peeked again until it is whole,
+   * `head` is full, or `peekTimeout` passes; a `peek` of 2048 holds those of common clients.
    */
   sni?: string;
   /** The ALPN protocols of that ClientHello, in the client's order (`['h2', 'http/1.1']`); undefined when it offers none. */
   alpn?: string[];
   /**
    * The `Host` header of a plaintext HTTP/1 request in `head` (the first one, trimmed, as
-   * sent: it may carry a port); undefined when it is not within the peeked header lines.
+   * sent: it may carry a port); undefined when it is not within the peeked header lines (a
+   * head is peeked again, as a ClientHello is, until its Host line or its end is in).
    */
   host?: string;
   /** The method of that HTTP/1 request line (`'GET'`); undefined unless the whole line is in `head`. */

@@ -3,7 +3,7 @@
 //! (never a panic; a prefix gives nothing or a subset of the fields; a generated hello gives
 //! back its SNI and ALPN however it is split into records).
 
-use berth_core::proxy::sniff::{client_hello, http_head, ClientHello, HttpHead};
+use berth_core::proxy::sniff::{client_hello, http_head, incomplete, ClientHello, HttpHead};
 use proptest::prelude::*;
 
 /// `openssl s_client -servername x.test -alpn h2,http/1.1` (OpenSSL 3.0.19): TLS 1.3 hello.
@@ -148,6 +148,45 @@ fn not_a_client_hello() {
     let mut other = bytes.clone();
     other[8] = other[8].wrapping_add(1);
     assert_eq!(client_hello(&other), None);
+}
+
+#[test]
+fn incomplete_heads_want_more() {
+    // Every proper prefix of a hello wants more (so the listener peeks again); the whole does not.
+    for vector in [OPENSSL_TLS13, OPENSSL_TLS12, NODE_20, CURL_7_88] {
+        let bytes = hex(vector);
+        for n in 1..bytes.len() {
+            assert!(incomplete(&bytes[..n]), "prefix {n}");
+        }
+        assert!(!incomplete(&bytes));
+        let split = resplit(&bytes, 100);
+        assert!(incomplete(&split[..split.len() - 1]));
+        assert!(!incomplete(&split));
+    }
+    // An HTTP head: until its Host line (or the end of the headers) is in.
+    let bytes = CURL_HTTP.as_bytes();
+    let host_end = CURL_HTTP.find("User-Agent").unwrap();
+    for n in 1..bytes.len() {
+        assert_eq!(incomplete(&bytes[..n]), n < host_end, "prefix {n}");
+    }
+    assert!(
+        !incomplete(b"GET / HTTP/1.0\r\nAccept: */*\r\n\r\n"),
+        "ended without Host"
+    );
+    // Anything else is routed with what came first.
+    for other in [
+        &b""[..],
+        b"\x00\x01",
+        b"\x17\x03\x03\x00\x10",
+        b"\x16\x02",
+        b"\x16\x03\x01\x00\x10\x02",
+        b"SSH-2.0-OpenSSH_9.2\r\n",
+        b"PING\r\n",
+        b"GET / HTTP/2.0\r\n",
+        b"*1\r\n$4\r\nPING\r\n",
+    ] {
+        assert!(!incomplete(other), "{other:?}");
+    }
 }
 
 /// Builds a ClientHello record around `extensions` (each a type and its body).
@@ -352,6 +391,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
         let _ = client_hello(&bytes);
         let _ = http_head(&bytes);
+        let _ = incomplete(&bytes);
     }
 
     #[test]
@@ -378,6 +418,7 @@ proptest! {
         bytes[at] = byte;
         bytes.truncate(cut);
         let _ = client_hello(&bytes);
+        let _ = incomplete(&bytes);
     }
 
     #[test]

@@ -454,15 +454,17 @@ impl Listener {
         let mut head = Vec::new();
         if self.peek > 0 {
             head.resize(self.peek, 0);
+            // Bytes peeked so far: what the route gets if `peek_timeout` ends a later peek.
+            let mut got = 0;
             let peeked = tokio::select! {
-                peeked = tokio::time::timeout(self.peek_timeout, stream.peek(&mut head)) => peeked,
+                peeked = tokio::time::timeout(self.peek_timeout, peek_head(stream, &mut head, &mut got)) => peeked,
                 _ = self.abort.fired() => return Err(Unrouted::Refused),
                 _ = expired(deadline) => return Err(Unrouted::Idle),
             };
             let n = match peeked {
                 Ok(Ok(n)) => n,
                 Ok(Err(_)) => return Err(Unrouted::Refused),
-                Err(_timed_out) => 0,
+                Err(_timed_out) => got,
             };
             head.truncate(n);
         }
@@ -594,6 +596,25 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.listener.leave(self.ip);
     }
+}
+
+/// Peeks the first bytes into `head`; while they are a ClientHello or an HTTP/1 head whose
+/// routing information is still on its way (`sniff::incomplete`), peeks again as more arrive,
+/// until `head` is full. `got` follows the count, for a caller whose timeout ends this.
+async fn peek_head(stream: &Socket, head: &mut [u8], got: &mut usize) -> io::Result<usize> {
+    let mut n = stream.peek(head).await?;
+    *got = n;
+    // The rest of a message split over segments comes within a round trip or so: look again
+    // after 1, 2, 4 .. 16 ms. (Waiting on readiness instead would mean forgetting it, and the
+    // relay would then not learn of the bytes already there.)
+    let mut pause = Duration::from_millis(1);
+    while n > 0 && n < head.len() && sniff::incomplete(&head[..n]) {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(16));
+        n = n.max(stream.peek_now(head)?);
+        *got = n;
+    }
+    Ok(n)
 }
 
 /// Completes at `deadline`; never without one.

@@ -367,6 +367,53 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     }
 }
 
+/// Whether `head` looks like the start of a ClientHello or of an HTTP/1 request head whose
+/// routing information may still be on its way: a hello not whole yet (one larger than a TCP
+/// segment, as browsers' hellos with post-quantum key shares are), a request line not ended,
+/// or a header block without a Host header and not ended. The listener then peeks again,
+/// within its `peek` size and `peek_timeout`. False for anything else: other protocols are
+/// routed with what came first, as without sniffing.
+pub fn incomplete(head: &[u8]) -> bool {
+    match head.first() {
+        None => false,
+        Some(&HANDSHAKE) => hello_incomplete(head),
+        Some(_) => match http_head(head) {
+            Some(found) => found.host.is_none() && !headers_ended(head),
+            None => !head.contains(&b'\n') && request_line_start(head),
+        },
+    }
+}
+
+/// A ClientHello, or the start of one, that the bytes at hand do not hold whole.
+fn hello_incomplete(buf: &[u8]) -> bool {
+    let Some(mut r) = Records::new(buf) else {
+        // A record header cut short: the start of one (TLS 3.x) wants the rest.
+        return buf.len() < 5 && matches!(buf.get(1), None | Some(3));
+    };
+    match r.u8() {
+        None => true,
+        Some(CLIENT_HELLO) => match r.u24() {
+            None => true,
+            Some(len) => !r.has(len),
+        },
+        Some(_) => false,
+    }
+}
+
+/// The blank line that ends a header block is in `buf`.
+fn headers_ended(buf: &[u8]) -> bool {
+    buf.windows(2).any(|w| w == b"\n\n") || buf.windows(3).any(|w| w == b"\n\r\n")
+}
+
+/// `buf` (no line end in it) may be the start of a request line: a method, then a space and
+/// what follows, or the method cut short.
+fn request_line_start(buf: &[u8]) -> bool {
+    match buf.iter().take(MAX_METHOD + 1).position(|&b| !tchar(b)) {
+        None => buf.len() <= MAX_METHOD,
+        Some(sp) => sp > 0 && buf[sp] == b' ',
+    }
+}
+
 /// The line at the start of `buf` without its CRLF (or LF), and what follows it; `None` when
 /// no line end is in `buf`.
 fn split_line(buf: &[u8]) -> Option<(&[u8], &[u8])> {
