@@ -60,7 +60,7 @@ test('listeners left behind by lease holders do not pile up across leases', asyn
 });
 
 /** Acquire, do something to the socket that makes it unfit for reuse, release, check. */
-async function assertDestroyedOnRelease(t, spoil) {
+async function assertDestroyedOnRelease(t, spoil, { kernelOnly = false } = {}) {
   const server = await startServer(t);
   const pool = createPool(t);
   const lease = await pool.acquire(server.dest);
@@ -68,6 +68,19 @@ async function assertDestroyedOnRelease(t, spoil) {
   await spoil(lease.socket, server);
   lease.release();
 
+  if (kernelOnly && !lease.socket.destroyed) {
+    // Bytes still in the kernel (Node had not read them yet) are not looked for at release
+    // (releases peek nothing, since issue 15): the engine's watch saw them arrive, so the next
+    // acquire peeks, finds them and discards the connection instead of handing it out.
+    const next = await pool.acquire(server.dest);
+    t.false(next.reused, 'the dirty connection was not handed out');
+    t.is((await roundTrip(next.socket, 'clean')).toString(), 'clean');
+    next.release();
+    t.true(lease.socket.destroyed, 'the dirty connection was closed');
+    await waitFor(async () => !(await server.stats()).connections.some((c) => c.remotePort === port),
+      { message: 'server sees the connection closed' });
+    return;
+  }
   t.true(lease.socket.destroyed, 'the socket was destroyed on release');
   await waitFor(async () => !(await server.stats()).connections.some((c) => c.remotePort === port),
     { message: 'server sees the connection closed' });
@@ -82,13 +95,13 @@ async function assertDestroyedOnRelease(t, spoil) {
   next.release();
 }
 
-test('a socket with unread data (not yet read from the kernel) is destroyed, not pooled', async (t) => {
+test('a socket with unread data (not yet read from the kernel) is never handed out again', async (t) => {
   await assertDestroyedOnRelease(t, async (socket, server) => {
     // Write without reading: the echo sits unread.
     socket.write('unread reply');
     await waitFor(async () => (await server.stats()).connections.some((c) => c.bytesOut === 12),
       { message: 'the server has echoed the bytes' });
-  });
+  }, { kernelOnly: true });
 });
 
 test('a socket with unread data in its JS buffer is destroyed, not pooled', async (t) => {

@@ -8,6 +8,8 @@
 //   berth-listen        pool.listen(): the engine accepts, asks JS for the route once, moves bytes
 //   berth-listen-reuse  the same with reuseUpstream: true
 //   berth-listen-fixed  pool.listen() with a fixed destination string: no JS call per connection
+//   berth-listen-memo   pool.listen() with a route function whose result the engine remembers
+//                       ({ dest, cacheFor, key: 'localPort' }): JS is called once per listener
 //   berth-forward       a Node net server; each accepted socket handed to pool.forward()
 //   node-pipe           a plain Node proxy: net.connect() per client, socket.pipe() both ways
 //
@@ -39,11 +41,12 @@ function hostPort(dest) {
 if (variant.startsWith('berth-')) {
   const { Pool } = await import('berth-pool');
   pool = new Pool(POOL_OPTIONS);
-  if (variant === 'berth-listen' || variant === 'berth-listen-reuse' || variant === 'berth-listen-fixed') {
+  if (variant === 'berth-listen' || variant === 'berth-listen-reuse' || variant === 'berth-listen-fixed' || variant === 'berth-listen-memo') {
     const reuseUpstream = variant === 'berth-listen-reuse';
     for (const dest of upstreams) {
       // berth-listen-fixed: the destination as a string, so the engine never calls JS.
-      const route = variant === 'berth-listen-fixed' ? dest : () => dest;
+      const route =
+        variant === 'berth-listen-fixed' ? dest : variant === 'berth-listen-memo' ? () => ({ dest, cacheFor: 3_600_000, key: 'localPort' }) : () => dest;
       const proxy = await pool.listen({ host: '127.0.0.1', port: 0, reuseUpstream, backlog: 4096 }, route);
       listeners.push({ port: proxy.address().port, stats: () => proxy.stats(), close: () => proxy.close() });
     }

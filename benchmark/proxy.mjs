@@ -9,6 +9,8 @@
 //                            the destination once per connection, and moves the bytes itself
 //   berth-listen-fixed   (a'') pool.listen() with a destination string: the engine routes every
 //                            connection itself, no JS call per connection
+//   berth-listen-memo    (a''') pool.listen() with a route function whose answer the engine
+//                            remembers ({ dest, cacheFor, key: 'localPort' }): JS once per listener
 //   berth-listen-reuse   (a') the same with reuseUpstream: true (upstream connections pooled
 //                            when the client closes first): not something a TCP-mode HAProxy does
 //   berth-forward        (b) a Node net server whose accepted sockets go to pool.forward()
@@ -88,6 +90,7 @@ const LABELS = {
   'berth-listen': '(a) berth pool.listen()',
   'berth-listen-reuse': "(a') berth pool.listen() reuseUpstream",
   'berth-listen-fixed': "(a'') berth pool.listen(opts, 'host:port')",
+  'berth-listen-memo': "(a''') berth pool.listen(opts, route) remembered (cacheFor)",
   'berth-forward': '(b) net server + pool.forward()',
   'node-pipe': '(c) Node socket.pipe() proxy',
   haproxy: '(d) HAProxy TCP mode',
@@ -218,7 +221,7 @@ export async function run({ berth }) {
   const skipped = [];
   const caps = berthCapabilities(berth);
   const want = [];
-  if (caps.listen) want.push('berth-listen', 'berth-listen-reuse', 'berth-listen-fixed');
+  if (caps.listen) want.push('berth-listen', 'berth-listen-reuse', 'berth-listen-fixed', 'berth-listen-memo');
   else skipped.push({ variant: 'berth-listen', why: berth ? 'this build has no pool.listen()' : 'berth not loaded' });
   if (caps.forward) want.push('berth-forward');
   else skipped.push({ variant: 'berth-forward', why: berth ? 'this build has no pool.forward()' : 'berth not loaded' });

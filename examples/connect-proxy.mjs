@@ -29,10 +29,14 @@ server.on('connect', async (req, socket, head) => {
   const client = `${socket.remoteAddress}:${socket.remotePort}`; // read now: the engine takes the socket over
   // req.url is the CONNECT target, 'host:port' (or '[v6]:port'): a berth destination as is.
   // An invalid one (a URL, credentials, CR/LF ...) is a TypeError before the engine takes the
-  // socket; a denied one (unix:/path included) or an unreachable one ends 'connect-failed',
-  // and the engine closes the client without writing `reply`.
+  // socket; a denied one (unix:/path included) or an unreachable one ends 'connect-failed':
+  // the engine then writes `failReply` instead of `reply`, and closes the client.
   const result = await pool
-    .forward(socket, req.url, { head, reply: 'HTTP/1.1 200 Connection Established\r\n\r\n' })
+    .forward(socket, req.url, {
+      head,
+      reply: 'HTTP/1.1 200 Connection Established\r\n\r\n',
+      failReply: 'HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n',
+    })
     .catch((err) => {
       // A generic status line only: the reason stays in this log.
       socket.end(err instanceof TypeError ? 'HTTP/1.1 400 Bad Request\r\n\r\n' : 'HTTP/1.1 503 Service Unavailable\r\n\r\n');

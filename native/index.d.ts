@@ -72,7 +72,12 @@ export declare class Engine {
    * own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
    * session's id for `abortForward`.
    */
-  forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, rules: ForwardRules, done: (done: ForwardDone) => void): number
+  forward(fd: number, destination: string, head: Buffer | undefined | null, reply: Buffer | undefined | null, rules: ForwardRules, done: (done: ForwardDone) => void, onFailure?: ((failure: ForwardFailure) => void) | undefined | null): number
+  /**
+   * The fail reply JS computed for `session` (told through `on_failure`); null: none.
+   * False when the session no longer waits for it.
+   */
+  failReply(session: number, bytes?: Buffer | undefined | null): boolean
   /** Stops a forward in progress; false when it already ended. */
   abortForward(session: number): boolean
   /**
@@ -126,10 +131,11 @@ export declare class NativeListener {
   get family(): string
   get port(): number
   /**
-   * Stops accepting and ends the sessions in progress; `done` is called once every
+   * Stops accepting; lets the sessions in flight finish for up to `drain` ms (undefined:
+   * not at all; Infinity: until they end), then ends the rest. `done` is called once every
    * descriptor of the listener is closed.
    */
-  close(done: (code: number) => void): void
+  close(done: (closed: ListenerClosed) => void, drain?: number | undefined | null): void
 }
 
 export declare class ProbeEngine {
@@ -355,11 +361,24 @@ export interface ForwardDone {
   message?: string
 }
 
+/**
+ * A session got no upstream: JS computes its fail reply from this and answers with
+ * `engine.failReply(session, bytes)`.
+ */
+export interface ForwardFailure {
+  code: string
+  message: string
+}
+
 /** How a forward may end, besides both sides closing. */
 export interface ForwardRules {
   reuseUpstream: boolean
   /** Milliseconds; Infinity: none. */
   idleTimeout: number
+  /** Written to the client before closing it when no upstream can be had. */
+  failReply?: Buffer
+  /** PROXY protocol version to send upstream first (1 or 2); none when absent. */
+  sendProxyProtocol?: number
 }
 
 export declare const GAUGE_IDLE: number
@@ -415,6 +434,18 @@ export interface ListenConfig {
   idleTimeout: number
   maxConnections: number
   maxConnectionsPerClient: number
+  /** PROXY protocol versions read from clients: 1, 2, or 3 (both); none when absent. */
+  acceptProxyProtocol?: number
+  /** PROXY protocol version sent to every upstream: 1 or 2; none when absent. */
+  sendProxyProtocol?: number
+}
+
+/** How a listener's sessions in flight ended once it began to close. */
+export interface ListenerClosed {
+  /** Ended by themselves during the drain. */
+  finished: number
+  /** Still running at the drain's end (at once, without one): closed. */
+  cut: number
 }
 
 export interface ListenerStats {
@@ -429,6 +460,7 @@ export interface ListenerStats {
   rejectedPerClient: number
   acceptPauses: number
   clients: number
+  proxyProtocolErrors: number
 }
 
 /** Connect time of a member, in milliseconds. */

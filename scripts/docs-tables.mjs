@@ -96,6 +96,7 @@ const GENERATORS = {
       'berth-listen': '(a) berth `pool.listen(opts, route)`',
       'berth-listen-reuse': "(a') the same, `reuseUpstream: true`",
       'berth-listen-fixed': "(a'') berth `pool.listen(opts, 'host:port')`",
+      'berth-listen-memo': "(a''') berth `pool.listen(opts, route)`, answer remembered (`cacheFor`)",
       'berth-forward': '(b) `net.Server` + berth `pool.forward()`',
       'node-pipe': '(c) Node `socket.pipe()` proxy',
       haproxy: `(d) HAProxy ${j.versions.haproxy.split('-')[0]} (${j.method.haproxy.variants.haproxy.threads} threads)`,

@@ -30,6 +30,7 @@ import {
   GROUP_DEFAULTS,
 } from 'berth-pool';
 import type { GroupOptions, GroupStats, MemberEvent, MemberStats, BalanceMode } from 'berth-pool';
+import type { ListenerCloseOptions, ListenerCloseResult } from 'berth-pool';
 import type {
   AcquireManyOptions,
   AcquireOptions,
@@ -301,6 +302,19 @@ async function poolApi(): Promise<void> {
       exact<never>()(result.end);
   }
   await pool.forward(socket, '127.0.0.1:8080', { reply: new Uint8Array(2) });
+  await pool.forward(socket, '127.0.0.1:8080', { failReply: 'HTTP/1.1 502 Bad Gateway\r\n\r\n' });
+  await pool.forward(socket, '127.0.0.1:8080', { failReply: new Uint8Array(2) });
+  await pool.forward(socket, '127.0.0.1:8080', {
+    failReply: (error) => {
+      exact<BerthError>()(error);
+      return error.code === 'DESTINATION_DENIED' ? Buffer.from([5, 2]) : undefined;
+    },
+  });
+  // @ts-expect-error a fail reply is bytes or a string
+  await pool.forward(socket, '127.0.0.1:8080', { failReply: 502 });
+  await pool.forward(socket, '127.0.0.1:8080', { sendProxyProtocol: 'v2' });
+  // @ts-expect-error sendProxyProtocol is 'v1' or 'v2'
+  await pool.forward(socket, '127.0.0.1:8080', { sendProxyProtocol: 'v3' });
   // @ts-expect-error inbound is a net.Socket
   await pool.forward('127.0.0.1:1', '127.0.0.1:8080');
 
@@ -309,8 +323,13 @@ async function poolApi(): Promise<void> {
   const limits: ListenOptions = { idleTimeout: 30_000, maxConnections: 512, maxConnectionsPerClient: 16 };
   // @ts-expect-error maxConnections is a number
   const badLimits: ListenOptions = { maxConnections: '512' };
+  const behindBalancer: ListenOptions = { acceptProxyProtocol: 'both', sendProxyProtocol: 'v1' };
+  // @ts-expect-error acceptProxyProtocol is 'v1', 'v2' or 'both'
+  const badProxy: ListenOptions = { acceptProxyProtocol: true };
   void limits;
   void badLimits;
+  void behindBalancer;
+  void badProxy;
   const route: RouteFunction = async (info) => {
     exact<RouteInfo>()(info);
     exact<string>()(info.remoteAddress);
@@ -341,9 +360,15 @@ async function poolApi(): Promise<void> {
       proxyStats.idleTimeouts +
       proxyStats.rejectedPerClient +
       proxyStats.acceptPauses +
-      proxyStats.clients,
+      proxyStats.clients +
+      proxyStats.proxyProtocolErrors,
   );
-  exact<Promise<void>>()(listener.close());
+  exact<Promise<ListenerCloseResult>>()(listener.close());
+  const closeOptions: ListenerCloseOptions = { drain: 30_000 };
+  const closed = await listener.close(closeOptions);
+  exact<number>()(closed.finished + closed.cut);
+  // @ts-expect-error drain is a number of ms
+  await listener.close({ drain: '30s' });
   {
     await using fixed = await pool.listen(undefined, '127.0.0.1:8080');
     fixed.address();

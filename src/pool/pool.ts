@@ -654,12 +654,12 @@ export class Pool implements AsyncDisposable {
     const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
     return new Promise<ForwardResult>((resolve) => {
       let onAbort: (() => void) | undefined;
-      const session = handOver(this.#engine, inbound, destination, opts.head, reply, opts.reuseUpstream ?? false, opts.idleTimeout, (done) => {
+      const session = handOver(this.#engine, inbound, destination, opts.head, reply, opts.failReply, opts.reuseUpstream ?? false, opts.idleTimeout, opts.sendProxyProtocol, (done, failure) => {
         if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
         this.#forwarding--;
         this.#forwardEnded();
         if (this.#life.drainWaiting) this.#life.checkDrained();
-        resolve(toForwardResult(done, destination));
+        resolve(toForwardResult(done, destination, failure));
       });
       this.#forwarding++;
       this.#forwardStarted();

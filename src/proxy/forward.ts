@@ -6,7 +6,8 @@
 import * as net from 'node:net';
 import { BerthError, dialError } from '../shared/errors';
 import { describe } from '../shared/validate';
-import type { Engine, ForwardDone } from '../shared/native';
+import type { Engine, ForwardDone, ForwardFailure } from '../shared/native';
+import { sendProxyOption } from './proxy-protocol-options';
 
 /** Options of `pool.forward(socket, destination, options)`. */
 export interface ForwardOptions {
@@ -15,9 +16,20 @@ export interface ForwardOptions {
   /**
    * Bytes written to the client once the upstream is connected, before anything the upstream
    * sends: e.g. `'HTTP/1.1 200 Connection Established\r\n\r\n'` for a CONNECT proxy. Nothing
-   * is written when the upstream cannot be connected.
+   * is written when the upstream cannot be connected (see `failReply`).
    */
   reply?: string | Uint8Array;
+  /**
+   * Written to the client before it is closed when no upstream can be had (the session ends
+   * `'connect-failed'`: refused, timed out, `DESTINATION_DENIED`, `NO_HEALTHY_MEMBER`,
+   * `ACQUIRE_TIMEOUT`...): e.g. `'HTTP/1.1 502 Bad Gateway\r\n\r\n'` for a CONNECT proxy.
+   * A function gets the error (the same BerthError as the result's `error`) and returns the
+   * bytes, or undefined for none (as does a function that throws, or returns something else
+   * or more than 64 KiB). At most 64 KiB (a TypeError for the bytes form). The engine
+   * writes it on the client socket it owns, sends FIN after it and waits (up to 2 s) for the
+   * client's own end, so the answer arrives whole. Default: nothing, the client is just closed.
+   */
+  failReply?: string | Uint8Array | ((error: BerthError) => string | Uint8Array | undefined);
   /** Ends the session (both sockets closed); the result's `end` is then `'aborted'`. */
   signal?: AbortSignal;
   /**
@@ -34,6 +46,15 @@ export interface ForwardOptions {
    * off. Default 60000, as `pool.listen`'s.
    */
   idleTimeout?: number;
+  /**
+   * Send a PROXY protocol header (`'v1'` text or `'v2'` binary) with the client's addresses
+   * (the inbound socket's remote and local address; `UNKNOWN`/`LOCAL` for a Unix socket) to
+   * the upstream before any other byte, for a server behind berth that reads it (HAProxy's
+   * `accept-proxy`, nginx's `proxy_protocol`). The session then uses a fresh upstream
+   * connection, never given back to the pool: not with `reuseUpstream` (a TypeError).
+   * Default: none.
+   */
+  sendProxyProtocol?: 'v1' | 'v2';
 }
 
 /** How a forwarded session ended. */
@@ -73,7 +94,24 @@ export interface ForwardResult {
   error?: BerthError;
 }
 
-const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'signal', 'reuseUpstream', 'idleTimeout']);
+const FORWARD_KEYS: ReadonlySet<string> = new Set(['head', 'reply', 'failReply', 'signal', 'reuseUpstream', 'idleTimeout', 'sendProxyProtocol']);
+
+/** The largest `failReply` (bytes): the engine copies it per session. */
+export const MAX_FAIL_REPLY = 64 * 1024;
+
+/**
+ * A fail reply's bytes: a string (UTF-8) or bytes of at most MAX_FAIL_REPLY; undefined when
+ * `value` is not one (`what` names it in the TypeError when `strict`).
+ */
+export function failReplyBytes(value: unknown, what: string, strict: boolean): Buffer | undefined {
+  let bytes: Buffer | undefined;
+  if (typeof value === 'string') bytes = Buffer.from(value);
+  else if (value instanceof Uint8Array) bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (bytes !== undefined && bytes.length <= MAX_FAIL_REPLY) return bytes;
+  if (!strict) return undefined;
+  if (bytes !== undefined) throw new TypeError(`${what} must be at most ${MAX_FAIL_REPLY} bytes, got ${bytes.length}`);
+  throw new TypeError(`${what} must be a string, Buffer or Uint8Array, got ${describe(value)}`);
+}
 
 /** Default `idleTimeout` of forwards and listener sessions (ms), see ForwardOptions. */
 export const DEFAULT_IDLE_TIMEOUT = 60_000;
@@ -102,6 +140,12 @@ export function checkForwardOptions(options: unknown): ForwardOptions {
   if (o.reply !== undefined && typeof o.reply !== 'string' && !(o.reply instanceof Uint8Array)) {
     throw new TypeError(`forward option "reply" must be a string, Buffer or Uint8Array, got ${describe(o.reply)}`);
   }
+  if (o.failReply !== undefined && typeof o.failReply !== 'function') {
+    if (typeof o.failReply !== 'string' && !(o.failReply instanceof Uint8Array)) {
+      throw new TypeError(`forward option "failReply" must be a string, Buffer, Uint8Array or function, got ${describe(o.failReply)}`);
+    }
+    failReplyBytes(o.failReply, 'forward option "failReply"', true);
+  }
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
     throw new TypeError(`forward option "signal" must be an AbortSignal, got ${describe(o.signal)}`);
   }
@@ -109,6 +153,7 @@ export function checkForwardOptions(options: unknown): ForwardOptions {
     throw new TypeError(`forward option "reuseUpstream" must be a boolean, got ${describe(o.reuseUpstream)}`);
   }
   idleTimeoutOption('forward', o.idleTimeout);
+  sendProxyOption('forward', o.sendProxyProtocol, o.reuseUpstream ?? false);
   return o;
 }
 
@@ -165,9 +210,11 @@ export function handOver(
   destination: string,
   head: Uint8Array | undefined,
   reply: Uint8Array | undefined,
+  failReply: ForwardOptions['failReply'],
   reuse: boolean,
   idleTimeout: number | undefined,
-  done: (result: ForwardDone) => void,
+  sendProxyProtocol: 'v1' | 'v2' | undefined,
+  done: (result: ForwardDone, failure: BerthError | undefined) => void,
 ): number {
   const fd = (socket as unknown as { _handle?: SocketHandle | null })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) {
@@ -179,9 +226,39 @@ export function handOver(
   if (head !== undefined && head.length > 0) first = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
   if (buffered !== null && buffered.length > 0) first = first === undefined ? buffered : Buffer.concat([first, buffered]);
   const replyBuffer = reply === undefined ? undefined : Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
+  // The function form: the engine tells the error, JS computes the bytes and hands them back;
+  // the engine keeps the client socket and writes them itself (one owner per socket).
+  let failure: BerthError | undefined;
+  const onFailure =
+    typeof failReply === 'function'
+      ? (told: ForwardFailure) => {
+          failure = dialError(told.code, told.message, destination);
+          let bytes: Buffer | undefined;
+          try {
+            bytes = failReplyBytes(failReply(failure), 'failReply', false);
+          } catch {
+            // A throwing function answers nothing, as one returning undefined.
+          }
+          engine.failReply(session, bytes ?? null);
+        }
+      : undefined;
+  const failBytes = typeof failReply === 'function' || failReply === undefined ? undefined : failReplyBytes(failReply, 'failReply', true);
   let session: number;
   try {
-    session = engine.forward(fd, destination, first, replyBuffer, { reuseUpstream: reuse, idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT }, done);
+    session = engine.forward(
+      fd,
+      destination,
+      first,
+      replyBuffer,
+      {
+        reuseUpstream: reuse,
+        idleTimeout: idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+        failReply: failBytes,
+        sendProxyProtocol: sendProxyOption('forward', sendProxyProtocol, reuse),
+      },
+      (result) => done(result, failure),
+      onFailure,
+    );
   } catch (error) {
     // Nothing was taken: the socket is still the caller's (its buffered bytes put back).
     if (buffered !== null) socket.unshift(buffered);
@@ -192,7 +269,8 @@ export function handOver(
   return session;
 }
 
-export function toForwardResult(done: ForwardDone, destination: string): ForwardResult {
+/** The session's result; `failure`: the error already given to a `failReply` function (the same object). */
+export function toForwardResult(done: ForwardDone, destination: string, failure?: BerthError): ForwardResult {
   const result: ForwardResult = {
     bytesIn: done.bytesIn,
     bytesOut: done.bytesOut,
@@ -205,7 +283,7 @@ export function toForwardResult(done: ForwardDone, destination: string): Forward
     result.error = new BerthError('FORWARD_ERROR', done.message ?? 'the forwarded session failed', destination);
   } else if (done.code != null) {
     // No upstream: the dial's (or the wait's) own error.
-    result.error = dialError(done.code, done.message, destination);
+    result.error = failure ?? dialError(done.code, done.message, destination);
   }
   return result;
 }

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { describe } from '../shared/validate';
 import { redact } from '../shared/redact';
 import { DEFAULT_IDLE_TIMEOUT, idleTimeoutOption } from './forward';
+import { acceptProxyOption, sendProxyOption, type ProxyProtocolAccept, type ProxyProtocolVersion } from './proxy-protocol-options';
 import { checkListenHost, type NativeListener, type RouteRequest } from '../shared/native';
 import { toRouteAnswer, type RouteResult } from './route-result';
 
@@ -50,11 +51,35 @@ export interface ListenOptions {
    * off. Default 128 (an eighth of the default `maxConnections`).
    */
   maxConnectionsPerClient?: number;
+  /**
+   * Read a PROXY protocol header (HAProxy's, as sent by a load balancer with `send-proxy` /
+   * `send-proxy-v2`, AWS NLB, ...) at the start of every connection: `'v1'` (text), `'v2'`
+   * (binary) or `'both'`. Its source address is then the client's: the route's
+   * `remoteAddress`/`remotePort`/`remoteFamily` and `maxConnectionsPerClient` use it (a v2
+   * `LOCAL` or v1 `UNKNOWN` header leaves the direct peer's). The header is consumed: `peek`
+   * and the upstream see what follows it. A connection without a valid header within
+   * `peekTimeout` (or `idleTimeout` when `peekTimeout` is 0) is closed and counted in
+   * `stats().proxyProtocolErrors`. Only for listeners that trust their peers (a balancer):
+   * whoever can connect can claim any address. Default: off.
+   */
+  acceptProxyProtocol?: ProxyProtocolAccept;
+  /**
+   * Send a PROXY protocol header (`'v1'` or `'v2'`) with the client's addresses to every
+   * upstream before any other byte (the received header's addresses with
+   * `acceptProxyProtocol`). Each session then dials a fresh upstream, never given back to the
+   * pool: not with `reuseUpstream` (a TypeError). Default: off.
+   */
+  sendProxyProtocol?: ProxyProtocolVersion;
 }
+
+export type { ProxyProtocolAccept, ProxyProtocolVersion };
 
 /** What the route function learns of a new connection. */
 export interface RouteInfo {
-  /** The client's IP address, as text (`'192.0.2.1'`, `'2001:db8::1'`). */
+  /**
+   * The client's IP address, as text (`'192.0.2.1'`, `'2001:db8::1'`); with
+   * `acceptProxyProtocol`, the source its PROXY header gave.
+   */
   remoteAddress: string;
   /** The family of `remoteAddress`. */
   remoteFamily: 'IPv4' | 'IPv6';
@@ -121,6 +146,8 @@ export interface ProxyStats {
   acceptPauses: number;
   /** Client addresses with sessions in flight now (forgotten with their last session). */
   clients: number;
+  /** Connections closed for a missing, invalid or late PROXY protocol header (with `acceptProxyProtocol`). */
+  proxyProtocolErrors: number;
 }
 
 const LISTEN_KEYS: ReadonlySet<string> = new Set([
@@ -133,6 +160,8 @@ const LISTEN_KEYS: ReadonlySet<string> = new Set([
   'idleTimeout',
   'maxConnections',
   'maxConnectionsPerClient',
+  'acceptProxyProtocol',
+  'sendProxyProtocol',
 ]);
 /** Default `maxConnections` and `maxConnectionsPerClient` (see ListenOptions). */
 export const DEFAULT_MAX_CONNECTIONS = 1024;
@@ -152,7 +181,12 @@ export interface ResolvedListenOptions {
   idleTimeout: number;
   maxConnections: number;
   maxConnectionsPerClient: number;
+  /** 1, 2 or 3 (both); undefined: off. */
+  acceptProxyProtocol?: number;
+  /** 1 or 2; undefined: off. */
+  sendProxyProtocol?: number;
 }
+
 
 function integer(key: string, value: unknown, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
@@ -191,7 +225,11 @@ export function resolveListenOptions(options: unknown): ResolvedListenOptions {
   if (typeof peekTimeout !== 'number' || Number.isNaN(peekTimeout) || peekTimeout < 0) {
     throw new TypeError(`listen option "peekTimeout" must be a number of milliseconds >= 0, got ${describe(o.peekTimeout)}`);
   }
+  const acceptProxyProtocol = acceptProxyOption(o.acceptProxyProtocol);
+  const sendProxyProtocol = sendProxyOption('listen', o.sendProxyProtocol, o.reuseUpstream ?? false);
   return {
+    acceptProxyProtocol,
+    sendProxyProtocol,
     host,
     port: integer('port', o.port, 0, 65535, 0),
     peek: integer('peek', o.peek, 0, MAX_PEEK, 0),
@@ -259,11 +297,44 @@ function routeOne(route: RouteFunction, native: NativeListener, request: RouteRe
   }
 }
 
+/** Options of `listener.close(options)`. */
+export interface ListenerCloseOptions {
+  /**
+   * Let the sessions in flight finish by themselves for up to this many ms (accepting stops at
+   * once), then close the rest. `Infinity`: until they end (each is still bounded by
+   * `idleTimeout`). Default: none, the sessions in flight are closed at once.
+   */
+  drain?: number;
+}
+
+/** What `listener.close()` resolves to: how the sessions in flight at the close ended. */
+export interface ListenerCloseResult {
+  /** Sessions that ended by themselves during the drain. */
+  finished: number;
+  /** Sessions still in flight at the drain's end (at once, without `drain`): both sides closed. */
+  cut: number;
+}
+
+function drainOption(options: unknown): number | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`listener close options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'drain') throw new TypeError(`unknown listener close option "${key}"`);
+  }
+  const { drain } = options as ListenerCloseOptions;
+  if (drain !== undefined && (typeof drain !== 'number' || Number.isNaN(drain) || drain < 0)) {
+    throw new TypeError(`listener close option "drain" must be a number of milliseconds >= 0 (or Infinity), got ${describe(drain)}`);
+  }
+  return drain;
+}
+
 /** A running native listener (from `pool.listen`). */
 export class ProxyListener implements AsyncDisposable {
   readonly #native: NativeListener;
   readonly #onClosed: () => void;
-  #closed: Promise<void> | undefined;
+  #closed: Promise<ListenerCloseResult> | undefined;
 
   /** @internal Made by `pool.listen`; `onClosed` runs once every descriptor is closed. */
   constructor(native: NativeListener, onClosed: () => void) {
@@ -282,15 +353,28 @@ export class ProxyListener implements AsyncDisposable {
   }
 
   /**
-   * Stops accepting and ends the sessions in progress (both sides closed); resolves once every
-   * descriptor of the listener is closed. Calling it again returns the same promise.
+   * Stops accepting at once and ends the sessions in progress (both sides closed), after
+   * letting them finish by themselves for up to `drain` ms; resolves once every descriptor of
+   * the listener is closed, with how many finished and how many were cut. Calling it again
+   * returns the same promise (a shorter `drain`, or none, cuts the sessions sooner).
    */
-  close(): Promise<void> {
-    this.#closed ??= new Promise<void>((resolve) =>
-      this.#native.close(() => {
+  close(options?: ListenerCloseOptions): Promise<ListenerCloseResult> {
+    let drain: number | undefined;
+    try {
+      drain = drainOption(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed !== undefined) {
+      // Already closing: this call's deadline applies too, the first call reports.
+      this.#native.close(() => {}, drain);
+      return this.#closed;
+    }
+    this.#closed = new Promise<ListenerCloseResult>((resolve) =>
+      this.#native.close(({ finished, cut }) => {
         this.#onClosed();
-        resolve();
-      }),
+        resolve({ finished, cut });
+      }, drain),
     );
     return this.#closed;
   }

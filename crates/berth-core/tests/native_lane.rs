@@ -97,6 +97,7 @@ fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
         head: Vec::new(),
         reply: Vec::new(),
         fail_reply: Vec::new(),
+        fail_reply_ask: None,
         send_proxy: None,
         reuse,
         idle_timeout: None,
@@ -524,4 +525,46 @@ async fn an_idle_upstream_the_server_closed_is_evicted_by_the_sweep() {
     let stats = pool.stats();
     assert_eq!((stats.idle, stats.open), (0, 0));
     assert_eq!(stats.evicted_peer_closed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upstream_gets_the_fail_reply_then_the_end() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let pool = pool(PoolConfig::default());
+    let id = pool.intern(&format!("127.0.0.1:{port}")).unwrap();
+    for asked in [false, true] {
+        let (mut client, inbound) = client_pair();
+        let mut req = SessionRequest {
+            reply: b"never\n".to_vec(),
+            fail_reply: b"502 static\n".to_vec(),
+            ..request(inbound, id, false)
+        };
+        if asked {
+            // The function form: told the error, answers through the channel; wins over bytes.
+            req.fail_reply_ask = Some(Box::new(|code, _message| {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let _ = tx.send(format!("502 {code}\n").into_bytes());
+                rx
+            }));
+        }
+        let counts = Counts::default();
+        let outcome = session::run(&pool, req, &counts, &Abort::default()).await;
+        assert_eq!(outcome.end, SessionEnd::ConnectFailed);
+        let code = outcome.error.as_ref().map(|e| e.0).unwrap_or_default();
+        let expected = if asked {
+            format!("502 {code}\n").into_bytes()
+        } else {
+            b"502 static\n".to_vec()
+        };
+        assert_eq!(outcome.bytes_out, expected.len() as u64);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, expected);
+    }
 }

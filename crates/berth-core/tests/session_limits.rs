@@ -4,6 +4,7 @@
 //! and resumes, `max_connections_per_client` resets beyond it and forgets addresses.
 
 use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig, UpstreamTarget};
+use berth_core::proxy::drain::CloseReport;
 use berth_core::proxy::listener::{self, ListenOptions, Route};
 use berth_core::proxy::relay::{Counts, End};
 use berth_core::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
@@ -89,6 +90,7 @@ fn request(client: OwnedFd, dest: DestId, idle: Option<Duration>) -> SessionRequ
         head: Vec::new(),
         reply: Vec::new(),
         fail_reply: Vec::new(),
+        fail_reply_ask: None,
         send_proxy: None,
         reuse: false,
         idle_timeout: idle,
@@ -215,6 +217,8 @@ fn options(max_connections: u32, per_client: u32) -> ListenOptions {
         idle_timeout: Some(Duration::from_secs(30)),
         max_connections,
         max_connections_per_client: per_client,
+        accept_proxy: None,
+        send_proxy: None,
     }
 }
 
@@ -255,7 +259,7 @@ async fn max_connections_pauses_accepting_and_resumes() {
         .unwrap();
     assert_eq!(c.sessions_total.load(Ordering::Relaxed), 3);
     drop(second);
-    listener.close().await;
+    listener.close(None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,5 +281,41 @@ async fn per_client_cap_resets_beyond_it_and_forgets_the_address() {
     let mut again = TcpStream::connect(addr).unwrap();
     echo_round_trip(&mut again, b"again");
     drop(again);
-    listener.close().await;
+    listener.close(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_close_lets_a_session_finish_and_cuts_the_other() {
+    let dest = echo_server();
+    let pool = pool(PoolConfig::default());
+    let pin = pool.intern_pinned(&dest).unwrap();
+    let listener = listener::listen(&pool, options(100, 100), Route::Fixed(pin.into())).unwrap();
+    let addr = listener.local_addr();
+    let mut short = TcpStream::connect(addr).unwrap();
+    let mut long = TcpStream::connect(addr).unwrap();
+    echo_round_trip(&mut short, b"short");
+    echo_round_trip(&mut long, b"long");
+    let closing = {
+        let listener = Arc::clone(&listener);
+        tokio::spawn(async move { listener.close(Some(Duration::from_secs(600))).await })
+    };
+    // Accepting stops at once; the short session then ends by itself.
+    eventually("refused", || TcpStream::connect(addr).is_err()).await;
+    short.shutdown(Shutdown::Write).unwrap();
+    let c = &listener.counters;
+    eventually("short ended", || {
+        c.sessions_active.load(Ordering::Relaxed) == 1
+    })
+    .await;
+    // A second close without a drain cuts the long one now.
+    let report = listener.close(None).await;
+    assert_eq!(
+        report,
+        CloseReport {
+            finished: 1,
+            cut: 1
+        }
+    );
+    assert_eq!(closing.await.unwrap(), report);
+    assert!(read_to_close(&mut long).is_empty(), "cut: closed");
 }

@@ -2,7 +2,7 @@
 
 use crate::config::{self, millis, EngineConfig};
 use crate::events::{EventCallback, JsSink};
-use crate::forward::{self, ForwardCallback};
+use crate::forward::{self, FailureCallback, ForwardCallback};
 use crate::hot::placement;
 use crate::hot_io::as_id;
 use crate::listener::{listen, JsRouter, ListenConfig, NativeListener, RouteCallback, RouteQueue};
@@ -189,6 +189,8 @@ impl Engine {
     /// Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
     /// own) and forwards it to `dest` natively; `done` gets the outcome once. Returns the
     /// session's id for `abortForward`.
+    // Positional, as the JS call passes them (one crossing, no intermediate object).
+    #[allow(clippy::too_many_arguments)]
     #[napi(catch_unwind)]
     pub fn forward(
         &self,
@@ -198,6 +200,8 @@ impl Engine {
         reply: Option<Buffer>,
         rules: forward::ForwardRules,
         #[napi(ts_arg_type = "(done: ForwardDone) => void")] done: ForwardCallback,
+        #[napi(ts_arg_type = "((failure: ForwardFailure) => void) | undefined | null")]
+        on_failure: Option<FailureCallback>,
     ) -> Result<f64> {
         let client = berth_core::net::socket::dup_stream_socket(fd).map_err(|e| {
             Error::new(
@@ -210,22 +214,37 @@ impl Engine {
             .pool
             .route_target(&destination)
             .map_err(|e| Error::new(Status::InvalidArg, e))?;
+        // The client's addresses, read from its descriptor now (a Unix socket has none).
+        let send_proxy = crate::listener::proxy_version(rules.send_proxy_protocol)
+            .map(|version| berth_core::proxy::proxy_protocol::encode_for_socket(version, &client));
         let request = SessionRequest {
             client: Client::Fd(client),
             dest: target.upstream(),
             head: head.map(|b| b.to_vec()).unwrap_or_default(),
             reply: reply.map(|b| b.to_vec()).unwrap_or_default(),
-            fail_reply: Vec::new(),
-            send_proxy: None,
+            fail_reply: rules.fail_reply.map(|b| b.to_vec()).unwrap_or_default(),
+            fail_reply_ask: None,
             reuse: rules.reuse_upstream,
             idle_timeout: millis(rules.idle_timeout),
             setup_deadline: None,
+            send_proxy,
         };
-        let id = self.forwarder.start(&self.pool, request, move |outcome| {
-            drop(target);
-            forward::deliver(done, outcome)
-        });
+        let tell = on_failure.map(forward::tell_failure);
+        let id = self
+            .forwarder
+            .start_asking(&self.pool, request, tell, move |outcome| {
+                drop(target);
+                forward::deliver(done, outcome)
+            });
         Ok(id as f64)
+    }
+
+    /// The fail reply JS computed for `session` (told through `on_failure`); null: none.
+    /// False when the session no longer waits for it.
+    #[napi(catch_unwind)]
+    pub fn fail_reply(&self, session: f64, bytes: Option<Buffer>) -> bool {
+        let bytes = bytes.map(|b| b.to_vec()).unwrap_or_default();
+        self.forwarder.fail_reply(session as u64, bytes)
     }
 
     /// Stops a forward in progress; false when it already ended.

@@ -1,7 +1,8 @@
 //! `pool.forward`: the session's outcome as a plain JS object, delivered once through a
 //! threadsafe function that keeps the event loop alive while the session runs.
 
-use berth_core::proxy::session::SessionOutcome;
+use berth_core::proxy::session::{SessionOutcome, TellFailure};
+use napi::bindgen_prelude::Buffer;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
@@ -12,6 +13,32 @@ pub struct ForwardRules {
     pub reuse_upstream: bool,
     /// Milliseconds; Infinity: none.
     pub idle_timeout: f64,
+    /// Written to the client before closing it when no upstream can be had.
+    pub fail_reply: Option<Buffer>,
+    /// PROXY protocol version to send upstream first (1 or 2); none when absent.
+    pub send_proxy_protocol: Option<u32>,
+}
+
+/// A session got no upstream: JS computes its fail reply from this and answers with
+/// `engine.failReply(session, bytes)`.
+#[napi(object)]
+pub struct ForwardFailure {
+    pub code: String,
+    pub message: String,
+}
+
+/// Held by the session (dropped with it), as its `done` is.
+pub type FailureCallback = ThreadsafeFunction<ForwardFailure, (), ForwardFailure, Status, false>;
+
+/// Tells JS a session's error through `callback`.
+pub fn tell_failure(callback: FailureCallback) -> TellFailure {
+    Box::new(move |code, message| {
+        let failure = ForwardFailure {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        };
+        callback.call(failure, ThreadsafeFunctionCallMode::NonBlocking);
+    })
 }
 
 #[napi(object)]

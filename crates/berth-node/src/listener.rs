@@ -7,6 +7,7 @@ use berth_core::pool::Pool;
 use berth_core::proxy::listener::{
     Inbound, ListenOptions, Listener, ListenerCounters, Route, RouteAnswer, Router,
 };
+use berth_core::proxy::proxy_protocol::{Accept, ProxyVersion};
 use berth_core::proxy::route_memo::{Memo, MemoKey};
 use napi::bindgen_prelude::Buffer;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -31,6 +32,28 @@ pub struct ListenConfig {
     pub idle_timeout: f64,
     pub max_connections: u32,
     pub max_connections_per_client: u32,
+    /// PROXY protocol versions read from clients: 1, 2, or 3 (both); none when absent.
+    pub accept_proxy_protocol: Option<u32>,
+    /// PROXY protocol version sent to every upstream: 1 or 2; none when absent.
+    pub send_proxy_protocol: Option<u32>,
+}
+
+/// `1`/`2` as a PROXY protocol version to send (anything else: none; JS checked it).
+pub(crate) fn proxy_version(version: Option<u32>) -> Option<ProxyVersion> {
+    match version {
+        Some(1) => Some(ProxyVersion::V1),
+        Some(2) => Some(ProxyVersion::V2),
+        _ => None,
+    }
+}
+
+fn proxy_accept(versions: Option<u32>) -> Option<Accept> {
+    match versions {
+        Some(1) => Some(Accept::V1),
+        Some(2) => Some(Accept::V2),
+        Some(3) => Some(Accept::Both),
+        _ => None,
+    }
 }
 
 #[napi(object)]
@@ -54,7 +77,16 @@ pub struct RouteRequest {
 
 /// Called with the number of routing requests waiting; JS takes them with `takeRoutes()`.
 pub type RouteCallback = ThreadsafeFunction<u32, (), u32, Status, false>;
-pub type ClosedCallback = ThreadsafeFunction<u32, (), u32, Status, false>;
+/// How a listener's sessions in flight ended once it began to close.
+#[napi(object)]
+pub struct ListenerClosed {
+    /// Ended by themselves during the drain.
+    pub finished: f64,
+    /// Still running at the drain's end (at once, without one): closed.
+    pub cut: f64,
+}
+
+pub type ClosedCallback = ThreadsafeFunction<ListenerClosed, (), ListenerClosed, Status, false>;
 
 /// Routing requests not yet taken by JS, and whether JS was already woken for them.
 #[derive(Default)]
@@ -166,6 +198,7 @@ pub struct ListenerStats {
     pub rejected_per_client: f64,
     pub accept_pauses: f64,
     pub clients: f64,
+    pub proxy_protocol_errors: f64,
 }
 
 impl From<&ListenerCounters> for ListenerStats {
@@ -183,6 +216,7 @@ impl From<&ListenerCounters> for ListenerStats {
             rejected_per_client: get(&c.rejected_per_client),
             accept_pauses: get(&c.accept_pauses),
             clients: get(&c.clients),
+            proxy_protocol_errors: get(&c.proxy_protocol_errors),
         }
     }
 }
@@ -258,14 +292,24 @@ impl NativeListener {
         u32::from(self.inner.local_addr().port())
     }
 
-    /// Stops accepting and ends the sessions in progress; `done` is called once every
+    /// Stops accepting; lets the sessions in flight finish for up to `drain` ms (undefined:
+    /// not at all; Infinity: until they end), then ends the rest. `done` is called once every
     /// descriptor of the listener is closed.
     #[napi(catch_unwind)]
-    pub fn close(&self, #[napi(ts_arg_type = "(code: number) => void")] done: ClosedCallback) {
+    pub fn close(
+        &self,
+        #[napi(ts_arg_type = "(closed: ListenerClosed) => void")] done: ClosedCallback,
+        drain: Option<f64>,
+    ) {
         let inner = Arc::clone(&self.inner);
+        let drain = drain.map(|ms| millis(ms).unwrap_or(Duration::MAX));
         berth_core::runtime::handle().spawn(async move {
-            inner.close().await;
-            done.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+            let report = inner.close(drain).await;
+            let closed = ListenerClosed {
+                finished: report.finished as f64,
+                cut: report.cut as f64,
+            };
+            done.call(closed, ThreadsafeFunctionCallMode::NonBlocking);
         });
     }
 }
@@ -296,6 +340,8 @@ pub(crate) fn listen(
         idle_timeout: millis(config.idle_timeout),
         max_connections: config.max_connections,
         max_connections_per_client: config.max_connections_per_client,
+        accept_proxy: proxy_accept(config.accept_proxy_protocol),
+        send_proxy: proxy_version(config.send_proxy_protocol),
     };
     let inner = berth_core::proxy::listener::listen(pool, options, route).map_err(|e| {
         Error::new(

@@ -88,6 +88,7 @@ export type {
   PoolStats,
   EngineDestSnapshot,
   ForwardDone,
+  ForwardFailure,
   ListenConfig,
   ListenerStats,
   NativeListener,

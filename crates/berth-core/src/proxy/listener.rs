@@ -10,6 +10,9 @@
 
 use crate::net::socket::Socket;
 use crate::pool::{Pool, RouteTarget, UpstreamTarget};
+use crate::proxy::drain::{CloseReport, Drain};
+use crate::proxy::proxy_accept::{read_header, Missing, Received};
+use crate::proxy::proxy_protocol::{self, Accept, ProxyVersion};
 use crate::proxy::relay::{Counts, End};
 use crate::proxy::route_memo::{Memo, Remembered, RouteMemo};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
@@ -44,6 +47,12 @@ pub struct ListenOptions {
     /// Sessions in flight per client IP address at most: beyond it a new connection from that
     /// address is accepted and reset at once.
     pub max_connections_per_client: u32,
+    /// Read a PROXY protocol header first on every connection: its source is the client (for
+    /// the route and `max_connections_per_client`). A connection without a valid one by
+    /// `peek_timeout` (or the setup deadline) is closed and counted.
+    pub accept_proxy: Option<Accept>,
+    /// Send a PROXY protocol header with the client's addresses to every upstream first.
+    pub send_proxy: Option<ProxyVersion>,
 }
 
 /// What the router is told about a new connection.
@@ -135,6 +144,9 @@ pub struct ListenerCounters {
     pub accept_pauses: AtomicU64,
     /// Client addresses with sessions in flight now (the per-client table's size).
     pub clients: AtomicU64,
+    /// Connections closed because their PROXY protocol header was missing, invalid, or not
+    /// whole in time (only with `accept_proxy`).
+    pub proxy_protocol_errors: AtomicU64,
 }
 
 pub struct Listener {
@@ -146,6 +158,8 @@ pub struct Listener {
     idle_timeout: Option<Duration>,
     max_connections: u64,
     max_per_client: u32,
+    accept_proxy: Option<Accept>,
+    send_proxy: Option<ProxyVersion>,
     /// Sessions in flight per client address; an address leaves with its last session.
     clients: Mutex<HashMap<IpAddr, u32>>,
     /// Signalled when a session ends: the accept loop may be waiting for room.
@@ -158,6 +172,8 @@ pub struct Listener {
     next_token: AtomicU64,
     pub counters: ListenerCounters,
     abort: Abort,
+    /// A close in progress: accepting stopped, sessions draining (`close(Some(drain))`).
+    drain: Drain,
     accepting: AtomicBool,
     done: watch::Sender<bool>,
 }
@@ -203,6 +219,8 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         idle_timeout: options.idle_timeout,
         max_connections: u64::from(options.max_connections.max(1)),
         max_per_client: options.max_connections_per_client.max(1),
+        accept_proxy: options.accept_proxy,
+        send_proxy: options.send_proxy,
         clients: Mutex::new(HashMap::new()),
         room: Notify::new(),
         router: Mutex::new(router),
@@ -212,6 +230,7 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         next_token: AtomicU64::new(0),
         counters: ListenerCounters::default(),
         abort: Abort::default(),
+        drain: Drain::default(),
         accepting: AtomicBool::new(true),
         done,
     });
@@ -233,12 +252,27 @@ impl Listener {
         }
     }
 
-    /// Stops accepting, ends the sessions in progress and drops the router; resolves once
-    /// every session's descriptors are closed.
-    pub async fn close(self: &Arc<Self>) {
-        self.shut();
+    /// Stops accepting at once; lets the sessions in flight finish by themselves for up to
+    /// `drain` (`None`: not at all), then ends the rest and drops the router. Resolves once
+    /// every session's descriptors are closed, with how many finished and how many were cut.
+    /// A later call with a shorter drain cuts sooner; every call reports the same.
+    pub async fn close(self: &Arc<Self>, drain: Option<Duration>) -> CloseReport {
+        self.drain.closing.fire();
         let mut done = self.done.subscribe();
+        if let Some(drain) = drain {
+            let _ = tokio::time::timeout(drain, done.wait_for(|done| *done)).await;
+        }
+        self.cut();
         let _ = done.wait_for(|done| *done).await;
+        self.drain.report()
+    }
+
+    /// Ends the sessions in flight (counted as cut, once) and everything else in progress.
+    fn cut(&self) {
+        let active = self.counters.sessions_active.load(Ordering::Acquire);
+        if self.drain.cutting(active) {
+            self.shut();
+        }
     }
 
     /// Ends everything in progress: sessions, routes still awaited, the router itself.
@@ -261,12 +295,19 @@ impl Listener {
             let accepted = tokio::select! {
                 biased;
                 _ = self.abort.fired() => break,
+                _ = self.drain.closing.fired() => break,
                 _ = stop.wait_for(|closed| *closed) => break,
                 accepted = accept(&tcp) => accepted,
             };
             match accepted {
                 Ok((stream, remote)) => {
-                    let Some(slot) = self.admit(remote) else {
+                    // Behind a PROXY protocol sender the peer is the balancer: the client
+                    // is known (and counted) only once its header is read.
+                    let slot = match self.accept_proxy {
+                        None => self.admit(remote),
+                        Some(_) => Some(self.take_place()),
+                    };
+                    let Some(mut slot) = slot else {
                         // Reset, not FIN: no TIME_WAIT left here by a client that floods.
                         let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                         drop(stream);
@@ -278,7 +319,7 @@ impl Listener {
                         .and_then(|idle| Instant::now().checked_add(idle));
                     let me = Arc::clone(&self);
                     self.pool.runtime().spawn(async move {
-                        me.serve(stream, remote, deadline).await;
+                        me.serve(stream, remote, deadline, &mut slot).await;
                         drop(slot);
                     });
                 }
@@ -287,8 +328,11 @@ impl Listener {
             }
         }
         drop(tcp);
-        // A pool that closed ends its listeners for good: nothing will route again.
-        self.shut();
+        // A pool that closed ends its listeners for good: nothing will route again. (A
+        // listener's own close ends its sessions itself, after their drain.)
+        if !self.drain.is_closing() {
+            self.cut();
+        }
         self.accepting.store(false, Ordering::Release);
         self.check_done();
     }
@@ -303,7 +347,7 @@ impl Listener {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.abort.is_fired() {
+            if self.abort.is_fired() || self.drain.is_closing() {
                 return false;
             }
             if self.counters.sessions_active.load(Ordering::Acquire) < self.max_connections {
@@ -316,6 +360,7 @@ impl Listener {
             tokio::select! {
                 _ = notified => {}
                 _ = self.abort.fired() => return false,
+                _ = self.drain.closing.fired() => return false,
                 _ = stop.wait_for(|closed| *closed) => return false,
             }
         }
@@ -343,14 +388,43 @@ impl Listener {
         self.counters.sessions_active.fetch_add(1, Ordering::AcqRel);
         Some(Slot {
             listener: Arc::clone(self),
-            ip,
+            ip: Some(ip),
         })
+    }
+
+    /// A place for a session whose client is not known yet (see `claim_client`).
+    fn take_place(self: &Arc<Self>) -> Slot {
+        self.counters.sessions_active.fetch_add(1, Ordering::AcqRel);
+        Slot {
+            listener: Arc::clone(self),
+            ip: None,
+        }
+    }
+
+    /// Counts the session of `slot` (from `take_place`) against `ip`'s
+    /// `max_connections_per_client`; false (counted) when that address has its share already.
+    fn claim_client(&self, slot: &mut Slot, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let mut clients = lock(&self.clients);
+        let n = clients.entry(ip).or_insert(0);
+        if *n >= self.max_per_client {
+            self.counters
+                .rejected_per_client
+                .fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        *n += 1;
+        slot.ip = Some(ip);
+        self.counters
+            .clients
+            .store(clients.len() as u64, Ordering::Relaxed);
+        true
     }
 
     /// A session ended: its address's count goes down (the address is forgotten at zero),
     /// and the accept loop may resume.
-    fn leave(&self, ip: IpAddr) {
-        {
+    fn leave(&self, ip: Option<IpAddr>) {
+        if let Some(ip) = ip {
             let mut clients = lock(&self.clients);
             if let Some(n) = clients.get_mut(&ip) {
                 *n -= 1;
@@ -362,6 +436,9 @@ impl Listener {
                 .clients
                 .store(clients.len() as u64, Ordering::Relaxed);
         }
+        // Counted before the count of sessions in flight goes down: the close's report is
+        // complete when that count reaches zero.
+        self.drain.session_ended();
         self.counters.sessions_active.fetch_sub(1, Ordering::AcqRel);
         self.room.notify_one();
         self.check_done();
@@ -380,6 +457,7 @@ impl Listener {
         stream: OwnedFd,
         remote: SocketAddr,
         deadline: Option<Instant>,
+        slot: &mut Slot,
     ) {
         #[cfg(not(target_os = "linux"))]
         let _ = socket2::SockRef::from(&stream).set_tcp_nodelay(true);
@@ -387,6 +465,19 @@ impl Listener {
         let Ok(client) = Socket::new_nonblocking(stream) else {
             return;
         };
+        let mut received = None;
+        if let Some(accept) = self.accept_proxy {
+            let Some(header) = self.proxy_header(&client, accept, deadline).await else {
+                return;
+            };
+            let source = header.source.unwrap_or(remote);
+            if !self.claim_client(slot, source.ip()) {
+                client.reset_on_close();
+                return;
+            }
+            received = Some(header);
+        }
+        let remote = received.and_then(|h| h.source).unwrap_or(remote);
         let routed = match self.route(&client, remote, deadline).await {
             Ok(routed) => routed,
             Err(Unrouted::Idle) => {
@@ -403,13 +494,21 @@ impl Listener {
             }
         };
         self.counters.sessions_total.fetch_add(1, Ordering::Relaxed);
+        // The route's choice, else the listener's.
+        let send_proxy = match routed.send_proxy {
+            Some(1) => Some(ProxyVersion::V1),
+            Some(2) => Some(ProxyVersion::V2),
+            _ => self.send_proxy,
+        }
+        .map(|version| self.proxy_header_out(version, &client, remote, received));
         let request = SessionRequest {
             client: Client::Socket(client),
             dest: routed.dest,
             head: Vec::new(),
             reply: routed.reply,
             fail_reply: routed.fail_reply,
-            send_proxy: routed.send_proxy,
+            send_proxy,
+            fail_reply_ask: None,
             reuse: self.reuse,
             idle_timeout: self.idle_timeout,
             setup_deadline: deadline,
@@ -431,6 +530,63 @@ impl Listener {
             }
             _ => {}
         }
+    }
+
+    /// Reads the PROXY protocol header of a new connection by the listener's deadline for it;
+    /// `None` (counted unless the listener is closing) when there is none to be had.
+    async fn proxy_header(
+        &self,
+        client: &Socket,
+        accept: Accept,
+        deadline: Option<Instant>,
+    ) -> Option<Received> {
+        // A balancer sends its header with the connection: `peek_timeout` bounds the wait (a
+        // client that sends nothing must not hold a place until the idle timeout), unless it
+        // is 0, which only says "route with what arrived" and is no bound for a header.
+        let own = (!self.peek_timeout.is_zero())
+            .then(|| Instant::now().checked_add(self.peek_timeout))
+            .flatten();
+        let until = match (own, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let read = tokio::select! {
+            read = read_header(client, accept) => read,
+            _ = self.abort.fired() => return None,
+            _ = expired(until) => Err(Missing::Closed),
+        };
+        match read {
+            Ok(header) => Some(header),
+            Err(Missing::Invalid | Missing::Closed) => {
+                self.counters
+                    .proxy_protocol_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// The header to send upstream for a session: the client's addresses as received in its
+    /// own PROXY header, else the accepted connection's (peer and local address).
+    fn proxy_header_out(
+        &self,
+        version: ProxyVersion,
+        client: &Socket,
+        remote: SocketAddr,
+        received: Option<Received>,
+    ) -> Vec<u8> {
+        if let Some(Received {
+            source: Some(source),
+            destination: Some(destination),
+        }) = received
+        {
+            return proxy_protocol::encode(version, Some((source, destination)));
+        }
+        let local = socket2::SockRef::from(client.fd())
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket());
+        proxy_protocol::encode(version, local.map(|local| (remote, local)))
     }
 
     /// Peeks, asks the router, and interns its answer, all by `deadline`. The answer comes
@@ -589,7 +745,8 @@ enum Unrouted {
 /// drop (also if the session's task unwinds).
 struct Slot {
     listener: Arc<Listener>,
-    ip: IpAddr,
+    /// The client address counted for it (`None` while a PROXY header is awaited).
+    ip: Option<IpAddr>,
 }
 
 impl Drop for Slot {

@@ -14,8 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// A direction's first buffer; it grows when reads fill it (a bulk transfer).
-const SMALL_BUFFER: usize = 16 * 1024;
+/// A direction's first buffer, enough for a request or a reply: zeroing the 16 KiB it used to
+/// start with, twice per session, was 1.7% of a short session's proxy CPU (perf). It grows when
+/// reads fill it: to `MEDIUM_BUFFER`, then to `LARGE_BUFFER`, then the direction splices.
+const SMALL_BUFFER: usize = 2 * 1024;
+const MEDIUM_BUFFER: usize = 16 * 1024;
 const LARGE_BUFFER: usize = 256 * 1024;
 
 /// How a session ended.
@@ -149,7 +152,9 @@ async fn direction(
             return DirEnd::WriteError(e);
         }
         if n == buf.len() {
-            if buf.len() < LARGE_BUFFER {
+            if buf.len() < MEDIUM_BUFFER {
+                buf.resize(MEDIUM_BUFFER, 0);
+            } else if buf.len() < LARGE_BUFFER {
                 buf.resize(LARGE_BUFFER, 0);
             } else if let Some(end) = bulk(src, dst, &progress, stop).await {
                 return end;

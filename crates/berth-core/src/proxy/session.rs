@@ -5,13 +5,14 @@ use crate::error::{DialError, DialErrorCode};
 use crate::net::socket::Socket;
 use crate::pool::Upstream;
 use crate::pool::{DestId, Pool, UpstreamTarget};
+use crate::proxy::fail_reply;
 use crate::proxy::relay::{relay, Counts, End, RelayOutcome, Rules};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 
 /// The inbound connection of a session, owned by the engine from now on.
 pub enum Client {
@@ -29,10 +30,11 @@ pub struct SessionRequest {
     pub head: Vec<u8>,
     /// Sent to the client once the upstream is connected, before anything the upstream sends.
     pub reply: Vec<u8>,
-    /// Sent to the client before closing when no upstream could be reached.
+    /// Sent to the client before closing it when no upstream can be had (`connect-failed`):
+    /// a CONNECT proxy's `502`, a SOCKS5 refusal (at most `fail_reply::MAX_FAIL_REPLY`).
     pub fail_reply: Vec<u8>,
-    /// PROXY protocol version (1 or 2) to send the upstream before anything else.
-    pub send_proxy: Option<u8>,
+    /// Or asked for once the error is known (JS's function form); wins over `fail_reply`.
+    pub fail_reply_ask: Option<fail_reply::Ask>,
     /// Give the upstream back to the pool when the session ends cleanly.
     pub reuse: bool,
     /// End the session once no byte moved either way for this long (`None`: never).
@@ -41,6 +43,29 @@ pub struct SessionRequest {
     /// in the listener, for the route) holds the client's place with nothing moving. `None`:
     /// `idle_timeout` from the start of `run`.
     pub setup_deadline: Option<tokio::time::Instant>,
+    /// A PROXY protocol header (`proxy_protocol::encode`) written to the upstream before
+    /// anything else (not counted in `bytes_in`). The upstream is then a fresh connection and
+    /// is never given back to the pool: a later session's client would inherit this header.
+    pub send_proxy: Option<ProxyHeader>,
+}
+
+/// The bytes of a PROXY protocol header, as `proxy_protocol::encode` makes them.
+pub type ProxyHeader = Vec<u8>;
+
+/// An upstream as `acquire` gives it, but never one an earlier session used when `fresh`
+/// (reused ones are closed on the way: a PROXY header must be a connection's first bytes).
+async fn acquire_for(
+    pool: &Arc<Pool>,
+    target: &UpstreamTarget,
+    fresh: bool,
+) -> Result<(Upstream, Option<DestId>), DialError> {
+    loop {
+        let (lease, member) = acquire(pool, target).await?;
+        if !(fresh && lease.reused) {
+            return Ok((lease, member));
+        }
+        lease.release(false);
+    }
 }
 
 /// An upstream from the session's target: its destination, or a member its group picks
@@ -167,7 +192,7 @@ pub async fn run(
     };
     // The acquire itself ends with PoolClosed when the pool closes.
     let acquired = tokio::select! {
-        acquired = acquire(pool, &request.dest) => acquired,
+        acquired = acquire_for(pool, &request.dest, request.send_proxy.is_some()) => acquired,
         _ = abort.fired() => return outcome(SessionEnd::Relay(End::Aborted), false, false, None),
         // Dropping the acquire gives back a dial in progress (its guard frees the place).
         _ = setup_expired => return outcome(SessionEnd::Relay(End::IdleTimeout), false, false, None),
@@ -179,7 +204,26 @@ pub async fn run(
             ..
         }) => return outcome(SessionEnd::PoolClosed, false, false, None),
         Err(e) => {
-            let error = Some((e.code.as_str(), e.message));
+            // Answer the client (if asked to) before it is closed, the pool's closing or an
+            // abort cutting the answer short.
+            let stopped = async {
+                tokio::select! {
+                    _ = abort.fired() => {}
+                    _ = &mut pool_closed => {}
+                }
+            };
+            let code = e.code.as_str();
+            fail_reply::answer(
+                &client,
+                request.fail_reply,
+                request.fail_reply_ask,
+                (code, &e.message),
+                request.idle_timeout,
+                counts,
+                stopped,
+            )
+            .await;
+            let error = Some((code, e.message));
             return outcome(SessionEnd::ConnectFailed, false, false, error);
         }
     };
@@ -188,6 +232,16 @@ pub async fn run(
         let error = Some(("FORWARD_ERROR", "upstream: no socket".to_owned()));
         return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
     };
+    if let Some(header) = &request.send_proxy {
+        // A few dozen bytes on a fresh connection: the send buffer is empty, this never waits.
+        if let Err(e) = upstream.write_all(header).await {
+            client.reset_on_close();
+            drop(client);
+            lease.release(false);
+            let error = Some(("FORWARD_ERROR", format!("upstream: {e}")));
+            return outcome(SessionEnd::Relay(End::UpstreamError), reused, false, error);
+        }
+    }
     let stopped = async {
         tokio::select! {
             _ = abort.fired() => {}
@@ -204,7 +258,7 @@ pub async fn run(
         &request.head,
         &request.reply,
         Rules {
-            reuse: request.reuse,
+            reuse: request.reuse && request.send_proxy.is_none(),
             idle_timeout: request.idle_timeout,
         },
         counts,
@@ -248,12 +302,19 @@ pub async fn run(
     outcome(end, reused, upstream_reusable, error)
 }
 
-/// Sessions started from JS (`pool.forward`), by id, so that an abort signal can stop one.
+/// Sessions started from JS (`pool.forward`), by id, so that an abort signal can stop one
+/// (and a fail reply asked of JS can come back to it).
 #[derive(Default)]
 pub struct Forwarder {
     next: AtomicU64,
     running: Mutex<HashMap<u64, Arc<Abort>>>,
+    /// Sessions waiting for JS to compute their fail reply (`Forwarder::fail_reply`).
+    replies: Mutex<HashMap<u64, oneshot::Sender<Vec<u8>>>>,
 }
+
+/// Tells JS a session's error (its code and message) so that JS computes the fail reply and
+/// hands it back through `Forwarder::fail_reply` with the session's id.
+pub type TellFailure = Box<dyn FnOnce(&'static str, &str) + Send>;
 
 impl Forwarder {
     /// Starts a session on the pool's runtime; `done` gets its outcome, once.
@@ -263,7 +324,27 @@ impl Forwarder {
         request: SessionRequest,
         done: impl FnOnce(SessionOutcome) + Send + 'static,
     ) -> u64 {
+        self.start_asking(pool, request, None, done)
+    }
+
+    /// As `start`; with `tell`, a session that gets no upstream asks JS for its fail reply.
+    pub fn start_asking(
+        self: &Arc<Self>,
+        pool: &Arc<Pool>,
+        mut request: SessionRequest,
+        tell: Option<TellFailure>,
+        done: impl FnOnce(SessionOutcome) + Send + 'static,
+    ) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Some(tell) = tell {
+            let me = Arc::clone(self);
+            request.fail_reply_ask = Some(Box::new(move |code, message| {
+                let (tx, rx) = oneshot::channel();
+                lock(&me.replies).insert(id, tx);
+                tell(code, message);
+                rx
+            }));
+        }
         let abort = Arc::new(Abort::default());
         self.lock().insert(id, Arc::clone(&abort));
         let runtime = pool.runtime().clone();
@@ -273,6 +354,7 @@ impl Forwarder {
             let counts = Counts::default();
             let outcome = run(&pool, request, &counts, &abort).await;
             me.lock().remove(&id);
+            lock(&me.replies).remove(&id);
             done(outcome);
         });
         id
@@ -284,9 +366,19 @@ impl Forwarder {
         abort.map(|a| a.fire()).is_some()
     }
 
+    /// JS's fail reply for session `id` (empty: none); false when it no longer waits.
+    pub fn fail_reply(&self, id: u64, bytes: Vec<u8>) -> bool {
+        let tx = lock(&self.replies).remove(&id);
+        tx.is_some_and(|tx| tx.send(bytes).is_ok())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Abort>>> {
         self.running
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
