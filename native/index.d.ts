@@ -678,6 +678,15 @@ export interface RouteRequest {
   remotePort: number
   localPort: number
   head: Buffer
+  /** The TLS ClientHello's server name, when the peeked bytes hold one. */
+  sni?: string
+  /** The ClientHello's ALPN protocols, when it has any. */
+  alpn?: Array<string>
+  /** The HTTP/1 request's Host header, when the peeked bytes hold it. */
+  host?: string
+  /** The HTTP/1 request line's method and target, when the peeked bytes hold the line. */
+  method?: string
+  path?: string
 }
 
 export declare const UNKNOWN_DESTINATION: number

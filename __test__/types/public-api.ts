@@ -336,6 +336,12 @@ async function poolApi(): Promise<void> {
     exact<'IPv4' | 'IPv6'>()(info.remoteFamily);
     exact<number>()(info.remotePort + info.localPort);
     exact<Buffer>()(info.head);
+    exact<string | undefined>()(info.sni);
+    exact<string[] | undefined>()(info.alpn);
+    exact<string | undefined>()(info.host);
+    exact<string | undefined>()(info.method);
+    exact<string | undefined>()(info.path);
+    if (info.alpn?.includes('h2') === true && info.sni === 'a.test') return '127.0.0.1:8443';
     return info.head.includes('Host: a') ? '127.0.0.1:8081' : null;
   };
   const listener = await pool.listen(listenOptions, route);

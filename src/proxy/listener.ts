@@ -89,6 +89,27 @@ export interface RouteInfo {
   localPort: number;
   /** Up to `peek` initial bytes (empty without `peek`). */
   head: Buffer;
+  /**
+   * The server name (SNI) of a TLS ClientHello in `head`, lowercased: the host the client
+   * wants, read without terminating TLS. Undefined without `peek`, when `head` is not a
+   * ClientHello, when the hello names no host (or not a valid DNS name), or when the name is
+   * not within `peek` bytes. A ClientHello that arrives in several TCP segments (browsers'
+   * hellos with post-quantum key shares run to ~1.8 KB) is peeked again until it is whole,
+   * `head` is full, or `peekTimeout` passes; a `peek` of 2048 holds those of common clients.
+   */
+  sni?: string;
+  /** The ALPN protocols of that ClientHello, in the client's order (`['h2', 'http/1.1']`); undefined when it offers none. */
+  alpn?: string[];
+  /**
+   * The `Host` header of a plaintext HTTP/1 request in `head` (the first one, trimmed, as
+   * sent: it may carry a port); undefined when it is not within the peeked header lines (a
+   * head is peeked again, as a ClientHello is, until its Host line or its end is in).
+   */
+  host?: string;
+  /** The method of that HTTP/1 request line (`'GET'`); undefined unless the whole line is in `head`. */
+  method?: string;
+  /** The request-target of that line, as sent (`'/a/b?c'`; `'host:port'` for CONNECT). */
+  path?: string;
 }
 
 /**
@@ -256,6 +277,12 @@ function routeOne(route: RouteFunction, native: NativeListener, request: RouteRe
     localPort: request.localPort,
     head: request.head,
   };
+  // Only what the engine found: absent fields stay absent (not even `undefined` keys).
+  if (request.sni != null) info.sni = request.sni;
+  if (request.alpn != null) info.alpn = request.alpn;
+  if (request.host != null) info.host = request.host;
+  if (request.method != null) info.method = request.method;
+  if (request.path != null) info.path = request.path;
   let result: ReturnType<RouteFunction>;
   try {
     result = route(info);

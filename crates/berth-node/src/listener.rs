@@ -64,6 +64,15 @@ pub struct RouteRequest {
     pub remote_port: u32,
     pub local_port: u32,
     pub head: Buffer,
+    /// The TLS ClientHello's server name, when the peeked bytes hold one.
+    pub sni: Option<String>,
+    /// The ClientHello's ALPN protocols, when it has any.
+    pub alpn: Option<Vec<String>>,
+    /// The HTTP/1 request's Host header, when the peeked bytes hold it.
+    pub host: Option<String>,
+    /// The HTTP/1 request line's method and target, when the peeked bytes hold the line.
+    pub method: Option<String>,
+    pub path: Option<String>,
 }
 
 /// Called with the number of routing requests waiting; JS takes them with `takeRoutes()`.
@@ -143,6 +152,7 @@ impl RouteQueue {
             .zip(tokens)
             .map(|(inbound, token)| {
                 let ip = inbound.remote.ip().to_canonical();
+                let alpn = Some(inbound.alpn).filter(|alpn| !alpn.is_empty());
                 RouteRequest {
                     token: token as f64,
                     remote_address: ip.to_string(),
@@ -150,6 +160,11 @@ impl RouteQueue {
                     remote_port: u32::from(inbound.remote.port()),
                     local_port: u32::from(inbound.local_port),
                     head: inbound.head.into(),
+                    sni: inbound.sni,
+                    alpn,
+                    host: inbound.host,
+                    method: inbound.method,
+                    path: inbound.path,
                 }
             })
             .collect()

@@ -82,6 +82,25 @@ impl Socket {
         self.when(Interest::READABLE, peek, |_| false).await
     }
 
+    /// Copies what is there now without consuming it and without waiting (0 if nothing is).
+    /// It leaves the reactor's readiness alone: the relay that reads later still learns the
+    /// bytes are there.
+    pub fn peek_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: as in `peek`; MSG_DONTWAIT makes this one call non-blocking.
+        let n = cvt(unsafe {
+            libc::recv(
+                self.raw(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        });
+        match n {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            other => other,
+        }
+    }
+
     /// Writes all of `buf`, waiting for room as the peer reads (backpressure).
     pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
         while !buf.is_empty() {

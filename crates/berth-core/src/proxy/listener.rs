@@ -16,6 +16,7 @@ use crate::proxy::proxy_protocol::{self, Accept, ProxyVersion};
 use crate::proxy::relay::{Counts, End};
 use crate::proxy::route_memo::{Memo, Remembered, RouteMemo};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
+use crate::proxy::sniff;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -60,10 +61,15 @@ pub struct Inbound {
     pub local_port: u16,
     /// The peeked bytes; they are still in the stream and go upstream with the rest.
     pub head: Vec<u8>,
-    /// The server name of a TLS ClientHello in `head`, if any.
+    /// The server name of a TLS ClientHello in `head`, if any (see `sniff::client_hello`).
     pub sni: Option<String>,
-    /// The `Host` of an HTTP/1 request head in `head`, if any.
+    /// That ClientHello's ALPN protocols (empty: none, or not a ClientHello).
+    pub alpn: Vec<String>,
+    /// The `Host` of an HTTP/1 request head in `head`, if any (see `sniff::http_head`).
     pub host: Option<String>,
+    /// The method and request-target of that request's first line, if it is complete.
+    pub method: Option<String>,
+    pub path: Option<String>,
 }
 
 /// The router's answer for one connection (see `Listener::answer`).
@@ -604,24 +610,35 @@ impl Listener {
         let mut head = Vec::new();
         if self.peek > 0 {
             head.resize(self.peek, 0);
+            // Bytes peeked so far: what the route gets if `peek_timeout` ends a later peek.
+            let mut got = 0;
             let peeked = tokio::select! {
-                peeked = tokio::time::timeout(self.peek_timeout, stream.peek(&mut head)) => peeked,
+                peeked = tokio::time::timeout(self.peek_timeout, peek_head(stream, &mut head, &mut got)) => peeked,
                 _ = self.abort.fired() => return Err(Unrouted::Refused),
                 _ = expired(deadline) => return Err(Unrouted::Idle),
             };
             let n = match peeked {
                 Ok(Ok(n)) => n,
                 Ok(Err(_)) => return Err(Unrouted::Refused),
-                Err(_timed_out) => 0,
+                Err(_timed_out) => got,
             };
             head.truncate(n);
         }
+        // Only peeked bytes are parsed: nothing without `peek`, or when none came in time.
+        let sniffed = sniff::sniff(&head);
+        let (sni, alpn) = sniffed.tls.map_or((None, Vec::new()), |h| (h.sni, h.alpn));
+        let (host, method, path) = sniffed.http.map_or((None, None, None), |h| {
+            (h.host, Some(h.method), Some(h.path))
+        });
         let inbound = Inbound {
             remote,
             local_port: self.local.port(),
             head,
-            sni: None,
-            host: None,
+            sni,
+            alpn,
+            host,
+            method,
+            path,
         };
         if let Some(found) = self.memo.find(&inbound) {
             return Ok(Routed {
@@ -708,7 +725,10 @@ impl MemoKeys {
             local_port: self.local_port,
             head: Vec::new(),
             sni: self.sni.clone(),
+            alpn: Vec::new(),
             host: self.host.clone(),
+            method: None,
+            path: None,
         }
     }
 }
@@ -733,6 +753,25 @@ impl Drop for Slot {
     fn drop(&mut self) {
         self.listener.leave(self.ip);
     }
+}
+
+/// Peeks the first bytes into `head`; while they are a ClientHello or an HTTP/1 head whose
+/// routing information is still on its way (`sniff::incomplete`), peeks again as more arrive,
+/// until `head` is full. `got` follows the count, for a caller whose timeout ends this.
+async fn peek_head(stream: &Socket, head: &mut [u8], got: &mut usize) -> io::Result<usize> {
+    let mut n = stream.peek(head).await?;
+    *got = n;
+    // The rest of a message split over segments comes within a round trip or so: look again
+    // after 1, 2, 4 .. 16 ms. (Waiting on readiness instead would mean forgetting it, and the
+    // relay would then not learn of the bytes already there.)
+    let mut pause = Duration::from_millis(1);
+    while n > 0 && n < head.len() && sniff::incomplete(&head[..n]) {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(16));
+        n = n.max(stream.peek_now(head)?);
+        *got = n;
+    }
+    Ok(n)
 }
 
 /// Completes at `deadline`; never without one.
