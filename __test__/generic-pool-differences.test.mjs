@@ -70,7 +70,9 @@ function brokenFactory() {
 
 both('create always failing: the acquire waits until acquireTimeoutMillis (TimeoutError) while create is retried', async (t, gp) => {
   const factory = brokenFactory();
-  const pool = makePool(t, gp, factory, { max: 1, acquireTimeoutMillis: 100 });
+  // 1 s: room for a retry (berth's first comes after 10 ms) even when timers fire late on a
+  // loaded machine (with 100 ms one run saw a single create).
+  const pool = makePool(t, gp, factory, { max: 1, acquireTimeoutMillis: 1000 });
   const errors = [];
   pool.on('factoryCreateError', (e) => errors.push(e));
   const err = await t.throwsAsync(pool.acquire());
