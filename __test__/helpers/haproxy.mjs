@@ -11,14 +11,14 @@
 // taken meanwhile) and returns the proxies part: `global` and `defaults` (short timeouts) are
 // added here, and a frontend on another port that only says HAProxy is up (every frontend is
 // bound at start).
+import { canConnect, needsBinary } from './needs-binary.mjs';
+import { freePort } from './net.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 const START_TIMEOUT = 10_000;
-const inCI = () => Boolean(process.env.CI) && !['false', '0'].includes(process.env.CI.toLowerCase());
 
 let cachedReason;
 // Debian installs it in /usr/sbin, which a non-root PATH may lack.
@@ -45,34 +45,10 @@ export function haproxyUnavailableReason() {
  * printed) when it is missing outside CI; under CI each such test fails with the reason.
  */
 export function useHaproxy(test) {
-  const reason = haproxyUnavailableReason();
-  if (reason === null) return { test };
-  if (inCI()) {
-    const failing = (title) => test(title, (t) => { t.fail(`this test needs haproxy: ${reason} (.ci/run installs it)`); });
-    return { test: failing };
-  }
-  console.log(`skipped: these tests need haproxy: ${reason}`);
-  return { test: test.skip };
+  return needsBinary(test, 'haproxy', haproxyUnavailableReason());
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
 
 // bash watchdog: runs haproxy ($4; $1 = config, stderr to $2), stops it on TERM and when process
 // $3 (the test process) is gone; exits with haproxy's status.

@@ -17,9 +17,10 @@
 // nginx runs under a small bash watchdog that stops it when the test process goes away without
 // its teardown (nginx cannot notice its parent dying), with stdio ignored so that the test
 // process gains no descriptor.
+import { canConnect, needsBinary } from './needs-binary.mjs';
+import { freePort } from './net.mjs';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { makeCerts } from './tls-certs.mjs';
@@ -27,7 +28,6 @@ import { makeCerts } from './tls-certs.mjs';
 const START_TIMEOUT = 10_000;
 const CERT_NAMES = { server: 'server', expired: 'expired', 'wrong-host': 'other', other: 'other', 'self-signed': 'selfSigned', selfSigned: 'selfSigned' };
 
-const inCI = () => Boolean(process.env.CI) && !['false', '0'].includes(process.env.CI.toLowerCase());
 
 let cachedVersion;
 /** nginx's version as [major, minor, patch], or a string saying why nginx cannot run here. */
@@ -66,35 +66,10 @@ export function nginxVersionString() {
  * reason instead. Declare the nginx tests with the returned `test` (plain calls only).
  */
 export function useNginx(test) {
-  const reason = nginxUnavailableReason();
-  if (reason === null) return { test };
-  if (inCI()) {
-    // Fail each of them (not a before hook: the file's other tests still run).
-    const failing = (title) => test(title, (t) => { t.fail(`this test needs nginx: ${reason} (.ci/run installs it)`); });
-    return { test: failing };
-  }
-  console.log(`skipped: these tests need nginx: ${reason}`);
-  return { test: test.skip };
+  return needsBinary(test, 'nginx', nginxUnavailableReason());
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function config({ dir, port, h2Port, version, leaf, caPath, requestCert, keepaliveTimeout, sessionTickets, sessionCache, protocols }) {
   const [major, minor, patch] = version;
