@@ -89,6 +89,26 @@ const GENERATORS = {
     ].join('\n');
   },
 
+  /** README's proxy section: proxy CPU per short session by routing kind, against HAProxy. */
+  'proxy-routes'() {
+    const j = results('proxy');
+    const ha1 = find(j.results, 'haproxy-1t', 'proxy');
+    const rows = [
+      ['berth, JS route', 'berth-listen'],
+      ['berth, JS route + `cacheFor`', 'berth-listen-memo'],
+      ["berth, fixed `'host:port'`", 'berth-listen-fixed'],
+      ['HAProxy `nbthread 1`', 'haproxy-1t'],
+    ].map(([label, name]) => {
+      const r = find(j.results, name, 'proxy');
+      return [label, int(r.short.sessionsPerSec), `${r.short.proxyCpuUsPerSession} µs`, x(r.short.proxyCpuUsPerSession / ha1.short.proxyCpuUsPerSession)];
+    });
+    return [
+      table(['short sessions', 'sessions/s', 'proxy CPU/session', 'vs HAProxy'], ['---', '---:', '---:', '---:'], rows),
+      '',
+      `${j.machine.date.slice(0, 10)}, 2 cores ([more](docs/performance.md#proxy-benchmarkproxymjs)).`,
+    ].join('\n');
+  },
+
   proxy() {
     const j = results('proxy');
     const labels = {
