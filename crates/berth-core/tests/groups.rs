@@ -252,3 +252,20 @@ fn an_ejected_members_connections_are_not_kept_idle() {
     assert_eq!(pool.release(conns[1], false), Placement::Close);
     pool.close();
 }
+
+#[test]
+fn a_removed_group_gives_no_upstream() {
+    let live = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("127.0.0.1:{}", live.local_addr().unwrap().port());
+    let (pool, _rx) = pool();
+    let group = pool.create_group("gone", "", config(5, 1000, 10)).unwrap();
+    pool.set_group_members(&group, &[spec(&addr)]).unwrap();
+    assert!(pool.remove_group(group.id));
+    let rt = berth_core::runtime::handle();
+    let err = rt
+        .block_on(pool.acquire_upstream_group(&group, Some(Duration::from_secs(5))))
+        .err()
+        .expect("a removed group connects nowhere");
+    assert!(err.message.contains("removed"), "{err}");
+    pool.close();
+}

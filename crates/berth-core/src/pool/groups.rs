@@ -272,6 +272,13 @@ impl Pool {
         group: &Arc<Group>,
         timeout: Option<Duration>,
     ) -> Result<(Upstream, Arc<Member>), DialError> {
+        // A route remembered (or a forward started) before the group was removed.
+        if group.is_removed() {
+            return Err(DialError::new(
+                DialErrorCode::ConnectFailed,
+                format!("group {} was removed", group.name),
+            ));
+        }
         let wait = timeout.or(self.config.acquire_timeout);
         let deadline = wait.map(|t| tokio::time::Instant::now() + t);
         let mut tried: Vec<DestId> = Vec::new();
