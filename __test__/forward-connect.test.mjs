@@ -3,25 +3,12 @@
 import test from 'ava';
 import http from 'node:http';
 import fs from 'node:fs';
-import { execFile } from 'node:child_process';
 import { createPool } from './helpers/pool.mjs';
 import { freePort } from './helpers/net.mjs';
+import { CURL, curl, listen } from './helpers/curl.mjs';
 
-const CURL = '/usr/bin/curl';
 
-function listen(t, server) {
-  t.teardown(() => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }));
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-}
 
-/** Runs curl through the proxy; resolves with { code, stdout, stderr } (never rejects; 20 s guard). */
-function curl(args) {
-  return new Promise((resolve) => {
-    execFile(CURL, args, { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (error.code ?? error.signal ?? 'error') : 0, killed: error?.killed ?? false, stdout, stderr });
-    });
-  });
-}
 
 async function startProxy(t, pool) {
   const results = [];

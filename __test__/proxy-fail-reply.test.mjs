@@ -6,29 +6,17 @@ import test from 'ava';
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from 'berth-pool';
 import { createPool, Pool } from './helpers/pool.mjs';
 import { freePort, fdCount, waitFor, range } from './helpers/net.mjs';
+import { CURL, curl, listen } from './helpers/curl.mjs';
 
-const CURL = '/usr/bin/curl';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BAD_GATEWAY = 'HTTP/1.1 502 Bad Gateway\r\n\r\n';
 
-function listen(t, server) {
-  t.teardown(() => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }));
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
-}
 
-/** Runs curl; resolves with { code, stdout, stderr } (never rejects; 20 s hang guard). */
-function curl(args) {
-  return new Promise((resolve) => {
-    execFile(CURL, args, { timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (error.code ?? error.signal ?? 'error') : 0, killed: error?.killed ?? false, stdout, stderr });
-    });
-  });
-}
 
 /** Starts an example on a free port; resolves with its port once it printed "... on host:port". */
 async function startExample(t, file, env = {}) {
