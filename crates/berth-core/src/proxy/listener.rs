@@ -14,7 +14,7 @@ use crate::proxy::drain::{CloseReport, Drain};
 use crate::proxy::proxy_accept::{read_header, Missing, Received};
 use crate::proxy::proxy_protocol::{self, Accept, ProxyVersion};
 use crate::proxy::relay::{Counts, End};
-use crate::proxy::route_memo::{Memo, Remembered, RouteMemo};
+use crate::proxy::route_memo::{Memo, MemoKeys, Remembered, RouteMemo};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use crate::proxy::sniff;
 use std::collections::HashMap;
@@ -640,7 +640,9 @@ impl Listener {
             method,
             path,
         };
-        if let Some(found) = self.memo.find(&inbound) {
+        // What a remembered route is keyed by, kept past the router's taking `inbound`.
+        let keys = MemoKeys::of(&inbound);
+        if let Some(found) = self.memo.find(&keys) {
             return Ok(Routed {
                 dest: found.upstream(),
                 reply: found.reply.clone(),
@@ -649,8 +651,6 @@ impl Listener {
                 _target: None,
             });
         }
-        // What a remembered route is keyed by, kept past the router's taking `inbound`.
-        let keys = MemoKeys::of(&inbound);
         let router = lock(&self.router).clone().ok_or(Unrouted::Refused)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -674,62 +674,27 @@ impl Listener {
             .route_target(&answer.dest)
             .map_err(|_| Unrouted::Refused)?;
         let dest = target.upstream();
-        if let Some(memo) = answer.memo {
-            let remembered = Remembered {
-                target,
-                reply: answer.reply.clone(),
-                fail_reply: answer.fail_reply.clone(),
-                send_proxy: answer.send_proxy,
-            };
-            self.memo
-                .remember(memo, &keys.inbound(), Arc::new(remembered));
-            return Ok(Routed {
-                dest,
-                reply: answer.reply,
-                fail_reply: answer.fail_reply,
-                send_proxy: answer.send_proxy,
-                _target: None,
-            });
-        }
+        // A remembered route keeps its destination pinned itself; otherwise the session does.
+        let pin = match answer.memo {
+            Some(memo) => {
+                let remembered = Remembered {
+                    target,
+                    reply: answer.reply.clone(),
+                    fail_reply: answer.fail_reply.clone(),
+                    send_proxy: answer.send_proxy,
+                };
+                self.memo.remember(memo, &keys, Arc::new(remembered));
+                None
+            }
+            None => Some(target),
+        };
         Ok(Routed {
             dest,
             reply: answer.reply,
             fail_reply: answer.fail_reply,
             send_proxy: answer.send_proxy,
-            _target: Some(target),
+            _target: pin,
         })
-    }
-}
-
-/// The parts of an `Inbound` a route memo is keyed by (the router takes the `Inbound`).
-struct MemoKeys {
-    remote: SocketAddr,
-    local_port: u16,
-    sni: Option<String>,
-    host: Option<String>,
-}
-
-impl MemoKeys {
-    fn of(inbound: &Inbound) -> MemoKeys {
-        MemoKeys {
-            remote: inbound.remote,
-            local_port: inbound.local_port,
-            sni: inbound.sni.clone(),
-            host: inbound.host.clone(),
-        }
-    }
-
-    fn inbound(&self) -> Inbound {
-        Inbound {
-            remote: self.remote,
-            local_port: self.local_port,
-            head: Vec::new(),
-            sni: self.sni.clone(),
-            alpn: Vec::new(),
-            host: self.host.clone(),
-            method: None,
-            path: None,
-        }
     }
 }
 

@@ -6,6 +6,7 @@
 use super::listener::Inbound;
 use crate::pool::{RouteTarget, UpstreamTarget};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,12 +39,32 @@ impl MemoKey {
     }
 
     /// This connection's value of the key, if it has one (no SNI in a plaintext connection).
-    fn value(self, inbound: &Inbound) -> Option<String> {
+    fn value(self, keys: &MemoKeys) -> Option<String> {
         match self {
-            MemoKey::Sni => inbound.sni.clone(),
-            MemoKey::Host => inbound.host.clone(),
-            MemoKey::ClientIp => Some(inbound.remote.ip().to_canonical().to_string()),
-            MemoKey::LocalPort => Some(inbound.local_port.to_string()),
+            MemoKey::Sni => keys.sni.clone(),
+            MemoKey::Host => keys.host.clone(),
+            MemoKey::ClientIp => Some(keys.remote.ip().to_canonical().to_string()),
+            MemoKey::LocalPort => Some(keys.local_port.to_string()),
+        }
+    }
+}
+
+/// What of a connection a remembered route may be keyed by, taken from its `Inbound` before
+/// the router takes that.
+pub struct MemoKeys {
+    remote: SocketAddr,
+    local_port: u16,
+    sni: Option<String>,
+    host: Option<String>,
+}
+
+impl MemoKeys {
+    pub fn of(inbound: &Inbound) -> MemoKeys {
+        MemoKeys {
+            remote: inbound.remote,
+            local_port: inbound.local_port,
+            sni: inbound.sni.clone(),
+            host: inbound.host.clone(),
         }
     }
 }
@@ -81,7 +102,7 @@ pub struct RouteMemo {
 
 impl RouteMemo {
     /// The remembered route of this connection, if one holds.
-    pub fn find(&self, inbound: &Inbound) -> Option<Arc<Remembered>> {
+    pub fn find(&self, keys: &MemoKeys) -> Option<Arc<Remembered>> {
         let kinds = self.kinds.load(Ordering::Relaxed);
         if kinds == 0 {
             return None;
@@ -97,7 +118,7 @@ impl RouteMemo {
             if kinds & key.bit() == 0 {
                 continue;
             }
-            let Some(value) = key.value(inbound) else {
+            let Some(value) = key.value(keys) else {
                 continue;
             };
             if let Some((until, found)) = entries.get(&(key, value)) {
@@ -110,8 +131,8 @@ impl RouteMemo {
     }
 
     /// Remembers `route` for this connection's value of `memo.key`, if it has one.
-    pub fn remember(&self, memo: Memo, inbound: &Inbound, route: Arc<Remembered>) {
-        let Some(value) = memo.key.value(inbound) else {
+    pub fn remember(&self, memo: Memo, keys: &MemoKeys, route: Arc<Remembered>) {
+        let Some(value) = memo.key.value(keys) else {
             return;
         };
         let now = Instant::now();
