@@ -56,6 +56,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
 import {
+  berthCapabilities,
   buildLoad,
   cpuSeconds,
   freePort,
@@ -343,13 +344,6 @@ async function killRun(bin, contender) {
 
 // ---------------------------------------------------------------- the suite
 
-function berthCapabilities(berth) {
-  if (!berth) return { listen: false, group: false, why: 'berth not loaded' };
-  const pool = new berth.Pool();
-  const caps = { listen: typeof pool.listen === 'function', group: typeof pool.group === 'function' };
-  pool.close();
-  return caps;
-}
 
 export async function run({ berth }) {
   const bin = buildLoad();

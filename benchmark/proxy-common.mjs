@@ -117,6 +117,15 @@ export async function startNodeProxy(script, args) {
   };
 }
 
+/** Which berth APIs this build has (a suite may run before an API lands): `listen`, `forward`, `group`. */
+export function berthCapabilities(berth) {
+  if (!berth) return { listen: false, forward: false, group: false, why: 'berth not loaded' };
+  const pool = new berth.Pool();
+  const caps = { listen: typeof pool.listen === 'function', forward: typeof pool.forward === 'function', group: typeof pool.group === 'function' };
+  pool.close();
+  return caps;
+}
+
 export function haproxyVersion() {
   const r = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return null;

@@ -53,6 +53,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
 import {
+  berthCapabilities,
   buildLoad,
   cpuSeconds,
   freePort,
@@ -199,14 +200,6 @@ async function measureBulk(bin, v, upstream, bytes) {
 
 const quiet = (measure) => quietWith(measure, { limitCores: NOISY_CORES, retries: NOISY_RETRIES });
 
-/** Which berth variants this build can run (the API may not have landed yet). */
-function berthCapabilities(berth) {
-  if (!berth) return { listen: false, forward: false, why: 'berth not loaded' };
-  const pool = new berth.Pool();
-  const caps = { listen: typeof pool.listen === 'function', forward: typeof pool.forward === 'function' };
-  pool.close();
-  return caps;
-}
 
 /**
  * Runs the suite. `berth` is the loaded module ({ Pool }) or null to run only the peers.
