@@ -22,3 +22,4 @@ export type {
   MemberCheckContext,
   LookupAddress,
 } from './group-options';
+export type { PoolEvents, EvictReason, CapName, CapReachedEvent, EvictedEvent, DialFailedEvent } from './events';

@@ -20,6 +20,8 @@ import { acquireMany, checkAcquireManyOptions, checkDestinations, type AcquireMa
 import { UpstreamGroup, type GroupStats, type MemberState } from './group';
 import { checkGroupName, checkMembers, GROUP_PREFIX, groupNameOf, resolveGroupOptions, type GroupMemberInput, type GroupOptions } from './group-options';
 import { acquireFromGroup } from './group-acquire';
+import { TypedEmitter } from '../shared/typed-emitter';
+import type { PoolEvents } from './events';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
@@ -99,7 +101,7 @@ const NO_DESTINATION: unique symbol = Symbol('berth.noDestination');
 const DEST_TABLE_PRUNE_AT = 1024;
 
 
-export class Pool implements AsyncDisposable {
+export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   /** The resolved configuration, defaults filled in. */
   readonly options: Readonly<ResolvedPoolOptions>;
   readonly #engine: Engine;
@@ -174,6 +176,7 @@ export class Pool implements AsyncDisposable {
   };
 
   constructor(options?: PoolOptions) {
+    super();
     this.options = Object.freeze(resolveOptions(options));
     const o = this.options;
     this.#engine = createEngine(

@@ -1,0 +1,39 @@
+/**
+ * The events a `Pool` emits (`pool.on(name, listener)`), and what each listener gets. Nothing
+ * is computed for an event nobody listens to.
+ */
+import type { BerthError } from '../shared/errors';
+
+/** Why a pooled connection was closed by the pool rather than by its user. */
+export type EvictReason = 'idle' | 'lifetime' | 'peerClosed' | 'unhealthy' | 'maxUses' | 'keepAliveExpired';
+
+/** Which limit made an acquire wait (or, for `maxWaiters`, refused it). */
+export type CapName = 'maxPerDestination' | 'maxTotal' | 'maxWaiters';
+
+/** `capReached`: an acquire found a limit full. */
+export interface CapReachedEvent {
+  readonly destination: string;
+  readonly cap: CapName;
+}
+
+/** `evicted`: the pool closed a connection it held (idle, or found dead on its way out). */
+export interface EvictedEvent {
+  readonly destination: string;
+  readonly reason: EvictReason;
+}
+
+/** `dialFailed`: a new connection could not be opened (connect, TLS or handshake). */
+export interface DialFailedEvent {
+  readonly destination: string;
+  readonly error: BerthError | Error;
+}
+
+/** The pool's events and their arguments. */
+export interface PoolEvents {
+  /** An acquire found `maxPerDestination`, `maxTotal` or `maxWaiters` full (at most once a second per destination and cap). */
+  capReached: [event: CapReachedEvent];
+  /** The pool closed a connection for `reason`. */
+  evicted: [event: EvictedEvent];
+  /** A dial (or its TLS or user handshake) failed. */
+  dialFailed: [event: DialFailedEvent];
+}
