@@ -12,19 +12,25 @@ export type CapName = 'maxPerDestination' | 'maxTotal' | 'maxWaiters';
 
 /** `capReached`: an acquire found a limit full. */
 export interface CapReachedEvent {
+  /** The destination acquired (`'group:<name>'` members by their own address). */
   readonly destination: string;
+  /** The limit that was full. */
   readonly cap: CapName;
 }
 
 /** `evicted`: the pool closed a connection it held (idle, or found dead on its way out). */
 export interface EvictedEvent {
+  /** The connection's destination. */
   readonly destination: string;
+  /** Why it was closed. */
   readonly reason: EvictReason;
 }
 
 /** `dialFailed`: a new connection could not be opened (connect, TLS or handshake). */
 export interface DialFailedEvent {
+  /** The destination dialled. */
   readonly destination: string;
+  /** What the waiting acquire was (or would have been) rejected with. */
   readonly error: BerthError | Error;
 }
 
