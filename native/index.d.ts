@@ -66,6 +66,8 @@ export declare class Engine {
   /** Closes the engine; returns the waiters to reject. */
   close(): Array<number>
   stats(): PoolStats
+  /** Everything `pool.metrics()` renders, in one crossing. */
+  metrics(): EnginePoolMetrics
   snapshot(): Array<EngineDestSnapshot>
   /**
    * Takes over the inbound socket `fd` (the engine keeps a duplicate; JS then closes its
@@ -127,6 +129,8 @@ export declare class NativeListener {
   /** The route function's answer for `token` as an object (already checked by the facade). */
   answerWith(token: number, answer: RouteAnswerObject): void
   stats(): ListenerStats
+  /** Session durations in Prometheus buckets (seconds), for `pool.metrics()`. */
+  sessionDurations(): EngineBuckets
   get address(): string
   get family(): string
   get port(): number
@@ -227,6 +231,21 @@ export declare const DEAD_BASE: number
 
 export declare const DISCARD_BY_USER: number
 
+/**
+ * A Prometheus histogram: upper bounds in seconds, cumulative counts (one more than
+ * `bounds`: the last is `+Inf`, the total), the sum in seconds.
+ */
+export interface EngineBuckets {
+  bounds: Array<number>
+  cumulative: Array<number>
+  sum: number
+}
+
+export interface EngineCodeCount {
+  code: string
+  count: number
+}
+
 export interface EngineConfig {
   maxPerDestination: number
   maxIdlePerDestination: number
@@ -256,6 +275,16 @@ export interface EngineConnSnapshot {
   ageMs: number
   idleMs: number
   uses: number
+}
+
+export interface EngineDestGauges {
+  destination: string
+  group: string
+  open: number
+  idle: number
+  inUse: number
+  dialing: number
+  waiting: number
 }
 
 export interface EngineDestSnapshot {
@@ -301,6 +330,13 @@ export interface EngineGroupStats {
   members: Array<EngineMemberStats>
 }
 
+export interface EngineMemberGauge {
+  group: string
+  member: string
+  state: string
+  ejections: number
+}
+
 export interface EngineMemberStats {
   dest: string
   host?: string
@@ -314,6 +350,19 @@ export interface EngineMemberStats {
   consecutiveFailures: number
   ejections: number
   latency?: MemberLatency
+}
+
+export interface EnginePoolMetrics {
+  stats: PoolStats
+  acquires: number
+  dialFailures: Array<EngineCodeCount>
+  forwardSessions: number
+  forwardBytesIn: number
+  forwardBytesOut: number
+  acquireWait: EngineBuckets
+  connect: EngineBuckets
+  destinations: Array<EngineDestGauges>
+  members: Array<EngineMemberGauge>
 }
 
 export declare const EVENT_DIAL_FAILED: number

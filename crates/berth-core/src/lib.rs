@@ -14,6 +14,7 @@
 //! - shared by all of them: `contract` (values the JS side reads), `error`, `clock`,
 //!   `deadlines`, `histogram`, `waiters`, `redact`, `runtime`, `sync`.
 
+pub mod buckets;
 mod clock;
 pub mod contract;
 mod deadlines;

@@ -181,6 +181,12 @@ impl Engine {
         self.pool.stats().into()
     }
 
+    /// Everything `pool.metrics()` renders, in one crossing.
+    #[napi(catch_unwind)]
+    pub fn metrics(&self) -> crate::metrics::EnginePoolMetrics {
+        self.pool.metrics().into()
+    }
+
     #[napi(catch_unwind)]
     pub fn snapshot(&self) -> Vec<EngineDestSnapshot> {
         self.pool.snapshot().into_iter().map(Into::into).collect()

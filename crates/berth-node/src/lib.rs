@@ -3,7 +3,7 @@
 //!
 //! One file per engine binding: `engine` (the socket pool's `Engine`), `resource`
 //! (`ResourceEngine`), `listener` (`NativeListener`), `forward` (a forward's outcome),
-//! `probe` (`ProbeEngine`), `stats`, `config`, `events`, and `contract` (the core's codes,
+//! `probe` (`ProbeEngine`), `stats`, `metrics`, `config`, `events`, and `contract` (the core's codes,
 //! event kinds, error codes and defaults, named for JS). Hot calls take and return plain
 //! numbers through raw Node-API functions that find the engine by handle: `hot` (socket
 //! pool: `acquire`, `release`), `resource_hot` (`resAcquire`, `resRelease`), over the shared
@@ -19,6 +19,7 @@ pub mod group;
 pub mod hot;
 pub mod hot_io;
 pub mod listener;
+pub mod metrics;
 pub mod probe;
 pub mod registry;
 pub mod resource;

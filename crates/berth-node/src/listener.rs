@@ -272,6 +272,12 @@ impl NativeListener {
         (&self.inner.counters).into()
     }
 
+    /// Session durations in Prometheus buckets (seconds), for `pool.metrics()`.
+    #[napi(catch_unwind)]
+    pub fn session_durations(&self) -> crate::metrics::EngineBuckets {
+        self.inner.counters.session_duration.0.snapshot().into()
+    }
+
     #[napi(getter, catch_unwind)]
     pub fn address(&self) -> String {
         self.inner.local_addr().ip().to_string()

@@ -99,6 +99,8 @@ impl Pool {
             for (id, ds) in removed {
                 self.forgotten_handoffs
                     .fetch_add(ds.handoff_reuses, Ordering::Relaxed);
+                self.forgotten_fresh
+                    .fetch_add(ds.handoff_fresh, Ordering::Relaxed);
                 interner.forget(id);
             }
         }

@@ -128,7 +128,7 @@ impl Pool {
             let event = match result {
                 Ok(fd) => {
                     let us = started.elapsed().as_micros() as u64;
-                    pool.counters.connect.record_us(us);
+                    pool.counters.connected(us);
                     pool.note_connected(dest, us);
                     let mut shard = pool.shard(id);
                     match shard.conn_mut(id) {
@@ -138,6 +138,7 @@ impl Pool {
                     Event::Dialed { conn: id, dest }
                 }
                 Err(error) => {
+                    pool.counters.dial_failed_with(Some(error.code));
                     if error.code.is_connect_failure() {
                         pool.note_failed(dest);
                     }
@@ -178,6 +179,7 @@ impl Pool {
         self.start_closing(conn);
         ds.dialing -= 1;
         Counters::bump(&self.counters.dial_failures);
+        self.counters.dial_failed_with(None);
         let waiter = take_waiter_of(ds, conn.dialed_after);
         let dest = conn.dest;
         self.place_freed(shard, dest);

@@ -467,3 +467,32 @@ impl Pool {
         })
     }
 }
+
+impl Pool {
+    /// The group of each member destination, for `metrics()`'s `group` label.
+    pub(super) fn member_groups(&self) -> HashMap<DestId, Arc<str>> {
+        read(&self.groups)
+            .members
+            .iter()
+            .map(|(&dest, (group, _))| (dest, Arc::clone(&group.name)))
+            .collect()
+    }
+
+    /// Every member's state and ejections, groups by name, members in their order.
+    pub(super) fn member_gauges(&self) -> Vec<super::MemberGauge> {
+        let table = read(&self.groups);
+        let mut groups: Vec<_> = table.by_name.values().collect();
+        groups.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        groups
+            .into_iter()
+            .flat_map(|g| {
+                g.members().into_iter().map(|m| super::MemberGauge {
+                    group: g.name.to_string(),
+                    member: crate::redact::redact(&m.addr),
+                    state: m.state().as_str(),
+                    ejections: u64::from(m.ejections()),
+                })
+            })
+            .collect()
+    }
+}

@@ -22,6 +22,7 @@ pub mod events;
 mod groups;
 mod interner;
 mod introspect;
+mod metrics;
 mod placement;
 mod release;
 mod room;
@@ -42,6 +43,7 @@ pub use groups::{
     GroupError, GroupStats, MemberStats, RouteTarget, UpstreamTarget, GROUP_PREFIX, MAX_GROUPS,
 };
 pub use introspect::{ConnSnapshot, DestSnapshot};
+pub use metrics::{DestGauges, MemberGauge, PoolMetrics};
 pub use placement::Placement;
 pub use shard::{ConnId, DestId};
 pub use stats::{Counters, StatsSnapshot};
@@ -80,6 +82,8 @@ pub struct Pool {
     deadlines: Deadlines,
     /// Reuses handed to waiters in destinations since forgotten (`stats().reused` keeps them).
     forgotten_handoffs: AtomicU64,
+    /// First leases of new connections in destinations since forgotten (for `metrics()`).
+    forgotten_fresh: AtomicU64,
     /// Watches JS's connections for anything arriving (see watch.rs).
     watch: Watch,
     /// The watch could not be read once: from then on every connection is peeked.
@@ -118,6 +122,7 @@ impl Pool {
             has_starved: AtomicBool::new(false),
             deadlines: Deadlines::default(),
             forgotten_handoffs: AtomicU64::new(0),
+            forgotten_fresh: AtomicU64::new(0),
             watch: Watch::new(),
             watch_broken: AtomicBool::new(false),
             serials: AtomicU32::new(0),

@@ -71,13 +71,14 @@ impl Pool {
             conn.state = ConnState::InUse;
             if conn.uses > 0 {
                 ds.handoff_reuses += 1;
+            } else {
+                ds.handoff_fresh += 1;
             }
             conn.uses += 1;
             ds.in_use += 1;
             if let Some((since, weight)) = waiter.since {
                 self.counters
-                    .acquire_wait
-                    .record_weighted_us(since.elapsed().as_micros() as u64, weight);
+                    .waited(since.elapsed().as_micros() as u64, weight);
             }
             return Placement::Handoff(waiter.id);
         }

@@ -151,6 +151,8 @@ pub struct DestState {
     /// Reuses handed straight to a waiter on release: counted under the shard's lock, like
     /// the shard's `hits`, rather than in a shared atomic on every contended release.
     pub handoff_reuses: u64,
+    /// New connections handed to a waiter (their first lease), counted the same way.
+    pub handoff_fresh: u64,
 }
 
 impl DestState {
@@ -170,6 +172,7 @@ impl DestState {
             native_dialing: 0,
             native_waiting: 0,
             handoff_reuses: 0,
+            handoff_fresh: 0,
         }
     }
 

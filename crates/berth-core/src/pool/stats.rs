@@ -1,6 +1,8 @@
 //! Pool-wide counters, readable at any time without stopping the pool.
 
 use crate::contract::EvictReason;
+use crate::buckets::FixedHistogram;
+use crate::error::DialErrorCode;
 use crate::histogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,11 +20,54 @@ pub struct Counters {
     pub evicted_keep_alive_expired: AtomicU64,
     pub acquire_wait: Histogram,
     pub connect: Histogram,
+    /// The same waits and connects in fixed buckets, for Prometheus (see `metrics.rs`).
+    pub acquire_wait_buckets: FixedHistogram,
+    pub connect_buckets: FixedHistogram,
+    /// Dial failures by code (`DialErrorCode::ALL`'s order, then handshake failures).
+    pub dial_failure_codes: [AtomicU64; DIAL_FAILURE_KINDS],
+    /// New native connections, each handed straight to the session that dialed it (JS's new
+    /// connections are counted as hand-offs under the shard lock instead).
+    pub native_first_uses: AtomicU64,
+    /// `forward()` sessions ended, and their bytes each way.
+    pub forward_sessions: AtomicU64,
+    pub forward_bytes_in: AtomicU64,
+    pub forward_bytes_out: AtomicU64,
 }
+
+/// Slots of `Counters::dial_failure_codes`: every dial code, then JS's handshake failures.
+pub const DIAL_FAILURE_KINDS: usize = DialErrorCode::ALL.len() + 1;
 
 impl Counters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connect finished: `us` into the quantile histogram and the Prometheus buckets.
+    pub fn connected(&self, us: u64) {
+        self.connect.record_us(us);
+        self.connect_buckets.record_us(us);
+    }
+
+    /// A timed acquire wait, standing for `weight` waits (see `WaitSampler`).
+    pub fn waited(&self, us: u64, weight: u64) {
+        self.acquire_wait.record_weighted_us(us, weight);
+        self.acquire_wait_buckets.record_weighted_us(us, weight);
+    }
+
+    /// A dial failed with `code` (`None`: JS's handshake on a new connection failed).
+    pub fn dial_failed_with(&self, code: Option<DialErrorCode>) {
+        let at = code
+            .and_then(|c| DialErrorCode::ALL.iter().position(|&k| k == c))
+            .unwrap_or(DialErrorCode::ALL.len());
+        Self::bump(&self.dial_failure_codes[at]);
+    }
+
+    /// A `forward()` session ended.
+    pub fn forwarded(&self, bytes_in: u64, bytes_out: u64) {
+        Self::bump(&self.forward_sessions);
+        self.forward_bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+        self.forward_bytes_out
+            .fetch_add(bytes_out, Ordering::Relaxed);
     }
 
     pub fn evicted(&self, reason: EvictReason) {
@@ -72,6 +117,21 @@ impl Counters {
     /// (reuses served from an idle list, each an acquire that waited 0 µs) and `handoffs`
     /// (reuses handed to a waiter on release).
     pub fn fill(&self, s: &mut StatsSnapshot, hits: u64, handoffs: u64) {
+        self.fill_counts(s, hits, handoffs);
+        let wait = self
+            .acquire_wait
+            .quantiles_ms_with_zeros(hits, &[0.5, 0.95, 0.99]);
+        s.acquire_wait_p50_ms = wait[0];
+        s.acquire_wait_p95_ms = wait[1];
+        s.acquire_wait_p99_ms = wait[2];
+        let connect = self.connect.quantiles_ms(&[0.5, 0.95, 0.99]);
+        s.connect_p50_ms = connect[0];
+        s.connect_p95_ms = connect[1];
+        s.connect_p99_ms = connect[2];
+    }
+
+    /// The counters alone, without the quantiles (what `metrics()` needs).
+    pub fn fill_counts(&self, s: &mut StatsSnapshot, hits: u64, handoffs: u64) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         s.created = get(&self.created);
         // A lease given back unused because its keep-alive window had passed was no reuse.
@@ -86,15 +146,5 @@ impl Counters {
         s.evicted_unhealthy = get(&self.evicted_unhealthy);
         s.evicted_max_uses = get(&self.evicted_max_uses);
         s.evicted_keep_alive_expired = unused;
-        let wait = self
-            .acquire_wait
-            .quantiles_ms_with_zeros(hits, &[0.5, 0.95, 0.99]);
-        s.acquire_wait_p50_ms = wait[0];
-        s.acquire_wait_p95_ms = wait[1];
-        s.acquire_wait_p99_ms = wait[2];
-        let connect = self.connect.quantiles_ms(&[0.5, 0.95, 0.99]);
-        s.connect_p50_ms = connect[0];
-        s.connect_p95_ms = connect[1];
-        s.connect_p99_ms = connect[2];
     }
 }

@@ -304,11 +304,12 @@ impl Pool {
         match result {
             Ok(socket) => {
                 let us = started.elapsed().as_micros() as u64;
-                self.counters.connect.record_us(us);
+                self.counters.connected(us);
                 self.note_connected(dest, us);
                 self.note_usable(dest);
                 if self.native_dial_ended(id, true) {
                     Counters::bump(&self.counters.created);
+                    Counters::bump(&self.counters.native_first_uses);
                     Ok(Upstream {
                         pool: Arc::clone(self),
                         id,
@@ -322,6 +323,7 @@ impl Pool {
             Err(error) => {
                 if error.code != DialErrorCode::PoolClosed {
                     Counters::bump(&self.counters.dial_failures);
+                    self.counters.dial_failed_with(Some(error.code));
                 }
                 if error.code.is_connect_failure() {
                     self.note_failed(dest);

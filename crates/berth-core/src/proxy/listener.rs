@@ -8,6 +8,7 @@
 //! per client address (`max_connections_per_client`: more are reset at once). The per-client
 //! table holds only addresses with sessions in flight, so it is never larger than the cap.
 
+use crate::buckets::SessionHistogram;
 use crate::net::socket::Socket;
 use crate::pool::{Pool, RouteTarget, UpstreamTarget};
 use crate::proxy::drain::{CloseReport, Drain};
@@ -147,6 +148,8 @@ pub struct ListenerCounters {
     /// Connections closed because their PROXY protocol header was missing, invalid, or not
     /// whole in time (only with `accept_proxy`).
     pub proxy_protocol_errors: AtomicU64,
+    /// How long sessions lasted, accept to close (Prometheus buckets, for `metrics()`).
+    pub session_duration: SessionHistogram,
 }
 
 pub struct Listener {
@@ -516,6 +519,9 @@ impl Listener {
         let counts = Counts::default();
         let outcome = session::run(&self.pool, request, &counts, &self.abort).await;
         let c = &self.counters;
+        c.session_duration
+            .0
+            .record_us(outcome.duration.as_micros() as u64);
         c.bytes_in.fetch_add(outcome.bytes_in, Ordering::Relaxed);
         c.bytes_out.fetch_add(outcome.bytes_out, Ordering::Relaxed);
         if outcome.upstream_reused {

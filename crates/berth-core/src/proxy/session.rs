@@ -353,6 +353,8 @@ impl Forwarder {
         runtime.spawn(async move {
             let counts = Counts::default();
             let outcome = run(&pool, request, &counts, &abort).await;
+            pool.counters()
+                .forwarded(outcome.bytes_in, outcome.bytes_out);
             me.lock().remove(&id);
             lock(&me.replies).remove(&id);
             done(outcome);
