@@ -95,6 +95,7 @@ test('no product folder imports another in a circle, and shared/ imports no prod
     http: ['pool', 'shared'], // the HTTP agent is built on the socket pool
     resource: ['shared'],
     'generic-pool': ['resource', 'shared'], // the drop-in is built on ResourcePool
+    prometheus: ['shared'], // berth-pool/prometheus reads the metrics registry
     probe: ['shared'],
   };
   for (const [from, tos] of folders) {
@@ -109,4 +110,5 @@ test('every product folder has an index.ts, and the package entry re-exports the
     t.true(entry.includes(`from './${folder}'`), `src/index.ts re-exports ./${folder}`);
   }
   t.notThrows(() => readFileSync(join(src, 'generic-pool', 'index.ts')), 'generic-pool/index.ts (its own entry)');
+  t.notThrows(() => readFileSync(join(src, 'prometheus', 'index.ts')), 'prometheus/index.ts (its own entry)');
 });

@@ -179,6 +179,8 @@ export declare class ResourceEngine {
   /** Every idle slot, now being destroyed. */
   clear(): Array<number>
   close(): ResourceEngineClosed
+  /** Acquire waits in Prometheus buckets, for `resourcePool.metrics()`. */
+  waitBuckets(): EngineBuckets
   stats(): ResourceEngineStats
   /**
    * Unregisters the handle (the hot functions then answer "queue full" / "not borrowed")

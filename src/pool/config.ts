@@ -3,6 +3,7 @@ import { resolveAddressPolicy, type AddressPolicy } from '../shared/address-poli
 import { engineDefaults } from '../shared/native';
 import { checkCount, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
 import { checkConnectOptions, type ConnectOptions } from './connect-options';
+import { checkMetricsName } from '../shared/metrics/options';
 
 /**
  * Options of `new Pool(options)`. Every key is optional; times are in milliseconds. `tls`,
@@ -56,13 +57,25 @@ export interface PoolOptions extends ConnectOptions {
    * `maxCachedSessions`); 0 turns resumption off. Default 100.
    */
   maxCachedSessions?: number;
+  /**
+   * The pool's name: the `pool` label of its metrics (`pool.metrics()`, the module's
+   * `metrics()`, `berth-pool/prometheus`). Unique among open pools: a name in use is a
+   * TypeError (a closed pool frees its name). Default `pool-1`, `pool-2`, … in creation order.
+   */
+  name?: string;
+  /**
+   * Destinations that get their own `destination` label in the metrics; the rest fold into
+   * `destination="other"` (their values summed), so that metrics stay bounded when
+   * destinations come from clients. Default 100.
+   */
+  metricsMaxDestinations?: number;
 }
 
 /**
  * {@link PoolOptions} with every limit and time present (the type of {@link DEFAULTS}); the
  * connect options as given.
  */
-export type ResolvedPoolOptions = Required<Omit<PoolOptions, keyof ConnectOptions>> & ConnectOptions;
+export type ResolvedPoolOptions = Required<Omit<PoolOptions, keyof ConnectOptions | 'name'>> & ConnectOptions & Pick<PoolOptions, 'name'>;
 
 /** The engine's defaults (PoolConfig::default() in crates/berth-core), declared there once. */
 const engine = engineDefaults();
@@ -88,6 +101,7 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   handshakeTimeout: 10_000,
   checkTimeout: 5_000,
   maxCachedSessions: 100,
+  metricsMaxDestinations: 100,
 });
 
 /** Throws a TypeError for a bad value; may return the value to keep (a checked copy). */
@@ -126,6 +140,8 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   handshakeTimeout: time(1, false),
   checkTimeout: time(1, false),
   maxCachedSessions: count(0),
+  name: (key, value) => checkMetricsName(key, value),
+  metricsMaxDestinations: count(0),
   tls: connect,
   handshake: connect,
   check: connect,

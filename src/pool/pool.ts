@@ -22,6 +22,11 @@ import { checkGroupName, checkMembers, GROUP_PREFIX, groupNameOf, resolveGroupOp
 import { acquireFromGroup } from './group-acquire';
 import { TypedEmitter } from '../shared/typed-emitter';
 import type { PoolEvents } from './events';
+import { poolFamilies, type ListenerMetrics } from './metrics';
+import { registerPool, unregisterPool } from '../shared/metrics/registry';
+import { render } from '../shared/metrics/render';
+import type { Family } from '../shared/metrics/model';
+import { nativeListenerOf } from '../proxy/listener';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
@@ -104,6 +109,10 @@ const DEST_TABLE_PRUNE_AT = 1024;
 export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   /** The resolved configuration, defaults filled in. */
   readonly options: Readonly<ResolvedPoolOptions>;
+  /** The `pool` label of this pool's metrics: `options.name`, or `pool-<n>` in creation order. */
+  readonly name: string;
+  /** Builds this pool's metric families for the process-wide registry (holds the pool weakly). */
+  readonly #collect: () => Family[] | undefined;
   readonly #engine: Engine;
   /** The engine's handle, for the hot acquire. */
   readonly #handle: number;
@@ -179,6 +188,12 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     super();
     this.options = Object.freeze(resolveOptions(options));
     const o = this.options;
+    const self = new WeakRef(this);
+    this.#collect = () => {
+      const pool = self.deref();
+      return pool === undefined ? undefined : pool.#families();
+    };
+    this.name = registerPool('pool', o.name, this, this.#collect);
     this.#engine = createEngine(
       {
         maxPerDestination: o.maxPerDestination,
@@ -735,6 +750,25 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     return { ...this.#engine.stats(), connect: { ...this.#connectStats } };
   }
 
+  /**
+   * This pool's metrics (its destinations, listeners and groups) in the Prometheus text format
+   * 0.0.4 (serve it with `METRICS_CONTENT_TYPE`); the module's `metrics()` gives every open
+   * pool's. Families and labels: docs/metrics.md.
+   */
+  metrics(): string {
+    return render(this.#families());
+  }
+
+  #families(): Family[] {
+    const listeners: ListenerMetrics[] = [];
+    for (const l of this.#listeners) {
+      const native = nativeListenerOf(l);
+      const { address, port, family } = l.address();
+      if (native !== undefined) listeners.push({ listener: family === 'IPv6' ? `[${address}]:${port}` : `${address}:${port}`, native });
+    }
+    return poolFamilies(this.name, this.#engine.metrics(), this.#connectStats, listeners, this.options.metricsMaxDestinations);
+  }
+
   /** Per destination counts and per connection metadata (no live handles). */
   snapshot(): PoolSnapshot {
     return toPoolSnapshot(this.#engine.snapshot());
@@ -761,6 +795,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   #startClose(): void {
     const closedError = () => new BerthError('POOL_CLOSED', 'the pool was closed');
     this.#closing.abort(closedError());
+    unregisterPool(this.name, this.#collect);
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();

@@ -330,6 +330,14 @@ function drainOption(options: unknown): number | undefined {
   return drain;
 }
 
+/** Each listener's native side, for its pool's metrics (kept off the public type). */
+const NATIVES = new WeakMap<ProxyListener, NativeListener>();
+
+/** The native listener behind `listener` (for `pool.metrics()`). */
+export function nativeListenerOf(listener: ProxyListener): NativeListener | undefined {
+  return NATIVES.get(listener);
+}
+
 /** A running native listener (from `pool.listen`). */
 export class ProxyListener implements AsyncDisposable {
   readonly #native: NativeListener;
@@ -340,6 +348,7 @@ export class ProxyListener implements AsyncDisposable {
   constructor(native: NativeListener, onClosed: () => void) {
     this.#native = native;
     this.#onClosed = onClosed;
+    NATIVES.set(this, native);
   }
 
   /** The bound address, as `net.Server#address()` gives it. */

@@ -1,4 +1,5 @@
 /** ResourcePool configuration: the public options, their defaults, and their validation. */
+import { checkMetricsName } from '../shared/metrics/options';
 import { checkCount, checkFlag, checkFunction, checkKnownKeys, checkObject, checkOneOf, checkTime } from '../shared/validate';
 
 /** Options of `new ResourcePool(options)`. Times are in milliseconds. */
@@ -57,6 +58,13 @@ export interface ResourcePoolOptions<T> {
   };
   /** Start creating `min` resources at construction (default true); otherwise at `start()` or the first acquire. */
   autostart?: boolean;
+  /**
+   * The pool's name: the `pool` label of its metrics (`resourcePool.metrics()`, the module's
+   * `metrics()`, `berth-pool/prometheus`). Unique among open pools: a name in use is a
+   * TypeError (a closed pool frees its name). Default `resource-1`, `resource-2`, … in
+   * creation order.
+   */
+  name?: string;
 }
 
 export interface ResolvedResourceOptions<T> {
@@ -81,6 +89,7 @@ export interface ResolvedResourceOptions<T> {
   createAttempts: number;
   createBackoff: number;
   autostart: boolean;
+  name: string | undefined;
 }
 
 /**
@@ -152,6 +161,7 @@ const KEYS: readonly string[] = [
   'order',
   'createRetry',
   'autostart',
+  'name',
 ];
 
 /** A time of at least 1 ms, or `Infinity` (never). */
@@ -188,6 +198,7 @@ export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOpt
     createAttempts: checkCount('createRetry.attempts', r.attempts, { min: 1 }, d.createAttempts),
     createBackoff: checkTime('createRetry.backoff', r.backoff, { min: 0 }, d.createBackoff),
     autostart: checkFlag('autostart', o.autostart, d.autostart),
+    name: o.name === undefined ? undefined : checkMetricsName('name', o.name),
   };
   if (resolved.min > resolved.max) throw new TypeError(`min (${resolved.min}) must not exceed max (${resolved.max})`);
   if ((resolved.testOnAcquire || resolved.testOnRelease) && resolved.validate === undefined) {

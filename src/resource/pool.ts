@@ -38,6 +38,10 @@ import {
 import { ResourceLease } from './lease';
 import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './options';
 import { toResourceStats, type ResourcePoolStats } from './stats';
+import { resourceFamilies } from './metrics';
+import { registerPool, unregisterPool } from '../shared/metrics/registry';
+import { render } from '../shared/metrics/render';
+import type { Family } from '../shared/metrics/model';
 import { TypedEmitter } from '../shared/typed-emitter';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
 import { WaiterTable } from '../shared/waiter-table';
@@ -128,11 +132,21 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /** A failed create leaves waiters queued and is retried with backoff (`berth/generic-pool`). */
   readonly #retryForWaiters: boolean;
   #ready: Promise<void> | undefined;
+  /** The `pool` label of this pool's metrics: `name` as given, or `resource-<n>` in creation order. */
+  readonly name: string;
+  /** Builds this pool's metric families for the process-wide registry (holds the pool weakly). */
+  readonly #collect: () => Family[] | undefined;
 
   constructor(options: ResourcePoolOptions<T>) {
     super();
     const o = resolveResourceOptions<T>(options);
     this.#o = o;
+    const self = new WeakRef(this);
+    this.#collect = () => {
+      const pool = self.deref();
+      return pool === undefined ? undefined : pool.#families();
+    };
+    this.name = registerPool('resource', o.name, this, this.#collect);
     this.#testOnAcquire = o.testOnAcquire;
     this.#testOnRelease = o.testOnRelease;
     this.#retryForWaiters = this.retryCreatesForWaiters();
@@ -213,6 +227,19 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /** Counters, gauges and the acquire-wait quantiles, read without stopping the pool. */
   stats(): ResourcePoolStats {
     return toResourceStats(this.#engine.stats(), this.#borrowed, this.#validationFailures);
+  }
+
+  /**
+   * This pool's metrics in the Prometheus text format 0.0.4 (serve it with
+   * `METRICS_CONTENT_TYPE`); the module's `metrics()` gives every open pool's. Families:
+   * docs/metrics.md.
+   */
+  metrics(): string {
+    return render(this.#families());
+  }
+
+  #families(): Family[] {
+    return resourceFamilies(this.name, this.stats(), this.#engine.waitBuckets());
   }
 
   // ---- borrowing ------------------------------------------------------------------------
@@ -372,6 +399,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   }
 
   #startClose(): void {
+    unregisterPool(this.name, this.#collect);
     this.#updateFast();
     const { waiters, slots } = this.#engine.close();
     const closed = () => this.acquireError(new BerthError('POOL_CLOSED', 'the pool was closed'));

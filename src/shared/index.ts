@@ -3,3 +3,4 @@ export { BerthError } from './errors';
 export type { BerthErrorCode } from './errors';
 export type { AddressPolicy, AddressPolicyEntry, AddressClass } from './address-policy';
 export type { EventMap, TypedListener } from './typed-emitter';
+export { metrics, METRICS_CONTENT_TYPE } from './metrics';

@@ -267,6 +267,12 @@ impl ResourceEngine {
         }
     }
 
+    /// Acquire waits in Prometheus buckets, for `resourcePool.metrics()`.
+    #[napi(catch_unwind)]
+    pub fn wait_buckets(&self) -> crate::metrics::EngineBuckets {
+        self.pool.wait_buckets().into()
+    }
+
     #[napi(catch_unwind)]
     pub fn stats(&self) -> ResourceEngineStats {
         self.pool.stats().into()

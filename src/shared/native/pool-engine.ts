@@ -87,6 +87,8 @@ export type {
   PoolEvictions,
   PoolStats,
   EngineDestSnapshot,
+  EngineBuckets,
+  EnginePoolMetrics,
   ForwardDone,
   ForwardFailure,
   ListenConfig,

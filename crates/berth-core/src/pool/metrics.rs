@@ -40,7 +40,7 @@ pub struct PoolMetrics {
     pub stats: StatsSnapshot,
     /// Connections handed out: leases to JS, and upstreams taken by native sessions.
     pub acquires: u64,
-    /// Dial failures by code (`DIAL_FAILURE_CODES`), zeros left out.
+    /// Dial failures by code (every code, zeros included: `rate()` needs the series from 0).
     pub dial_failures: Vec<(&'static str, u64)>,
     pub forward_sessions: u64,
     pub forward_bytes_in: u64,
@@ -99,7 +99,6 @@ impl Pool {
         m.acquires = hits + handoffs + fresh + get(&c.native_first_uses);
         m.dial_failures = (0..DIAL_FAILURE_KINDS)
             .map(|at| (dial_failure_code(at), get(&c.dial_failure_codes[at])))
-            .filter(|(_, n)| *n > 0)
             .collect();
         m.forward_sessions = get(&c.forward_sessions);
         m.forward_bytes_in = get(&c.forward_bytes_in);

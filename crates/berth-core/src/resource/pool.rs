@@ -11,6 +11,7 @@ use crate::clock::now_ms;
 use crate::contract::EvictReason;
 use crate::contract::IdleOrder;
 use crate::deadlines::Deadlines;
+use crate::buckets::{BucketsSnapshot, FixedHistogram};
 use crate::histogram::Histogram;
 use crate::sync::lock;
 use crate::waiters::{WaitSampler, Waiter, WaiterId, Waiters};
@@ -24,6 +25,8 @@ pub struct ResourcePool {
     state: Mutex<State>,
     /// Waits of acquires served by a hand-off (hits are counted as zeros at read time).
     wait: Histogram,
+    /// The same waits in fixed buckets, for Prometheus (`wait_buckets`).
+    wait_buckets: FixedHistogram,
     deadlines: Deadlines,
     /// Wakes the timer task to plan a refill (start, or a backoff that began).
     refill: Notify,
@@ -150,6 +153,7 @@ impl ResourcePool {
             }),
             config,
             wait: Histogram::default(),
+            wait_buckets: FixedHistogram::default(),
             deadlines: Deadlines::default(),
             refill: Notify::new(),
             shutdown,
@@ -262,6 +266,7 @@ impl ResourcePool {
             if let Some((since, weight)) = waiter.since {
                 let us = since.elapsed().as_micros() as u64;
                 self.wait.record_weighted_us(us, weight);
+                self.wait_buckets.record_weighted_us(us, weight);
                 st.tally.max_wait_us = st.tally.max_wait_us.max(us);
             }
             return Placement::Handoff(waiter.id);
@@ -415,6 +420,12 @@ impl ResourcePool {
             st.in_use,
             st.waiters.len() as u32,
         )
+    }
+
+    /// Acquire waits in Prometheus buckets (seconds), reuse hits as 0 s.
+    pub fn wait_buckets(&self) -> BucketsSnapshot {
+        let hits = lock(&self.state).tally.hits;
+        self.wait_buckets.snapshot_with_zeros(hits)
     }
 
     pub fn stats(&self) -> ResourceStats {
