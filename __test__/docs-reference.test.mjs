@@ -49,8 +49,8 @@ function checkDefaults(t, title, defaults, rename = {}, extra = []) {
 }
 
 test('configuration.md: the Pool table matches DEFAULTS', (t) => {
-  // The connect options have no default (none: plain TCP).
-  checkDefaults(t, 'Pool', DEFAULTS, {}, ['tls', 'handshake', 'check']);
+  // The connect options have no default (none: plain TCP); `name` defaults to pool-<n>.
+  checkDefaults(t, 'Pool', DEFAULTS, {}, ['tls', 'handshake', 'check', 'name']);
 });
 
 test('configuration.md: the ResourcePool table matches RESOURCE_DEFAULTS', (t) => {
@@ -59,7 +59,7 @@ test('configuration.md: the ResourcePool table matches RESOURCE_DEFAULTS', (t) =
     'ResourcePool',
     RESOURCE_DEFAULTS,
     { createAttempts: 'createRetry.attempts', createBackoff: 'createRetry.backoff' },
-    ['create', 'destroy', 'validate'],
+    ['create', 'destroy', 'validate', 'name'],
   );
 });
 

@@ -4,6 +4,8 @@
 import berth, { Pool, ResourcePool, probe, completions, pooled, BerthError } from 'berth-pool';
 import type { PoolStats, ProbeResult } from 'berth-pool';
 import genericPool, { createPool, TimeoutError, Pool as GenericPool } from 'berth-pool/generic-pool';
+import prometheus, { registerBerthMetrics } from 'berth-pool/prometheus';
+import { metrics } from 'berth-pool';
 
 type Equals<A, B> = (<G>() => G extends A ? 1 : 2) extends <G>() => G extends B ? 1 : 2 ? true : false;
 function assert<T extends true>(): void {}
@@ -19,6 +21,8 @@ assert<Equals<ReturnType<typeof probe> extends AsyncIterable<infer R> ? R : neve
 assert<Equals<typeof genericPool.createPool, typeof createPool>>();
 assert<Equals<typeof genericPool.Pool, typeof GenericPool>>();
 assert<Equals<InstanceType<typeof TimeoutError>, TimeoutError>>();
+assert<Equals<typeof prometheus.registerBerthMetrics, typeof registerBerthMetrics>>();
+assert<Equals<typeof berth.metrics, typeof metrics>>();
 
 // Top-level await: this is an ES module.
 await using pool = new Pool({ maxPerDestination: 2 });

@@ -98,6 +98,10 @@ import genericPool, {
   TimeoutError,
 } from 'berth-pool/generic-pool';
 import type { EvictionConfig, Factory, Options as GenericPoolOptions, PoolEvents } from 'berth-pool/generic-pool';
+import { metrics, METRICS_CONTENT_TYPE } from 'berth-pool';
+import { registerBerthMetrics, BERTH_METRIC_NAMES } from 'berth-pool/prometheus';
+import type { MetricRegistry, PromMetric, PromMetricData } from 'berth-pool/prometheus';
+import { Registry as PromRegistry } from 'prom-client';
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -829,4 +833,35 @@ async function genericPoolApi(): Promise<void> {
   exact<boolean>()(new DefaultEvictor().evict(config, { lastIdleTime: Date.now() }, 1));
 }
 
-export { poolApi, errors, httpAgent, resourcePool, completionsApi, probeApi, genericPoolApi };
+// ---- metrics and berth/prometheus --------------------------------------------------------------
+
+async function metricsApi(): Promise<void> {
+  const pool = new Pool({ name: 'web', metricsMaxDestinations: 50 });
+  exact<string>()(pool.name);
+  exact<string>()(pool.metrics());
+  exact<number>()(pool.options.metricsMaxDestinations);
+  exact<string | undefined>()(pool.options.name);
+  // @ts-expect-error name is a string
+  new Pool({ name: 1 });
+  // @ts-expect-error a count
+  new Pool({ metricsMaxDestinations: '5' });
+  const resources = new ResourcePool({ name: 'db', create: () => ({}), destroy: () => {} });
+  exact<string>()(resources.name);
+  exact<string>()(resources.metrics());
+  exact<string>()(metrics());
+  exact<'text/plain; version=0.0.4; charset=utf-8'>()(METRICS_CONTENT_TYPE);
+  // prom-client's own Registry type is accepted as is.
+  const registry = new PromRegistry();
+  const unregister = registerBerthMetrics(registry);
+  exact<() => void>()(unregister);
+  exact<() => void>()(registerBerthMetrics());
+  exact<readonly string[]>()(BERTH_METRIC_NAMES);
+  const asLike: MetricRegistry = registry;
+  void asLike;
+  // @ts-expect-error not a registry
+  registerBerthMetrics({ metrics: () => '' });
+  const metric = null as unknown as PromMetric;
+  exact<Promise<PromMetricData>>()(metric.get());
+}
+
+export { poolApi, errors, httpAgent, resourcePool, completionsApi, probeApi, genericPoolApi, metricsApi };

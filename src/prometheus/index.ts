@@ -15,13 +15,18 @@
  * @module berth-pool/prometheus
  */
 import { CATALOG, type FamilyName } from '../shared/metrics/catalog';
-import type { Family, MetricType } from '../shared/metrics/model';
+import type { Family } from '../shared/metrics/model';
 import { collectAll } from '../shared/metrics/registry';
 import { mergeFamilies } from '../shared/metrics/render';
 
+/** A family's Prometheus type. */
+export type PromMetricType = 'counter' | 'gauge' | 'histogram';
+
 /** One series as prom-client's `get()` returns it. */
 export interface PromValue {
+  /** Its labels (`le` included for a histogram bucket); values already masked with `redact()`. */
   labels: Record<string, string>;
+  /** Its value. */
   value: number;
   /** `<name>_bucket`, `_sum` or `_count` for a histogram's series. */
   metricName?: string;
@@ -29,19 +34,29 @@ export interface PromValue {
 
 /** What prom-client's `metric.get()` returns. */
 export interface PromMetricData {
+  /** The family's name (`berth_*`). */
   name: string;
+  /** Its help text. */
   help: string;
-  type: MetricType;
+  /** Its type. */
+  type: PromMetricType;
+  /** How prom-client's cluster support combines workers' values: summed. */
   aggregator: 'sum';
+  /** Every series of every open pool. */
   values: PromValue[];
 }
 
 /** The object registered for each berth family: what prom-client's registry reads from a metric. */
 export interface PromMetric {
+  /** The family's name (`berth_*`). */
   readonly name: string;
+  /** Its help text. */
   readonly help: string;
-  readonly type: MetricType;
+  /** Its type. */
+  readonly type: PromMetricType;
+  /** Summed across cluster workers. */
   readonly aggregator: 'sum';
+  /** The family's series now (one gather of every open pool serves a whole scrape). */
   get(): Promise<PromMetricData>;
 }
 
@@ -50,7 +65,9 @@ export interface PromMetric {
  * berth does not depend on prom-client's types, which are optional.
  */
 export interface MetricRegistry {
+  /** Called once per berth family with a {@link PromMetric}. */
   registerMetric: (metric: never) => void;
+  /** Used by the function `registerBerthMetrics` returns, to unregister. */
   removeSingleMetric?: (name: string) => void;
 }
 

@@ -6,6 +6,7 @@
  */
 import { formatValue, type Family } from './model';
 
+/** The `Content-Type` to serve `metrics()` with: Prometheus text format 0.0.4. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Merges families with the same name (the first one's help and type win) and sorts them by name. */
