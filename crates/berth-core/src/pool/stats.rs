@@ -1,7 +1,7 @@
 //! Pool-wide counters, readable at any time without stopping the pool.
 
-use crate::contract::EvictReason;
 use crate::buckets::FixedHistogram;
+use crate::contract::EvictReason;
 use crate::error::DialErrorCode;
 use crate::histogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
