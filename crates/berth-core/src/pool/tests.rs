@@ -331,3 +331,41 @@ fn profiled_destinations_are_apart_and_layered_connections_opaque() {
     let profiles: Vec<&str> = snapshot.iter().map(|d| d.profile.as_str()).collect();
     assert!(profiles.contains(&"tls x"), "{profiles:?}");
 }
+
+#[test]
+fn metrics_count_every_lease_and_handshake_failure_and_bucket_hits_as_zero_waits() {
+    let (mut owner, dest) = one_destination(PoolConfig::default());
+    // Two fresh leases (hand-offs of new connections), then two reuse hits.
+    let conns = owner.lease_fresh(dest, 2);
+    for &conn in &conns {
+        assert_eq!(owner.pool.release(conn, false), Placement::Idle);
+    }
+    for _ in 0..2 {
+        assert!(matches!(owner.acquire(dest, 0), Acquire::Hit(_)));
+    }
+    // A third connection whose handshake fails.
+    let _waiter = queued(owner.acquire(dest, 0));
+    let Event::Dialed { conn, .. } = owner.event() else {
+        panic!("expected a dialed connection");
+    };
+    let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
+    assert!(owner.pool.handshake_failed(conn).is_some());
+    // SAFETY: `adopt` handed the descriptor's ownership to the caller.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    owner.pool.closed(conn);
+
+    let m = owner.pool.metrics();
+    assert_eq!(m.acquires, 4, "two fresh leases and two hits");
+    assert_eq!(m.stats.reused, 2);
+    let failures: Vec<_> = m.dial_failures.iter().filter(|(_, n)| *n > 0).collect();
+    assert_eq!(failures, vec![&("HANDSHAKE_FAILED", 1)]);
+    assert_eq!(
+        m.dial_failures.iter().map(|(_, n)| n).sum::<u64>(),
+        m.stats.dial_failures
+    );
+    // The two hits are zero waits in the lowest bucket; the hand-offs were timed (sampled).
+    assert!(m.acquire_wait.cumulative[0] >= 2);
+    assert_eq!(m.connect.cumulative.last(), Some(&3), "three connects");
+    let d = &m.destinations[0];
+    assert_eq!((d.open, d.in_use, d.idle, d.group.as_str()), (2, 2, 0, ""));
+}
