@@ -14,6 +14,7 @@ import { roundTrip, waitFor, freePort, range } from './helpers/net.mjs';
 import { startUpstream, connect, collect } from './helpers/forward.mjs';
 import { startMembers, refusingDest } from './helpers/groups.mjs';
 import { parseExposition, samples, value } from './helpers/prom-text.mjs';
+import { runNode, fixturePath, lastJsonLine } from './helpers/child.mjs';
 
 let serial = 0;
 /** A pool name no other test of this file uses (names are unique among open pools). */
@@ -338,4 +339,12 @@ test('the test parser is strict (so that the tests above mean something)', (t) =
   t.throws(() => parseExposition('# HELP h H.\n# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'), { message: /cumulative/ });
   t.throws(() => parseExposition('# HELP h H.\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 1\n'), { message: /_count/ });
   t.throws(() => parseExposition('# HELP g G.\n# TYPE g gauge\ng{x="a"b"} 1\n'));
+});
+
+test('pools are held weakly: a dropped pool is collected, leaves metrics() and frees its name', async (t) => {
+  const server = await startServer(t);
+  const run = await runNode(t, fixturePath('metrics-forgotten.mjs'), [server.dest], { guardMs: 30_000 });
+  t.false(run.hung, `the child hung\nstderr:\n${run.stderr}`);
+  t.is(run.code, 0, `exit code\nstderr:\n${run.stderr}`);
+  t.deepEqual(lastJsonLine(run.stdout), { listedBefore: true, collected: 2, listedAfter: false, namesFree: true });
 });
