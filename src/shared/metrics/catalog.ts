@@ -3,7 +3,8 @@
  * `berth-pool/prometheus` (which registers every family up front) and docs/metrics.md agree.
  * The names are fixed: dashboards and alerts are written against them.
  */
-import type { MetricType } from './model';
+/** A family's Prometheus type. */
+export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 export interface FamilyInfo {
   readonly type: MetricType;

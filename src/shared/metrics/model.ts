@@ -4,9 +4,9 @@
  * `render.ts` writes them as Prometheus text, `berth-pool/prometheus` hands them to prom-client.
  */
 import { redact } from '../redact';
-import { CATALOG, type FamilyName } from './catalog';
+import { CATALOG, type FamilyName, type MetricType } from './catalog';
 
-export type MetricType = 'counter' | 'gauge' | 'histogram';
+export type { MetricType };
 
 /** Label names to values; values are masked with `redact()` when the sample is made. */
 export type Labels = Readonly<Record<string, string>>;
