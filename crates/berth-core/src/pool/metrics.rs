@@ -64,6 +64,7 @@ impl Pool {
         let groups = self.member_groups();
         let mut m = PoolMetrics::default();
         let (mut hits, mut handoffs, mut fresh) = (0, 0, 0);
+        let mut dests = Vec::new();
         for shard in self.shards().iter() {
             let shard = lock(shard);
             hits += shard.hits;
@@ -79,17 +80,24 @@ impl Pool {
                 s.in_use += u64::from(ds.in_use);
                 s.dialing += u64::from(dialing);
                 s.waiting += ds.waiters.len() as u64;
-                m.destinations.push(DestGauges {
-                    destination: redact(&ds.target.to_string()),
-                    group: groups.get(&id).map_or_else(String::new, |g| g.to_string()),
-                    open: idle + ds.in_use + dialing,
-                    idle,
-                    in_use: ds.in_use,
-                    dialing,
-                    waiting: ds.waiters.len() as u32 + ds.native_waiting,
-                });
+                dests.push((
+                    id,
+                    DestGauges {
+                        destination: redact(&ds.target.to_string()),
+                        group: groups.get(&id).map_or_else(String::new, |g| g.to_string()),
+                        open: idle + ds.in_use + dialing,
+                        idle,
+                        in_use: ds.in_use,
+                        dialing,
+                        waiting: ds.waiters.len() as u32 + ds.native_waiting,
+                    },
+                ));
             }
         }
+        // Oldest first (ids are handed out in order): the facade keeps the first
+        // `metricsMaxDestinations` labels, so which ones must not depend on shard order.
+        dests.sort_unstable_by_key(|(id, _)| *id);
+        m.destinations = dests.into_iter().map(|(_, d)| d).collect();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         m.stats.waiting += u64::from(get_u32(&self.native_waiting));
         handoffs += get(&self.forgotten_handoffs);
