@@ -19,6 +19,7 @@ pub mod group;
 pub mod hot;
 pub mod hot_io;
 pub mod listener;
+pub mod observe;
 pub mod probe;
 pub mod registry;
 pub mod resource;

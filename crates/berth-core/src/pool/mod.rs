@@ -22,6 +22,7 @@ pub mod events;
 mod groups;
 mod interner;
 mod introspect;
+mod observe;
 mod placement;
 mod release;
 mod room;
@@ -42,6 +43,7 @@ pub use groups::{
     GroupError, GroupStats, MemberStats, RouteTarget, UpstreamTarget, GROUP_PREFIX, MAX_GROUPS,
 };
 pub use introspect::{ConnSnapshot, DestSnapshot};
+pub use observe::WaitCap;
 pub use placement::Placement;
 pub use shard::{ConnId, DestId};
 pub use stats::{Counters, StatsSnapshot};
