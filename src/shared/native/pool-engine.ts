@@ -94,4 +94,5 @@ export type {
   NativeListener,
   RouteRequest,
   RouteAnswerObject,
+  SessionEnded,
 } from '../../../native/index';
