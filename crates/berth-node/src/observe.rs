@@ -137,7 +137,11 @@ impl NativeListener {
                 wake,
             })
         });
-        *self.session_ends.0.lock().unwrap_or_else(|p| p.into_inner()) = sink.clone();
+        *self
+            .session_ends
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = sink.clone();
         self.inner
             .reports
             .set(sink.map(|s| s as Arc<dyn SessionSink>));
