@@ -33,6 +33,11 @@ export function traceAcquire(pool: Pool, destination: string, options: PoolAcqui
   return acquireChannel.tracePromise(acquire, context);
 }
 
+/** How many event names have listeners: EventEmitter's long-stable `_eventsCount` (cheaper than `listenerCount`). */
+function listenedEvents(emitter: Pool): number {
+  return (emitter as unknown as { _eventsCount: number })._eventsCount;
+}
+
 export class PoolObserver {
   readonly #pool: Pool;
   readonly #engine: Engine;
@@ -46,7 +51,8 @@ export class PoolObserver {
 
   /** An acquire of `destId` was just queued: `capReached` if a cap keeps it waiting. */
   queued(destId: number, destination: string): void {
-    if (this.#pool.listenerCount('capReached') === 0) return;
+    // Runs on every queued acquire: a pool with no listener at all answers with one load.
+    if (listenedEvents(this.#pool) === 0 || this.#pool.listenerCount('capReached') === 0) return;
     const cap = WAIT_CAPS[this.#engine.waitCap(destId)];
     if (cap !== undefined) this.#capReached(destination, cap);
   }
