@@ -343,11 +343,7 @@ fn wait_cap_names_the_cap_a_waiter_waits_for_and_none_for_its_own_dial() {
         ..PoolConfig::default()
     });
     queued(owner.acquire(dest, 0));
-    assert_eq!(
-        owner.pool.wait_cap(dest),
-        WaitCap::None,
-        "a dial serves it"
-    );
+    assert_eq!(owner.pool.wait_cap(dest), WaitCap::None, "a dial serves it");
     let (_, placed) = owner.settle_dial();
     assert!(matches!(placed, Placement::Handoff(_)), "{placed:?}");
     queued(owner.acquire(dest, 0));
