@@ -12,17 +12,23 @@
 //      and one connection the routing function refuses;
 //   4. a summary (sessions/s, latency, MB/s, upstream connections opened vs reused), then
 //      everything is closed.
+// Meanwhile it serves Prometheus metrics (pool.metrics(): the pool's and the listener's) on
+// http://127.0.0.1:<port>/metrics (BERTH_DEMO_METRICS_PORT, default any free port), scrapes
+// them itself during and after the load, and prints a few series. BERTH_DEMO_HOLD=<seconds>
+// keeps serving them that long after the load, for a Prometheus or curl of your own.
 //
 // Exits 0 when every session got its bytes back intact, 1 otherwise (it runs in CI).
 
+import http from 'node:http';
 import net from 'node:net';
-import { Pool } from 'berth-pool';
+import { Pool, METRICS_CONTENT_TYPE } from 'berth-pool';
 
 const SESSIONS = 4000; // request/reply sessions
 const CONCURRENCY = 32; // sessions in flight at once
 const REQUEST_BYTES = 100; // 'ECHO' + 96 bytes, echoed back
 const BULK_BYTES = 256 * 2 ** 20; // one upload to the sink
-const GUARD_MS = 25_000;
+const HOLD_S = Number(process.env.BERTH_DEMO_HOLD ?? 0);
+const GUARD_MS = 25_000 + HOLD_S * 1000;
 
 // A demo must never hang: fail loudly if something keeps it running too long.
 const guard = setTimeout(() => {
@@ -77,7 +83,7 @@ const sink = await startServer((socket) => {
 // ---------------------------------------------------------------- 2. the proxy
 
 // The routes name the upstreams, all on 127.0.0.1: the address policy allows nothing else.
-const pool = new Pool({ maxPerDestination: 64, addressPolicy: { allow: ['127.0.0.1'] } });
+const pool = new Pool({ name: 'demo', maxPerDestination: 64, addressPolicy: { allow: ['127.0.0.1'] } });
 const routes = { ECHO: echo.dest, BULK: sink.dest };
 const proxy = await pool.listen(
   { host: '127.0.0.1', port: 0, peek: 4, reuseUpstream: true },
@@ -90,6 +96,26 @@ console.log('berth demo: a proxy in Node whose bytes stay in the Rust engine');
 console.log('=================================================================');
 console.log(`upstreams   echo ${echo.dest}, sink ${sink.dest}`);
 console.log(`proxy       pool.listen() on 127.0.0.1:${proxyPort}, routes on the first 4 bytes (peek: 4), reuseUpstream: true`);
+
+// The metrics endpoint a Prometheus would scrape: one native call gathers the counters.
+const metricsServer = http.createServer((req, res) => {
+  if (req.url !== '/metrics') return void res.writeHead(404).end();
+  res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(pool.metrics());
+});
+await new Promise((resolve) => metricsServer.listen(Number(process.env.BERTH_DEMO_METRICS_PORT ?? 0), '127.0.0.1', resolve));
+const metricsUrl = `http://127.0.0.1:${metricsServer.address().port}/metrics`;
+console.log(`metrics     ${metricsUrl} (Prometheus text format; curl it while the demo runs)`);
+
+/** Scrapes the endpoint as Prometheus would; returns the value of each `name{...}` sample of this pool. */
+async function scrape(...names) {
+  const text = await (await fetch(metricsUrl)).text();
+  const value = (name) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`) && l.includes('pool="demo"'))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return Object.fromEntries(names.map((n) => [n, value(n)]));
+}
 
 // ---------------------------------------------------------------- 3. load
 
@@ -133,7 +159,13 @@ async function worker() {
   }
 }
 const t0 = performance.now();
+// Scraped once while the load runs, as a Prometheus would (it does not wait for the load).
+const midScrape = (async () => {
+  while (next < SESSIONS / 2) await new Promise((r) => setTimeout(r, 5));
+  return scrape('berth_listener_sessions_active', 'berth_listener_sessions_total');
+})();
 await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+const during = await midScrape;
 const sessionsMs = performance.now() - t0;
 const afterSessions = pool.stats();
 
@@ -198,8 +230,19 @@ console.log(`  reused       ${st.reused}  (pool.stats().reused; proxy.stats().up
 console.log(`  sessions     ${ps.sessionsTotal} routed, ${fmt(ps.bytesIn)} bytes in, ${fmt(ps.bytesOut)} bytes out (proxy.stats())`);
 console.log(`  so ${((100 * afterSessions.reused) / SESSIONS).toFixed(1)}% of the request/reply sessions ran on an upstream connection an earlier session had opened`);
 
+const after = await scrape('berth_listener_sessions_total', 'berth_listener_route_failures_total', 'berth_connections_created_total', 'berth_connections_reused_total', 'berth_connections_open');
+console.log('');
+console.log(`metrics        scraped from ${metricsUrl}`);
+console.log(`  during load  berth_listener_sessions_total ${during.berth_listener_sessions_total}, berth_listener_sessions_active ${during.berth_listener_sessions_active}`);
+for (const [name, value] of Object.entries(after)) console.log(`  after        ${name} ${value}`);
+if (HOLD_S > 0) {
+  console.log(`  serving ${metricsUrl} for ${HOLD_S} s more (BERTH_DEMO_HOLD)`);
+  await new Promise((r) => setTimeout(r, HOLD_S * 1000));
+}
+
 // ---------------------------------------------------------------- 5. shutdown
 
+await new Promise((resolve) => metricsServer.close(resolve));
 await proxy.close();
 await pool.close();
 await Promise.all([echo.shutdown(), sink.shutdown()]);
@@ -211,6 +254,9 @@ if (bulkReply !== expectedBulkReply) problems.push(`sink answered "${bulkReply}"
 if (!refused || ps.routeFailures !== 1) problems.push(`expected 1 refused connection, routeFailures is ${ps.routeFailures}`);
 if (ps.sessionsTotal !== SESSIONS + 1) problems.push(`proxy routed ${ps.sessionsTotal} sessions, expected ${SESSIONS + 1}`);
 if (st.reused === 0) problems.push('no upstream connection was reused');
+if (after.berth_listener_sessions_total !== ps.sessionsTotal) problems.push(`/metrics says ${after.berth_listener_sessions_total} sessions, proxy.stats() ${ps.sessionsTotal}`);
+if (after.berth_connections_created_total !== st.created) problems.push(`/metrics says ${after.berth_connections_created_total} connections created, pool.stats() ${st.created}`);
+if (!(during.berth_listener_sessions_total > 0 && during.berth_listener_sessions_total < ps.sessionsTotal)) problems.push(`the scrape during the load saw ${during.berth_listener_sessions_total} sessions`);
 if (problems.length) {
   console.error(`\ndemo: FAILED\n  ${problems.join('\n  ')}`);
   process.exit(1);
