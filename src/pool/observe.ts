@@ -5,14 +5,22 @@
  * listens or subscribes, and builds nothing otherwise.
  */
 import { performance } from 'node:perf_hooks';
-import type { Pool, PoolAcquireOptions } from './pool';
 import type { Lease } from './lease';
 import type { Connection } from './connection';
-import type { CapName, EvictReason } from './events';
+import type { CapName, CapReachedEvent, DialFailedEvent, EvictedEvent, EvictReason } from './events';
 import type { Engine } from '../shared/native/pool-engine';
 import type { BerthError } from '../shared/errors';
 import { OncePer } from '../shared/once-per';
-import { acquireChannel, connectChannel, evictChannel, memberChannel, releaseChannel, type AcquireContext } from '../shared/diagnostics';
+import { acquireChannel, connectChannel, evictChannel, memberChannel, releaseChannel } from '../shared/diagnostics';
+
+/**
+ * The pool as its observer sees it (the Pool itself: messages carry it as `pool`). Not the
+ * Pool type, which imports this file (src/pool/trace-messages.ts declares the messages).
+ */
+export interface Observed {
+  emit(event: string, ...args: unknown[]): boolean;
+  listenerCount(event: string): number;
+}
 
 /** Engine eviction codes (crates/berth-core/src/contract.rs `EvictReason`) by name. */
 const REASONS: readonly EvictReason[] = ['idle', 'lifetime', 'peerClosed', 'unhealthy', 'maxUses', 'keepAliveExpired'];
@@ -28,23 +36,23 @@ const WAIT_CAPS: readonly (CapName | undefined)[] = [undefined, 'maxPerDestinati
  * the call, `asyncStart`/`asyncEnd` (with `result`, the lease) or `error` then `asyncStart`/
  * `asyncEnd` when it settles.
  */
-export function traceAcquire(pool: Pool, destination: string, options: PoolAcquireOptions | undefined, acquire: () => Promise<Lease>): Promise<Lease> {
-  const context: AcquireContext = { pool, destination, options };
-  return acquireChannel.tracePromise(acquire, context);
+export function traceAcquire(pool: Observed, destination: string, options: object | undefined, acquire: () => Promise<Lease>): Promise<Lease> {
+  // An AcquireContext (trace-messages.ts); Node adds `result` or `error` to it.
+  return acquireChannel.tracePromise(acquire, { pool, destination, options });
 }
 
 /** How many event names have listeners: EventEmitter's long-stable `_eventsCount` (cheaper than `listenerCount`). */
-function listenedEvents(emitter: Pool): number {
+function listenedEvents(emitter: Observed): number {
   return (emitter as unknown as { _eventsCount: number })._eventsCount;
 }
 
 export class PoolObserver {
-  readonly #pool: Pool;
+  readonly #pool: Observed;
   readonly #engine: Engine;
   /** `capReached`'s rate limit, by cap and destination. */
   readonly #capGate = new OncePer(CAP_EVENT_INTERVAL_MS);
 
-  constructor(pool: Pool, engine: Engine) {
+  constructor(pool: Observed, engine: Engine) {
     this.#pool = pool;
     this.#engine = engine;
   }
@@ -64,7 +72,7 @@ export class PoolObserver {
 
   #capReached(destination: string, cap: CapName): void {
     if (!this.#capGate.pass(`${cap}\0${destination}`)) return;
-    this.#pool.emit('capReached', { destination, cap });
+    this.#pool.emit('capReached', { destination, cap } satisfies CapReachedEvent);
   }
 
   /** Whether anyone wants evictions (so that the engine's reason is worth asking for). */
@@ -77,7 +85,7 @@ export class PoolObserver {
     const reason = REASONS[code];
     if (reason === undefined) return;
     if (evictChannel.hasSubscribers) evictChannel.publish({ pool: this.#pool, destination, reason });
-    if (this.#pool.listenerCount('evicted') > 0) this.#pool.emit('evicted', { destination, reason });
+    if (this.#pool.listenerCount('evicted') > 0) this.#pool.emit('evicted', { destination, reason } satisfies EvictedEvent);
   }
 
   /** The engine closed connection `id` of `destination` itself: report why, if anyone listens. */
@@ -96,7 +104,7 @@ export class PoolObserver {
     if (!events && !connectChannel.hasSubscribers) return;
     const failure = error();
     if (connectChannel.hasSubscribers) connectChannel.publish({ pool: this.#pool, destination, durationMs, error: failure });
-    if (events) this.#pool.emit('dialFailed', { destination, error: failure });
+    if (events) this.#pool.emit('dialFailed', { destination, error: failure } satisfies DialFailedEvent);
   }
 
   /** A lease of `conn` ended (call only while `releaseChannel.hasSubscribers`). */

@@ -24,7 +24,7 @@ import { TypedEmitter } from '../shared/typed-emitter';
 import type { PoolEvents } from './events';
 import { PoolObserver, traceAcquire } from './observe';
 import { acquireStart, releaseChannel, sessionChannel } from '../shared/diagnostics';
-import { clientOf, publishForward, watchSessions } from '../proxy/session-trace';
+import { clientOf, publishForward, watchSessions } from './session-trace';
 import { performance } from 'node:perf_hooks';
 
 export type { AcquireOptions } from '../shared/acquire-options';

@@ -3,12 +3,11 @@
  * met or it destroyed a resource itself; nothing is computed unless someone listens.
  */
 import type { EventEmitter } from 'node:events';
-import type { EvictReason } from '../pool/events';
 import { OncePer } from '../shared/once-per';
 import { GAUGE_SIZE, gauge, resGauges } from '../shared/native';
 
 /** Engine eviction codes (crates/berth-core/src/contract.rs `EvictReason`) by name. */
-const REASONS: readonly EvictReason[] = ['idle', 'lifetime', 'peerClosed', 'unhealthy', 'maxUses', 'keepAliveExpired'];
+const REASONS: readonly (ResourceEvictReason | undefined)[] = ['idle', 'lifetime', undefined, 'unhealthy'];
 
 /** The ResourcePool's cap names. */
 export type ResourceCapName = 'max' | 'maxWaiters';
@@ -18,8 +17,8 @@ export interface ResourceCapReachedEvent {
   readonly cap: ResourceCapName;
 }
 
-/** The reasons a ResourcePool destroys a resource itself. */
-export type ResourceEvictReason = Extract<EvictReason, 'idle' | 'lifetime' | 'unhealthy'>;
+/** The reasons a ResourcePool destroys a resource itself (the Pool's `EvictReason` names). */
+export type ResourceEvictReason = 'idle' | 'lifetime' | 'unhealthy';
 
 /** `evicted` on a ResourcePool: it destroyed a resource itself (idle timeout, lifetime, failed validation). */
 export interface ResourceEvictedEvent {
@@ -63,6 +62,6 @@ export class ResourceObserver {
   evicted(code: number): void {
     const reason = REASONS[code];
     if (reason === undefined || this.#pool.listenerCount('evicted') === 0) return;
-    this.#pool.emit('evicted', { reason: reason as ResourceEvictReason });
+    this.#pool.emit('evicted', { reason } satisfies ResourceEvictedEvent);
   }
 }

@@ -2,14 +2,9 @@
  * berth's `node:diagnostics_channel` channels, made once for the process. Publishers check
  * `hasSubscribers` (the acquire TracingChannel: its `start` channel's) before building a
  * message, so a channel nobody subscribes to costs one property read where it is published.
- * Message fields are the subscriber's to read, not to change.
+ * The messages' shapes are declared in src/pool/trace-messages.ts.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import type { BerthError } from './errors';
-import type { EvictReason } from '../pool/events';
-import type { PoolAcquireOptions, Pool } from '../pool/pool';
-import type { ProxyListener } from '../proxy/listener';
-import type { Lease } from '../pool/lease';
 
 /** The channels' names, as undici names its own (`undici:request:create`, ...). */
 export const CHANNELS = Object.freeze({
@@ -21,92 +16,8 @@ export const CHANNELS = Object.freeze({
   member: 'berth:group:member',
 } as const);
 
-/** `berth:pool:connect`: a dial settled (after its TLS or user handshake, if any). */
-export interface ConnectMessage {
-  readonly pool: Pool;
-  readonly destination: string;
-  /** From the dial's start (DNS included) to the connection being ready, or the failure. */
-  readonly durationMs: number;
-  /** Why it failed (connect, TLS or handshake); absent when it succeeded. */
-  readonly error?: BerthError | Error;
-}
-
-/**
- * `berth:pool:acquire`: the context of the TracingChannel's events (`start`, `end`,
- * `asyncStart`, `asyncEnd`, `error`). Node adds `result` (the Lease) or `error` when the
- * acquire settles.
- */
-export interface AcquireContext {
-  readonly pool: Pool;
-  readonly destination: string;
-  readonly options: PoolAcquireOptions | undefined;
-  /** The lease, from `asyncStart` on, when the acquire succeeded. */
-  readonly result?: Lease;
-  /** Why it failed, from `error` on (`ACQUIRE_TIMEOUT`, `QUEUE_FULL`, a dial's error, ...). */
-  readonly error?: unknown;
-}
-
-/** `berth:pool:release`: a lease ended. */
-export interface ReleaseMessage {
-  readonly pool: Pool;
-  readonly destination: string;
-  /** From the hand-out to the release or destroy (NaN if leased before anyone subscribed). */
-  readonly heldMs: number;
-  /** `lease.destroy()` rather than `release()`. */
-  readonly destroyed: boolean;
-  /** The error `destroy(error)` was given. */
-  readonly error?: Error;
-}
-
-/** `berth:pool:evict`: the pool closed a connection it held (as the `evicted` event). */
-export interface EvictMessage {
-  readonly pool: Pool;
-  readonly destination: string;
-  readonly reason: EvictReason;
-}
-
-/** The client of a listener session. */
-export interface SessionClient {
-  readonly address: string;
-  readonly family: 'IPv4' | 'IPv6';
-  readonly port: number;
-}
-
-/**
- * `berth:listener:session`: a native session ended (a listener's, or `pool.forward()`'s with
- * `listener: null`).
- */
-export interface SessionMessage {
-  readonly listener: ProxyListener | null;
-  readonly pool: Pool;
-  /** The client (`forward()`: the inbound socket's peer, if it had one). */
-  readonly client: SessionClient | null;
-  /** Where it was routed: the destination, or `'group:<name>'`. */
-  readonly route: string;
-  /** The group member that served a group route. */
-  readonly member?: string;
-  /** Client to upstream. */
-  readonly bytesIn: number;
-  /** Upstream to client. */
-  readonly bytesOut: number;
-  readonly durationMs: number;
-  /** How it ended: as `ForwardResult.end`. */
-  readonly end: string;
-  readonly error?: BerthError;
-}
-
-/** `berth:group:member`: a group member changed state. */
-export interface MemberMessage {
-  readonly pool: Pool;
-  readonly group: string;
-  readonly member: string;
-  readonly state: 'up' | 'down' | 'ejected';
-  /** `'check'` (a health check's verdict) or `'outlier'` (consecutive failures). */
-  readonly reason: 'check' | 'outlier';
-}
-
 export const connectChannel = diagnosticsChannel.channel(CHANNELS.connect);
-export const acquireChannel = diagnosticsChannel.tracingChannel<object, AcquireContext>(CHANNELS.acquire);
+export const acquireChannel = diagnosticsChannel.tracingChannel<object, object>(CHANNELS.acquire);
 /** Read on every acquire: a module constant, so the read is one property load. */
 export const acquireStart = acquireChannel.start;
 export const releaseChannel = diagnosticsChannel.channel(CHANNELS.release);

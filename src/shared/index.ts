@@ -4,4 +4,3 @@ export type { BerthErrorCode } from './errors';
 export type { AddressPolicy, AddressPolicyEntry, AddressClass } from './address-policy';
 export type { EventMap, TypedListener } from './typed-emitter';
 export { CHANNELS as DIAGNOSTICS_CHANNELS } from './diagnostics';
-export type { ConnectMessage, AcquireContext, ReleaseMessage, EvictMessage, SessionMessage, SessionClient, MemberMessage } from './diagnostics';

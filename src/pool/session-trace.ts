@@ -7,17 +7,29 @@
  */
 import type * as net from 'node:net';
 import type { NativeListener, SessionEnded } from '../shared/native';
-import type { ForwardResult } from './forward';
-import type { ProxyListener } from './listener';
-import type { Pool } from '../pool/pool';
+import type { ForwardResult } from '../proxy/forward';
+import type { ProxyListener } from '../proxy/listener';
 import { BerthError, dialError } from '../shared/errors';
-import { sessionChannel, type SessionClient, type SessionMessage } from '../shared/diagnostics';
+import { sessionChannel } from '../shared/diagnostics';
+
+/** A session's client (trace-messages.ts `SessionClient`). */
+interface SessionClient {
+  readonly address: string;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly port: number;
+}
+
+/**
+ * The pool, as the messages carry it: the Pool itself (typed `object` here: the Pool imports
+ * this file; trace-messages.ts declares `SessionMessage` with it).
+ */
+type PoolRef = object;
 
 /** How often the subscription is looked at (ms): session ends within this of a subscribe may be missed. */
 export const SESSION_POLL_MS = 250;
 
 interface Watched {
-  readonly pool: Pool;
+  readonly pool: PoolRef;
   readonly listener: ProxyListener;
   readonly native: NativeListener;
 }
@@ -27,7 +39,7 @@ let reporting = false;
 let timer: NodeJS.Timeout | undefined;
 
 /** Reports `native`'s session ends while `berth:listener:session` has subscribers, until `unwatch`. */
-export function watchSessions(pool: Pool, listener: ProxyListener, native: NativeListener): () => void {
+export function watchSessions(pool: PoolRef, listener: ProxyListener, native: NativeListener): () => void {
   const entry: Watched = { pool, listener, native };
   watched.add(entry);
   if (sessionChannel.hasSubscribers) report(entry, true);
@@ -62,7 +74,7 @@ function report(entry: Watched, on: boolean): void {
 
 function publishEnded({ pool, listener }: Watched, ended: SessionEnded): void {
   if (!sessionChannel.hasSubscribers) return;
-  const message: SessionMessage = {
+  sessionChannel.publish({
     listener,
     pool,
     client: ended.client as SessionClient,
@@ -73,8 +85,7 @@ function publishEnded({ pool, listener }: Watched, ended: SessionEnded): void {
     durationMs: ended.durationMs,
     end: ended.end,
     ...(ended.code == null ? {} : { error: sessionError(ended.code, ended.message ?? undefined, ended.route) }),
-  };
-  sessionChannel.publish(message);
+  });
 }
 
 function sessionError(code: string, message: string | undefined, route: string): BerthError {
@@ -90,9 +101,9 @@ export function clientOf(inbound: net.Socket): SessionClient | null {
 }
 
 /** A `forward()` session ended: published with `listener: null`. */
-export function publishForward(pool: Pool, client: SessionClient | null, route: string, member: string | undefined, result: ForwardResult): void {
+export function publishForward(pool: PoolRef, client: SessionClient | null, route: string, member: string | undefined, result: ForwardResult): void {
   if (!sessionChannel.hasSubscribers) return;
-  const message: SessionMessage = {
+  sessionChannel.publish({
     listener: null,
     pool,
     client,
@@ -103,6 +114,5 @@ export function publishForward(pool: Pool, client: SessionClient | null, route: 
     durationMs: result.durationMs,
     end: result.end,
     ...(result.error === undefined ? {} : { error: result.error }),
-  };
-  sessionChannel.publish(message);
+  });
 }
