@@ -119,6 +119,16 @@ export declare class Engine {
   groupStats(id: number): EngineGroupStats | null
   /** Removes a group (its members' idle connections close); false if unknown. */
   groupRemove(id: number): boolean
+  /**
+   * Why the engine closed connection `conn` (an `EvictReason` code: found dead at
+   * acquire, or a release placed to close), or -1: none recorded.
+   */
+  closeReason(conn: number): number
+  /**
+   * Right after an acquire of `dest` queued: 1 when `maxPerDestination` keeps it waiting,
+   * 2 when `maxTotal` does, 0 when neither (a dial in flight serves it).
+   */
+  waitCap(dest: number): number
 }
 
 export declare class NativeListener {
@@ -140,6 +150,15 @@ export declare class NativeListener {
    * descriptor of the listener is closed.
    */
   close(done: (closed: ListenerClosed) => void, drain?: number | undefined | null): void
+  /**
+   * Reports session ends through `wake` from now on, or stops with `null` (the ends not
+   * yet taken are dropped).
+   */
+  reportSessionEnds(wake?: ((waiting: number) => void) | null): void
+  /** The session ends waiting (JS was woken with their number), oldest first. */
+  takeSessionEnds(): Array<SessionEnded>
+  /** Session ends the engine reported to JS, ever (none while nobody asked). */
+  get sessionEndsReported(): number
 }
 
 export declare class ProbeEngine {
@@ -320,6 +339,8 @@ export interface EngineEvent {
   reason: number
   code?: string
   message?: string
+  /** `DIALED` / `DIAL_FAILED`: how long the connect took (ms); 0 otherwise. */
+  ms: number
 }
 
 export interface EngineGroupStats {
@@ -410,6 +431,8 @@ export interface ForwardDone {
   end: string
   code?: string
   message?: string
+  /** The group member (destination id) that served a group route. */
+  member?: number
 }
 
 /**
@@ -738,6 +761,26 @@ export interface RouteRequest {
   /** The HTTP/1 request line's method and target, when the peeked bytes hold the line. */
   method?: string
   path?: string
+}
+
+/** The client of an ended session. */
+export interface SessionClient {
+  address: string
+  family: string
+  port: number
+}
+
+/** One ended listener session. */
+export interface SessionEnded {
+  client: SessionClient
+  route: string
+  member?: string
+  bytesIn: number
+  bytesOut: number
+  durationMs: number
+  end: string
+  code?: string
+  message?: string
 }
 
 export declare const UNKNOWN_DESTINATION: number

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 
 writeFileSync(
   new URL('../dist/index.mjs', import.meta.url),
-  `import berth from './index.js';\n\nexport const { Pool, Lease, BerthError, DEFAULTS, HttpAgent, HttpsAgent, ProxyListener, ResourcePool, ResourceLease, pooled, RESOURCE_DEFAULTS, completions, probe, metrics, METRICS_CONTENT_TYPE } = berth;\nexport default berth;\n`,
+  `import berth from './index.js';\n\nexport const { Pool, Lease, BerthError, DEFAULTS, HttpAgent, HttpsAgent, ProxyListener, ResourcePool, ResourceLease, pooled, RESOURCE_DEFAULTS, completions, probe, metrics, METRICS_CONTENT_TYPE, DIAGNOSTICS_CHANNELS } = berth;\nexport default berth;\n`,
 );
 
 // berth/generic-pool: the default export is the module object, as `import genericPool from 'generic-pool'` gives.

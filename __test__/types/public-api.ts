@@ -28,6 +28,18 @@ import {
   ResourcePool,
   UpstreamGroup,
   GROUP_DEFAULTS,
+  DIAGNOSTICS_CHANNELS,
+  type AcquireContext,
+  type CapName,
+  type CapReachedEvent,
+  type EvictReason,
+  type ConnectMessage,
+  type EvictMessage,
+  type MemberMessage,
+  type ReleaseMessage,
+  type ResourceCapReachedEvent,
+  type ResourceEvictedEvent,
+  type SessionMessage,
 } from 'berth-pool';
 import type { GroupOptions, GroupStats, MemberEvent, MemberStats, BalanceMode } from 'berth-pool';
 import type { ListenerCloseOptions, ListenerCloseResult } from 'berth-pool';
@@ -864,4 +876,36 @@ async function metricsApi(): Promise<void> {
   exact<Promise<PromMetricData>>()(metric.get());
 }
 
-export { poolApi, errors, httpAgent, resourcePool, completionsApi, probeApi, genericPoolApi, metricsApi };
+/** Observability: the diagnostics channels' names and messages, Pool and ResourcePool events. */
+async function observabilityApi(pool: Pool, resources: ResourcePool<string>): Promise<void> {
+  exact<'berth:pool:acquire'>()(DIAGNOSTICS_CHANNELS.acquire);
+  exact<'berth:listener:session'>()(DIAGNOSTICS_CHANNELS.session);
+  const connect = {} as ConnectMessage;
+  exact<Pool>()(connect.pool);
+  exact<number>()(connect.durationMs);
+  exact<BerthError | Error | undefined>()(connect.error);
+  const context = {} as AcquireContext;
+  exact<Lease | undefined>()(context.result);
+  exact<PoolAcquireOptions | undefined>()(context.options);
+  const release = {} as ReleaseMessage;
+  exact<boolean>()(release.destroyed);
+  exact<EvictReason>()(({} as EvictMessage).reason);
+  const session = {} as SessionMessage;
+  exact<ProxyListener | null>()(session.listener);
+  exact<string | undefined>()(session.member);
+  exact<'up' | 'down' | 'ejected'>()(({} as MemberMessage).state);
+  // @ts-expect-error messages are read-only
+  release.heldMs = 1;
+
+  pool.on('capReached', (event) => exact<CapName>()(event.cap));
+  pool.on('evicted', (event) => exact<EvictReason>()(event.reason));
+  pool.on('dialFailed', (event) => exact<BerthError | Error>()(event.error));
+  const [reached] = await once(pool, 'capReached');
+  void (reached as CapReachedEvent);
+  resources.on('capReached', (event) => exact<'max' | 'maxWaiters'>()(event.cap));
+  resources.on('evicted', (event: ResourceEvictedEvent) => exact<'idle' | 'lifetime' | 'unhealthy'>()(event.reason));
+  // @ts-expect-error a ResourcePool has no per-destination cap
+  resources.on('capReached', (event: ResourceCapReachedEvent) => event.cap === 'maxTotal');
+}
+
+export { observabilityApi, poolApi, errors, httpAgent, resourcePool, completionsApi, probeApi, genericPoolApi, metricsApi };

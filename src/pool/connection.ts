@@ -137,6 +137,8 @@ export class Connection {
    * idle list until it is taken out.
    */
   idleWatched = false;
+  /** When its current lease began (performance.now()), recorded only while `berth:pool:release` has subscribers. */
+  leasedAt = NaN;
   /**
    * The events that got a listener during the current lease, seen through 'newListener'
    * (repeats allowed); emptied when the listeners are restored.

@@ -23,3 +23,4 @@ export type {
   LookupAddress,
 } from './group-options';
 export type { PoolEvents, EvictReason, CapName, CapReachedEvent, EvictedEvent, DialFailedEvent } from './events';
+export type { ConnectMessage, AcquireContext, ReleaseMessage, EvictMessage, SessionMessage, SessionClient, MemberMessage } from './trace-messages';

@@ -27,6 +27,10 @@ import { registerPool, unregisterPool } from '../shared/metrics/registry';
 import { render } from '../shared/metrics/render';
 import type { Family } from '../shared/metrics/model';
 import { nativeListenerOf } from '../proxy/listener';
+import { PoolObserver, traceAcquire } from './observe';
+import { acquireStart, releaseChannel, sessionChannel } from '../shared/diagnostics';
+import { clientOf, publishForward, watchSessions } from './session-trace';
+import { performance } from 'node:perf_hooks';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
@@ -163,6 +167,10 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   readonly #handshaking = new Map<number, Handshaking>();
   /** Aborted when the pool closes: handshakes in flight stop. */
   readonly #closing = new AbortController();
+  /** Events and diagnostics channels (observe.ts). */
+  readonly #obs: PoolObserver;
+  /** Inside a traced acquire: its inner `acquire` call is not traced again. */
+  #tracing = false;
   readonly #connectStats: ConnectStats = {
     handshakes: 0,
     handshakesFailed: 0,
@@ -180,6 +188,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     onSocketClosed: (conn) => this.#onSocketClosed(conn),
     onIdleData: (conn) => {
       this.#engine.evictIdle(conn.id, EVICT_UNHEALTHY);
+      this.#obs.evicted(conn.destination, EVICT_UNHEALTHY);
       conn.destroy();
     },
   };
@@ -217,6 +226,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     this.#recipe = recipeOf(o.tls, o.handshake);
     this.#check = o.check;
     this.#sessions = new SessionCache(o.maxCachedSessions);
+    this.#obs = new PoolObserver(this, this.#engine);
   }
 
   /** True once `close()` was called (directly, or by `drain()` finishing). */
@@ -237,6 +247,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     // The common call (same destination as last time, no options) in as few steps as
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
+    if (acquireStart.hasSubscribers && !this.#tracing) return this.#acquireTraced(destination, options);
     if (destination === this.#lastDestination && options === undefined && this.#life.phase === Phase.Open) {
       const result = acquire(this.#handle, this.#lastDestId, this.#waiters.nextToken());
       if (result >= 0) {
@@ -248,6 +259,18 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       return this.#acquired(result, this.#lastDestId, destination, undefined, 0, this.options.acquireTimeout, this.#check);
     }
     return this.#acquireSlow(destination, options);
+  }
+
+  /** `acquire` inside the `berth:pool:acquire` TracingChannel (observe.ts). */
+  #acquireTraced(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
+    return traceAcquire(this, destination, options, () => {
+      this.#tracing = true;
+      try {
+        return this.acquire(destination, options);
+      } finally {
+        this.#tracing = false;
+      }
+    });
   }
 
   /** `acquire` with options, another destination than last time, or a pool not open. */
@@ -332,6 +355,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         continue;
       }
       if (result === QUEUE_FULL) {
+        this.#obs.queueFull(destination);
         return Promise.reject(
           new BerthError('QUEUE_FULL', `${this.options.maxWaiters} acquires already wait for ${destination}`, destination),
         );
@@ -341,7 +365,9 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       }
       if (result <= DEAD_BASE) {
         // The engine found this idle connection closed or dirty and took it out.
-        this.#conns[DEAD_BASE - result]?.destroy();
+        const dead = this.#conns[DEAD_BASE - result];
+        if (dead !== undefined) this.#obs.closedByEngine(dead.id, dead.destination);
+        dead?.destroy();
       } else {
         const conn = this.#conns[result]!;
         if (conn.stillUsable()) {
@@ -356,6 +382,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
           });
         }
         this.#engine.discard(result, EVICT_UNHEALTHY);
+        this.#obs.evicted(conn.destination, EVICT_UNHEALTHY);
         conn.destroy();
       }
       result = undefined;
@@ -394,6 +421,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     this.#connectStats.checksFailed++;
     if (conn.state === ConnState.Leased) {
       this.#engine.discard(conn.id, EVICT_UNHEALTHY);
+      this.#obs.evicted(conn.destination, EVICT_UNHEALTHY);
       conn.destroy();
     }
     this.#life.checkDrained();
@@ -670,6 +698,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
     if (signal?.aborted) throw signal.reason;
     const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
+    const client = sessionChannel.hasSubscribers ? clientOf(inbound) : undefined;
     return new Promise<ForwardResult>((resolve) => {
       let onAbort: (() => void) | undefined;
       const session = handOver(this.#engine, inbound, destination, opts.head, reply, opts.failReply, opts.reuseUpstream ?? false, opts.idleTimeout, opts.sendProxyProtocol, (done, failure) => {
@@ -677,7 +706,12 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         this.#forwarding--;
         this.#forwardEnded();
         if (this.#life.drainWaiting) this.#life.checkDrained();
-        resolve(toForwardResult(done, destination, failure));
+        const result = toForwardResult(done, destination, failure);
+        if (sessionChannel.hasSubscribers) {
+          const member = done.member == null ? undefined : this.#destNames.get(done.member);
+          publishForward(this, client ?? null, destination, member, result);
+        }
+        resolve(result);
       });
       this.#forwarding++;
       this.#forwardStarted();
@@ -714,9 +748,11 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       throw new BerthError('LISTEN_FAILED', (error as Error).message);
     }
     const listener: ProxyListener = new ProxyListener(native, () => {
+      unwatch();
       this.#listeners.delete(listener);
       this.#forwardEnded();
     });
+    const unwatch = watchSessions(this, listener, native);
     this.#listeners.add(listener);
     this.#forwardStarted();
     return listener;
@@ -876,6 +912,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       conn.refed = true;
     }
     this.#leased++;
+    if (releaseChannel.hasSubscribers) conn.leasedAt = performance.now();
     return new Lease(conn, this.#owner);
   }
 
@@ -884,6 +921,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, destination, destId, signal, check, onAbort: undefined };
       const token = this.#waiters.add(waiter);
+      this.#obs.queued(destId, destination);
       if (signal !== undefined) {
         waiter.onAbort = () => {
           // Only a waiter still queued in the engine can be taken back; otherwise its
@@ -918,6 +956,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       conn.state = ConnState.Idle;
       this.#queueUnref(conn);
     } else if (placement === PLACED_CLOSE) {
+      this.#obs.closedByEngine(conn.id, conn.destination);
       conn.destroy();
     } else {
       const waiter = this.#waiters.take(placement);
@@ -1010,6 +1049,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
 
   #releaseConnection(conn: Connection): void {
     this.#leased--;
+    if (releaseChannel.hasSubscribers) this.#obs.released(conn, false);
     if (conn.group !== undefined && this.#leaseStreaks.size !== 0 && this.#leaseStreaks.delete(conn.destId)) {
       this.#engine.memberReleased(conn.destId);
     }
@@ -1026,6 +1066,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       this.#place(conn, conn.wrote ? releaseWrote(key) : release(key));
     } else {
       this.#engine.discard(conn.id, EVICT_UNHEALTHY);
+      this.#obs.evicted(conn.destination, EVICT_UNHEALTHY);
       conn.destroy();
     }
     if (this.#life.drainWaiting) this.#life.checkDrained();
@@ -1033,6 +1074,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
 
   #destroyConnection(conn: Connection, error?: Error, unused?: boolean): void {
     this.#leased--;
+    if (releaseChannel.hasSubscribers) this.#obs.released(conn, true, error);
     // A lease of a group member destroyed with an error counts against the member.
     if (error !== undefined && conn.group !== undefined) {
       this.#engine.memberFailed(conn.destId);
@@ -1040,6 +1082,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     }
     if (conn.state === ConnState.Leased) {
       this.#engine.discard(conn.id, unused === true ? EVICT_KEEP_ALIVE_EXPIRED : DISCARD_BY_USER);
+      if (unused === true) this.#obs.evicted(conn.destination, EVICT_KEEP_ALIVE_EXPIRED);
       conn.destroy(error);
     }
     this.#life.checkDrained();
@@ -1051,12 +1094,14 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     // While leased the user sees the end; release() then finds the socket unusable.
     if (conn.state !== ConnState.Idle) return;
     this.#engine.evictIdle(conn.id, EVICT_PEER_CLOSED);
+    this.#obs.evicted(conn.destination, EVICT_PEER_CLOSED);
     conn.destroy();
   }
 
   #onSocketClosed(conn: Connection): void {
     // Leased (the user still holds the lease: release()/destroy() will find it gone) or idle:
     // the engine counts it evicted; either way it frees the place now.
+    if (conn.state === ConnState.Idle) this.#obs.evicted(conn.destination, EVICT_PEER_CLOSED);
     if (conn.state === ConnState.Leased || conn.state === ConnState.Idle) conn.state = ConnState.Closing;
     this.#conns[conn.id] = undefined;
     this.#sockets--;
@@ -1069,15 +1114,19 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   #onEngineEvent(event: EngineEvent): void {
     switch (event.kind) {
       case EVENT_DIALED:
-        return this.#onDialed(event.id, event.dest);
+        return this.#onDialed(event.id, event.dest, event.ms);
       case EVENT_DIAL_FAILED: {
         const destination = this.#destNames.get(event.dest) ?? 'unknown destination';
+        this.#obs.dialFailed(destination, event.ms, () => dialError(event.code, event.message, destination));
         const waiter = this.#engine.dialFailed(event.id);
         if (waiter >= 0) this.#settleWaiter(waiter)?.reject(dialError(event.code, event.message, destination));
         return this.#checkClosed();
       }
-      case EVENT_EVICT:
-        return this.#conns[event.id]?.destroy();
+      case EVENT_EVICT: {
+        const conn = this.#conns[event.id];
+        if (conn !== undefined) this.#obs.evicted(conn.destination, event.reason);
+        return conn?.destroy();
+      }
       case EVENT_MEMBER_UP:
       case EVENT_MEMBER_DOWN:
       case EVENT_MEMBER_EJECTED:
@@ -1106,18 +1155,21 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     if (event.kind === EVENT_MEMBER_EJECTED) group.emit('memberEjected', { ...base, reason: 'outlier', ejectedFor: event.reason });
     else if (event.kind === EVENT_MEMBER_DOWN) group.emit('memberDown', { ...base, reason: 'check' });
     else group.emit('memberUp', { ...base, reason: 'check' });
+    const state = event.kind === EVENT_MEMBER_EJECTED ? 'ejected' : event.kind === EVENT_MEMBER_DOWN ? 'down' : 'up';
+    this.#obs.member(group.name, member, state, event.kind === EVENT_MEMBER_EJECTED ? 'outlier' : 'check');
   }
 
-  #onDialed(id: number, destId: number): void {
+  #onDialed(id: number, destId: number, dialMs: number): void {
     if (this.#life.phase === Phase.Closed) {
       this.#engine.abandon(id);
       return this.#checkClosed();
     }
     const recipe = this.#recipes.get(destId);
-    if (recipe !== undefined) return this.#handshake(id, destId, recipe);
+    if (recipe !== undefined) return this.#handshake(id, destId, recipe, dialMs);
     const { fd, placement } = this.#engine.admit(id);
     if (fd < 0) return;
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
+    this.#obs.connected(destination, dialMs);
     const socket = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
     const conn = new Connection(id, destId, destination, this.#owner, socket);
     conn.group = this.#memberOf.get(destId)?.name;
@@ -1131,9 +1183,10 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
    * the connection once it is done; a failure rejects the waiter the engine names (as a
    * failed dial does) and closes the connection.
    */
-  #handshake(id: number, destId: number, recipe: ConnectRecipe): void {
+  #handshake(id: number, destId: number, recipe: ConnectRecipe, dialMs: number): void {
     const fd = this.#engine.adopt(id);
     if (fd < 0) return;
+    const began = performance.now();
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
     const raw = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
     // The handshake's own errors come through its promise.
@@ -1151,7 +1204,9 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       ({ socket, resumed }) => {
         this.#handshaking.delete(id);
         if (pending.closed || raw.destroyed || socket.destroyed) {
-          return this.#handshakeFailed(id, pending, new BerthError('HANDSHAKE_FAILED', `the connection to ${destination} closed during its handshake`, destination));
+          const closed = new BerthError('HANDSHAKE_FAILED', `the connection to ${destination} closed during its handshake`, destination);
+          this.#obs.dialFailed(destination, dialMs + performance.now() - began, () => closed);
+          return this.#handshakeFailed(id, pending, closed);
         }
         raw.off('close', onRawClose);
         raw.off('error', ignore);
@@ -1159,6 +1214,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         stats.handshakes++;
         if (resumed === true) stats.tlsResumed++;
         else if (resumed === false) stats.tlsFull++;
+        this.#obs.connected(destination, dialMs + performance.now() - began);
         const conn = new Connection(id, destId, destination, this.#owner, socket, raw);
         conn.group = this.#memberOf.get(destId)?.name;
         this.#conns[id] = conn;
@@ -1166,6 +1222,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       },
       (error: unknown) => {
         this.#handshaking.delete(id);
+        this.#obs.dialFailed(destination, dialMs + performance.now() - began, () => error as Error);
         this.#handshakeFailed(id, pending, error);
       },
     );

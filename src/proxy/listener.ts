@@ -356,6 +356,14 @@ export class ProxyListener implements AsyncDisposable {
     return { address: this.#native.address, family: this.#native.family, port: this.#native.port };
   }
 
+  /**
+   * @internal For tests: how many session ends the engine reported to JS (it reports them
+   * only while `berth:listener:session` has subscribers).
+   */
+  [Symbol.for('berth.sessionEndsReported')](): number {
+    return this.#native.sessionEndsReported;
+  }
+
   /** Session and byte counts, read without stopping the listener. */
   stats(): ProxyStats {
     return { ...this.#native.stats() };

@@ -36,6 +36,7 @@ import {
   type ResourceEngineEvent,
 } from '../shared/native/resource-engine';
 import { ResourceLease } from './lease';
+import { LIFETIME, ResourceObserver, UNHEALTHY, type ResourceCapReachedEvent, type ResourceEvictedEvent } from './observe';
 import { MAX_ENGINE_COUNT, resolveResourceOptions, type ResolvedResourceOptions, type ResourcePoolOptions } from './options';
 import { toResourceStats, type ResourcePoolStats } from './stats';
 import { resourceFamilies } from './metrics';
@@ -60,6 +61,10 @@ export interface ResourcePoolEvents<T> {
   destroyError: [error: unknown, resource: T];
   /** A `validate` threw, rejected or outlived `validateTimeout` (`VALIDATE_TIMEOUT`): the resource counts as unhealthy and is destroyed. */
   validateError: [error: unknown, resource: T];
+  /** An acquire waits because `max` resources exist, or was refused because `maxWaiters` wait (at most once a second per cap). */
+  capReached: [event: ResourceCapReachedEvent];
+  /** The pool destroyed a resource itself: idle timeout, max lifetime, or a failed validation (`'unhealthy'`). */
+  evicted: [event: ResourceEvictedEvent];
 }
 
 /** What the facade knows of a slot. */
@@ -96,6 +101,8 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   readonly #testOnRelease: boolean;
   readonly #engine: ResourceEngine;
   readonly #handle: number;
+  /** `capReached` and `evicted` (observe.ts). */
+  readonly #obs: ResourceObserver;
   readonly #keyBase: number;
   /** Resources by slot id (ids are small and reused). */
   readonly #resources: (T | undefined)[] = [];
@@ -172,6 +179,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     );
     this.#handle = this.#engine.handle;
     this.#keyBase = this.#handle * KEY_BASE;
+    this.#obs = new ResourceObserver(this, this.#handle, this.#o.max);
     if (o.autostart) this.start();
   }
 
@@ -454,16 +462,19 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
         waiter.token = token;
         this.#waiters.add(waiter);
         this.#updateRef();
+        this.#obs.queued(create);
         if (create >= 0) void this.#create(create, true);
         return;
       }
       if (result === QUEUE_FULL) {
+        this.#obs.queueFull();
         const full = new BerthError('QUEUE_FULL', `${this.#o.maxWaiters} acquires already wait for a resource`);
         return this.#settle(waiter)?.reject(this.acquireError(full));
       }
       if (result === CLOSED) return this.#settle(waiter)?.reject(this.acquireError(this.#life.refusal()));
       if (result === BAD_ARGUMENT) return this.#settle(waiter)?.reject(new TypeError('berth: the engine refused an acquire argument (a bug)'));
       // An idle resource past maxLifetime: the engine took it out; destroy it and ask again.
+      this.#obs.evicted(LIFETIME);
       void this.#destroySlot(EXPIRED_BASE - result);
     }
   }
@@ -475,6 +486,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       waiter.token = this.#waiters.add(waiter);
     });
     this.#updateRef();
+    this.#obs.queued(create);
     if (create >= 0) void this.#create(create, true);
     return promise;
   }
@@ -504,6 +516,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       }
     } else {
       this.#engine.destroy(slot);
+      this.#obs.evicted(UNHEALTHY);
       void this.#destroySlot(slot);
       this.#request(waiter);
     }
@@ -519,6 +532,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       this.#place(slot, resRelease(this.#keyBase + slot), false);
     } else {
       this.#engine.destroy(slot);
+      this.#obs.evicted(UNHEALTHY);
       void this.#destroySlot(slot);
     }
     if (this.#life.drainWaiting) this.#life.checkDrained();
@@ -572,6 +586,8 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     if (placement === PLACED_IDLE) {
       this.#slotState[slot] = Slot.Idle;
     } else if (placement === PLACED_CLOSE) {
+      // While open, the engine refuses a resource back only past its lifetime.
+      if (this.#life.phase === Phase.Open) this.#obs.evicted(LIFETIME);
       void this.#destroySlot(slot);
     } else if (placement < 0) {
       // The engine does not hold this slot as lent (cannot happen): never strand the resource.
@@ -801,6 +817,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
         void this.#create(event.id, false);
         return;
       case RES_EVENT_EVICT:
+        this.#obs.evicted(event.reason);
         void this.#destroySlot(event.id);
         return;
       case RES_EVENT_WAITER_TIMED_OUT: {

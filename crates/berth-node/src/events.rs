@@ -20,6 +20,8 @@ pub struct EngineEvent {
     pub reason: u32,
     pub code: Option<String>,
     pub message: Option<String>,
+    /// `DIALED` / `DIAL_FAILED`: how long the connect took (ms); 0 otherwise.
+    pub ms: f64,
 }
 
 /// Weak: the function does not keep the event loop alive unless the facade refs it.
@@ -30,21 +32,28 @@ pub struct JsSink(pub Arc<EventCallback>);
 impl EventSink for JsSink {
     fn emit(&self, event: Event) -> bool {
         let event = match event {
-            Event::Dialed { conn, dest } => EngineEvent {
+            Event::Dialed { conn, dest, us } => EngineEvent {
                 kind: events::DIALED,
                 id: f64::from(conn),
                 dest: dest as f64,
                 reason: 0,
                 code: None,
                 message: None,
+                ms: us as f64 / 1000.0,
             },
-            Event::DialFailed { conn, dest, error } => EngineEvent {
+            Event::DialFailed {
+                conn,
+                dest,
+                error,
+                us,
+            } => EngineEvent {
                 kind: events::DIAL_FAILED,
                 id: f64::from(conn),
                 dest: dest as f64,
                 reason: 0,
                 code: Some(error.code.as_str().to_owned()),
                 message: Some(error.message),
+                ms: us as f64 / 1000.0,
             },
             Event::Evict { conn, reason } => EngineEvent {
                 kind: events::EVICT,
@@ -53,6 +62,7 @@ impl EventSink for JsSink {
                 reason: reason.code(),
                 code: None,
                 message: None,
+                ms: 0.0,
             },
             Event::Member {
                 group,
@@ -72,6 +82,7 @@ impl EventSink for JsSink {
                     reason: u32::try_from(ms).unwrap_or(u32::MAX),
                     code: None,
                     message: None,
+                    ms: 0.0,
                 }
             }
             Event::WaiterTimedOut { waiter } => EngineEvent {
@@ -81,6 +92,7 @@ impl EventSink for JsSink {
                 reason: 0,
                 code: None,
                 message: None,
+                ms: 0.0,
             },
         };
         self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok

@@ -53,6 +53,8 @@ pub struct ForwardDone {
     pub end: String,
     pub code: Option<String>,
     pub message: Option<String>,
+    /// The group member (destination id) that served a group route.
+    pub member: Option<f64>,
 }
 
 /// Strong (ref'd): a forward in progress keeps the process alive, as its sockets would.
@@ -73,6 +75,7 @@ impl From<SessionOutcome> for ForwardDone {
             end: o.end.as_str().to_owned(),
             code,
             message,
+            member: o.member.map(|id| id as f64),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod hot;
 pub mod hot_io;
 pub mod listener;
 pub mod metrics;
+pub mod observe;
 pub mod probe;
 pub mod registry;
 pub mod resource;

@@ -226,6 +226,8 @@ pub struct NativeListener {
     pub(crate) inner: Arc<Listener>,
     /// Routing requests for JS (none for a listener with a fixed route).
     pub(crate) routes: Option<Arc<RouteQueue>>,
+    /// Where session ends go while JS asks for them (observe.rs).
+    pub(crate) session_ends: crate::observe::SessionEndsSlot,
 }
 
 #[napi]
@@ -355,5 +357,9 @@ pub(crate) fn listen(
             format!("listen on {}:{} failed: {e}", config.host, config.port),
         )
     })?;
-    Ok(NativeListener { inner, routes })
+    Ok(NativeListener {
+        inner,
+        routes,
+        session_ends: Default::default(),
+    })
 }

@@ -96,4 +96,5 @@ export type {
   NativeListener,
   RouteRequest,
   RouteAnswerObject,
+  SessionEnded,
 } from '../../../native/index';

@@ -110,6 +110,7 @@ impl Pool {
         if let Some(reason) = verdict {
             self.start_closing(conn);
             self.counters.evicted(reason);
+            conn.evicted = Some(reason);
             return Checkout::Dead(id);
         }
         conn.state = ConnState::InUse;

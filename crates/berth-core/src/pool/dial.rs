@@ -59,6 +59,7 @@ impl Pool {
                     serial: 0,
                     opaque: false,
                     dialed_after: queued,
+                    evicted: None,
                 });
                 self.spawn_dial(dest, &target, id);
             }
@@ -135,7 +136,7 @@ impl Pool {
                         Some(conn) => conn.state = ConnState::Delivered(fd),
                         None => return,
                     }
-                    Event::Dialed { conn: id, dest }
+                    Event::Dialed { conn: id, dest, us }
                 }
                 Err(error) => {
                     pool.counters.dial_failed_with(Some(error.code));
@@ -146,6 +147,7 @@ impl Pool {
                         conn: id,
                         dest,
                         error,
+                        us: started.elapsed().as_micros() as u64,
                     }
                 }
             };

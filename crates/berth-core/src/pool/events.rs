@@ -9,12 +9,15 @@ use crate::waiters::WaiterId;
 #[derive(Debug)]
 pub enum Event {
     /// A dial succeeded: adopt the descriptor, then offer the connection.
-    Dialed { conn: ConnId, dest: DestId },
+    /// `us`: how long the connect took (DNS included), for tracing.
+    Dialed { conn: ConnId, dest: DestId, us: u64 },
     /// A dial failed: report it to the engine, which names the waiter to reject.
     DialFailed {
         conn: ConnId,
         dest: DestId,
         error: DialError,
+        /// How long the attempt took until it failed.
+        us: u64,
     },
     /// An idle connection must be closed (the engine already took it out of the idle list).
     Evict { conn: ConnId, reason: EvictReason },

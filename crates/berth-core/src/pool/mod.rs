@@ -23,6 +23,7 @@ mod groups;
 mod interner;
 mod introspect;
 mod metrics;
+mod observe;
 mod placement;
 mod release;
 mod room;
@@ -44,6 +45,7 @@ pub use groups::{
 };
 pub use introspect::{ConnSnapshot, DestSnapshot};
 pub use metrics::{DestGauges, MemberGauge, PoolMetrics};
+pub use observe::WaitCap;
 pub use placement::Placement;
 pub use shard::{ConnId, DestId};
 pub use stats::{Counters, StatsSnapshot};

@@ -46,10 +46,12 @@ impl Pool {
         // contended path, needs no time at all.
         if conn.expires_ms != u64::MAX && now_ms() >= conn.expires_ms {
             self.counters.evicted(EvictReason::Lifetime);
+            conn.evicted = Some(EvictReason::Lifetime);
             return Placement::Close;
         }
         if self.config.max_uses.is_some_and(|max| conn.uses >= max) {
             self.counters.evicted(EvictReason::MaxUses);
+            conn.evicted = Some(EvictReason::MaxUses);
             return Placement::Close;
         }
         if let Some(next) = ds.waiters.peek() {
@@ -62,6 +64,7 @@ impl Pool {
             if !proven {
                 if let Some(reason) = conn.liveness().eviction() {
                     self.counters.evicted(reason);
+                    conn.evicted = Some(reason);
                     return Placement::Close;
                 }
                 conn.suspect = false;
@@ -86,10 +89,12 @@ impl Pool {
         // place in this one: give it ours.
         if self.has_starved.load(Ordering::Relaxed) || ds.native_waiting > 0 {
             self.counters.evicted(EvictReason::Idle);
+            conn.evicted = Some(EvictReason::Idle);
             return Placement::Close;
         }
         if ds.no_idle {
             self.counters.evicted(EvictReason::Unhealthy);
+            conn.evicted = Some(EvictReason::Unhealthy);
             return Placement::Close;
         }
         if ds.idle.len() as u32 >= self.config.max_idle_per_destination

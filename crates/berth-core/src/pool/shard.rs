@@ -98,6 +98,10 @@ pub struct Conn {
     /// For a JS dial: how many waiters its destination had queued when it started (see
     /// `DestState::queued`). A failed dial rejects only a waiter queued before it started.
     pub dialed_after: u64,
+    /// Why the engine decided to close it (a dead idle connection at acquire, a release
+    /// placed to close), kept until the record goes: the owner asks only when it reports
+    /// evictions (see observe.rs).
+    pub evicted: Option<crate::contract::EvictReason>,
 }
 
 impl Conn {
@@ -321,6 +325,7 @@ mod tests {
             serial: 0,
             opaque: false,
             dialed_after: 0,
+            evicted: None,
         }
     }
 

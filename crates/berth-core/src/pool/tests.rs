@@ -369,3 +369,44 @@ fn metrics_count_every_lease_and_handshake_failure_and_bucket_hits_as_zero_waits
     let d = &m.destinations[0];
     assert_eq!((d.open, d.in_use, d.idle, d.group.as_str()), (2, 2, 0, ""));
 }
+
+// ---- what observers ask (observe.rs) ----------------------------------------------------
+
+#[test]
+fn wait_cap_names_the_cap_a_waiter_waits_for_and_none_for_its_own_dial() {
+    use super::WaitCap;
+    let (mut owner, dest) = one_destination(PoolConfig {
+        max_per_destination: 1,
+        max_total: 2,
+        ..PoolConfig::default()
+    });
+    queued(owner.acquire(dest, 0));
+    assert_eq!(owner.pool.wait_cap(dest), WaitCap::None, "a dial serves it");
+    let (_, placed) = owner.settle_dial();
+    assert!(matches!(placed, Placement::Handoff(_)), "{placed:?}");
+    queued(owner.acquire(dest, 0));
+    assert_eq!(owner.pool.wait_cap(dest), WaitCap::PerDestination);
+
+    let other = owner.destination();
+    let _ = owner.lease_fresh(other, 1);
+    let third = owner.destination();
+    queued(owner.acquire(third, 0));
+    assert_eq!(owner.pool.wait_cap(third), WaitCap::Total);
+}
+
+#[test]
+fn a_release_placed_to_close_keeps_its_reason_until_the_record_goes() {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        max_uses: Some(1),
+        ..PoolConfig::default()
+    });
+    let conn = owner.lease_fresh(dest, 1)[0];
+    assert_eq!(owner.pool.close_reason(conn), None);
+    assert_eq!(owner.pool.release(conn, false), Placement::Close);
+    assert_eq!(
+        owner.pool.close_reason(conn),
+        Some(crate::contract::EvictReason::MaxUses)
+    );
+    owner.pool.forget(conn);
+    assert_eq!(owner.pool.close_reason(conn), None);
+}

@@ -243,6 +243,7 @@ impl Pool {
                         // Only plain destinations are forwarded natively.
                         opaque: false,
                         dialed_after: 0,
+                        evicted: None,
                     };
                     break 'look Take::Dial(shard.insert_conn(conn));
                 }

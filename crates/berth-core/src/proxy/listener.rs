@@ -17,6 +17,7 @@ use crate::proxy::proxy_protocol::{self, Accept, ProxyVersion};
 use crate::proxy::relay::{Counts, End};
 use crate::proxy::route_memo::{Memo, MemoKeys, Remembered, RouteMemo};
 use crate::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
+use crate::proxy::session_report::SessionReports;
 use crate::proxy::sniff;
 use std::collections::HashMap;
 use std::io;
@@ -174,6 +175,8 @@ pub struct Listener {
     memo: RouteMemo,
     next_token: AtomicU64,
     pub counters: ListenerCounters,
+    /// Session ends for the owner, while it asks (see session_report.rs).
+    pub reports: SessionReports,
     abort: Abort,
     /// A close in progress: accepting stopped, sessions draining (`close(Some(drain))`).
     drain: Drain,
@@ -232,6 +235,7 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         memo: RouteMemo::default(),
         next_token: AtomicU64::new(0),
         counters: ListenerCounters::default(),
+        reports: SessionReports::default(),
         abort: Abort::default(),
         drain: Drain::default(),
         accepting: AtomicBool::new(true),
@@ -504,6 +508,11 @@ impl Listener {
             _ => self.send_proxy,
         }
         .map(|version| self.proxy_header_out(version, &client, remote, received));
+        // Named only while the owner asks for session ends.
+        let route = self
+            .reports
+            .wanted()
+            .then(|| self.pool.target_name(&routed.dest));
         let request = SessionRequest {
             client: Client::Socket(client),
             dest: routed.dest,
@@ -535,6 +544,9 @@ impl Listener {
                 c.idle_timeouts.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
+        }
+        if let Some(route) = route {
+            self.reports.send(&self.pool, remote, route, outcome);
         }
     }
 

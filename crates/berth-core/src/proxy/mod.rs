@@ -14,6 +14,7 @@ pub mod proxy_protocol;
 pub mod relay;
 pub mod route_memo;
 pub mod session;
+pub mod session_report;
 pub mod sniff;
 #[cfg(target_os = "linux")]
 mod splice;

@@ -115,6 +115,8 @@ pub struct SessionOutcome {
     pub end: SessionEnd,
     /// A stable code and a message, when an error ended the session.
     pub error: Option<(&'static str, String)>,
+    /// The group member that served it (a group route that got an upstream).
+    pub member: Option<crate::pool::DestId>,
 }
 
 /// Stops a session from outside (JS's abort signal, a listener closing).
@@ -168,6 +170,7 @@ pub async fn run(
         duration: started.elapsed(),
         end,
         error,
+        member: None,
     };
     let setup_deadline = request.setup_deadline.or_else(|| {
         let idle = request.idle_timeout?;
@@ -299,7 +302,10 @@ pub async fn run(
         };
         ("FORWARD_ERROR", format!("{side}: {e}"))
     });
-    outcome(end, reused, upstream_reusable, error)
+    SessionOutcome {
+        member,
+        ..outcome(end, reused, upstream_reusable, error)
+    }
 }
 
 /// Sessions started from JS (`pool.forward`), by id, so that an abort signal can stop one
