@@ -56,6 +56,13 @@ export interface PoolOptions extends ConnectOptions {
    * `maxCachedSessions`); 0 turns resumption off. Default 100.
    */
   maxCachedSessions?: number;
+  /**
+   * Leak detection: a lease still out this many milliseconds after it was handed out emits
+   * `leak` on the pool once, with its destination, age and the stack of the `acquire()` call
+   * that took it; its later release or destroy emits `leakResolved`. Default 0: off (no stack
+   * is captured and no timer started). Set it above the longest a lease may rightly be held.
+   */
+  leakDetectionThreshold?: number;
 }
 
 /**
@@ -88,6 +95,7 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   handshakeTimeout: 10_000,
   checkTimeout: 5_000,
   maxCachedSessions: 100,
+  leakDetectionThreshold: 0,
 });
 
 /** Throws a TypeError for a bad value; may return the value to keep (a checked copy). */
@@ -126,6 +134,7 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   handshakeTimeout: time(1, false),
   checkTimeout: time(1, false),
   maxCachedSessions: count(0),
+  leakDetectionThreshold: time(0, false),
   tls: connect,
   handshake: connect,
   check: connect,

@@ -22,4 +22,4 @@ export type {
   MemberCheckContext,
   LookupAddress,
 } from './group-options';
-export type { PoolEvents, EvictReason, CapName, CapReachedEvent, EvictedEvent, DialFailedEvent } from './events';
+export type { PoolEvents, EvictReason, CapName, CapReachedEvent, EvictedEvent, DialFailedEvent, LeakEvent, LeakResolvedEvent } from './events';

@@ -22,6 +22,7 @@ import { checkGroupName, checkMembers, GROUP_PREFIX, groupNameOf, resolveGroupOp
 import { acquireFromGroup } from './group-acquire';
 import { TypedEmitter } from '../shared/typed-emitter';
 import type { PoolEvents } from './events';
+import { acquireWatched, poolLeakWatch, watchedOwner, type PoolLeakWatch } from './leak';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
@@ -163,6 +164,8 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     checks: 0,
     checksFailed: 0,
   };
+  /** Leak detection (`leakDetectionThreshold`), or undefined when it is off. */
+  readonly #leakWatch: PoolLeakWatch | undefined;
   /** What leases and connections call back into: kept off the public type. */
   readonly #owner: LeaseOwner & ConnectionOwner = {
     releaseConnection: (conn) => this.#releaseConnection(conn),
@@ -202,6 +205,8 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     this.#recipe = recipeOf(o.tls, o.handshake);
     this.#check = o.check;
     this.#sessions = new SessionCache(o.maxCachedSessions);
+    this.#leakWatch = poolLeakWatch(o.leakDetectionThreshold, this);
+    if (this.#leakWatch !== undefined) this.#owner = watchedOwner(this.#owner, this.#leakWatch);
   }
 
   /** True once `close()` was called (directly, or by `drain()` finishing). */
@@ -219,6 +224,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
    * `'unix:/absolute/path'`): an idle one that passes its liveness check, or a new one.
    */
   acquire(destination: string, options?: PoolAcquireOptions): Promise<Lease> {
+    if (this.#leakWatch !== undefined) return this.#acquireTracked(destination, options);
     // The common call (same destination as last time, no options) in as few steps as
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
@@ -233,6 +239,11 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       return this.#acquired(result, this.#lastDestId, destination, undefined, 0, this.options.acquireTimeout, this.#check);
     }
     return this.#acquireSlow(destination, options);
+  }
+
+  /** `acquire` with leak detection on: the caller's stack kept, the lease watched (see ./leak). */
+  #acquireTracked(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
+    return acquireWatched(this.#leakWatch!, Pool.prototype.acquire, () => this.#acquireSlow(destination, options));
   }
 
   /** `acquire` with options, another destination than last time, or a pool not open. */
@@ -761,6 +772,8 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   #startClose(): void {
     const closedError = () => new BerthError('POOL_CLOSED', 'the pool was closed');
     this.#closing.abort(closedError());
+    // Leases still out are no longer watched: a closed pool reports no leak.
+    this.#leakWatch?.close();
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();

@@ -6,3 +6,4 @@ export { pooled } from './pooled';
 export { RESOURCE_DEFAULTS } from './options';
 export type { ResourcePoolOptions } from './options';
 export type { ResourcePoolStats } from './stats';
+export type { ResourceLeakEvent, ResourceLeakResolvedEvent } from './leak';

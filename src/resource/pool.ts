@@ -41,6 +41,7 @@ import { toResourceStats, type ResourcePoolStats } from './stats';
 import { TypedEmitter } from '../shared/typed-emitter';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
 import { WaiterTable } from '../shared/waiter-table';
+import { acquireWatched, resourceLeakWatch, type ResourceLeakEvent, type ResourceLeakResolvedEvent, type ResourceLeakWatch } from './leak';
 
 /** Options of one `acquire`: `signal`, `timeout` (ms or `Infinity`), `priority` (higher first). */
 export type ResourceAcquireOptions = AcquireOptions;
@@ -56,6 +57,10 @@ export interface ResourcePoolEvents<T> {
   destroyError: [error: unknown, resource: T];
   /** A `validate` threw, rejected or outlived `validateTimeout` (`VALIDATE_TIMEOUT`): the resource counts as unhealthy and is destroyed. */
   validateError: [error: unknown, resource: T];
+  /** A resource has been borrowed longer than `leakDetectionThreshold` (once per borrow; only while the option is set). */
+  leak: [event: ResourceLeakEvent<T>];
+  /** A resource reported by `leak` came back (released or destroyed). */
+  leakResolved: [event: ResourceLeakResolvedEvent<T>];
 }
 
 /** What the facade knows of a slot. */
@@ -128,6 +133,8 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   /** A failed create leaves waiters queued and is retried with backoff (`berth/generic-pool`). */
   readonly #retryForWaiters: boolean;
   #ready: Promise<void> | undefined;
+  /** Leak detection (`leakDetectionThreshold`), or undefined when it is off. */
+  readonly #leakWatch: ResourceLeakWatch<T> | undefined;
 
   constructor(options: ResourcePoolOptions<T>) {
     super();
@@ -158,6 +165,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     );
     this.#handle = this.#engine.handle;
     this.#keyBase = this.#handle * KEY_BASE;
+    this.#leakWatch = resourceLeakWatch<T>(o.leakDetectionThreshold, this);
     if (o.autostart) this.start();
   }
 
@@ -225,6 +233,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
    * aborted.
    */
   acquire(options?: ResourceAcquireOptions): Promise<T> {
+    if (this.#leakWatch !== undefined) return this.#acquireTracked(options);
     // A reuse hit in as few steps as possible; anything else takes the general path.
     if (options === undefined && this.#fast) {
       const slot = resAcquire(this.#handle, this.#waiters.nextToken(), 0, POOL_TIMEOUT);
@@ -232,6 +241,11 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       if (slot === QUEUED) return this.#queue(0, POOL_TIMEOUT, undefined, resCreateSlot());
     }
     return this.#acquireSlow(options);
+  }
+
+  /** `acquire` with leak detection on: the caller's stack kept, the borrow watched (see ./leak). */
+  #acquireTracked(options: ResourceAcquireOptions | undefined): Promise<T> {
+    return acquireWatched(this.#leakWatch!, ResourcePool.prototype.acquire, () => this.#acquireSlow(options));
   }
 
   #acquireSlow(options: ResourceAcquireOptions | undefined): Promise<T> {
@@ -303,6 +317,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       this.#place(slot, resRelease(this.#keyBase + slot), false);
     }
     if (this.#life.drainWaiting) this.#life.checkDrained();
+    if (this.#leakWatch !== undefined) this.#leakWatch.settled(resource);
   }
 
   /**
@@ -317,6 +332,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     this.#engine.destroy(slot);
     const done = this.#destroySlot(slot);
     if (this.#life.drainWaiting) this.#life.checkDrained();
+    if (this.#leakWatch !== undefined) this.#leakWatch.settled(resource);
     return done;
   }
 
@@ -381,6 +397,8 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     // Create retries stop waiting, and validations in flight count as failed now (their
     // resources are destroyed): close() settles whatever the factory's functions do.
     this.#closing.abort(new BerthError('POOL_CLOSED', 'the pool was closed'));
+    // Borrows still out are no longer watched: a closed pool reports no leak.
+    this.#leakWatch?.close();
     for (const fail of this.#validating) fail();
     for (const slot of slots) void this.#destroySlot(slot);
     this.#checkClosed();
