@@ -166,6 +166,12 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   };
   /** Leak detection (`leakDetectionThreshold`), or undefined when it is off. */
   readonly #leakWatch: PoolLeakWatch | undefined;
+  /**
+   * `#leakWatch` while calls of `acquire` are to be watched; undefined during the inner call of
+   * a watched acquire, which is not watched again. One field, so that `acquire` with the
+   * option off tests one thing.
+   */
+  #watchAcquires: PoolLeakWatch | undefined;
   /** What leases and connections call back into: kept off the public type. */
   readonly #owner: LeaseOwner & ConnectionOwner = {
     releaseConnection: (conn) => this.#releaseConnection(conn),
@@ -206,6 +212,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     this.#check = o.check;
     this.#sessions = new SessionCache(o.maxCachedSessions);
     this.#leakWatch = poolLeakWatch(o.leakDetectionThreshold, this);
+    this.#watchAcquires = this.#leakWatch;
     if (this.#leakWatch !== undefined) this.#owner = watchedOwner(this.#owner, this.#leakWatch);
   }
 
@@ -224,7 +231,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
    * `'unix:/absolute/path'`): an idle one that passes its liveness check, or a new one.
    */
   acquire(destination: string, options?: PoolAcquireOptions): Promise<Lease> {
-    if (this.#leakWatch !== undefined) return this.#acquireTracked(destination, options);
+    if (this.#watchAcquires !== undefined) return this.#acquireTracked(destination, options);
     // The common call (same destination as last time, no options) in as few steps as
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
@@ -241,9 +248,21 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     return this.#acquireSlow(destination, options);
   }
 
-  /** `acquire` with leak detection on: the caller's stack kept, the lease watched (see ./leak). */
+  /**
+   * `acquire` with leak detection on: the caller's stack kept, the lease watched (see ./leak).
+   * The acquire itself is `acquire` again (unwatched, see #watchAcquires): whatever
+   * else the top of `acquire` does applies to it too.
+   */
   #acquireTracked(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
-    return acquireWatched(this.#leakWatch!, Pool.prototype.acquire, () => this.#acquireSlow(destination, options));
+    const watch = this.#watchAcquires!;
+    return acquireWatched(watch, Pool.prototype.acquire, () => {
+      this.#watchAcquires = undefined;
+      try {
+        return this.acquire(destination, options);
+      } finally {
+        this.#watchAcquires = watch;
+      }
+    });
   }
 
   /** `acquire` with options, another destination than last time, or a pool not open. */

@@ -135,6 +135,12 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   #ready: Promise<void> | undefined;
   /** Leak detection (`leakDetectionThreshold`), or undefined when it is off. */
   readonly #leakWatch: ResourceLeakWatch<T> | undefined;
+  /**
+   * `#leakWatch` while calls of `acquire` are to be watched; undefined during the inner call of
+   * a watched acquire, which is not watched again. One field, so that `acquire` with the
+   * option off tests one thing.
+   */
+  #watchAcquires: ResourceLeakWatch<T> | undefined;
 
   constructor(options: ResourcePoolOptions<T>) {
     super();
@@ -166,6 +172,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     this.#handle = this.#engine.handle;
     this.#keyBase = this.#handle * KEY_BASE;
     this.#leakWatch = resourceLeakWatch<T>(o.leakDetectionThreshold, this);
+    this.#watchAcquires = this.#leakWatch;
     if (o.autostart) this.start();
   }
 
@@ -233,7 +240,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
    * aborted.
    */
   acquire(options?: ResourceAcquireOptions): Promise<T> {
-    if (this.#leakWatch !== undefined) return this.#acquireTracked(options);
+    if (this.#watchAcquires !== undefined) return this.#acquireTracked(options);
     // A reuse hit in as few steps as possible; anything else takes the general path.
     if (options === undefined && this.#fast) {
       const slot = resAcquire(this.#handle, this.#waiters.nextToken(), 0, POOL_TIMEOUT);
@@ -243,9 +250,20 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     return this.#acquireSlow(options);
   }
 
-  /** `acquire` with leak detection on: the caller's stack kept, the borrow watched (see ./leak). */
+  /**
+   * `acquire` with leak detection on: the caller's stack kept, the borrow watched (see ./leak).
+   * The acquire itself is `acquire` again (unwatched, see #watchAcquires).
+   */
   #acquireTracked(options: ResourceAcquireOptions | undefined): Promise<T> {
-    return acquireWatched(this.#leakWatch!, ResourcePool.prototype.acquire, () => this.#acquireSlow(options));
+    const watch = this.#watchAcquires!;
+    return acquireWatched(watch, ResourcePool.prototype.acquire, () => {
+      this.#watchAcquires = undefined;
+      try {
+        return this.acquire(options);
+      } finally {
+        this.#watchAcquires = watch;
+      }
+    });
   }
 
   #acquireSlow(options: ResourceAcquireOptions | undefined): Promise<T> {

@@ -45,10 +45,10 @@ const OWN_URL = pathToFileURL(OWN_DIR).href;
 
 /**
  * Frames captured beyond `Error.stackTraceLimit`: room for berth's own frames between the
- * public `acquire()` and the caller (`use()`, `lease()`, the generic-pool drop-in), which are
- * cut before the stack is reported.
+ * public `acquire()` and the caller (`use()`, `lease()`, the generic-pool drop-in, a tracing
+ * channel around the acquire), which are cut before the stack is reported.
  */
-const OWN_FRAMES = 8;
+const OWN_FRAMES = 10;
 
 /**
  * Captures the stack of the current call, cut at `entry` (the pool's public `acquire`: its
@@ -120,7 +120,8 @@ export class LeakWatch<K, D> {
     this.#watches.delete(key);
     clearTimeout(watch.timer);
     if (watch.leaked) {
-      const ageMs = Math.round(performance.now() - watch.since);
+      // Not below what its leak said (the timer runs on the loop's coarser clock).
+      const ageMs = Math.max(this.#threshold, Math.round(performance.now() - watch.since));
       report(() => this.#reporter.resolved(watch.key, watch.detail, ageMs));
     }
   }
