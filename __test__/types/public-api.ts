@@ -94,6 +94,10 @@ import type {
   ResourceAcquireOptions,
   ResourcePoolEvents,
   ResourceDrainOptions,
+  LeakEvent,
+  LeakResolvedEvent,
+  ResourceLeakEvent,
+  ResourceLeakResolvedEvent,
   ResourcePoolOptions,
   ResourcePoolStats,
   RouteFunction,
@@ -908,4 +912,45 @@ async function observabilityApi(pool: Pool, resources: ResourcePool<string>): Pr
   resources.on('capReached', (event: ResourceCapReachedEvent) => event.cap === 'maxTotal');
 }
 
-export { observabilityApi, poolApi, errors, httpAgent, resourcePool, completionsApi, probeApi, genericPoolApi, metricsApi };
+// ---- leak detection ---------------------------------------------------------------------------
+
+async function leakDetectionApi(): Promise<void> {
+  const pool = new Pool({ leakDetectionThreshold: 30_000 });
+  exact<number>()(pool.options.leakDetectionThreshold);
+  exact<number>()(DEFAULTS.leakDetectionThreshold);
+  pool.on('leak', (event) => {
+    exact<LeakEvent>()(event);
+    exact<string>()(event.destination);
+    exact<number>()(event.ageMs);
+    exact<string>()(event.stack);
+    // @ts-expect-error read-only
+    event.ageMs = 0;
+  });
+  pool.on('leakResolved', (event: LeakResolvedEvent) => void [event.destination, event.ageMs]);
+  // @ts-expect-error a leakResolved event has no stack
+  pool.on('leakResolved', (event) => event.stack);
+  // @ts-expect-error a number of ms
+  new Pool({ leakDetectionThreshold: '30s' });
+
+  interface Client {
+    id: number;
+  }
+  const resources = new ResourcePool<Client>({ create: () => ({ id: 1 }), destroy: () => {}, leakDetectionThreshold: 5_000 });
+  exact<0>()(RESOURCE_DEFAULTS.leakDetectionThreshold);
+  resources.on('leak', (event) => {
+    exact<ResourceLeakEvent<Client>>()(event);
+    exact<Client>()(event.resource);
+    exact<string>()(event.stack);
+  });
+  resources.on('leakResolved', (event: ResourceLeakResolvedEvent<Client>) => void [event.resource.id, event.ageMs]);
+  const [first] = await once(resources, 'leak');
+  void first;
+
+  const dropIn = createPool<Client>({ create: async () => ({ id: 2 }), destroy: async () => {} }, { max: 2, leakDetectionThreshold: 5_000 });
+  dropIn.on('leak', (event) => exact<Client>()(event.resource));
+  dropIn.on('leakResolved', (event) => exact<number>()(event.ageMs));
+  const leakNames: (keyof PoolEvents)[] = ['leak', 'leakResolved'];
+  void leakNames;
+}
+
+export { observabilityApi, poolApi, errors, httpAgent, resourcePool, completionsApi, probeApi, genericPoolApi, metricsApi, leakDetectionApi };

@@ -36,6 +36,7 @@ import { DefaultEvictor, Deque, PriorityQueue, priorityLevel } from './compat';
 import { ResourcePool } from '../resource/pool';
 import { TypedEmitter } from '../shared/typed-emitter';
 import type { ResourcePoolOptions } from '../resource/options';
+import type { ResourceLeakEvent, ResourceLeakResolvedEvent } from '../resource/leak';
 
 export { DefaultEvictor, Deque, PriorityQueue } from './compat';
 export type { EvictionConfig } from './compat';
@@ -85,6 +86,13 @@ export interface Options {
   idleTimeoutMillis?: number;
   /** The Promise implementation of the promises the pool returns. Default the global Promise. */
   Promise?: PromiseConstructorLike;
+  /**
+   * berth's own, not generic-pool's: leak detection. A resource still borrowed this many ms
+   * after it was handed out emits `'leak'` once (the resource, its age, the stack of the
+   * `acquire()` call); its later release or destroy emits `'leakResolved'`. Default 0: off.
+   * Validated as `ResourcePool`'s option (a `TypeError` naming it).
+   */
+  leakDetectionThreshold?: number;
 }
 
 /** The rejection of an acquire that waited `acquireTimeoutMillis` (as generic-pool's `TimeoutError`). */
@@ -112,6 +120,8 @@ interface Config {
   softIdleTimeoutMillis: number;
   idleTimeoutMillis: number;
   Promise: PromiseConstructorLike;
+  /** As given: `ResourcePool` checks it. */
+  leakDetectionThreshold: unknown;
 }
 
 const MAX_COUNT = 2 ** 31 - 1;
@@ -140,6 +150,7 @@ function parseOptions(options: Options | undefined | null): Config {
     softIdleTimeoutMillis: Number(o['softIdleTimeoutMillis'] || -1),
     idleTimeoutMillis: Number(o['idleTimeoutMillis'] || 30000),
     Promise: o['Promise'] != null ? (o['Promise'] as PromiseConstructorLike) : Promise,
+    leakDetectionThreshold: o['leakDetectionThreshold'],
   };
 }
 
@@ -205,7 +216,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * (`new Pool(factory, opts)` and generic-pool's `new Pool(Evictor, Deque, PriorityQueue,
  * factory, opts)` work too; the three classes are ignored).
  */
-export class Pool<T> extends TypedEmitter<PoolEvents> {
+export class Pool<T> extends TypedEmitter<PoolEvents<T>> {
   readonly #factory: Factory<T>;
   readonly #config: Config;
   readonly #pool: ResourcePool<T>;
@@ -242,6 +253,12 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
     this.#config = config;
     this.#Promise = config.Promise;
     this.#pool = new GenericResourcePool<T>(this.#resourceOptions());
+    // The ResourcePool checked it; its leak events are this pool's.
+    const threshold = config.leakDetectionThreshold;
+    if (typeof threshold === 'number' && threshold > 0) {
+      this.#pool.on('leak', (event) => this.emit('leak', event));
+      this.#pool.on('leakResolved', (event) => this.emit('leakResolved', event));
+    }
     if (config.autostart) this.start();
   }
 
@@ -273,6 +290,7 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
       testOnAcquire: c.testOnBorrow && validate !== undefined,
       testOnRelease: c.testOnReturn && validate !== undefined,
     };
+    if (c.leakDetectionThreshold !== undefined) options.leakDetectionThreshold = c.leakDetectionThreshold as number;
     const tests = Math.ceil(c.numTestsPerEvictionRun);
     if (c.evictionRunIntervalMillis > 0 && tests > 0) {
       options.evictionInterval = time(c.evictionRunIntervalMillis, 1);
@@ -546,11 +564,15 @@ export class Pool<T> extends TypedEmitter<PoolEvents> {
 }
 
 /** generic-pool's events. */
-export interface PoolEvents {
+export interface PoolEvents<T = unknown> {
   /** A `factory.create` rejected (the acquire it was for keeps waiting while creation is retried). */
   factoryCreateError: [error: unknown];
   /** A `factory.destroy` rejected or timed out (`destroyTimeoutMillis`). */
   factoryDestroyError: [error: unknown];
+  /** berth's own: a resource has been borrowed longer than `leakDetectionThreshold` (once per borrow). */
+  leak: [event: ResourceLeakEvent<T>];
+  /** berth's own: a resource reported by `'leak'` came back (released or destroyed). */
+  leakResolved: [event: ResourceLeakResolvedEvent<T>];
 }
 
 /** generic-pool counts only `false` as invalid; berth also a throw or a rejection. */

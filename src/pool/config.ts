@@ -69,6 +69,13 @@ export interface PoolOptions extends ConnectOptions {
    * destinations come from clients. Default 100.
    */
   metricsMaxDestinations?: number;
+  /**
+   * Leak detection: a lease still out this many milliseconds after it was handed out emits
+   * `leak` on the pool once, with its destination, age and the stack of the `acquire()` call
+   * that took it; its later release or destroy emits `leakResolved`. Default 0: off (no stack
+   * is captured and no timer started). Set it above the longest a lease may rightly be held.
+   */
+  leakDetectionThreshold?: number;
 }
 
 /**
@@ -102,6 +109,7 @@ export const DEFAULTS: Readonly<ResolvedPoolOptions> = Object.freeze({
   checkTimeout: 5_000,
   maxCachedSessions: 100,
   metricsMaxDestinations: 100,
+  leakDetectionThreshold: 0,
 });
 
 /** Throws a TypeError for a bad value; may return the value to keep (a checked copy). */
@@ -142,6 +150,7 @@ const RULES: Readonly<Record<keyof PoolOptions, Rule>> = {
   maxCachedSessions: count(0),
   name: (key, value) => checkMetricsName(key, value),
   metricsMaxDestinations: count(0),
+  leakDetectionThreshold: time(0, false),
   tls: connect,
   handshake: connect,
   check: connect,

@@ -22,5 +22,5 @@ export type {
   MemberCheckContext,
   LookupAddress,
 } from './group-options';
-export type { PoolEvents, EvictReason, CapName, CapReachedEvent, EvictedEvent, DialFailedEvent } from './events';
+export type { PoolEvents, EvictReason, CapName, CapReachedEvent, EvictedEvent, DialFailedEvent, LeakEvent, LeakResolvedEvent } from './events';
 export type { ConnectMessage, AcquireContext, ReleaseMessage, EvictMessage, SessionMessage, SessionClient, MemberMessage } from './trace-messages';

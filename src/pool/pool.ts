@@ -31,6 +31,7 @@ import { PoolObserver, traceAcquire } from './observe';
 import { acquireStart, releaseChannel, sessionChannel } from '../shared/diagnostics';
 import { clientOf, publishForward, watchSessions } from './session-trace';
 import { performance } from 'node:perf_hooks';
+import { acquireWatched, poolLeakWatch, watchedOwner, type PoolLeakWatch } from './leak';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
@@ -180,6 +181,14 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     checks: 0,
     checksFailed: 0,
   };
+  /** Leak detection (`leakDetectionThreshold`), or undefined when it is off. */
+  readonly #leakWatch: PoolLeakWatch | undefined;
+  /**
+   * `#leakWatch` while calls of `acquire` are to be watched; undefined during the inner call of
+   * a watched acquire, which is not watched again. One field, so that `acquire` with the
+   * option off tests one thing.
+   */
+  #watchAcquires: PoolLeakWatch | undefined;
   /** What leases and connections call back into: kept off the public type. */
   readonly #owner: LeaseOwner & ConnectionOwner = {
     releaseConnection: (conn) => this.#releaseConnection(conn),
@@ -227,6 +236,9 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     this.#check = o.check;
     this.#sessions = new SessionCache(o.maxCachedSessions);
     this.#obs = new PoolObserver(this, this.#engine);
+    this.#leakWatch = poolLeakWatch(o.leakDetectionThreshold, this);
+    this.#watchAcquires = this.#leakWatch;
+    if (this.#leakWatch !== undefined) this.#owner = watchedOwner(this.#owner, this.#leakWatch);
   }
 
   /** True once `close()` was called (directly, or by `drain()` finishing). */
@@ -244,6 +256,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
    * `'unix:/absolute/path'`): an idle one that passes its liveness check, or a new one.
    */
   acquire(destination: string, options?: PoolAcquireOptions): Promise<Lease> {
+    if (this.#watchAcquires !== undefined) return this.#acquireTracked(destination, options);
     // The common call (same destination as last time, no options) in as few steps as
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
@@ -269,6 +282,23 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         return this.acquire(destination, options);
       } finally {
         this.#tracing = false;
+      }
+    });
+  }
+
+  /**
+   * `acquire` with leak detection on: the caller's stack kept, the lease watched (see ./leak).
+   * The acquire itself is `acquire` again (unwatched, see #watchAcquires): whatever
+   * else the top of `acquire` does applies to it too.
+   */
+  #acquireTracked(destination: string, options: PoolAcquireOptions | undefined): Promise<Lease> {
+    const watch = this.#watchAcquires!;
+    return acquireWatched(watch, Pool.prototype.acquire, () => {
+      this.#watchAcquires = undefined;
+      try {
+        return this.acquire(destination, options);
+      } finally {
+        this.#watchAcquires = watch;
       }
     });
   }
@@ -832,6 +862,8 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     const closedError = () => new BerthError('POOL_CLOSED', 'the pool was closed');
     this.#closing.abort(closedError());
     unregisterPool(this.name, this.#collect);
+    // Leases still out are no longer watched: a closed pool reports no leak.
+    this.#leakWatch?.close();
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();

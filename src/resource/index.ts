@@ -7,3 +7,4 @@ export { RESOURCE_DEFAULTS } from './options';
 export type { ResourcePoolOptions } from './options';
 export type { ResourcePoolStats } from './stats';
 export type { ResourceCapName, ResourceCapReachedEvent, ResourceEvictReason, ResourceEvictedEvent } from './observe';
+export type { ResourceLeakEvent, ResourceLeakResolvedEvent } from './leak';

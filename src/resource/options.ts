@@ -65,6 +65,13 @@ export interface ResourcePoolOptions<T> {
    * creation order.
    */
   name?: string;
+  /**
+   * Leak detection: a resource still borrowed this many milliseconds after it was handed out
+   * emits `leak` on the pool once, with the resource, its age and the stack of the `acquire()`
+   * call that borrowed it; its later release or destroy emits `leakResolved`. Default 0: off
+   * (no stack is captured and no timer started). Set it above the longest a borrow may rightly last.
+   */
+  leakDetectionThreshold?: number;
 }
 
 export interface ResolvedResourceOptions<T> {
@@ -90,6 +97,7 @@ export interface ResolvedResourceOptions<T> {
   createBackoff: number;
   autostart: boolean;
   name: string | undefined;
+  leakDetectionThreshold: number;
 }
 
 /**
@@ -136,6 +144,8 @@ export const RESOURCE_DEFAULTS = Object.freeze({
   createBackoff: 100,
   /** Default of `autostart`. */
   autostart: true,
+  /** Default of `leakDetectionThreshold`, in ms (0: off). */
+  leakDetectionThreshold: 0,
 });
 
 /** Engine counts are u32: the largest finite count it takes (`Infinity` maps to it). */
@@ -162,6 +172,7 @@ const KEYS: readonly string[] = [
   'createRetry',
   'autostart',
   'name',
+  'leakDetectionThreshold',
 ];
 
 /** A time of at least 1 ms, or `Infinity` (never). */
@@ -199,6 +210,7 @@ export function resolveResourceOptions<T>(options: unknown): ResolvedResourceOpt
     createBackoff: checkTime('createRetry.backoff', r.backoff, { min: 0 }, d.createBackoff),
     autostart: checkFlag('autostart', o.autostart, d.autostart),
     name: o.name === undefined ? undefined : checkMetricsName('name', o.name),
+    leakDetectionThreshold: checkTime('leakDetectionThreshold', o.leakDetectionThreshold, { min: 0 }, d.leakDetectionThreshold),
   };
   if (resolved.min > resolved.max) throw new TypeError(`min (${resolved.min}) must not exceed max (${resolved.max})`);
   if ((resolved.testOnAcquire || resolved.testOnRelease) && resolved.validate === undefined) {

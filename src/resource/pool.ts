@@ -46,6 +46,7 @@ import type { Family } from '../shared/metrics/model';
 import { TypedEmitter } from '../shared/typed-emitter';
 import { Lifecycle, Phase, type DrainOptions } from '../shared/lifecycle';
 import { WaiterTable } from '../shared/waiter-table';
+import { acquireWatched, resourceLeakWatch, type ResourceLeakEvent, type ResourceLeakResolvedEvent, type ResourceLeakWatch } from './leak';
 
 /** Options of one `acquire`: `signal`, `timeout` (ms or `Infinity`), `priority` (higher first). */
 export type ResourceAcquireOptions = AcquireOptions;
@@ -65,6 +66,10 @@ export interface ResourcePoolEvents<T> {
   capReached: [event: ResourceCapReachedEvent];
   /** The pool destroyed a resource itself: idle timeout, max lifetime, or a failed validation (`'unhealthy'`). */
   evicted: [event: ResourceEvictedEvent];
+  /** A resource has been borrowed longer than `leakDetectionThreshold` (once per borrow; only while the option is set). */
+  leak: [event: ResourceLeakEvent<T>];
+  /** A resource reported by `leak` came back (released or destroyed). */
+  leakResolved: [event: ResourceLeakResolvedEvent<T>];
 }
 
 /** What the facade knows of a slot. */
@@ -143,6 +148,14 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
   readonly name: string;
   /** Builds this pool's metric families for the process-wide registry (holds the pool weakly). */
   readonly #collect: () => Family[] | undefined;
+  /** Leak detection (`leakDetectionThreshold`), or undefined when it is off. */
+  readonly #leakWatch: ResourceLeakWatch<T> | undefined;
+  /**
+   * `#leakWatch` while calls of `acquire` are to be watched; undefined during the inner call of
+   * a watched acquire, which is not watched again. One field, so that `acquire` with the
+   * option off tests one thing.
+   */
+  #watchAcquires: ResourceLeakWatch<T> | undefined;
 
   constructor(options: ResourcePoolOptions<T>) {
     super();
@@ -180,6 +193,8 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     this.#handle = this.#engine.handle;
     this.#keyBase = this.#handle * KEY_BASE;
     this.#obs = new ResourceObserver(this, this.#handle, this.#o.max);
+    this.#leakWatch = resourceLeakWatch<T>(o.leakDetectionThreshold, this);
+    this.#watchAcquires = this.#leakWatch;
     if (o.autostart) this.start();
   }
 
@@ -260,6 +275,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
    * aborted.
    */
   acquire(options?: ResourceAcquireOptions): Promise<T> {
+    if (this.#watchAcquires !== undefined) return this.#acquireTracked(options);
     // A reuse hit in as few steps as possible; anything else takes the general path.
     if (options === undefined && this.#fast) {
       const slot = resAcquire(this.#handle, this.#waiters.nextToken(), 0, POOL_TIMEOUT);
@@ -267,6 +283,22 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       if (slot === QUEUED) return this.#queue(0, POOL_TIMEOUT, undefined, resCreateSlot());
     }
     return this.#acquireSlow(options);
+  }
+
+  /**
+   * `acquire` with leak detection on: the caller's stack kept, the borrow watched (see ./leak).
+   * The acquire itself is `acquire` again (unwatched, see #watchAcquires).
+   */
+  #acquireTracked(options: ResourceAcquireOptions | undefined): Promise<T> {
+    const watch = this.#watchAcquires!;
+    return acquireWatched(watch, ResourcePool.prototype.acquire, () => {
+      this.#watchAcquires = undefined;
+      try {
+        return this.acquire(options);
+      } finally {
+        this.#watchAcquires = watch;
+      }
+    });
   }
 
   #acquireSlow(options: ResourceAcquireOptions | undefined): Promise<T> {
@@ -338,6 +370,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
       this.#place(slot, resRelease(this.#keyBase + slot), false);
     }
     if (this.#life.drainWaiting) this.#life.checkDrained();
+    if (this.#leakWatch !== undefined) this.#leakWatch.settled(resource);
   }
 
   /**
@@ -352,6 +385,7 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     this.#engine.destroy(slot);
     const done = this.#destroySlot(slot);
     if (this.#life.drainWaiting) this.#life.checkDrained();
+    if (this.#leakWatch !== undefined) this.#leakWatch.settled(resource);
     return done;
   }
 
@@ -417,6 +451,8 @@ export class ResourcePool<T> extends TypedEmitter<ResourcePoolEvents<T>> impleme
     // Create retries stop waiting, and validations in flight count as failed now (their
     // resources are destroyed): close() settles whatever the factory's functions do.
     this.#closing.abort(new BerthError('POOL_CLOSED', 'the pool was closed'));
+    // Borrows still out are no longer watched: a closed pool reports no leak.
+    this.#leakWatch?.close();
     for (const fail of this.#validating) fail();
     for (const slot of slots) void this.#destroySlot(slot);
     this.#checkClosed();
