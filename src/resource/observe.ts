@@ -14,6 +14,7 @@ export type ResourceCapName = 'max' | 'maxWaiters';
 
 /** `capReached` on a ResourcePool: an acquire waits because `max` resources exist, or was refused because `maxWaiters` wait. */
 export interface ResourceCapReachedEvent {
+  /** `'max'`: an acquire waits because `max` resources exist; `'maxWaiters'`: one was refused (`QUEUE_FULL`). */
   readonly cap: ResourceCapName;
 }
 
@@ -22,6 +23,7 @@ export type ResourceEvictReason = 'idle' | 'lifetime' | 'unhealthy';
 
 /** `evicted` on a ResourcePool: it destroyed a resource itself (idle timeout, lifetime, failed validation). */
 export interface ResourceEvictedEvent {
+  /** Why the pool destroyed it: idle timeout, max lifetime, or a failed validation. */
   readonly reason: ResourceEvictReason;
 }
 

@@ -8,11 +8,17 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 
 /** The channels' names, as undici names its own (`undici:request:create`, ...). */
 export const CHANNELS = Object.freeze({
+  /** A dial settled: ConnectMessage. */
   connect: 'berth:pool:connect',
+  /** A TracingChannel around each acquire: AcquireContext. */
   acquire: 'berth:pool:acquire',
+  /** A lease ended: ReleaseMessage. */
   release: 'berth:pool:release',
+  /** The pool closed a connection it held: EvictMessage. */
   evict: 'berth:pool:evict',
+  /** A native session ended: SessionMessage. */
   session: 'berth:listener:session',
+  /** A group member changed state: MemberMessage. */
   member: 'berth:group:member',
 } as const);
 
