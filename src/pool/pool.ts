@@ -256,11 +256,12 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
    * `'unix:/absolute/path'`): an idle one that passes its liveness check, or a new one.
    */
   acquire(destination: string, options?: PoolAcquireOptions): Promise<Lease> {
+    // Leak detection and tracing (when on) wrap this very call; off, each is one load.
     if (this.#watchAcquires !== undefined) return this.#acquireTracked(destination, options);
+    if (acquireStart.hasSubscribers && !this.#tracing) return this.#acquireTraced(destination, options);
     // The common call (same destination as last time, no options) in as few steps as
     // possible: small enough for V8 to inline what it calls. Anything else takes the general
     // path below.
-    if (acquireStart.hasSubscribers && !this.#tracing) return this.#acquireTraced(destination, options);
     if (destination === this.#lastDestination && options === undefined && this.#life.phase === Phase.Open) {
       const result = acquire(this.#handle, this.#lastDestId, this.#waiters.nextToken());
       if (result >= 0) {
