@@ -1,6 +1,6 @@
 //! Reading the pool without stopping it: `stats()` and `snapshot()`.
 
-use super::shard::{ConnId, ConnState, DestId};
+use super::shard::{ConnId, ConnState, DestId, DestState};
 use super::stats::StatsSnapshot;
 use super::Pool;
 use crate::clock::now_ms;
@@ -31,6 +31,20 @@ pub struct ConnSnapshot {
     pub uses: u64,
 }
 
+/// Adds one destination's gauges (open, closing, idle, in use, dialing, waiting) to `s`, and
+/// returns its (idle, dialing): `stats()` and `metrics()` count a destination the same way.
+pub(super) fn add_gauges(s: &mut StatsSnapshot, ds: &DestState) -> (u32, u32) {
+    let idle = (ds.idle.len() + ds.native_idle.len()) as u32;
+    let dialing = ds.dialing + ds.native_dialing;
+    s.open += u64::from(idle + ds.in_use + dialing);
+    s.closing += u64::from(ds.open - idle - ds.in_use - dialing);
+    s.idle += u64::from(idle);
+    s.in_use += u64::from(ds.in_use);
+    s.dialing += u64::from(dialing);
+    s.waiting += ds.waiters.len() as u64;
+    (idle, dialing)
+}
+
 impl Pool {
     pub fn stats(&self) -> StatsSnapshot {
         let mut s = StatsSnapshot::default();
@@ -41,14 +55,7 @@ impl Pool {
             hits += shard.hits;
             for (_, ds) in shard.dests() {
                 handoffs += ds.handoff_reuses;
-                let idle = (ds.idle.len() + ds.native_idle.len()) as u32;
-                let dialing = ds.dialing + ds.native_dialing;
-                s.open += u64::from(idle + ds.in_use + dialing);
-                s.closing += u64::from(ds.open - idle - ds.in_use - dialing);
-                s.idle += u64::from(idle);
-                s.in_use += u64::from(ds.in_use);
-                s.dialing += u64::from(dialing);
-                s.waiting += ds.waiters.len() as u64;
+                add_gauges(&mut s, ds);
             }
         }
         // Native sessions waiting for a place are acquires queued too.

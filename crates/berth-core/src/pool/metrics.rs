@@ -2,6 +2,7 @@
 //! (one lock per shard, like `stats()`), so that a scrape crosses into the engine once.
 //! Naming, folding and rendering are the facade's (src/shared/metrics/).
 
+use super::introspect::add_gauges;
 use super::stats::{StatsSnapshot, DIAL_FAILURE_KINDS};
 use super::Pool;
 use crate::buckets::BucketsSnapshot;
@@ -71,15 +72,7 @@ impl Pool {
             for (id, ds) in shard.dests() {
                 handoffs += ds.handoff_reuses;
                 fresh += ds.handoff_fresh;
-                let idle = (ds.idle.len() + ds.native_idle.len()) as u32;
-                let dialing = ds.dialing + ds.native_dialing;
-                let s = &mut m.stats;
-                s.open += u64::from(idle + ds.in_use + dialing);
-                s.closing += u64::from(ds.open - idle - ds.in_use - dialing);
-                s.idle += u64::from(idle);
-                s.in_use += u64::from(ds.in_use);
-                s.dialing += u64::from(dialing);
-                s.waiting += ds.waiters.len() as u64;
+                let (idle, dialing) = add_gauges(&mut m.stats, ds);
                 dests.push((
                     id,
                     DestGauges {
