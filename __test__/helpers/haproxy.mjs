@@ -13,7 +13,8 @@
 // bound at start).
 import { canConnect, needsBinary } from './needs-binary.mjs';
 import { freePort } from './net.mjs';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { spawnWatched } from './watched-child.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,17 +51,6 @@ export function useHaproxy(test) {
 
 
 
-// bash watchdog: runs haproxy ($4; $1 = config, stderr to $2), stops it on TERM and when process
-// $3 (the test process) is gone; exits with haproxy's status.
-const WATCHDOG = `
-"$4" -f "$1" -db 2>"$2" &
-n=$!
-trap 'kill -TERM $n 2>/dev/null; wait $n; exit 0' TERM INT
-while kill -0 "$3" 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 0.5 & wait $!; done
-kill -TERM $n 2>/dev/null
-wait $n
-`;
-
 /**
  * Starts HAProxy with `proxies(port)` (stopped in t.teardown). Resolves with { port, stop() }
  * once it answers on 127.0.0.1:port; rejects with its stderr if it does not start.
@@ -91,38 +81,21 @@ export async function startHaproxy(t, proxies) {
       '  tcp-request connection reject',
       '',
     ].join('\n'));
-    const child = spawn('bash', ['-c', WATCHDOG, 'haproxy-test', config, errors, String(process.pid), BINARY], { stdio: 'ignore' });
-    const exited = new Promise((resolve) => child.once('exit', (code) => resolve({ code })));
-    const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
-    process.once('exit', removeDir);
-    let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      process.off('exit', removeDir);
-      removeDir();
-    };
-    const stderr = () => {
-      try { return fs.readFileSync(errors, 'utf8').trim().split('\n').slice(-5).join('\n'); } catch { return ''; }
-    };
-    let exitedEarly = null;
-    exited.then((e) => { exitedEarly = e; });
+    const { stop, stderr, exitedEarly } = spawnWatched('haproxy-test', [BINARY, '-f', config, '-db'], dir, errors);
     const until = Date.now() + START_TIMEOUT;
     let up = false;
-    while (!up && exitedEarly === null && Date.now() < until) {
+    while (!up && exitedEarly() === null && Date.now() < until) {
       up = await canConnect(readyPort);
       if (!up) await new Promise((r) => setTimeout(r, 20));
     }
     // Bound by this HAProxy (not another server that took the port): it is still running.
-    if (up && exitedEarly === null) {
+    if (up && exitedEarly() === null) {
       t?.teardown(stop);
       return { port, stop };
     }
     const log = stderr();
     await stop();
-    lastError = new Error(`haproxy did not start${exitedEarly ? ` (exit code ${exitedEarly.code})` : ' in time'}: ${log || 'no output'}`);
+    lastError = new Error(`haproxy did not start${exitedEarly() ? ` (exit code ${exitedEarly().code})` : ' in time'}: ${log || 'no output'}`);
     if (!/Address already in use|cannot bind/i.test(log)) break;
   }
   throw lastError;

@@ -9,7 +9,8 @@
 //   await prom.query('berth_connections_open')                 // the API's `data.result`
 import { needsBinary } from './needs-binary.mjs';
 import { freePort } from './net.mjs';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { spawnWatched } from './watched-child.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,17 +41,6 @@ export function prometheusUnavailableReason() {
 export function usePrometheus(test) {
   return needsBinary(test, 'prometheus', prometheusUnavailableReason());
 }
-
-// bash watchdog: runs prometheus ($4 and the arguments after it; stderr to $2), stops it on TERM
-// and when process $3 (the test process) is gone; exits with its status.
-const WATCHDOG = `
-"\${@:4}" 2>"$2" &
-n=$!
-trap 'kill -TERM $n 2>/dev/null; wait $n; exit 0' TERM INT
-while kill -0 "$3" 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 0.5 & wait $!; done
-kill -TERM $n 2>/dev/null
-wait $n
-`;
 
 /**
  * Starts Prometheus scraping `target` ('127.0.0.1:port', path /metrics) every second (stopped
@@ -87,38 +77,15 @@ export async function startPrometheus(t, target) {
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
     ];
-    const child = spawn('bash', ['-c', WATCHDOG, 'prometheus-test', config, errors, String(process.pid), ...args], { stdio: 'ignore' });
-    const exited = new Promise((resolve) => child.once('exit', (code) => resolve({ code })));
-    const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
-    process.once('exit', removeDir);
-    let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      process.off('exit', removeDir);
-      removeDir();
-    };
-    const stderr = () => {
-      try {
-        return fs.readFileSync(errors, 'utf8').trim().split('\n').slice(-5).join('\n');
-      } catch {
-        return '';
-      }
-    };
-    let exitedEarly = null;
-    exited.then((e) => {
-      exitedEarly = e;
-    });
+    const { stop, stderr, exitedEarly } = spawnWatched('prometheus-test', args, dir, errors);
     const base = `http://127.0.0.1:${port}`;
     const until = Date.now() + START_TIMEOUT;
     let up = false;
-    while (!up && exitedEarly === null && Date.now() < until) {
+    while (!up && exitedEarly() === null && Date.now() < until) {
       up = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
       if (!up) await new Promise((r) => setTimeout(r, 50));
     }
-    if (up && exitedEarly === null) {
+    if (up && exitedEarly() === null) {
       t?.teardown(stop);
       const api = async (endpoint, params) => {
         const response = await fetch(`${base}/api/v1/${endpoint}?${new URLSearchParams(params)}`);
@@ -137,7 +104,7 @@ export async function startPrometheus(t, target) {
     }
     const log = stderr();
     await stop();
-    lastError = new Error(`prometheus did not start${exitedEarly ? ` (exit code ${exitedEarly.code})` : ' in time'}: ${log || 'no output'}`);
+    lastError = new Error(`prometheus did not start${exitedEarly() ? ` (exit code ${exitedEarly().code})` : ' in time'}: ${log || 'no output'}`);
     if (!/address already in use/i.test(log)) break;
   }
   throw lastError;
