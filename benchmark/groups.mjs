@@ -54,7 +54,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
+import { ROUNDS, fmt, isMain, machineInfo, printColumns, runStandalone } from './harness.mjs';
 import {
   berthCapabilities,
   buildLoad,
@@ -517,12 +517,7 @@ export function printTable(result) {
     num(r.kill?.timeToEjectMs),
     num(r.kill?.lastSentAfterKillMs),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of body) console.log(line(r));
+  printColumns(head, body);
   console.log(`kill: ${result.method.kill}; eject/last sent: ms from the kill`);
   for (const s of result.skipped) console.log(`skipped ${s.variant}: ${s.why}`);
   const n = result.noise;

@@ -144,6 +144,21 @@ export async function runStandalone({ name, run, printTable }) {
   process.exit(0);
 }
 
+/**
+ * Prints a table after a blank line: `head`, a rule, then `body` (rows of strings), columns
+ * two spaces apart: the first and those from `textFrom` on (prose) left-aligned, the others
+ * (figures) right-aligned.
+ */
+export function printColumns(head, body, { textFrom = Infinity } = {}) {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const left = (i) => i === 0 || i >= textFrom;
+  const line = (cells) => cells.map((x, i) => (left(i) ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
+  console.log('');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of body) console.log(line(r));
+}
+
 /** 1234567 -> "1,234,567" */
 export function fmt(n) {
   return Math.round(n).toLocaleString('en-US');

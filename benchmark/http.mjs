@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import AgentKeepAlive from 'agentkeepalive';
 import * as undici from 'undici';
-import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
+import { ROUNDS, fmt, isMain, machineInfo, printColumns, runStandalone } from './harness.mjs';
 
 export const name = 'http';
 
@@ -421,12 +421,7 @@ export function printTable(result) {
     const by = Object.fromEntries(s.results.map((r) => [r.name, r]));
     rows.push([`stale (${id}) failed / conns`, ...libs.map((l) => (by[l] ? `${by[l].failures}/${by[l].requests} / ${by[l].connectionsAccepted}` : '-')), '']);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
-  console.log('');
-  console.log(line(rows[0]));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows.slice(1)) console.log(line(r));
+  printColumns(rows[0], rows.slice(1));
 }
 
 // ---------------------------------------------------------------- entry points

@@ -47,7 +47,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
+import { ROUNDS, fmt, isMain, machineInfo, printColumns, runStandalone } from './harness.mjs';
 import { spawnWithNofile, startListeners } from './probe-listeners.mjs';
 
 export const name = 'probe';
@@ -660,12 +660,7 @@ export function printTable(result) {
       num(r.agreementWithTruthPercent, 2),
     ];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of body) console.log(line(r));
+  printColumns(head, body);
   console.log(`${result.method.targets}; concurrency ${result.method.concurrency}, timeout ${result.method.timeoutMs} ms; states: last round; agreement: worst round; RSS before: at the start of the sweep (Node and modules loaded, targets built)`);
   if (result.method.nmap) console.log(`nmap: ${result.method.nmap.command}`);
   for (const s of result.skipped) console.log(`skipped ${s.contender}: ${s.why}`);

@@ -51,7 +51,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ROUNDS, fmt, isMain, machineInfo, runStandalone } from './harness.mjs';
+import { ROUNDS, fmt, isMain, machineInfo, printColumns, runStandalone } from './harness.mjs';
 import {
   berthCapabilities,
   buildLoad,
@@ -389,12 +389,7 @@ export function printTable(result) {
     num(r.short.clientCpuUsPerSession, 1),
     num(r.short.upstreamCpuUsPerSession, 1),
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells) => cells.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of body) console.log(line(r));
+  printColumns(head, body);
   console.log('short: upstream closes first; keep: client closes first, upstream connection reusable; client/upstream µs: short workload');
   for (const s of result.skipped) console.log(`skipped ${s.variant}: ${s.why}`);
   const n = result.noise;

@@ -29,7 +29,7 @@ import genericPool from 'generic-pool';
 import tarn from 'tarn';
 import pg from 'pg';
 import { CALLERS, CYCLES_PER_CALLER, SERIAL_CYCLES, gpConcurrent, gpSerial, tarnConcurrent, tarnSerial } from './peer-loops.mjs';
-import { MAX_TIME, ROUNDS, fmt, isMain, machineInfo, runBatchedSuite, runStandalone } from './harness.mjs';
+import { MAX_TIME, ROUNDS, fmt, isMain, machineInfo, printColumns, runBatchedSuite, runStandalone } from './harness.mjs';
 
 export const name = 'resource';
 
@@ -448,12 +448,7 @@ export function printTable(result) {
       }),
     ]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (cells) => cells.map((x, i) => (i === 0 || i > libs.length ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
-  console.log('');
-  console.log(line(rows[0]));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows.slice(1)) console.log(line(r));
+  printColumns(rows[0], rows.slice(1), { textFrom: libs.length + 1 });
   for (const n of result.notes ?? []) console.log(`note: ${n}`);
 }
 

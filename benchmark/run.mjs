@@ -16,7 +16,7 @@ import * as https from './https.mjs';
 import * as probe from './probe.mjs';
 import * as proxy from './proxy.mjs';
 import * as resource from './resource.mjs';
-import { fmt, writeResult } from './harness.mjs';
+import { fmt, printColumns, writeResult } from './harness.mjs';
 
 // acquire's table is printed below; the other suites print their own.
 const SUITES = [acquire, http, https, proxy, groups, resource, probe];
@@ -62,9 +62,4 @@ const body = rows.map((c) => {
       : `${c.ratioToBestPeer.toFixed(2)}x vs ${c.bestPeer} (target ${c.target}x: ${c.meetsTarget ? 'met' : 'NOT met'})`;
   return [`${c.suite}/${c.id}`, ...libs.map((l) => (by[l] ? fmt(by[l].cyclesPerSec) : '-')), ratio];
 });
-const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-const line = (cells) => cells.map((x, i) => (i === 0 || i === cells.length - 1 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ');
-console.log('');
-console.log(line(head));
-console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-for (const r of body) console.log(line(r));
+printColumns(head, body, { textFrom: head.length - 1 });
