@@ -377,20 +377,8 @@ impl Listener {
     /// `max_connections_per_client` sessions in flight (counted).
     fn admit(self: &Arc<Self>, remote: SocketAddr) -> Option<Slot> {
         let ip = remote.ip().to_canonical();
-        {
-            let mut clients = lock(&self.clients);
-            let n = clients.entry(ip).or_insert(0);
-            if *n >= self.max_per_client {
-                // `n` is at least 1 here: the entry was there before.
-                self.counters
-                    .rejected_per_client
-                    .fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            *n += 1;
-            self.counters
-                .clients
-                .store(clients.len() as u64, Ordering::Relaxed);
+        if !self.count_client(ip) {
+            return None;
         }
         self.counters.sessions_active.fetch_add(1, Ordering::AcqRel);
         Some(Slot {
@@ -412,16 +400,26 @@ impl Listener {
     /// `max_connections_per_client`; false (counted) when that address has its share already.
     fn claim_client(&self, slot: &mut Slot, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
+        if !self.count_client(ip) {
+            return false;
+        }
+        slot.ip = Some(ip);
+        true
+    }
+
+    /// Counts one more session of `ip` (canonical) unless it has `max_connections_per_client`
+    /// already; false (counted as rejected) then. `admit` and `claim_client` share it.
+    fn count_client(&self, ip: IpAddr) -> bool {
         let mut clients = lock(&self.clients);
         let n = clients.entry(ip).or_insert(0);
         if *n >= self.max_per_client {
+            // `n` is at least 1 here: the entry was there before.
             self.counters
                 .rejected_per_client
                 .fetch_add(1, Ordering::Relaxed);
             return false;
         }
         *n += 1;
-        slot.ip = Some(ip);
         self.counters
             .clients
             .store(clients.len() as u64, Ordering::Relaxed);
