@@ -46,6 +46,22 @@ function tlsConnect(t, port, options) {
   });
 }
 
+/**
+ * Sends each of `inputs` through the listener on `port` (one connection each, in order) and
+ * checks that it was relayed intact and routed with every sniffed field undefined and the
+ * bytes as its head (`seen`: the route's conns, in order).
+ */
+async function assertRelayedUnparsed(t, port, seen, inputs) {
+  for (const [i, bytes] of inputs.entries()) {
+    const client = await connect(t, port);
+    t.deepEqual(await roundTrip(client, bytes), bytes, `input #${i} relayed`);
+    client.destroy();
+    const conn = seen[i];
+    for (const key of FIELDS) t.is(conn[key], undefined, `input #${i}: no ${key}`);
+    t.deepEqual(conn.head, bytes, `input #${i}: the head is what was sent`);
+  }
+}
+
 test('a Node TLS client: conn.sni and conn.alpn from its ClientHello; the TLS session is the upstream\'s, end to end', async (t) => {
   const upstream = await startTlsEcho(t, { alpn: ['h2', 'http/1.1'] });
   const { port, seen } = await startProxy(t, { peek: 1024 }, () => upstream.dest);
@@ -131,14 +147,7 @@ test('bytes that are neither TLS nor HTTP/1: every field undefined, not waited o
     Buffer.from('SSH-2.0-OpenSSH_9.2\r\n'),
     Buffer.from('*1\r\n$4\r\nPING\r\n'),
   ];
-  for (const [i, bytes] of inputs.entries()) {
-    const client = await connect(t, port);
-    t.deepEqual(await roundTrip(client, bytes), bytes, `input #${i} relayed`);
-    client.destroy();
-    const conn = seen[i];
-    for (const key of FIELDS) t.is(conn[key], undefined, `input #${i}: no ${key}`);
-    t.deepEqual(conn.head, bytes, `input #${i}: the head is what was sent`);
-  }
+  await assertRelayedUnparsed(t, port, seen, inputs);
 });
 
 test('a ClientHello or request line cut off for good: routed at peekTimeout with the fields undefined, and relayed', async (t) => {
@@ -149,14 +158,7 @@ test('a ClientHello or request line cut off for good: routed at peekTimeout with
     hello.subarray(0, 60), // ends before the extensions
     Buffer.from('GET /no-line-end HTTP/1.1'),
   ];
-  for (const [i, bytes] of inputs.entries()) {
-    const client = await connect(t, port);
-    t.deepEqual(await roundTrip(client, bytes), bytes, `input #${i} relayed`);
-    client.destroy();
-    const conn = seen[i];
-    for (const key of FIELDS) t.is(conn[key], undefined, `input #${i}: no ${key}`);
-    t.deepEqual(conn.head, bytes, `input #${i}: the head is what was sent`);
-  }
+  await assertRelayedUnparsed(t, port, seen, inputs);
 });
 
 test('without peek nothing is parsed: a TLS client\'s conn has no sni', async (t) => {
