@@ -5,7 +5,7 @@
 use crate::engine::Engine;
 use crate::listener::NativeListener;
 use berth_core::pool::WaitCap;
-use berth_core::proxy::session_report::{SessionReport, SessionSink};
+use berth_core::proxy::session_report::{SessionReport, SessionSink, MAX_WAITING_REPORTS};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
@@ -71,6 +71,9 @@ struct JsSessionSink {
 impl SessionSink for JsSessionSink {
     fn report(&self, report: SessionReport) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting.0.len() >= MAX_WAITING_REPORTS {
+            return;
+        }
         waiting.0.push(report);
         if waiting.1 {
             return;

@@ -20,6 +20,11 @@ pub struct SessionReport {
     pub outcome: SessionOutcome,
 }
 
+/// Reports a sink keeps waiting for its owner at most: a subscriber whose event loop stalls
+/// while sessions keep ending must not grow memory without bound. Ends beyond it are dropped
+/// (the listener's own counters still count every session).
+pub const MAX_WAITING_REPORTS: usize = 65_536;
+
 /// Takes reports on the engine's threads (it batches and wakes its owner as it sees fit).
 pub trait SessionSink: Send + Sync {
     fn report(&self, report: SessionReport);
