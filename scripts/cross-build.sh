@@ -11,6 +11,11 @@
 # cargo-zigbuild with zig on PATH; --install puts both (PyPI: cargo-zigbuild, ziglang) into a
 # virtualenv under target/. A target or tool that is missing is reported as skipped; every
 # target that is built must link.
+#
+# Windows (x86_64-pc-windows-msvc) is not built here: cargo-zigbuild does not link msvc targets,
+# and the addon links against node.exe's Node-API exports. scripts/test-windows.sh builds the
+# windows-gnu addon with mingw-w64 and runs it in Windows Node under Wine; the release workflow
+# builds the published msvc binary on a Windows runner.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -35,6 +40,11 @@ mkdir -p "$out"
 . scripts/targets.sh
 built=() skipped=()
 for target in "${targets[@]}"; do
+  if [[ "$target" == *-windows-* ]]; then
+    echo "skipped $target: built by scripts/test-windows.sh (mingw-w64) and the release workflow"
+    skipped+=("$target")
+    continue
+  fi
   if ! has_std "$target"; then
     echo "skipped $target: its rust-std is not installed"
     skipped+=("$target")

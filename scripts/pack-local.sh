@@ -10,11 +10,17 @@
 # `npm ci` refuses a lock that lacks them). Fails if either tarball holds a forbidden path.
 #
 #   PACK_SKIP_BUILD=1   reuse the binary and dist/ already built (e.g. by `npm test`)
+#   PACK_PLATFORM=P     pack berth-pool-P (an npm/P dir) instead of linux-x64-gnu; implies
+#                       PACK_SKIP_BUILD=1 (scripts/test-windows.sh: win32-x64-msvc)
+#   PACK_BINARY=F       the .node file for it (default native/berth.P.node)
+#   PACK_OUT=D          write the tarballs into D instead of pack/
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
-target=linux-x64-gnu
-node_file="native/berth.${target}.node"
+target=${PACK_PLATFORM:-linux-x64-gnu}
+node_file=${PACK_BINARY:-native/berth.${target}.node}
+out=${PACK_OUT:-pack}
+[ "$target" = linux-x64-gnu ] || PACK_SKIP_BUILD=1
 
 if [ "${PACK_SKIP_BUILD:-}" != 1 ]; then
   npm run build:native
@@ -25,13 +31,14 @@ fi
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
-mkdir -p pack
-rm -f pack/*.tgz
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -f "$out"/*.tgz
 
 # ---- the platform package: npm/<platform>/ plus the binary (what `napi artifacts` copies in)
 mkdir -p "$stage/platform"
 cp "npm/$target/package.json" "npm/$target/README.md" "$stage/platform/"
-cp "$node_file" "$stage/platform/"
+cp "$node_file" "$stage/platform/berth.${target}.node"
 
 # ---- the main package: package.json (+ optionalDependencies), README, LICENSE, "files"
 mkdir -p "$stage/main/native"
@@ -44,7 +51,7 @@ const fs = require("fs");
 const p = JSON.parse(fs.readFileSync("package.json", "utf8"));
 const abi = { "x86_64-unknown-linux-gnu": "linux-x64-gnu", "aarch64-unknown-linux-gnu": "linux-arm64-gnu",
   "x86_64-unknown-linux-musl": "linux-x64-musl", "x86_64-apple-darwin": "darwin-x64",
-  "aarch64-apple-darwin": "darwin-arm64" };
+  "aarch64-apple-darwin": "darwin-arm64", "x86_64-pc-windows-msvc": "win32-x64-msvc" };
 p.optionalDependencies = {};
 for (const t of p.napi.targets) {
   if (!abi[t]) throw new Error("pack:local: no npm/ dir mapping for napi target " + t);
@@ -80,11 +87,11 @@ check "$stage/main" "main" '^(package\.json|README\.md|LICENSE(\.md|-MIT)?|nativ
 (cd "$stage/platform" && npm pack --dry-run --json --ignore-scripts) | grep -q "\"berth\.${target}\.node\"" ||
   { echo "pack:local: berth.${target}.node missing from the platform tarball" >&2; exit 1; }
 
-platform_tgz=$(cd "$stage/platform" && npm pack --ignore-scripts --silent --pack-destination "$root/pack")
-main_tgz=$(cd "$stage/main" && npm pack --ignore-scripts --silent --pack-destination "$root/pack")
+platform_tgz=$(cd "$stage/platform" && npm pack --ignore-scripts --silent --pack-destination "$out")
+main_tgz=$(cd "$stage/main" && npm pack --ignore-scripts --silent --pack-destination "$out")
 
 size() { stat -c %s "$1"; }
 echo
-echo "pack/$platform_tgz  $(size "pack/$platform_tgz") bytes"
-echo "pack/$main_tgz  $(size "pack/$main_tgz") bytes"
+echo "${out#"$root"/}/$platform_tgz  $(size "$out/$platform_tgz") bytes"
+echo "${out#"$root"/}/$main_tgz  $(size "$out/$main_tgz") bytes"
 echo "$node_file  $(size "$node_file") bytes (unpacked, in the platform tarball)"

