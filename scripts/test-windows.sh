@@ -17,9 +17,11 @@
 # 4. installs both tarballs into an empty project with npm's own JS run by node.exe, offline
 #    (Windows has no Rust toolchain there: Wine's PATH holds only C:\windows), requires and
 #    imports berth-pool there and runs examples/windows-demo.mjs (leases + the native listener);
-# 5. runs the ava test files under node.exe (ava's own CLI), except those listed with a reason
-#    in scripts/windows-skip.txt (Unix-only features and Linux-only servers), and prints the
-#    passed / skipped / failed counts. Any failure fails the script.
+# 5. runs the ava test files under node.exe (ava's own CLI, from the repo's node_modules, with
+#    the addon copied to native/berth.win32-x64-msvc.node, where a build from source goes),
+#    except those listed with a reason in scripts/windows-skip.txt (Unix-only features,
+#    Linux-only servers; scripts/windows-test-files.mjs reads it, as the release workflow's
+#    Windows runner does), and prints the passed / skipped / failed counts. Any failure fails.
 #
 # The binary in berth-pool-win32-x64-msvc is the gnu build: fine for this test, because the
 # addon talks to node.exe only through Node-API, a C ABI (its functions are resolved from
@@ -187,28 +189,17 @@ step "require('berth-pool') and examples/windows-demo.mjs in the installed proje
 
 # --------------------------------------------------------------------------- 5. the tests
 step "ava under Windows Node (scripts/windows-skip.txt lists what is not run)"
-# The skip list: "file  reason" per line, # comments.
-declare -A skip_reason=()
-while IFS= read -r line; do
-  line=${line%%#*}
-  [[ "$line" =~ ^[[:space:]]*([^[:space:]]+)[[:space:]]+(.+[^[:space:]])[[:space:]]*$ ]] || continue
-  file=${BASH_REMATCH[1]}
-  [ -f "__test__/$file" ] || { echo "windows: scripts/windows-skip.txt names $file, which is not in __test__/" >&2; exit 1; }
-  skip_reason[$file]=${BASH_REMATCH[2]}
-done <scripts/windows-skip.txt
-
-files=()
+# The files: every ava test file except those scripts/windows-skip.txt lists (with a reason).
+skipped_text=$(node scripts/windows-test-files.mjs --skipped) # fails on a stale entry
+mapfile -t skipped <<<"$skipped_text"
 if [ -n "${BERTH_WIN_FILES:-}" ]; then
+  files=()
   for f in $BERTH_WIN_FILES; do files+=("__test__/$(basename "$f")"); done
 else
-  for f in __test__/*.test.mjs; do
-    name=$(basename "$f")
-    case "$name" in docs-*) continue ;; esac # not in ava's "files" (npm run test:docs runs them)
-    [ -n "${skip_reason[$name]:-}" ] && continue
-    files+=("$f")
-  done
+  files_text=$(node scripts/windows-test-files.mjs)
+  mapfile -t files <<<"$files_text"
 fi
-echo "${#files[@]} test files; ${#skip_reason[@]} skipped"
+echo "${#files[@]} test files to run; ${#skipped[@]} skipped"
 
 ava_rc=0
 WNODE_QUIET=1 wnode ava 40m node_modules/ava/entrypoints/cli.mjs --tap "${files[@]}" || ava_rc=$?
@@ -223,11 +214,11 @@ skipped_tests=$(count skip)
 
 echo
 echo "windows: skipped test files (scripts/windows-skip.txt):"
-for name in $(printf '%s\n' "${!skip_reason[@]}" | sort); do
-  printf '  %-34s %s\n' "$name" "${skip_reason[$name]}"
+for line in "${skipped[@]}"; do
+  printf '  %-34s %s\n' "${line%%$'\t'*}" "${line#*$'\t'}"
 done
 echo
-echo "windows: ${#files[@]} files run: $passed tests passed, $failed failed, $skipped_tests skipped; ${#skip_reason[@]} files skipped; $((SECONDS - start)) s"
+echo "windows: ${#files[@]} files run: $passed tests passed, $failed failed, $skipped_tests skipped; ${#skipped[@]} files skipped; $((SECONDS - start)) s"
 if [ "$ava_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   echo "windows: FAILED (ava exit code $ava_rc; its whole output is in ${logs#"$root"/}/ava.out)" >&2
   exit 1

@@ -35,17 +35,14 @@ function linuxLibc(): string {
 }
 
 /** Prebuilt binaries published as optionalDependencies (package.json "napi.targets"). */
-const PREBUILT = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'darwin-x64', 'darwin-arm64'];
+const PREBUILT = ['linux-x64-gnu', 'linux-arm64-gnu', 'linux-x64-musl', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc'];
 
-/**
- * Why berth does not run on Windows, even built from source: the engine dials, watches and
- * forwards sockets as Unix descriptors and hands connected ones to Node as
- * `new net.Socket({ fd })`, which on Windows only adopts pipes, never a Winsock socket.
- */
-const NO_WINDOWS =
-  'berth: Windows is not supported: the engine hands connected sockets to Node as descriptors ' +
-  '(net.Socket({ fd })), which Node can adopt only on Unix. Run berth under WSL 2 (Linux), ' +
-  'where the linux-x64-gnu binary installs as usual.';
+/** The `berth-pool-<name>` this platform's binary comes in (napi-rs's platform naming). */
+function platformName(libc: string): string {
+  const abi =
+    process.platform === 'linux' ? (libc === 'musl' ? '-musl' : '-gnu') : process.platform === 'win32' ? '-msvc' : '';
+  return `${process.platform}-${process.arch}${abi}`;
+}
 
 /**
  * napi-rs's generated loader (native/index.js) picks `./berth.<platform>.node` (a build from
@@ -57,10 +54,8 @@ function loadBinding(): unknown {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('../../../native/index.js');
   } catch (cause) {
-    if (process.platform === 'win32') throw Object.assign(new Error(NO_WINDOWS), { cause });
     const libc = linuxLibc();
-    const abi = process.platform === 'linux' ? (libc === 'musl' ? '-musl' : '-gnu') : '';
-    const wanted = `${process.platform}-${process.arch}${abi}`;
+    const wanted = platformName(libc);
     const where = `${process.platform}/${process.arch}${libc ? ` (${libc})` : ''}`;
     const why = PREBUILT.includes(wanted)
       ? `the platform package berth-pool-${wanted} is not installed or did not load. ` +
