@@ -848,6 +848,7 @@ module.exports.DEAD_BASE = nativeBinding.DEAD_BASE
 module.exports.DISCARD_BY_USER = nativeBinding.DISCARD_BY_USER
 module.exports.engineErrorCodes = nativeBinding.engineErrorCodes
 module.exports.EVENT_DIAL_FAILED = nativeBinding.EVENT_DIAL_FAILED
+module.exports.EVENT_DIAL_ORDER = nativeBinding.EVENT_DIAL_ORDER
 module.exports.EVENT_DIALED = nativeBinding.EVENT_DIALED
 module.exports.EVENT_EVICT = nativeBinding.EVENT_EVICT
 module.exports.EVENT_MEMBER_CHECK = nativeBinding.EVENT_MEMBER_CHECK
