@@ -688,6 +688,14 @@ export interface ProbeError {
   message: string
 }
 
+/**
+ * The PROXY protocol header (`version` 1 or 2) for a client at `source` that reached
+ * `destination` (`ip:port` / `[v6]:port`); `UNKNOWN` / `LOCAL` when either is absent or not
+ * an IP address. For `forward()`'s JS relay (the Node-dialled path), which sends what the
+ * engine's relay would; null for an unknown version.
+ */
+export declare function proxyProtocolHeader(version: number, source?: string | undefined | null, destination?: string | undefined | null): Buffer | null
+
 export declare const QUEUE_FULL: number
 
 export declare const QUEUED: number

@@ -874,6 +874,7 @@ module.exports.PROBE_CLOSED = nativeBinding.PROBE_CLOSED
 module.exports.PROBE_ERROR = nativeBinding.PROBE_ERROR
 module.exports.PROBE_FILTERED = nativeBinding.PROBE_FILTERED
 module.exports.PROBE_OPEN = nativeBinding.PROBE_OPEN
+module.exports.proxyProtocolHeader = nativeBinding.proxyProtocolHeader
 module.exports.QUEUE_FULL = nativeBinding.QUEUE_FULL
 module.exports.QUEUED = nativeBinding.QUEUED
 module.exports.RES_EVENT_CREATE = nativeBinding.RES_EVENT_CREATE

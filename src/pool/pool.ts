@@ -33,6 +33,7 @@ import { clientOf, publishForward, watchSessions } from './session-trace';
 import { performance } from 'node:perf_hooks';
 import { acquireWatched, poolLeakWatch, watchedOwner, type PoolLeakWatch } from './leak';
 import { nodeConnect, nodeDialSelected, type NodeDial } from './node-dial';
+import { relay } from '../proxy/relay';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
@@ -739,6 +740,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     await flushed(inbound);
     if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
     if (signal?.aborted) throw signal.reason;
+    if (this.#nodeDial) return this.#relay(inbound, destination, opts);
     const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
     const client = sessionChannel.hasSubscribers ? clientOf(inbound) : undefined;
     return new Promise<ForwardResult>((resolve) => {
@@ -762,6 +764,49 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * `forward` on the Node-dialled path (see relay.ts): the engine cannot take the socket over
+   * by descriptor there, so JS relays it, over a lease of this pool, with the same result.
+   */
+  async #relay(inbound: net.Socket, destination: string, opts: ForwardOptions): Promise<ForwardResult> {
+    const client = sessionChannel.hasSubscribers ? clientOf(inbound) : undefined;
+    this.#forwarding++;
+    this.#forwardStarted();
+    try {
+      const { result, member } = await relay(
+        {
+          acquire: (dest, { signal }) => this.#relayUpstream(dest, signal),
+          closed: () => this.#life.closing || this.#life.closed,
+        },
+        inbound,
+        destination,
+        opts,
+      );
+      if (sessionChannel.hasSubscribers) publishForward(this, client ?? null, destination, member, result);
+      return result;
+    } finally {
+      this.#forwarding--;
+      this.#forwardEnded();
+      if (this.#life.drainWaiting) this.#life.checkDrained();
+    }
+  }
+
+  /**
+   * An upstream for the JS relay: plain TCP, as the native relay's (neither the pool's TLS nor
+   * its handshake or check, which are for leases); a group's through the group.
+   */
+  #relayUpstream(destination: string, signal: AbortSignal): Promise<Lease> {
+    if (groupNameOf(destination) !== undefined) return this.acquire(destination, { signal });
+    if (this.#life.phase !== Phase.Open) return Promise.reject(this.#life.refusal(destination));
+    let destId: number;
+    try {
+      destId = this.#recipe === undefined ? (this.#destIds.get(destination) ?? this.#intern(destination)) : this.#profiled(destination, undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#acquired(undefined, destId, destination, signal, 0, this.options.acquireTimeout, undefined);
   }
 
   /**
