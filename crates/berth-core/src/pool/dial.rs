@@ -50,7 +50,7 @@ impl Pool {
                 let id = shard.insert_conn(Conn {
                     dest,
                     state: ConnState::Dialing,
-                    fd: -1,
+                    fd: crate::net::sys::NO_SOCK,
                     created_ms: now,
                     expires_ms: self.expiry(now),
                     released_ms: now,

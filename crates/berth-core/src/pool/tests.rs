@@ -5,8 +5,8 @@
 
 use super::{Acquire, Event, EventSink, Placement, Pool, PoolConfig};
 use crate::contract::IdleOrder;
+use crate::net::sys::{from_raw, OwnedSock};
 use std::net::TcpListener;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +27,7 @@ struct Owner {
     pool: Arc<Pool>,
     events: Receiver<Event>,
     servers: Vec<TcpListener>,
-    held: Vec<OwnedFd>,
+    held: Vec<OwnedSock>,
     next_waiter: u64,
 }
 
@@ -72,7 +72,7 @@ impl Owner {
         };
         let fd = self.pool.adopt(conn).expect("a descriptor to adopt");
         // SAFETY: `adopt` hands the descriptor's ownership to the caller.
-        self.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        self.held.push(unsafe { from_raw(fd) });
         (conn, self.pool.offer(conn))
     }
 
@@ -267,7 +267,7 @@ fn admit_adopts_then_places() {
     };
     let (fd, placed) = owner.pool.admit(conn).expect("a descriptor to take");
     // SAFETY: `admit` hands the descriptor's ownership to the caller.
-    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    owner.held.push(unsafe { from_raw(fd) });
     assert_eq!(placed, Placement::Handoff(waiter));
     assert_eq!(owner.pool.admit(conn), None, "taken once");
 }
@@ -291,7 +291,7 @@ fn a_failed_handshake_rejects_a_waiter_and_frees_the_place() {
     // The owner closes the descriptor and says so: the place is free and a dial starts for
     // the waiter left.
     // SAFETY: `adopt` handed the descriptor's ownership to the caller.
-    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    drop(unsafe { from_raw(fd) });
     owner.pool.closed(conn);
     let (_, placed) = owner.settle_dial();
     assert_eq!(placed, Placement::Handoff(second));
@@ -314,7 +314,7 @@ fn profiled_destinations_are_apart_and_layered_connections_opaque() {
     };
     let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
     // SAFETY: `adopt` hands the descriptor's ownership to the caller.
-    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    owner.held.push(unsafe { from_raw(fd) });
     assert!(matches!(
         owner.pool.offer_layered(conn, true),
         Placement::Handoff(_)
@@ -351,7 +351,7 @@ fn metrics_count_every_lease_and_handshake_failure_and_bucket_hits_as_zero_waits
     let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
     assert!(owner.pool.handshake_failed(conn).is_some());
     // SAFETY: `adopt` handed the descriptor's ownership to the caller.
-    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    drop(unsafe { from_raw(fd) });
     owner.pool.closed(conn);
 
     let m = owner.pool.metrics();
