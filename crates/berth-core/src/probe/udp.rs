@@ -6,10 +6,13 @@ use super::{Finding, ProbeState};
 use socket2::{Domain, Protocol, SockAddr, Type};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
+#[cfg(unix)]
 use tokio::io::unix::AsyncFd;
+#[cfg(unix)]
 use tokio::io::Interest;
 
 /// Probes `addr` with `payload`; the caller bounds the wait.
+#[cfg(unix)]
 pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
     let socket = match connected(addr) {
         Ok(socket) => socket,
@@ -32,6 +35,35 @@ pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
     }
 }
 
+/// Windows: tokio's UdpSocket. Winsock reports the ICMP port unreachable as WSAECONNRESET on
+/// the next receive of a connected socket, where Unix says ECONNREFUSED: both are closed.
+#[cfg(windows)]
+pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
+    let socket = match connected(addr).and_then(tokio::net::UdpSocket::from_std) {
+        Ok(socket) => socket,
+        Err(e) => return Finding::from_error("probe of", addr, &e),
+    };
+    if let Err(e) = socket.send(payload).await {
+        return Finding::from_error("probe of", addr, &refused(e));
+    }
+    // Only whether something came back matters; a longer datagram is cut to this.
+    let mut buf = [0u8; 64];
+    match socket.recv(&mut buf).await {
+        Ok(_) => Finding::Found(ProbeState::Open),
+        Err(e) => Finding::from_error("probe of", addr, &refused(e)),
+    }
+}
+
+/// WSAECONNRESET on a datagram socket is an ICMP port unreachable: a refusal.
+#[cfg(windows)]
+fn refused(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::ConnectionReset {
+        io::Error::from(io::ErrorKind::ConnectionRefused)
+    } else {
+        e
+    }
+}
+
 fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
     let raw = crate::net::socket::new_nonblocking(
         Domain::for_address(addr),
@@ -43,6 +75,7 @@ fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(raw.into())
 }
 
+#[cfg(unix)]
 async fn send(io: &AsyncFd<UdpSocket>, payload: &[u8]) -> io::Result<()> {
     loop {
         let mut ready = io.writable().await?;
@@ -57,6 +90,7 @@ async fn send(io: &AsyncFd<UdpSocket>, payload: &[u8]) -> io::Result<()> {
 
 /// Waits for a datagram (Ok) or a pending ICMP error (Err). An ICMP error alone makes the
 /// socket report an error event, not readability: both are waited for.
+#[cfg(unix)]
 async fn receive(io: &AsyncFd<UdpSocket>) -> io::Result<()> {
     // Only whether something came back matters; a longer datagram is cut to this.
     let mut buf = [0u8; 64];
