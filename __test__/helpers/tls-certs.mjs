@@ -10,18 +10,25 @@
 //   certs.client   { key, cert }          // client auth (mTLS), signed by the CA
 //   certs.otherCa  PEM of a second CA that signed nothing here
 //   certs.dir      where the PEM files are (removed when the process exits)
+//
+// BERTH_TEST_CERTS=<dir>: the files of an earlier makeCerts() are in <dir> (copied there
+// before its process exited); read, not made, and not removed. scripts/test-windows.sh makes
+// them on Linux this way for the tests under Windows Node, where there is no openssl.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 let cached;
+const given = process.env.BERTH_TEST_CERTS;
 
 function openssl(args, cwd) {
+  if (given) return; // made already: leaf() and makeCa() only read their files
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 function leaf(dir, name, { san, cn = 'localhost', ca = true, days = 30, start, end, clientAuth = false }) {
+  if (given) return readLeaf(dir, name);
   const ext = path.join(dir, `${name}.ext`);
   fs.writeFileSync(
     ext,
@@ -69,6 +76,10 @@ function leaf(dir, name, { san, cn = 'localhost', ca = true, days = 30, start, e
     openssl(['x509', '-req', '-in', `${name}.csr`, '-signkey', `${name}.key`, '-days', String(days), '-extfile', ext,
       '-out', `${name}.crt`], dir);
   }
+  return readLeaf(dir, name);
+}
+
+function readLeaf(dir, name) {
   return {
     key: fs.readFileSync(path.join(dir, `${name}.key`), 'utf8'),
     cert: fs.readFileSync(path.join(dir, `${name}.crt`), 'utf8'),
@@ -88,8 +99,8 @@ function makeCa(dir, name) {
 /** The test certificates (made once per process). */
 export function makeCerts() {
   if (cached !== undefined) return cached;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-certs-'));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = given || fs.mkdtempSync(path.join(os.tmpdir(), 'berth-certs-'));
+  if (!given) process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const ca = makeCa(dir, 'ca');
   const otherCa = makeCa(dir, 'other-ca');
   const local = 'DNS:localhost,IP:127.0.0.1,IP:::1';
