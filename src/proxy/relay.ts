@@ -188,15 +188,31 @@ function pipe(
           lease.destroy();
         }
       }
+      const reused = lease.reused;
+      const settle = (end: ForwardEnd, error: BerthError | undefined): void =>
+        resolve(result(end, bytesIn, bytesOut, { upstreamReused: reused, upstreamReturned: returned, ...(error === undefined ? {} : { error }) }));
       if (end === 'upstream-error') inbound.resetAndDestroy();
       else if (end === 'client-closed' || end === 'upstream-closed') {
-        // Everything written reaches the client before its socket closes.
+        // Everything written reaches the client before its socket closes; a client that
+        // reset meanwhile (its reset may have read as an end of stream) fails that, as the
+        // native relay's write or shutdown would.
         if (!inbound.writableEnded) inbound.end();
-        if (inbound.writableFinished) inbound.destroy();
-        else inbound.once('finish', () => inbound.destroy());
+        const closed = (): void => {
+          inbound.off('finish', flushed);
+          settle('client-error', forwardError(inbound.errored ?? new Error('the client reset the connection'), 'client'));
+        };
+        const flushed = (): void => {
+          inbound.off('close', closed);
+          inbound.destroy();
+          settle(end, error);
+        };
+        if (inbound.writableFinished) return flushed();
+        if (inbound.destroyed) return closed();
+        inbound.once('finish', flushed);
+        inbound.once('close', closed);
+        return;
       } else inbound.destroy();
-      const reused = lease.reused;
-      resolve(result(end, bytesIn, bytesOut, { upstreamReused: reused, upstreamReturned: returned, ...(error === undefined ? {} : { error }) }));
+      settle(end, error);
     };
     const forwardError = (error: unknown, side: string): BerthError =>
       new BerthError('FORWARD_ERROR', `${side}: ${(error as Error)?.message ?? String(error)}`, lease.destination);
