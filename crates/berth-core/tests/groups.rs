@@ -215,8 +215,8 @@ fn routes_name_groups_and_the_native_lane_fails_over_to_a_live_member() {
 
 #[test]
 fn an_ejected_members_connections_are_not_kept_idle() {
+    use berth_core::net::sys::from_raw;
     use berth_core::pool::{Acquire, Placement};
-    use std::os::fd::{FromRawFd, OwnedFd};
     let live = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("127.0.0.1:{}", live.local_addr().unwrap().port());
     let (pool, rx) = pool();
@@ -240,7 +240,7 @@ fn an_ejected_members_connections_are_not_kept_idle() {
         };
         let fd = pool.adopt(conn).unwrap();
         // SAFETY: adopt handed this descriptor to us.
-        fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        fds.push(unsafe { from_raw(fd) });
         assert_eq!(pool.offer(conn), Placement::Handoff(waiter));
         conns.push(conn);
     }

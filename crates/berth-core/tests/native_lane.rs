@@ -2,12 +2,12 @@
 //! sockets: reuse, limits shared with waiting, timeouts, the relay's half-close and reuse rules.
 
 use berth_core::error::DialErrorCode;
+use berth_core::net::sys::{from_raw, OwnedSock};
 use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig, UpstreamTarget};
 use berth_core::proxy::relay::{Counts, End};
 use berth_core::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -83,14 +83,14 @@ async fn settled(accepted: &std::sync::atomic::AtomicUsize, expected: usize) -> 
 }
 
 /// A connected pair: the client's end for the test, the inbound end for the session.
-fn client_pair() -> (TcpStream, OwnedFd) {
+fn client_pair() -> (TcpStream, OwnedSock) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (inbound, _) = listener.accept().unwrap();
-    (client, OwnedFd::from(inbound))
+    (client, OwnedSock::from(inbound))
 }
 
-fn request(client: OwnedFd, dest: DestId, reuse: bool) -> SessionRequest {
+fn request(client: OwnedSock, dest: DestId, reuse: bool) -> SessionRequest {
     SessionRequest {
         client: Client::Fd(client),
         dest: UpstreamTarget::Dest(dest),
@@ -409,7 +409,7 @@ async fn a_native_session_gets_the_place_of_an_idle_js_connection() {
     };
     let fd = pool.adopt(conn).unwrap();
     // SAFETY: adopt handed this descriptor to us.
-    let js_socket = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let js_socket = unsafe { from_raw(fd) };
     assert_eq!(pool.offer(conn), berth_core::pool::Placement::Handoff(7));
     assert_eq!(pool.release(conn, false), berth_core::pool::Placement::Idle);
     let native = {
@@ -454,7 +454,7 @@ async fn a_js_release_gives_its_place_to_a_waiting_native_session_of_its_destina
         };
         let fd = pool.adopt(conn).unwrap();
         // SAFETY: adopt handed this descriptor to us.
-        fds.push(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        fds.push(unsafe { from_raw(fd) });
         assert!(matches!(
             pool.offer(conn),
             berth_core::pool::Placement::Handoff(_)

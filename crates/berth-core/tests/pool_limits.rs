@@ -1,9 +1,9 @@
 //! The pool's bookkeeping against real loopback listeners: limits, waiter order, hand-off,
 //! dial failures and deadlines. The test plays the owner's part (adopt, offer, forget).
 
+use berth_core::net::sys::{from_raw, OwnedSock};
 use berth_core::pool::{Acquire, DestId, Event, EventSink, Placement, Pool, PoolConfig};
 use std::net::TcpListener;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,16 +52,21 @@ fn queued(a: Acquire) -> u64 {
 }
 
 /// Adopts a dialed connection (taking its descriptor, as JS's socket would) and offers it.
-fn adopt_and_offer(pool: &Arc<Pool>, conn: u32, fds: &mut Vec<OwnedFd>) -> Placement {
+fn adopt_and_offer(pool: &Arc<Pool>, conn: u32, fds: &mut Vec<OwnedSock>) -> Placement {
     let fd = pool.adopt(conn).expect("a descriptor to adopt");
     // SAFETY: adopt transferred ownership of this descriptor to us.
-    fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    fds.push(unsafe { from_raw(fd) });
     pool.offer(conn)
 }
 
 /// Queues one acquire on an idle destination and plays the owner until it holds the freshly
 /// dialed connection; returns the connection.
-fn lease_new(pool: &Arc<Pool>, rx: &Receiver<Event>, dest: DestId, fds: &mut Vec<OwnedFd>) -> u32 {
+fn lease_new(
+    pool: &Arc<Pool>,
+    rx: &Receiver<Event>,
+    dest: DestId,
+    fds: &mut Vec<OwnedSock>,
+) -> u32 {
     let waiter = queued(pool.acquire(dest, name(), 0, None));
     let Event::Dialed { conn, .. } = next(rx) else {
         panic!("expected a dial")

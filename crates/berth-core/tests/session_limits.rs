@@ -3,6 +3,7 @@
 //! a dropped native acquire is no longer counted as waiting, `max_connections` stops accepting
 //! and resumes, `max_connections_per_client` resets beyond it and forgets addresses.
 
+use berth_core::net::sys::OwnedSock;
 use berth_core::pool::{DestId, Event, EventSink, Pool, PoolConfig, UpstreamTarget};
 use berth_core::proxy::drain::CloseReport;
 use berth_core::proxy::listener::{self, ListenOptions, Route};
@@ -10,7 +11,6 @@ use berth_core::proxy::relay::{Counts, End};
 use berth_core::proxy::session::{self, Abort, Client, SessionEnd, SessionRequest};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::OwnedFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
@@ -76,14 +76,14 @@ fn trickle_server(every: Duration, count: usize) -> String {
     dest
 }
 
-fn client_pair() -> (TcpStream, OwnedFd) {
+fn client_pair() -> (TcpStream, OwnedSock) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (inbound, _) = listener.accept().unwrap();
-    (client, OwnedFd::from(inbound))
+    (client, OwnedSock::from(inbound))
 }
 
-fn request(client: OwnedFd, dest: DestId, idle: Option<Duration>) -> SessionRequest {
+fn request(client: OwnedSock, dest: DestId, idle: Option<Duration>) -> SessionRequest {
     SessionRequest {
         client: Client::Fd(client),
         dest: UpstreamTarget::Dest(dest),

@@ -9,6 +9,7 @@ use crate::listener::{listen, JsRouter, ListenConfig, NativeListener, RouteCallb
 use crate::registry::SOCKET_POOLS;
 use crate::stats::{EngineDestSnapshot, PoolStats};
 use berth_core::contract::{codes, EvictReason};
+use berth_core::net::sys;
 use berth_core::pool::Pool;
 use berth_core::proxy::listener::Route;
 use berth_core::proxy::session::{Client, Forwarder, SessionRequest};
@@ -107,7 +108,7 @@ impl Engine {
     pub fn admit(&self, conn: u32) -> Admitted {
         match self.pool.admit(conn) {
             Some((fd, placed)) => Admitted {
-                fd,
+                fd: sys::to_js_fd(fd),
                 placement: placement(placed),
             },
             None => Admitted {
@@ -121,7 +122,7 @@ impl Engine {
     /// first, then calls `offer`); -1 when there is none to take.
     #[napi(catch_unwind)]
     pub fn adopt(&self, conn: u32) -> i32 {
-        self.pool.adopt(conn).unwrap_or(-1)
+        self.pool.adopt(conn).map_or(-1, sys::to_js_fd)
     }
 
     /// Places an adopted connection whose handshake succeeded (as `admit` does); `opaque`:
@@ -238,12 +239,13 @@ impl Engine {
         #[napi(ts_arg_type = "((failure: ForwardFailure) => void) | undefined | null")]
         on_failure: Option<FailureCallback>,
     ) -> Result<f64> {
-        let client = berth_core::net::socket::dup_stream_socket(fd).map_err(|e| {
-            Error::new(
-                Status::InvalidArg,
-                format!("cannot take over the socket: {e}"),
-            )
-        })?;
+        let client =
+            berth_core::net::socket::dup_stream_socket(sys::from_js_fd(fd)).map_err(|e| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("cannot take over the socket: {e}"),
+                )
+            })?;
         // Pinned for the session's life: a forgotten id would strand it.
         let target = self
             .pool

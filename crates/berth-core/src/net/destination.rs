@@ -231,21 +231,35 @@ pub fn scope_id(zone: &str) -> Result<u32, String> {
             .parse::<u32>()
             .map_err(|_| format!("the zone index {zone} is out of range"));
     }
+    interface_index(zone)
+}
+
+/// The index of the interface a zone names.
+#[cfg(unix)]
+fn interface_index(zone: &str) -> Result<u32, String> {
     // IFNAMSIZ is 16 on Linux and macOS, the NUL included.
     let plausible = zone.len() < 16
         && zone
             .bytes()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'%' | b'[' | b']'));
     let index = match std::ffi::CString::new(zone) {
-        // SAFETY: `name` is a valid NUL-terminated string that outlives the call, which only
-        // reads it.
-        Ok(name) if plausible => unsafe { libc::if_nametoindex(name.as_ptr()) },
+        Ok(name) if plausible => crate::net::sys::if_nametoindex(&name),
         _ => 0,
     };
     if index == 0 {
         return Err(format!("unknown network interface {zone:?} in the zone"));
     }
     Ok(index)
+}
+
+/// Windows: a zone is the interface's number there (`ipconfig` shows it as `%12`); names are
+/// not looked up.
+#[cfg(windows)]
+fn interface_index(zone: &str) -> Result<u32, String> {
+    Err(format!(
+        "the zone {zone:?} names a network interface; on Windows give the interface's number \
+         (e.g. fe80::1%12)"
+    ))
 }
 
 /// A listen address: an IP address, IPv6 with an optional zone (`fe80::1%eth0`, no brackets).

@@ -10,11 +10,12 @@ use crate::net::dns;
 use crate::net::happy_eyeballs::{self, ATTEMPT_DELAY};
 use crate::net::policy::{AddressPolicy, Target};
 use crate::net::socket::Socket;
+use crate::net::sys;
+use crate::net::sys::OwnedSock;
 use crate::redact::redact;
-use socket2::{Domain, Protocol, SockAddr, SockRef, TcpKeepalive, Type};
+use socket2::{Domain, Protocol, SockAddr, TcpKeepalive, Type};
 use std::io;
 use std::net::{SocketAddr, SocketAddrV6};
-use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 /// TCP keep-alive probes start after this long without traffic, so a vanished peer is noticed
@@ -28,10 +29,12 @@ pub async fn dial(
     dest: &Destination,
     timeout: Duration,
     policy: &AddressPolicy,
-) -> Result<OwnedFd, DialError> {
+) -> Result<OwnedSock, DialError> {
     let socket = dial_socket(dest, timeout, policy).await?;
     keep_alive(&socket);
-    Ok(socket.into_fd())
+    socket
+        .into_fd()
+        .map_err(|e| DialError::from_connect(&redact(&dest.to_string()), &e))
 }
 
 /// Dials `dest` and keeps the socket registered with the reactor, for the engine's own use.
@@ -137,20 +140,34 @@ async fn dial_inner(
     policy: &AddressPolicy,
 ) -> Result<Socket, DialError> {
     match plan(dest, label, policy).await? {
-        Plan::Unix(path) => {
-            let addr = SockAddr::unix(path).map_err(|e| DialError::from_connect(label, &e))?;
-            connect(Domain::UNIX, None, &addr)
-                .await
-                .map_err(|e| DialError::from_connect(label, &e))
-        }
+        Plan::Unix(path) => connect_unix(path, label).await,
         Plan::Tcp(addrs, turn) => {
             let socket = connect_addrs(&addrs, turn, label).await?;
             // Latency over batching for request/response traffic. A failure leaves a
             // working socket, so it is not an error.
-            let _ = SockRef::from(socket.fd()).set_tcp_nodelay(true);
+            let _ = socket.sock().set_tcp_nodelay(true);
             Ok(socket)
         }
     }
+}
+
+/// Connects to the Unix socket at `path`.
+#[cfg(unix)]
+async fn connect_unix(path: &std::path::Path, label: &str) -> Result<Socket, DialError> {
+    let addr = SockAddr::unix(path).map_err(|e| DialError::from_connect(label, &e))?;
+    connect(Domain::UNIX, None, &addr)
+        .await
+        .map_err(|e| DialError::from_connect(label, &e))
+}
+
+/// Windows: the engine's sockets are TCP streams (tokio's `TcpStream`); a Unix socket there
+/// is a clear failure, not a hang or a crash.
+#[cfg(windows)]
+async fn connect_unix(_path: &std::path::Path, label: &str) -> Result<Socket, DialError> {
+    Err(DialError::new(
+        DialErrorCode::ConnectFailed,
+        format!("connect to {label} failed: unix sockets are not supported on Windows"),
+    ))
 }
 
 /// The addresses `policy` allows, in the resolver's order; an error naming the destination
@@ -223,15 +240,15 @@ async fn connect(
     let raw = crate::net::socket::new_nonblocking(domain, Type::STREAM, protocol)?;
     match raw.connect(addr) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) if sys::connect_in_progress(&e) => {}
         // A Unix socket whose backlog is full: wait for room, as for a TCP handshake.
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
-    let socket = Socket::new_nonblocking(OwnedFd::from(raw))?;
+    let socket = Socket::new_nonblocking(OwnedSock::from(raw))?;
     // Writable once the handshake is done, or failed (the error is then pending on the socket).
     socket.wait_writable().await?;
-    if let Some(e) = SockRef::from(socket.fd()).take_error()? {
+    if let Some(e) = socket.sock().take_error()? {
         return Err(e);
     }
     Ok(socket)
@@ -240,7 +257,7 @@ async fn connect(
 /// Keep-alive probes, so that a vanished peer is noticed even on a connection that sits idle.
 /// A no-op on Unix sockets; failures leave a working socket, so they are not errors.
 pub fn keep_alive(socket: &Socket) {
-    let sock = SockRef::from(socket.fd());
+    let sock = socket.sock();
     // The local address tells TCP from Unix on every platform (SO_DOMAIN is Linux-only).
     if matches!(sock.local_addr(), Ok(a) if a.is_ipv4() || a.is_ipv6()) {
         let _ = sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(KEEPALIVE_IDLE));
@@ -250,7 +267,6 @@ pub fn keep_alive(socket: &Socket) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsRawFd;
 
     #[tokio::test]
     async fn dials_tcp_and_reports_refused() {
@@ -259,7 +275,7 @@ mod tests {
         let dest = Destination::parse(&format!("127.0.0.1:{port}")).unwrap();
         let open = AddressPolicy::default();
         let fd = dial(&dest, Duration::from_secs(5), &open).await.unwrap();
-        assert!(fd.as_raw_fd() >= 0);
+        assert_ne!(sys::raw(&fd), sys::NO_SOCK);
         drop(listener);
         let err = dial(&dest, Duration::from_secs(5), &open)
             .await
@@ -268,6 +284,7 @@ mod tests {
         assert!(err.message.contains(&format!("127.0.0.1:{port}")));
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn missing_unix_socket_is_refused() {
         let dest = Destination::parse("unix:/nonexistent/berth-test.sock").unwrap();

@@ -2,7 +2,7 @@
 //! consumes nothing.
 
 use crate::contract::EvictReason;
-use std::os::fd::RawFd;
+use crate::net::sys::RawSock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Liveness {
@@ -26,7 +26,8 @@ impl Liveness {
 }
 
 /// Peeks one byte without blocking and without consuming it.
-pub fn check(fd: RawFd) -> Liveness {
+#[cfg(unix)]
+pub fn check(fd: RawSock) -> Liveness {
     let mut byte = 0u8;
     // SAFETY: `byte` is a valid one-byte buffer; MSG_PEEK|MSG_DONTWAIT neither consumes data nor
     // blocks. `fd` is a socket the caller knows to be open (an idle connection whose owner has
@@ -49,12 +50,26 @@ pub fn check(fd: RawFd) -> Liveness {
     }
 }
 
+/// Peeks one byte without consuming it: the socket is non-blocking (every socket the engine
+/// checks on Windows is one it made), so the peek never waits. `NO_SOCK` (a connection Node
+/// owns) fails with WSAENOTSOCK: Closed, as a bad descriptor is on Unix.
+#[cfg(windows)]
+pub fn check(sock: RawSock) -> Liveness {
+    let mut byte = [0u8; 1];
+    match crate::net::sys::peek_now(sock, &mut byte) {
+        Ok(1..) => Liveness::Dirty,
+        Ok(0) => Liveness::Closed,
+        Err(e) if crate::net::sys::is_transient(&e) => Liveness::Alive,
+        Err(_) => Liveness::Closed,
+    }
+}
+
 /// The check for a connection whose bytes belong to a layer the engine cannot read (TLS, or
 /// whatever a JS handshake set up): waiting bytes prove nothing there (a TLS 1.3 server sends
 /// session tickets after the handshake, unasked), so only the peer's close counts: its FIN
 /// (seen even behind unread bytes, which a peek cannot), a reset or an error. A TLS peer's
 /// `close_notify` travels with its FIN in practice; alone, it is the next reader's to see.
-pub fn check_opaque(fd: RawFd) -> Liveness {
+pub fn check_opaque(fd: RawSock) -> Liveness {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         let mut pfd = libc::pollfd {
@@ -88,21 +103,21 @@ pub fn check_opaque(fd: RawFd) -> Liveness {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::sys::raw;
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
-    use std::os::fd::AsRawFd;
 
     #[test]
     fn tells_alive_dirty_and_closed_apart() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
-        assert_eq!(check(client.as_raw_fd()), Liveness::Alive);
+        assert_eq!(check(raw(&client)), Liveness::Alive);
         server.write_all(b"x").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
+        assert_eq!(check(raw(&client)), Liveness::Dirty);
         // Peeking consumed nothing.
-        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
+        assert_eq!(check(raw(&client)), Liveness::Dirty);
         drop(server);
         let (mut server2, client2) = {
             let c = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -111,7 +126,7 @@ mod tests {
         server2.flush().unwrap();
         drop(server2);
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert_eq!(check(client2.as_raw_fd()), Liveness::Closed);
+        assert_eq!(check(raw(&client2)), Liveness::Closed);
     }
 
     #[test]
@@ -119,15 +134,15 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (mut server, _) = listener.accept().unwrap();
-        assert_eq!(check_opaque(client.as_raw_fd()), Liveness::Alive);
+        assert_eq!(check_opaque(raw(&client)), Liveness::Alive);
         server.write_all(b"ticket").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
-        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
-        assert_eq!(check_opaque(client.as_raw_fd()), Liveness::Alive);
+        assert_eq!(check(raw(&client)), Liveness::Dirty);
+        assert_eq!(check_opaque(raw(&client)), Liveness::Alive);
         drop(server);
         std::thread::sleep(std::time::Duration::from_millis(50));
         // Bytes still unread, and the FIN behind them: a peek sees the bytes only.
-        assert_eq!(check(client.as_raw_fd()), Liveness::Dirty);
-        assert_eq!(check_opaque(client.as_raw_fd()), Liveness::Closed);
+        assert_eq!(check(raw(&client)), Liveness::Dirty);
+        assert_eq!(check_opaque(raw(&client)), Liveness::Closed);
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod happy_eyeballs;
 pub mod liveness;
 pub mod policy;
 pub mod socket;
+pub mod sys;
 // Linux only: they use 127.0.0.2 (not configured on macOS's lo0), /proc/net/tcp, and
 // Linux's accept-queue behaviour (a full queue drops SYNs) for an address that never answers.
 #[cfg(all(test, target_os = "linux"))]

@@ -6,13 +6,13 @@ use super::shard::{ConnId, ConnState};
 use super::stats::Counters;
 use super::watch::{split_watch_token, watch_token};
 use super::Pool;
-use std::os::fd::{IntoRawFd, RawFd};
+use crate::net::sys::{self, RawSock};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 impl Pool {
     /// Takes the descriptor of a dialed connection: from now on the caller owns it.
-    pub fn adopt(&self, id: ConnId) -> Option<RawFd> {
+    pub fn adopt(&self, id: ConnId) -> Option<RawSock> {
         let mut shard = self.shard(id);
         let conn = shard.conn_mut(id)?;
         if !matches!(conn.state, ConnState::Delivered(_)) {
@@ -22,7 +22,7 @@ impl Pool {
         else {
             return None;
         };
-        conn.fd = fd.into_raw_fd();
+        conn.fd = sys::into_raw(fd);
         conn.serial = self.serials.fetch_add(1, Ordering::Relaxed);
         // Watched from now on; anything that reached it before is reported by the first drain.
         conn.suspect = !self.watch.watch(conn.fd, watch_token(id, conn.serial));
@@ -83,7 +83,7 @@ impl Pool {
 
     /// A dialed connection taken over and placed in one call: `adopt`, then `offer`. None
     /// when there is no descriptor to take (the dial's record is gone or was taken).
-    pub fn admit(self: &Arc<Self>, id: ConnId) -> Option<(RawFd, Placement)> {
+    pub fn admit(self: &Arc<Self>, id: ConnId) -> Option<(RawSock, Placement)> {
         let fd = self.adopt(id)?;
         Some((fd, self.offer(id)))
     }

@@ -52,7 +52,7 @@ impl Pool {
                 let id = shard.insert_conn(Conn {
                     dest,
                     state: ConnState::Dialing,
-                    fd: -1,
+                    fd: crate::net::sys::NO_SOCK,
                     created_ms: now,
                     expires_ms: self.expiry(now),
                     released_ms: now,
@@ -257,7 +257,10 @@ impl Pool {
         let (dest, target) = {
             let mut shard = self.shard(id);
             let Some((conn, ds)) = shard.conn_and_dest(id) else {
-                return (DialError::new(DialErrorCode::ConnectFailed, redact(detail)), None);
+                return (
+                    DialError::new(DialErrorCode::ConnectFailed, redact(detail)),
+                    None,
+                );
             };
             (conn.dest, Arc::clone(&ds.target))
         };

@@ -4,16 +4,15 @@
 use crate::net::destination::Destination;
 use crate::net::liveness::{self, Liveness};
 use crate::net::socket::Socket;
+use crate::net::sys::{OwnedSock, RawSock};
 use crate::waiters::{WaitSampler, Waiters};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::os::fd::{OwnedFd, RawFd};
 use std::sync::Arc;
 
 /// The `fd` of a connection whose socket Node owns (the Node-dialled path): there is no
-/// descriptor for the engine to peek at. (To become `net::sys::NO_SOCK` with the Windows
-/// platform layer.)
-pub const NO_SOCK: RawFd = -1;
+/// descriptor for the engine to peek at.
+pub use crate::net::sys::NO_SOCK;
 
 /// Number of shards: a power of two, so a destination's shard is `id & (SHARDS - 1)`.
 pub const SHARDS: usize = 16;
@@ -62,7 +61,7 @@ pub enum ConnState {
     /// A dial is in flight; no descriptor yet.
     Dialing,
     /// Dialed; the core holds the descriptor until JS adopts it.
-    Delivered(OwnedFd),
+    Delivered(OwnedSock),
     /// Adopted by JS (which now owns the descriptor), not yet offered to a waiter or the idle list.
     Adopted,
     /// In the idle list; JS's socket is watched for the peer's close.
@@ -85,7 +84,7 @@ pub struct Conn {
     pub dest: DestId,
     pub state: ConnState,
     /// The descriptor JS's socket wraps, for the liveness peek; -1 before adoption.
-    pub fd: RawFd,
+    pub fd: RawSock,
     pub created_ms: u64,
     /// `u64::MAX` when connections live forever.
     pub expires_ms: u64,
@@ -325,7 +324,7 @@ mod tests {
         Conn {
             dest,
             state: ConnState::Dialing,
-            fd: -1,
+            fd: crate::net::sys::NO_SOCK,
             created_ms: 0,
             expires_ms: u64::MAX,
             released_ms: 0,

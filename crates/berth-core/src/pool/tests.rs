@@ -5,8 +5,8 @@
 
 use super::{Acquire, Event, EventSink, Placement, Pool, PoolConfig};
 use crate::contract::IdleOrder;
+use crate::net::sys::{from_raw, OwnedSock};
 use std::net::TcpListener;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,7 +27,7 @@ struct Owner {
     pool: Arc<Pool>,
     events: Receiver<Event>,
     servers: Vec<TcpListener>,
-    held: Vec<OwnedFd>,
+    held: Vec<OwnedSock>,
     next_waiter: u64,
 }
 
@@ -72,7 +72,7 @@ impl Owner {
         };
         let fd = self.pool.adopt(conn).expect("a descriptor to adopt");
         // SAFETY: `adopt` hands the descriptor's ownership to the caller.
-        self.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+        self.held.push(unsafe { from_raw(fd) });
         (conn, self.pool.offer(conn))
     }
 
@@ -267,7 +267,7 @@ fn admit_adopts_then_places() {
     };
     let (fd, placed) = owner.pool.admit(conn).expect("a descriptor to take");
     // SAFETY: `admit` hands the descriptor's ownership to the caller.
-    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    owner.held.push(unsafe { from_raw(fd) });
     assert_eq!(placed, Placement::Handoff(waiter));
     assert_eq!(owner.pool.admit(conn), None, "taken once");
 }
@@ -291,7 +291,7 @@ fn a_failed_handshake_rejects_a_waiter_and_frees_the_place() {
     // The owner closes the descriptor and says so: the place is free and a dial starts for
     // the waiter left.
     // SAFETY: `adopt` handed the descriptor's ownership to the caller.
-    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    drop(unsafe { from_raw(fd) });
     owner.pool.closed(conn);
     let (_, placed) = owner.settle_dial();
     assert_eq!(placed, Placement::Handoff(second));
@@ -314,7 +314,7 @@ fn profiled_destinations_are_apart_and_layered_connections_opaque() {
     };
     let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
     // SAFETY: `adopt` hands the descriptor's ownership to the caller.
-    owner.held.push(unsafe { OwnedFd::from_raw_fd(fd) });
+    owner.held.push(unsafe { from_raw(fd) });
     assert!(matches!(
         owner.pool.offer_layered(conn, true),
         Placement::Handoff(_)
@@ -351,7 +351,7 @@ fn metrics_count_every_lease_and_handshake_failure_and_bucket_hits_as_zero_waits
     let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
     assert!(owner.pool.handshake_failed(conn).is_some());
     // SAFETY: `adopt` handed the descriptor's ownership to the caller.
-    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    drop(unsafe { from_raw(fd) });
     owner.pool.closed(conn);
 
     let m = owner.pool.metrics();
@@ -427,7 +427,9 @@ fn node_dial_hands_out_the_order_and_takes_the_owners_socket() {
     };
     assert_eq!(
         order,
-        crate::net::DialOrder::Tcp(vec![format!("127.0.0.1:{port}").parse().expect("an address")])
+        crate::net::DialOrder::Tcp(vec![format!("127.0.0.1:{port}")
+            .parse()
+            .expect("an address")])
     );
     // Nothing connected: the engine only resolved.
     owner.servers[0]
@@ -439,7 +441,12 @@ fn node_dial_hands_out_the_order_and_takes_the_owners_socket() {
     assert_eq!(owner.pool.offer(conn), Placement::Handoff(waiter));
     assert_eq!(owner.pool.release(conn, true), Placement::Idle);
     // Suspect or not, a Node-owned connection passes the engine's check (JS checks its socket).
-    owner.pool.shard(conn).conn_mut(conn).expect("known").suspect = true;
+    owner
+        .pool
+        .shard(conn)
+        .conn_mut(conn)
+        .expect("known")
+        .suspect = true;
     assert_eq!(owner.acquire(dest, 0), Acquire::Hit(conn));
     let stats = owner.pool.stats();
     assert_eq!(stats.created, 1);
@@ -458,7 +465,11 @@ fn node_dial_failures_are_coded_as_native_ones() {
         ("ECONNREFUSED", "CONNECT_REFUSED", "failed: boom"),
         ("ENOENT", "CONNECT_REFUSED", "failed: boom"),
         ("EHOSTUNREACH", "CONNECT_FAILED", "failed: boom"),
-        ("CONNECT_TIMEOUT", "CONNECT_TIMEOUT", "timed out after 1234 ms"),
+        (
+            "CONNECT_TIMEOUT",
+            "CONNECT_TIMEOUT",
+            "timed out after 1234 ms",
+        ),
         ("POOL_CLOSED", "POOL_CLOSED", "the pool was closed"),
     ] {
         let waiter = queued(owner.acquire(dest, 0));

@@ -232,7 +232,7 @@ impl Pool {
                     let conn = Conn {
                         dest,
                         state: ConnState::NativeDialing,
-                        fd: -1,
+                        fd: crate::net::sys::NO_SOCK,
                         created_ms: now,
                         expires_ms: self.expiry(now),
                         released_ms: now,

@@ -14,8 +14,8 @@
 //! from the set. Removing by number after JS closed it could hit another socket that reuses
 //! the number.
 
+use crate::net::sys::RawSock;
 use crate::pool::shard::ConnId;
-use std::os::fd::RawFd;
 
 /// Events taken per `epoll_wait`: a drain loops while a wait fills the buffer.
 #[cfg(target_os = "linux")]
@@ -46,7 +46,7 @@ impl Watch {
 
     /// Watches `fd` for anything arriving (data, FIN, RST) from now on; events carry `token`.
     /// False when it cannot be watched: the caller must then peek it at every hand-out.
-    pub(crate) fn watch(&self, fd: RawFd, token: u64) -> bool {
+    pub(crate) fn watch(&self, fd: RawSock, token: u64) -> bool {
         #[cfg(target_os = "linux")]
         {
             let epoll = self.fd();
@@ -107,7 +107,7 @@ impl Watch {
 
 #[cfg(target_os = "linux")]
 impl Watch {
-    fn fd(&self) -> RawFd {
+    fn fd(&self) -> RawSock {
         self.epoll.load(std::sync::atomic::Ordering::Relaxed)
     }
 

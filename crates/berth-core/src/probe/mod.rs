@@ -186,6 +186,7 @@ async fn resolve(dest: &Destination, deadline: Instant) -> Result<Vec<SocketAddr
 }
 
 /// Unreachable host or network: nothing answers there, which a scanner calls filtered.
+#[cfg(unix)]
 fn is_unreachable(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
@@ -193,7 +194,76 @@ fn is_unreachable(err: &io::Error) -> bool {
     )
 }
 
+/// Unreachable host or network (Winsock's codes).
+#[cfg(windows)]
+fn is_unreachable(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(WSAEHOSTUNREACH | WSAENETUNREACH | WSAEHOSTDOWN | WSAETIMEDOUT)
+    )
+}
+
+#[cfg(windows)]
+const WSAENETUNREACH: i32 = 10051;
+#[cfg(windows)]
+const WSAETIMEDOUT: i32 = 10060;
+#[cfg(windows)]
+const WSAEHOSTDOWN: i32 = 10064;
+#[cfg(windows)]
+const WSAEHOSTUNREACH: i32 = 10065;
+
+/// Winsock's error codes by their Unix names, so that a result's code reads the same on
+/// every platform (`ECONNREFUSED`, not `WSAECONNREFUSED`).
+#[cfg(windows)]
+const WSA_NAMES: [(i32, &str); 32] = [
+    (10004, "EINTR"),
+    (10009, "EBADF"),
+    (10013, "EACCES"),
+    (10014, "EFAULT"),
+    (10022, "EINVAL"),
+    (10024, "EMFILE"),
+    (10035, "EAGAIN"),
+    (10036, "EINPROGRESS"),
+    (10037, "EALREADY"),
+    (10038, "ENOTSOCK"),
+    (10039, "EDESTADDRREQ"),
+    (10040, "EMSGSIZE"),
+    (10041, "EPROTOTYPE"),
+    (10042, "ENOPROTOOPT"),
+    (10043, "EPROTONOSUPPORT"),
+    (10045, "EOPNOTSUPP"),
+    (10047, "EAFNOSUPPORT"),
+    (10048, "EADDRINUSE"),
+    (10049, "EADDRNOTAVAIL"),
+    (10050, "ENETDOWN"),
+    (WSAENETUNREACH, "ENETUNREACH"),
+    (10052, "ENETRESET"),
+    (10053, "ECONNABORTED"),
+    (10054, "ECONNRESET"),
+    (10055, "ENOBUFS"),
+    (10056, "EISCONN"),
+    (10057, "ENOTCONN"),
+    (WSAETIMEDOUT, "ETIMEDOUT"),
+    (10061, "ECONNREFUSED"),
+    (WSAEHOSTDOWN, "EHOSTDOWN"),
+    (WSAEHOSTUNREACH, "EHOSTUNREACH"),
+    (5, "EACCES"),
+];
+
 /// The symbolic name of an OS error (`EACCES`), `EIO` style, for the result's code.
+#[cfg(windows)]
+pub(crate) fn errno_name(err: &io::Error) -> String {
+    let Some(n) = err.raw_os_error() else {
+        return "EUNKNOWN".to_owned();
+    };
+    match WSA_NAMES.iter().find(|(code, _)| *code == n) {
+        Some((_, name)) => (*name).to_owned(),
+        None => format!("ERRNO_{n}"),
+    }
+}
+
+/// The symbolic name of an OS error (`EACCES`), `EIO` style, for the result's code.
+#[cfg(unix)]
 pub(crate) fn errno_name(err: &io::Error) -> String {
     let Some(n) = err.raw_os_error() else {
         return "EUNKNOWN".to_owned();
@@ -244,7 +314,7 @@ pub(crate) fn errno_name(err: &io::Error) -> String {
     name.to_owned()
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -4,10 +4,10 @@
 
 use super::{Finding, ProbeState};
 use crate::net::socket::Socket;
+use crate::net::sys::{self, OwnedSock};
 use socket2::{Domain, Protocol, SockAddr, SockRef, Type};
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 /// Connects to `addr`; the caller bounds the wait (no answer: filtered).
@@ -17,11 +17,11 @@ pub(super) async fn probe(addr: SocketAddr) -> Finding {
         Err(e) => return Finding::os_error("socket for", &addr.to_string(), &e),
     };
     match raw.connect(&SockAddr::from(addr)) {
-        Ok(()) => return opened(&raw, addr),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Ok(()) => return opened(SockRef::from(&raw), addr),
+        Err(e) if sys::connect_in_progress(&e) => {}
         Err(e) => return Finding::from_error("connect to", addr, &e),
     }
-    let socket = match Socket::new_nonblocking(OwnedFd::from(raw)) {
+    let socket = match Socket::new_nonblocking(OwnedSock::from(raw)) {
         Ok(socket) => socket,
         Err(e) => return Finding::os_error("watching the connect to", &addr.to_string(), &e),
     };
@@ -29,8 +29,8 @@ pub(super) async fn probe(addr: SocketAddr) -> Finding {
     if let Err(e) = socket.wait_writable().await {
         return Finding::from_error("connect to", addr, &e);
     }
-    match SockRef::from(socket.fd()).take_error() {
-        Ok(None) => opened(socket.fd(), addr),
+    match socket.sock().take_error() {
+        Ok(None) => opened(socket.sock(), addr),
         Ok(Some(e)) | Err(e) => Finding::from_error("connect to", addr, &e),
     }
 }
@@ -44,8 +44,7 @@ fn new_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
 }
 
 /// The handshake completed. The socket closes as it drops, with a reset instead of FIN.
-fn opened(fd: impl std::os::fd::AsFd, addr: SocketAddr) -> Finding {
-    let sock = SockRef::from(&fd);
+fn opened(sock: SockRef<'_>, addr: SocketAddr) -> Finding {
     let _ = sock.set_linger(Some(Duration::ZERO));
     // A connect to a local port nobody listens on can pick that very port as its own source
     // and connect to itself (TCP simultaneous open): nothing listens there, so it is closed.

@@ -10,6 +10,7 @@
 
 use crate::buckets::SessionHistogram;
 use crate::net::socket::Socket;
+use crate::net::sys::OwnedSock;
 use crate::pool::{Pool, RouteTarget, UpstreamTarget};
 use crate::proxy::drain::{CloseReport, Drain};
 use crate::proxy::proxy_accept::{read_header, Missing, Received};
@@ -22,7 +23,6 @@ use crate::proxy::sniff;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -213,7 +213,7 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
         .ok_or_else(|| io::Error::other("listening socket has no IP address"))?;
     let tcp = {
         let _runtime = pool.runtime().enter();
-        Socket::new_nonblocking(OwnedFd::from(socket))?
+        listening(socket)?
     };
     let (done, _) = watch::channel(false);
     let listener = Arc::new(Listener {
@@ -292,7 +292,7 @@ impl Listener {
         self.memo.clear();
     }
 
-    async fn accept_loop(self: Arc<Self>, tcp: Socket) {
+    async fn accept_loop(self: Arc<Self>, tcp: Listening) {
         let mut stop = self.pool.shutdown_signal();
         loop {
             if !self.wait_for_room(&mut stop).await {
@@ -459,7 +459,7 @@ impl Listener {
 
     async fn serve(
         self: &Arc<Self>,
-        stream: OwnedFd,
+        stream: OwnedSock,
         remote: SocketAddr,
         deadline: Option<Instant>,
         slot: &mut Slot,
@@ -598,10 +598,7 @@ impl Listener {
         {
             return proxy_protocol::encode(version, Some((source, destination)));
         }
-        let local = socket2::SockRef::from(client.fd())
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket());
+        let local = client.sock().local_addr().ok().and_then(|a| a.as_socket());
         proxy_protocol::encode(version, local.map(|local| (remote, local)))
     }
 
@@ -763,8 +760,36 @@ async fn expired(deadline: Option<Instant>) {
     }
 }
 
+/// The listening socket, registered with the reactor: on Unix a `Socket` whose readiness
+/// drives `accept4` (one syscall per connection, flags included); on Windows tokio's own
+/// listener.
+#[cfg(unix)]
+type Listening = Socket;
+#[cfg(windows)]
+type Listening = tokio::net::TcpListener;
+
+#[cfg(unix)]
+fn listening(socket: socket2::Socket) -> io::Result<Listening> {
+    Socket::new_nonblocking(OwnedSock::from(socket))
+}
+
+#[cfg(windows)]
+fn listening(socket: socket2::Socket) -> io::Result<Listening> {
+    tokio::net::TcpListener::from_std(socket.into())
+}
+
+/// Accepts one connection, non-blocking from the start.
+#[cfg(windows)]
+async fn accept(listener: &Listening) -> io::Result<(OwnedSock, SocketAddr)> {
+    let (stream, remote) = listener.accept().await?;
+    // Deregistered here, registered again as the session's `Socket` (non-blocking still).
+    Ok((OwnedSock::from(stream.into_std()?), remote))
+}
+
 /// Accepts one connection, non-blocking and close-on-exec from the start.
-async fn accept(listener: &Socket) -> io::Result<(OwnedFd, SocketAddr)> {
+#[cfg(unix)]
+async fn accept(listener: &Listening) -> io::Result<(OwnedSock, SocketAddr)> {
+    use std::os::fd::FromRawFd;
     let mut remote = None;
     let fd = listener
         .with_readable(|fd| {
@@ -774,14 +799,16 @@ async fn accept(listener: &Socket) -> io::Result<(OwnedFd, SocketAddr)> {
         })
         .await?;
     // SAFETY: accept_raw just created this descriptor; nobody else owns it.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let owned = unsafe { OwnedSock::from_raw_fd(fd as i32) };
     let remote = remote.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     Ok((owned, remote))
 }
 
 /// One accept on the listening descriptor `fd`: accept4 sets both flags in the same call.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn accept_raw(fd: RawFd) -> io::Result<(RawFd, Option<SocketAddr>)> {
+fn accept_raw(
+    fd: crate::net::sys::RawSock,
+) -> io::Result<(crate::net::sys::RawSock, Option<SocketAddr>)> {
     // SAFETY: try_init hands accept4 valid storage and length pointers for the peer's address
     // and reads back only the `len` bytes accept4 reports.
     let (fd, addr) = unsafe {
@@ -804,8 +831,10 @@ fn accept_raw(fd: RawFd) -> io::Result<(RawFd, Option<SocketAddr>)> {
 
 /// One accept on the listening descriptor `fd`, where there is no accept4 (macOS): socket2
 /// sets close-on-exec (and SO_NOSIGPIPE), then the socket is made non-blocking.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn accept_raw(fd: RawFd) -> io::Result<(RawFd, Option<SocketAddr>)> {
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+fn accept_raw(
+    fd: crate::net::sys::RawSock,
+) -> io::Result<(crate::net::sys::RawSock, Option<SocketAddr>)> {
     use std::os::fd::{BorrowedFd, IntoRawFd};
     // SAFETY: `fd` is the listener's descriptor, open for as long as `listener` is borrowed.
     let listening = unsafe { BorrowedFd::borrow_raw(fd) };

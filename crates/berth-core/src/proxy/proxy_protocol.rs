@@ -321,7 +321,7 @@ pub fn encode(version: ProxyVersion, addresses: Option<(SocketAddr, SocketAddr)>
 
 /// The header of `version` for the connection `fd` (its peer is the client, its local
 /// address the one the client reached); `UNKNOWN`/`LOCAL` when it has no IP addresses.
-pub fn encode_for_socket(version: ProxyVersion, fd: &impl std::os::fd::AsFd) -> Vec<u8> {
+pub fn encode_for_socket(version: ProxyVersion, fd: &impl crate::net::sys::AsSock) -> Vec<u8> {
     let socket = socket2::SockRef::from(fd);
     let addr = |a: std::io::Result<socket2::SockAddr>| a.ok().and_then(|a| a.as_socket());
     let addresses = addr(socket.peer_addr()).zip(addr(socket.local_addr()));

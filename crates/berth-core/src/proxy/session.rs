@@ -3,12 +3,12 @@
 
 use crate::error::{DialError, DialErrorCode};
 use crate::net::socket::Socket;
+use crate::net::sys::OwnedSock;
 use crate::pool::Upstream;
 use crate::pool::{DestId, Pool, UpstreamTarget};
 use crate::proxy::fail_reply;
 use crate::proxy::relay::{relay, Counts, End, RelayOutcome, Rules};
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use tokio::sync::{oneshot, Notify};
 /// The inbound connection of a session, owned by the engine from now on.
 pub enum Client {
     /// A descriptor taken over from JS, not yet registered with the reactor.
-    Fd(OwnedFd),
+    Fd(OwnedSock),
     /// A socket the engine accepted itself.
     Socket(Socket),
 }

@@ -1,8 +1,9 @@
-//! A stream socket (TCP or Unix) the engine owns, registered with tokio's reactor: the few
-//! non-blocking operations the relay needs, on the raw descriptor.
+//! Unix: a stream socket (TCP or Unix) under tokio's `AsyncFd`, its operations the raw
+//! syscalls on the descriptor.
 
+use crate::net::sys;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -16,19 +17,10 @@ impl std::fmt::Debug for Socket {
     }
 }
 
-/// `-1` from a syscall is the OS error; anything else a count.
-fn cvt(n: isize) -> io::Result<usize> {
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
 impl Socket {
     /// Registers `fd` (made non-blocking) with the reactor of the current runtime.
     pub fn new(fd: OwnedFd) -> io::Result<Socket> {
-        set_nonblocking(fd.as_raw_fd())?;
+        sys::set_nonblocking(fd.as_raw_fd())?;
         Socket::new_nonblocking(fd)
     }
 
@@ -42,9 +34,10 @@ impl Socket {
         Ok(Socket { io })
     }
 
-    /// Deregisters the socket and hands the descriptor back.
-    pub fn into_fd(self) -> OwnedFd {
-        self.io.into_inner()
+    /// Deregisters the socket and hands the descriptor back (never fails on Unix; the
+    /// Result is Windows's, where deregistering can).
+    pub fn into_fd(self) -> io::Result<OwnedFd> {
+        Ok(self.io.into_inner())
     }
 
     pub fn raw(&self) -> RawFd {
@@ -55,6 +48,11 @@ impl Socket {
         self.io.get_ref()
     }
 
+    /// socket2's view of the socket, for its options and addresses.
+    pub fn sock(&self) -> socket2::SockRef<'_> {
+        socket2::SockRef::from(self.io.get_ref())
+    }
+
     /// Waits until the socket is writable (a connect in progress has finished).
     pub async fn wait_writable(&self) -> io::Result<()> {
         self.io.writable().await.map(|_| ())
@@ -63,9 +61,7 @@ impl Socket {
     /// Reads what is there (0 at end of stream), waiting until something is.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let len = buf.len();
-        // SAFETY: `buf` is valid for writes of `len` bytes; the descriptor is open for as long
-        // as `self.io` owns it.
-        let recv = |fd| cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), len, 0) });
+        let recv = |fd| sys::recv(fd, buf);
         // A short read drained the socket: forget the readiness now rather than learn it from
         // one more recv that fails with EAGAIN (as tokio's own TcpStream does).
         self.when(Interest::READABLE, recv, |n| n > 0 && n < len)
@@ -75,10 +71,7 @@ impl Socket {
     /// Copies up to `buf.len()` bytes without consuming them, waiting until at least one
     /// byte (or the end of the stream) is there.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        // SAFETY: as in `read`; MSG_PEEK leaves the bytes in the socket.
-        let peek =
-            |fd| cvt(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), len, libc::MSG_PEEK) });
+        let peek = |fd| sys::peek(fd, buf);
         self.when(Interest::READABLE, peek, |_| false).await
     }
 
@@ -86,16 +79,7 @@ impl Socket {
     /// It leaves the reactor's readiness alone: the relay that reads later still learns the
     /// bytes are there.
     pub fn peek_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: as in `peek`; MSG_DONTWAIT makes this one call non-blocking.
-        let n = cvt(unsafe {
-            libc::recv(
-                self.raw(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        });
-        match n {
+        match sys::peek_now(self.raw(), buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
             other => other,
         }
@@ -112,11 +96,7 @@ impl Socket {
 
     /// Writes what the socket takes of `buf` (at least one byte), waiting for room first.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        // SAFETY: `buf` is valid for reads of its length. MSG_NOSIGNAL: a peer that went
-        // away is an EPIPE error here, never a SIGPIPE for the process.
-        let send =
-            |fd| cvt(unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) });
-        self.with_writable(send).await
+        self.with_writable(|fd| sys::send(fd, buf)).await
     }
 
     /// Runs `op` on the descriptor once it is readable, again after each EAGAIN.
@@ -162,67 +142,12 @@ impl Socket {
 
     /// Sends FIN: the peer reads end of stream, and may still send.
     pub fn shutdown_write(&self) {
-        // SAFETY: plain syscall on an open descriptor; a failure (peer already gone) changes
-        // nothing the relay relies on.
-        unsafe { libc::shutdown(self.raw(), libc::SHUT_WR) };
+        sys::shutdown_write(self.raw());
     }
 
     /// Makes the close that follows a reset instead of FIN (SO_LINGER 0): for sessions that
     /// ended in error, so that the peer does not take a truncated stream for a complete one.
     pub fn reset_on_close(&self) {
-        let _ =
-            socket2::SockRef::from(self.io.get_ref()).set_linger(Some(std::time::Duration::ZERO));
+        let _ = self.sock().set_linger(Some(std::time::Duration::ZERO));
     }
-}
-
-fn set_nonblocking(fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor the caller owns; no memory is passed.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if flags & libc::O_NONBLOCK == 0 {
-        // SAFETY: as above.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Takes a descriptor JS still holds: a duplicate the engine owns from now on, checked to be
-/// a stream socket. JS then closes its own copy; the connection stays open on ours.
-pub fn dup_stream_socket(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor or fails; nothing else is touched.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if dup < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `dup` was just created by fcntl and is owned by nobody else.
-    let owned = unsafe { OwnedFd::from_raw_fd(dup) };
-    match socket2::SockRef::from(&owned).r#type() {
-        Ok(t) if t == socket2::Type::STREAM => Ok(owned),
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "descriptor is not a stream socket",
-        )),
-        Err(e) => Err(e),
-    }
-}
-
-/// A new non-blocking, close-on-exec socket: in one call on Linux, two elsewhere.
-pub fn new_nonblocking(
-    domain: socket2::Domain,
-    ty: socket2::Type,
-    protocol: Option<socket2::Protocol>,
-) -> io::Result<socket2::Socket> {
-    #[cfg(target_os = "linux")]
-    let raw = socket2::Socket::new(domain, ty.nonblocking(), protocol)?;
-    #[cfg(not(target_os = "linux"))]
-    let raw = {
-        let raw = socket2::Socket::new(domain, ty, protocol)?;
-        raw.set_nonblocking(true)?;
-        raw
-    };
-    Ok(raw)
 }
