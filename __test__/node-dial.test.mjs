@@ -289,6 +289,7 @@ test.serial('forward() relays in JS: a refused upstream is connect-failed with C
   t.true(result.error instanceof BerthError);
   t.is(result.error.code, 'CONNECT_REFUSED');
   t.is((await collected).data.toString(), 'ERR CONNECT_REFUSED\n');
+  t.is(result.bytesOut, 'ERR CONNECT_REFUSED\n'.length, 'the fail reply counts in bytesOut, as natively');
 });
 
 test('forward() relays in JS: reuseUpstream returns a clean upstream to the pool, idleTimeout ends a silent session', async (t) => {

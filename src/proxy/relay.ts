@@ -101,15 +101,18 @@ export async function relay(pool: RelayPool, inbound: net.Socket, destination: s
       return { result: result('pool-closed', 0, 0), member: undefined };
     }
     const error = failure instanceof BerthError ? failure : new BerthError('CONNECT_FAILED', String((failure as Error)?.message ?? failure), destination);
-    await sendFailReply(inbound, options.failReply, error);
-    return { result: result('connect-failed', 0, 0, { error }), member: undefined };
+    const sent = await sendFailReply(inbound, options.failReply, error);
+    return { result: result('connect-failed', 0, sent, { error }), member: undefined };
   }
   const member = lease.group === undefined ? undefined : lease.destination;
   return { result: await pipe(lease, inbound, options, idleTimeout, timed, pool, result, clientError), member };
 }
 
-/** Writes the fail reply (if any), ends the client and waits (bounded) for its own end. */
-async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['failReply'], error: BerthError): Promise<void> {
+/**
+ * Writes the fail reply (if any), ends the client and waits (bounded) for its own end; the
+ * reply's length (counted in `bytesOut`, as the engine counts it).
+ */
+async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['failReply'], error: BerthError): Promise<number> {
   let bytes: Buffer | undefined;
   if (typeof failReply === 'function') {
     try {
@@ -122,7 +125,7 @@ async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['fai
   }
   if (bytes === undefined || inbound.destroyed) {
     inbound.destroy();
-    return;
+    return 0;
   }
   inbound.on('error', ignore);
   await new Promise<void>((resolve) => {
@@ -137,6 +140,7 @@ async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['fai
     inbound.end(bytes);
     inbound.resume();
   });
+  return bytes.length;
 }
 
 function ignore(): void {}
