@@ -3,6 +3,9 @@
 
 # package.json "napi.targets", one per line, into the array `targets`.
 mapfile -t targets < <(node -p 'require("./package.json").napi.targets.join("\n")')
+# Windows (msvc, the published Windows binary) is checked too, whether or not package.json
+# lists it yet: the workspace must lint for it (issue 19). Listed once either way.
+grep -qx x86_64-pc-windows-msvc < <(printf '%s\n' "${targets[@]}") || targets+=(x86_64-pc-windows-msvc)
 
 # True when the standard library for target $1 is installed (rustup target list --installed).
 installed_targets=$(rustup target list --installed 2>/dev/null || true)

@@ -8,6 +8,7 @@
  * classifies a native connect's (`DialError::from_node_connect`).
  */
 import * as net from 'node:net';
+import * as os from 'node:os';
 
 /** Whether a Pool created now connects through Node: always on Windows, else by the internal switch. */
 export function nodeDialSelected(): boolean {
@@ -44,12 +45,26 @@ interface Address {
   readonly port: number;
 }
 
-/** `ip:port` or `[v6]:port` (a `%scope` kept), as the engine formats a socket address. */
+/** `ip:port` or `[v6%scope]:port`, as the engine formats a socket address. */
 function parseAddress(text: string): Address {
   const colon = text.lastIndexOf(':');
   const host = text.slice(0, colon);
   const port = Number(text.slice(colon + 1));
-  return host.startsWith('[') ? { address: host.slice(1, -1), family: 6, port } : { address: host, family: 4, port };
+  return host.startsWith('[') ? { address: zoneByName(host.slice(1, -1)), family: 6, port } : { address: host, family: 4, port };
+}
+
+/**
+ * A link-local address's numeric scope (the engine's `%4`) as the interface name: libuv on
+ * Unix reads the zone as a name (if_nametoindex), while Windows takes the number as it is.
+ */
+function zoneByName(address: string): string {
+  const at = address.indexOf('%');
+  if (at < 0 || process.platform === 'win32') return address;
+  const scope = Number(address.slice(at + 1));
+  for (const [name, entries] of Object.entries(os.networkInterfaces())) {
+    if (entries?.some((e) => e.family === 'IPv6' && e.scopeid === scope)) return `${address.slice(0, at)}%${name}`;
+  }
+  return address;
 }
 
 /**

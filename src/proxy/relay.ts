@@ -101,15 +101,18 @@ export async function relay(pool: RelayPool, inbound: net.Socket, destination: s
       return { result: result('pool-closed', 0, 0), member: undefined };
     }
     const error = failure instanceof BerthError ? failure : new BerthError('CONNECT_FAILED', String((failure as Error)?.message ?? failure), destination);
-    await sendFailReply(inbound, options.failReply, error);
-    return { result: result('connect-failed', 0, 0, { error }), member: undefined };
+    const sent = await sendFailReply(inbound, options.failReply, error);
+    return { result: result('connect-failed', 0, sent, { error }), member: undefined };
   }
   const member = lease.group === undefined ? undefined : lease.destination;
   return { result: await pipe(lease, inbound, options, idleTimeout, timed, pool, result, clientError), member };
 }
 
-/** Writes the fail reply (if any), ends the client and waits (bounded) for its own end. */
-async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['failReply'], error: BerthError): Promise<void> {
+/**
+ * Writes the fail reply (if any), ends the client and waits (bounded) for its own end; the
+ * reply's length (counted in `bytesOut`, as the engine counts it).
+ */
+async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['failReply'], error: BerthError): Promise<number> {
   let bytes: Buffer | undefined;
   if (typeof failReply === 'function') {
     try {
@@ -122,7 +125,7 @@ async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['fai
   }
   if (bytes === undefined || inbound.destroyed) {
     inbound.destroy();
-    return;
+    return 0;
   }
   inbound.on('error', ignore);
   await new Promise<void>((resolve) => {
@@ -137,6 +140,7 @@ async function sendFailReply(inbound: net.Socket, failReply: ForwardOptions['fai
     inbound.end(bytes);
     inbound.resume();
   });
+  return bytes.length;
 }
 
 function ignore(): void {}
@@ -188,15 +192,31 @@ function pipe(
           lease.destroy();
         }
       }
+      const reused = lease.reused;
+      const settle = (end: ForwardEnd, error: BerthError | undefined): void =>
+        resolve(result(end, bytesIn, bytesOut, { upstreamReused: reused, upstreamReturned: returned, ...(error === undefined ? {} : { error }) }));
       if (end === 'upstream-error') inbound.resetAndDestroy();
       else if (end === 'client-closed' || end === 'upstream-closed') {
-        // Everything written reaches the client before its socket closes.
+        // Everything written reaches the client before its socket closes; a client that
+        // reset meanwhile (its reset may have read as an end of stream) fails that, as the
+        // native relay's write or shutdown would.
         if (!inbound.writableEnded) inbound.end();
-        if (inbound.writableFinished) inbound.destroy();
-        else inbound.once('finish', () => inbound.destroy());
+        const closed = (): void => {
+          inbound.off('finish', flushed);
+          settle('client-error', forwardError(inbound.errored ?? new Error('the client reset the connection'), 'client'));
+        };
+        const flushed = (): void => {
+          inbound.off('close', closed);
+          inbound.destroy();
+          settle(end, error);
+        };
+        if (inbound.writableFinished) return flushed();
+        if (inbound.destroyed) return closed();
+        inbound.once('finish', flushed);
+        inbound.once('close', closed);
+        return;
       } else inbound.destroy();
-      const reused = lease.reused;
-      resolve(result(end, bytesIn, bytesOut, { upstreamReused: reused, upstreamReturned: returned, ...(error === undefined ? {} : { error }) }));
+      settle(end, error);
     };
     const forwardError = (error: unknown, side: string): BerthError =>
       new BerthError('FORWARD_ERROR', `${side}: ${(error as Error)?.message ?? String(error)}`, lease.destination);

@@ -83,7 +83,7 @@ pub async fn dial_order(
     let label = redact(&dest.to_string());
     let plan = tokio::time::timeout(timeout, plan(dest, &label, policy)).await;
     match plan {
-        Ok(Ok(Plan::Unix(path))) => Ok(DialOrder::Unix(path.to_path_buf())),
+        Ok(Ok(Plan::Unix(path))) => unix_order(path, &label),
         Ok(Ok(Plan::Tcp(addrs, turn))) => Ok(DialOrder::Tcp(match addrs.len() {
             0 | 1 => addrs,
             _ => happy_eyeballs::order(&addrs, turn),
@@ -164,10 +164,28 @@ async fn connect_unix(path: &std::path::Path, label: &str) -> Result<Socket, Dia
 /// is a clear failure, not a hang or a crash.
 #[cfg(windows)]
 async fn connect_unix(_path: &std::path::Path, label: &str) -> Result<Socket, DialError> {
-    Err(DialError::new(
+    Err(no_unix(label))
+}
+
+/// A Unix socket dial on Windows: what it fails with, natively or Node-dialled alike.
+#[cfg(windows)]
+fn no_unix(label: &str) -> DialError {
+    DialError::new(
         DialErrorCode::ConnectFailed,
         format!("connect to {label} failed: unix sockets are not supported on Windows"),
-    ))
+    )
+}
+
+/// The order of a Unix socket dial for an owner that connects by itself.
+#[cfg(unix)]
+fn unix_order(path: &std::path::Path, _label: &str) -> Result<DialOrder, DialError> {
+    Ok(DialOrder::Unix(path.to_path_buf()))
+}
+
+/// Windows: as the native dial (Node would connect the path as a named pipe instead).
+#[cfg(windows)]
+fn unix_order(_path: &std::path::Path, label: &str) -> Result<DialOrder, DialError> {
+    Err(no_unix(label))
 }
 
 /// The addresses `policy` allows, in the resolver's order; an error naming the destination

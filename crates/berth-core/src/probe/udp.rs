@@ -46,11 +46,37 @@ pub(super) async fn probe(addr: SocketAddr, payload: &[u8]) -> Finding {
     if let Err(e) = socket.send(payload).await {
         return Finding::from_error("probe of", addr, &refused(e));
     }
+    match receive(&socket).await {
+        Ok(()) => Finding::Found(ProbeState::Open),
+        Err(e) => Finding::from_error("probe of", addr, &refused(e)),
+    }
+}
+
+/// Waits for a datagram (Ok) or the ICMP error (Err). Windows reports the error as
+/// readability, and the receive then fails; Wine neither wakes the reader nor fails the
+/// receive, it leaves the error in SO_ERROR: so the socket's error (and a receive) is also
+/// checked now and then (after 10, 20, 40 .. 160 ms, then every 160 ms). The caller's timeout
+/// bounds the wait.
+#[cfg(windows)]
+async fn receive(socket: &tokio::net::UdpSocket) -> io::Result<()> {
     // Only whether something came back matters; a longer datagram is cut to this.
     let mut buf = [0u8; 64];
-    match socket.recv(&mut buf).await {
-        Ok(_) => Finding::Found(ProbeState::Open),
-        Err(e) => Finding::from_error("probe of", addr, &refused(e)),
+    let mut pause = std::time::Duration::from_millis(10);
+    loop {
+        tokio::select! {
+            got = socket.recv(&mut buf) => return got.map(|_| ()),
+            _ = tokio::time::sleep(pause) => {
+                if let Some(e) = socket.take_error()? {
+                    return Err(e);
+                }
+                match socket.try_recv(&mut buf) {
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        pause = (pause * 2).min(std::time::Duration::from_millis(160));
     }
 }
 
