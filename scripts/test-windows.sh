@@ -147,6 +147,9 @@ dll=target/$RUST_TARGET/release/berth_node.dll
 cp "$dll" "native/berth.$PLATFORM.node"
 echo "$dll: $(stat -c %s "$dll") bytes, imports from node.exe: $(x86_64-w64-mingw32-objdump -p "$dll" | grep -c '^\s*[0-9]\+\s\+napi_' || true) napi functions"
 
+# The raw addon, before any facade: listener relay, TCP/UDP probes, ResourceEngine.
+wnode smoke 2m scripts/windows-smoke.mjs "native/berth.$PLATFORM.node"
+
 step "pack berth-pool and berth-pool-$PLATFORM"
 [ -f dist/index.js ] || npm run build:ts
 PACK_PLATFORM=$PLATFORM PACK_BINARY=$dll PACK_OUT=$cache/pack bash scripts/pack-local.sh
@@ -209,10 +212,29 @@ node --input-type=module -e '
   import { makeCerts } from "./__test__/helpers/tls-certs.mjs";
   fs.cpSync(makeCerts().dir, process.argv[1], { recursive: true });' "$certs"
 
+# The listener whose accept queue is full, so that a dial to it hangs (the connect-timeout
+# tests): __test__/helpers/blackhole.mjs would start it with python3, which Windows Node cannot
+# run; one here serves every test (its queue, once full, stays full: nothing accepts).
+python3 -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(0)
+print(s.getsockname()[1], flush=True)
+time.sleep(3600)' >"$logs/blackhole.port" &
+blackhole_pid=$!
+trap 'kill "$blackhole_pid" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 100); do [ -s "$logs/blackhole.port" ] && break; sleep 0.1; done
+blackhole_port=$(cat "$logs/blackhole.port")
+
 # ava's default reporter (its TAP reporter crashes on an inactivity timeout in ava 7.0.0).
+# --serial: a file's tests one at a time (files still run two at a time). Under Wine every
+# spawn blocks node.exe's event loop (~80 ms each, more under load), and tests that count
+# what happens within a time budget (retries before an acquire timeout, a 100 ms
+# acquireTimeout) miss it when other tests of the same file spawn servers meanwhile.
 ava_rc=0
-BERTH_TEST_CERTS=$(winpath "$certs") WNODE_QUIET=1 \
-  wnode ava 40m node_modules/ava/entrypoints/cli.mjs "${files[@]}" || ava_rc=$?
+BERTH_TEST_CERTS=$(winpath "$certs") BERTH_TEST_BLACKHOLE=$blackhole_port WNODE_QUIET=1 \
+  wnode ava 40m node_modules/ava/entrypoints/cli.mjs --serial "${files[@]}" || ava_rc=$?
 out=$logs/ava.out
 # Everything but the passing lines (failures in full, skips, the summary), then the counts.
 grep -v '^ *[✔√] ' "$out" || true

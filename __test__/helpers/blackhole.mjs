@@ -2,6 +2,10 @@
 // the way to make a dial time out on loopback. The listener is a Python child that binds
 // 127.0.0.1:0 with listen(0) and never accepts; the test then fills its backlog with raw
 // client connects until one of them hangs.
+//
+// BERTH_TEST_BLACKHOLE=<port>: such a listener already runs on 127.0.0.1:<port> (started by
+// scripts/test-windows.sh on Linux for the tests under Windows Node, which has no python3).
+// Its accept queue, once full, stays full (nothing ever accepts), so every test shares it.
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 
@@ -16,17 +20,23 @@ sys.stdin.read()  # never accept; exit when the parent closes our stdin or goes 
 
 /** Returns { port, dest }. Filler sockets and the child are cleaned up in t.teardown. */
 export async function startBlackhole(t) {
+  const shared = Number(process.env.BERTH_TEST_BLACKHOLE);
+  const port = shared > 0 ? shared : await spawnListener(t);
+  return fillQueue(t, port);
+}
+
+/** The python3 child listening with listen(0); resolves with its port. */
+async function spawnListener(t) {
   const child = spawn('python3', ['-c', PY], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const fillers = [];
+  // 'error' too: a python3 that cannot start never exits, and the teardown must not wait for it.
+  const exited = new Promise((resolve) => child.once('exit', resolve).once('error', resolve));
   t.teardown(async () => {
-    for (const socket of fillers) socket.destroy();
     child.stdin.destroy();
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
 
-  const port = await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('python3 listener did not report its port')), 10_000);
     child.once('error', reject);
@@ -39,8 +49,14 @@ export async function startBlackhole(t) {
       }
     });
   });
+}
 
-  // Fill the accept queue: connect until one connect does not complete.
+/** Fills the accept queue of the listener on `port`: connects until one connect hangs. */
+async function fillQueue(t, port) {
+  const fillers = [];
+  t.teardown(() => {
+    for (const socket of fillers) socket.destroy();
+  });
   for (let i = 0; ; i++) {
     if (i >= 32) throw new Error('could not fill the accept queue of the blackhole listener');
     const socket = net.connect(port, '127.0.0.1');
