@@ -28,6 +28,17 @@ function factoryOptions(extra = {}) {
   return { create, destroy, ...extra };
 }
 
+/**
+ * Keeps the event loop alive for the test, as an application's own work would: the leak timers
+ * are unref'd (a watch never holds a process open), so a test that only waits for one, with no
+ * socket open, would otherwise end ava's worker ("never resolved") whenever no other test of
+ * the file runs alongside (ava --serial, as the Windows run uses).
+ */
+function holdLoop(t) {
+  const timer = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(timer));
+}
+
 /** Collects every `leak` / `leakResolved` of `emitter`, in order. */
 function record(emitter) {
   const events = [];
@@ -256,6 +267,7 @@ test('an invalid leakDetectionThreshold is a TypeError naming it (Pool, Resource
 // ---- ResourcePool ------------------------------------------------------------------------------
 
 test('ResourcePool: a borrow held past the threshold emits leak (resource, age, stack); release emits leakResolved', async (t) => {
+  holdLoop(t);
   const pool = createResourcePool(t, factoryOptions({ leakDetectionThreshold: THRESHOLD }));
   const events = record(pool);
   const leak = once(pool, 'leak');
@@ -273,6 +285,7 @@ test('ResourcePool: a borrow held past the threshold emits leak (resource, age, 
 });
 
 test('ResourcePool: destroying a leaked borrow emits leakResolved; one released in time emits nothing', async (t) => {
+  holdLoop(t);
   const pool = createResourcePool(t, factoryOptions({ leakDetectionThreshold: THRESHOLD }));
   const events = record(pool);
   pool.release(await pool.acquire());
@@ -287,6 +300,7 @@ test('ResourcePool: destroying a leaked borrow emits leakResolved; one released 
 });
 
 test('ResourcePool: use(), lease() and pooled() are watched, the stack starting at their caller', async (t) => {
+  holdLoop(t);
   const pool = createResourcePool(t, factoryOptions({ leakDetectionThreshold: THRESHOLD }));
   const events = record(pool);
   const stacks = [];
@@ -319,6 +333,7 @@ test('ResourcePool: a borrow of a closed pool is no longer watched', async (t) =
 // ---- berth-pool/generic-pool --------------------------------------------------------------------
 
 test('generic-pool drop-in: leakDetectionThreshold passes through; acquire and use() emit leak and leakResolved', async (t) => {
+  holdLoop(t);
   const factory = makeFactory();
   const pool = genericPool.createPool({ create: () => factory.create(), destroy: (r) => factory.destroy(r) }, { max: 2, leakDetectionThreshold: THRESHOLD });
   t.teardown(async () => {

@@ -241,7 +241,7 @@ grep -v '^ *[✔√] ' "$out" || true
 cat "$logs/ava.err" >&2
 # The summary lines: "N tests passed", "N tests failed", "N known failures", "N tests skipped",
 # "N uncaught exceptions", "N unhandled rejections", "N tests remained pending after a timeout".
-count() { grep -E "^ *[0-9]+ $1" "$out" | awk '{ n += $1 } END { print n + 0 }'; }
+count() { { grep -E "^ *[0-9]+ $1" "$out" || true; } | awk '{ n += $1 } END { print n + 0 }'; }
 passed=$(count 'tests? passed')
 failed=$(( $(count 'tests? failed') + $(count 'hooks? failed') + $(count 'uncaught') + $(count 'unhandled') + $(count 'tests? remained pending') ))
 skipped_tests=$(count 'tests? skipped')
