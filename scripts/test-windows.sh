@@ -212,20 +212,23 @@ node --input-type=module -e '
   import { makeCerts } from "./__test__/helpers/tls-certs.mjs";
   fs.cpSync(makeCerts().dir, process.argv[1], { recursive: true });' "$certs"
 
-# The listener whose accept queue is full, so that a dial to it hangs (the connect-timeout
-# tests): __test__/helpers/blackhole.mjs would start it with python3, which Windows Node cannot
-# run; one here serves every test (its queue, once full, stays full: nothing accepts).
+# Listeners whose accept queue is full, so that a dial to them hangs (the connect-timeout
+# tests): __test__/helpers/blackhole.mjs would start one per test with python3, which Windows
+# Node cannot run; these four serve every test (a queue, once full, stays full: nothing accepts).
 python3 -c '
 import socket, time
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-s.listen(0)
-print(s.getsockname()[1], flush=True)
-time.sleep(3600)' >"$logs/blackhole.port" &
+socks = []
+for _ in range(4):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(0)
+    socks.append(s)
+print(",".join(str(s.getsockname()[1]) for s in socks), flush=True)
+time.sleep(3600)' >"$logs/blackhole.ports" &
 blackhole_pid=$!
 trap 'kill "$blackhole_pid" 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 100); do [ -s "$logs/blackhole.port" ] && break; sleep 0.1; done
-blackhole_port=$(cat "$logs/blackhole.port")
+for _ in $(seq 100); do [ -s "$logs/blackhole.ports" ] && break; sleep 0.1; done
+blackhole_ports=$(cat "$logs/blackhole.ports")
 
 # ava's default reporter (its TAP reporter crashes on an inactivity timeout in ava 7.0.0).
 # --serial: a file's tests one at a time (files still run two at a time). Under Wine every
@@ -233,7 +236,7 @@ blackhole_port=$(cat "$logs/blackhole.port")
 # what happens within a time budget (retries before an acquire timeout, a 100 ms
 # acquireTimeout) miss it when other tests of the same file spawn servers meanwhile.
 ava_rc=0
-BERTH_TEST_CERTS=$(winpath "$certs") BERTH_TEST_BLACKHOLE=$blackhole_port WNODE_QUIET=1 \
+BERTH_TEST_CERTS=$(winpath "$certs") BERTH_TEST_BLACKHOLE=$blackhole_ports WNODE_QUIET=1 \
   wnode ava 40m node_modules/ava/entrypoints/cli.mjs --serial "${files[@]}" || ava_rc=$?
 out=$logs/ava.out
 # Everything but the passing lines (failures in full, skips, the summary), then the counts.

@@ -3,9 +3,10 @@
 // 127.0.0.1:0 with listen(0) and never accepts; the test then fills its backlog with raw
 // client connects until one of them hangs.
 //
-// BERTH_TEST_BLACKHOLE=<port>: such a listener already runs on 127.0.0.1:<port> (started by
+// BERTH_TEST_BLACKHOLE=<port>,<port>,...: such listeners already run on 127.0.0.1 (started by
 // scripts/test-windows.sh on Linux for the tests under Windows Node, which has no python3).
-// Its accept queue, once full, stays full (nothing ever accepts), so every test shares it.
+// An accept queue, once full, stays full (nothing ever accepts), so tests share them: each
+// call takes the next port of the list, so that a test asking for two gets two.
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 
@@ -18,10 +19,12 @@ print(s.getsockname()[1], flush=True)
 sys.stdin.read()  # never accept; exit when the parent closes our stdin or goes away
 `;
 
+const SHARED = (process.env.BERTH_TEST_BLACKHOLE ?? '').split(',').map(Number).filter((p) => p > 0);
+let calls = 0;
+
 /** Returns { port, dest }. Filler sockets and the child are cleaned up in t.teardown. */
 export async function startBlackhole(t) {
-  const shared = Number(process.env.BERTH_TEST_BLACKHOLE);
-  const port = shared > 0 ? shared : await spawnListener(t);
+  const port = SHARED.length > 0 ? SHARED[calls++ % SHARED.length] : await spawnListener(t);
   return fillQueue(t, port);
 }
 
