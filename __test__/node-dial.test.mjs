@@ -270,6 +270,9 @@ test.serial('forward() relays in JS: the same result object, head and reply coun
   t.is(result.error, undefined);
   t.true(result.durationMs >= 0);
   t.deepEqual(Object.keys(result).sort(), ['bytesIn', 'bytesOut', 'durationMs', 'end', 'upstreamReturned', 'upstreamReused']);
+  // Counted by the engine as its own sessions are.
+  t.regex(pool.metrics(), /berth_forward_sessions_total\{[^}]*\} 1\n/);
+  t.regex(pool.metrics(), /berth_forward_bytes_total\{[^}]*direction="in"[^}]*\} 11\n/);
   await settledStats(pool, { open: 0, inUse: 0 });
 });
 

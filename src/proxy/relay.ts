@@ -88,9 +88,9 @@ export async function relay(pool: RelayPool, inbound: net.Socket, destination: s
     failure = error;
   } finally {
     clearTimeout(waitTimer);
+    options.signal?.removeEventListener('abort', onAbort);
   }
   if (lease === undefined) {
-    options.signal?.removeEventListener('abort', onAbort);
     inbound.off('error', onEarlyError);
     if (stop.signal.aborted) {
       inbound.destroy();
