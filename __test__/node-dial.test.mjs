@@ -167,7 +167,7 @@ test('a peer that closes an idle connection: evicted as peerClosed without any a
   lease.release();
   t.is(pool.stats().idle, 1);
   await server.control({ cmd: 'closeAll' });
-  await settledStats(pool, { idle: 0, open: 0 });
+  t.like(await settledStats(pool, { idle: 0, open: 0 }), { idle: 0, open: 0 });
   t.is(pool.stats().evicted.peerClosed, 1);
   const next = await pool.acquire(server.dest);
   t.false(next.reused);
@@ -180,10 +180,12 @@ test('unsolicited bytes on an idle connection evict it as unhealthy', async (t) 
   const pool = createPool(t);
   const first = await pool.acquire(server.dest);
   t.true(viaNode(first.socket));
+  // A round trip: the server has the connection before it is told to write to it.
+  t.is((await roundTrip(first.socket, 'before')).toString(), 'before');
   first.release();
   await sleep(20); // the idle reader starts once the loop turns
   await server.control({ cmd: 'sendUnsolicited', data: 'surprise' });
-  await settledStats(pool, { idle: 0, open: 0 });
+  t.like(await settledStats(pool, { idle: 0, open: 0 }), { idle: 0, open: 0 });
   t.is(pool.stats().evicted.unhealthy, 1);
   const next = await pool.acquire(server.dest);
   t.is((await roundTrip(next.socket, 'clean')).toString(), 'clean', 'no stray byte');
@@ -210,7 +212,7 @@ test('never handed out dead: an idle socket that is destroyed, ended or unwritab
     t.is((await roundTrip(next.socket, kind)).toString(), kind);
     next.release();
   }
-  await settledStats(pool, { open: 1, idle: 1 });
+  t.like(await settledStats(pool, { open: 1, idle: 1 }), { open: 1, idle: 1 });
   assertStatsConsistent(t, pool.stats());
 });
 
@@ -273,7 +275,7 @@ test.serial('forward() relays in JS: the same result object, head and reply coun
   // Counted by the engine as its own sessions are.
   t.regex(pool.metrics(), /berth_forward_sessions_total\{[^}]*\} 1\n/);
   t.regex(pool.metrics(), /berth_forward_bytes_total\{[^}]*direction="in"[^}]*\} 11\n/);
-  await settledStats(pool, { open: 0, inUse: 0 });
+  t.like(await settledStats(pool, { open: 0, inUse: 0 }), { open: 0, inUse: 0 });
 });
 
 test.serial('forward() relays in JS: a refused upstream is connect-failed with CONNECT_REFUSED and the failReply', async (t) => {
@@ -332,7 +334,8 @@ test('stats and metrics: connect time, created, reused and closed as on the nati
   t.is(snap.destinations[0].idle, 1);
 });
 
-test('no descriptor leaks: dials, failures, evictions and close leave nothing open', async (t) => {
+// Serial: the descriptor count is the process's, which concurrent tests would change.
+test.serial('no descriptor leaks: dials, failures, evictions and close leave nothing open', async (t) => {
   const server = await startServer(t);
   const refused = `127.0.0.1:${await freePort()}`;
   const before = fdCount();
@@ -341,12 +344,14 @@ test('no descriptor leaks: dials, failures, evictions and close leave nothing op
     const leases = await Promise.all(range(4).map(() => pool.acquire(server.dest)));
     t.true(leases.every((l) => viaNode(l.socket)));
     for (const lease of leases) lease.release();
+    // The server holds all four before it is told to close them.
+    await waitFor(async () => (await server.stats()).current === 4, { message: 'four connections at the server' });
     await t.throwsAsync(pool.acquire(refused), { code: 'CONNECT_REFUSED' });
     await server.control({ cmd: 'closeAll' });
-    await settledStats(pool, { open: 0 });
+    t.like(await settledStats(pool, { open: 0 }), { open: 0 });
     (await pool.acquire(server.dest)).destroy();
-    // A dial in flight when the pool closes.
-    const inFlight = pool.acquire(server.dest);
+    // A dial in flight when the pool closes (a destination with no idle connection).
+    const inFlight = pool.acquire(`localhost:${server.port}`);
     await pool.close();
     await t.throwsAsync(inFlight, { code: 'POOL_CLOSED' });
   }
