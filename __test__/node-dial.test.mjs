@@ -216,6 +216,23 @@ test('never handed out dead: an idle socket that is destroyed, ended or unwritab
   assertStatsConsistent(t, pool.stats());
 });
 
+test('a lease whose peer closed under it is not handed straight to a waiter on release', async (t) => {
+  const server = await startServer(t);
+  const pool = createPool(t, { maxPerDestination: 1 });
+  const lease = await pool.acquire(server.dest);
+  t.true(viaNode(lease.socket));
+  t.is((await roundTrip(lease.socket, 'held')).toString(), 'held');
+  const next = pool.acquire(server.dest);
+  await server.control({ cmd: 'closeAll' });
+  await waitFor(async () => (await server.stats()).current === 0, { message: 'the server closed it' });
+  await sleep(50); // Node reads the FIN (nobody reads the lease's socket: no 'end' is emitted)
+  lease.release();
+  const got = await next;
+  t.false(got.reused, 'a fresh connection, not the closed one');
+  t.is((await roundTrip(got.socket, 'fresh')).toString(), 'fresh');
+  got.release();
+});
+
 test.serial('TLS runs over the Node-dialled socket (verified, kept across leases)', async (t) => {
   const server = await startTlsEcho(t);
   const certs = makeCerts();
