@@ -63,6 +63,11 @@ export declare class Engine {
    * the waiter to reject (-1: none).
    */
   nodeDialFailed(conn: number, code: string, detail: string): NodeDialFailure
+  /**
+   * A `forward()` session that JS relayed (the Node-dialled path) ended: counted as the
+   * engine counts its own sessions.
+   */
+  forwarded(bytesIn: number, bytesOut: number): void
   abandon(conn: number): void
   evictIdle(conn: number, reason: number): boolean
   /** `reason` < 0: the user destroyed it; otherwise an eviction reason code. */

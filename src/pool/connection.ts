@@ -193,6 +193,9 @@ export class Connection {
    */
   readyForReuse(): boolean {
     const s = this.socket;
+    // No engine peek will see a Node-owned socket's end (a release may hand it straight to a
+    // waiter): one that read its peer's FIN, or cannot be written, is not reused.
+    if (this.nodeOwned && (readEnded(s) || !s.writable)) return false;
     // A lease that made no state-changing call and added or removed no listener (it only
     // wrote, or read with read()): then only data left unread and a socket destroyed under it
     // (a reset, an error) need a look. Anything else the full check below looks at changes

@@ -784,6 +784,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         destination,
         opts,
       );
+      this.#engine.forwarded(result.bytesIn, result.bytesOut);
       if (sessionChannel.hasSubscribers) publishForward(this, client ?? null, destination, member, result);
       return result;
     } finally {

@@ -10,7 +10,6 @@ import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BerthError } from '../shared/errors';
 import { binding } from '../shared/native/loader';
-import type { Lease } from '../pool/lease';
 import { DEFAULT_IDLE_TIMEOUT, failReplyBytes, type ForwardEnd, type ForwardOptions, type ForwardResult } from './forward';
 
 /** As the engine: how long a client that got a `failReply` has to close before it is closed. */
@@ -18,6 +17,17 @@ const FAIL_REPLY_LINGER_MS = 2000;
 
 /** The longest delay setTimeout takes; a longer idle timeout is as good as none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** What the relay uses of a pool's lease (proxy/ does not import pool/: pool/ imports proxy/). */
+export interface Lease {
+  readonly socket: net.Socket;
+  readonly reused: boolean;
+  readonly destination: string;
+  readonly group: string | undefined;
+  readonly released: boolean;
+  release(): void;
+  destroy(error?: Error): void;
+}
 
 /** What the relay needs of its pool. */
 export interface RelayPool {
@@ -88,9 +98,9 @@ export async function relay(pool: RelayPool, inbound: net.Socket, destination: s
     failure = error;
   } finally {
     clearTimeout(waitTimer);
+    options.signal?.removeEventListener('abort', onAbort);
   }
   if (lease === undefined) {
-    options.signal?.removeEventListener('abort', onAbort);
     inbound.off('error', onEarlyError);
     if (stop.signal.aborted) {
       inbound.destroy();

@@ -170,6 +170,15 @@ impl Engine {
         }
     }
 
+    /// A `forward()` session that JS relayed (the Node-dialled path) ended: counted as the
+    /// engine counts its own sessions.
+    #[napi(catch_unwind)]
+    pub fn forwarded(&self, bytes_in: f64, bytes_out: f64) {
+        self.pool
+            .counters()
+            .forwarded(bytes_in.max(0.0) as u64, bytes_out.max(0.0) as u64);
+    }
+
     #[napi(catch_unwind)]
     pub fn abandon(&self, conn: u32) {
         self.pool.abandon(conn)

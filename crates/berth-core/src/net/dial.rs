@@ -84,10 +84,15 @@ pub async fn dial_order(
     let plan = tokio::time::timeout(timeout, plan(dest, &label, policy)).await;
     match plan {
         Ok(Ok(Plan::Unix(path))) => unix_order(path, &label),
-        Ok(Ok(Plan::Tcp(addrs, turn))) => Ok(DialOrder::Tcp(match addrs.len() {
-            0 | 1 => addrs,
-            _ => happy_eyeballs::order(&addrs, turn),
-        })),
+        Ok(Ok(Plan::Tcp(addrs, turn))) => match addrs.len() {
+            // As `connect_addrs` fails it.
+            0 => Err(DialError::new(
+                DialErrorCode::DnsFailed,
+                format!("{label} resolved to no address"),
+            )),
+            1 => Ok(DialOrder::Tcp(addrs)),
+            _ => Ok(DialOrder::Tcp(happy_eyeballs::order(&addrs, turn))),
+        },
         Ok(Err(e)) => Err(e),
         Err(_) => Err(timed_out(&label, timeout)),
     }
