@@ -132,7 +132,19 @@ fn open_port() -> u16 {
         .unwrap();
     listener.listen(4096).unwrap();
     let port = listener.local_addr().unwrap().as_socket().unwrap().port();
-    thread::spawn(move || while listener.accept().is_ok() {});
+    // A connection the prober reset before it was accepted may fail its accept (Windows:
+    // WSAECONNRESET): that must not end the accepting, or the backlog fills and refuses.
+    thread::spawn(move || loop {
+        match listener.accept() {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                ) => {}
+            Err(_) => break,
+        }
+    });
     port
 }
 
