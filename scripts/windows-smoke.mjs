@@ -1,5 +1,6 @@
 // Smoke test of the raw native addon (no facade, no loader): the native listener relaying to
-// a Node TCP server in this process (bytes both ways, half close), TCP and UDP probes of an
+// a Node TCP server in this process (bytes both ways, half close), a routed listener that
+// peeks the first bytes and reuses its upstream, TCP and UDP probes of an
 // open and a closed port, and a ResourceEngine acquire/release. Written for Windows Node
 // under Wine (issue 19), where it proves the engine's Winsock paths at runtime; it runs the
 // same on Linux against the Linux addon.
@@ -102,6 +103,60 @@ async function listenerRelay() {
   upstream.close();
 }
 
+/** A routed listener: the engine peeks the client's first bytes (an HTTP request line) and
+ * JS routes on them; upstreams are reused (the liveness peek before reuse). */
+async function routedListenerReuse() {
+  const upstream = net.createServer((socket) => socket.pipe(socket)); // echo, never closes first
+  const upstreamPort = await listen(upstream);
+  const engine = new native.Engine(native.poolDefaults(), () => {});
+  const seen = [];
+  let listener;
+  listener = engine.listen(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      peek: 64,
+      peekTimeout: 2_000,
+      reuseUpstream: true,
+      backlog: 64,
+      idleTimeout: 10_000,
+      maxConnections: 16,
+      maxConnectionsPerClient: 16,
+    },
+    () => {
+      for (const request of listener.takeRoutes()) {
+        seen.push(`${request.method} ${request.host}`);
+        listener.answer(request.token, `127.0.0.1:${upstreamPort}`);
+      }
+    },
+  );
+  for (const round of [1, 2]) {
+    const client = net.connect({ port: listener.port, host: '127.0.0.1' });
+    await once(client, 'connect');
+    const request = `GET /${round} HTTP/1.1\r\nHost: round${round}.test\r\n\r\n`;
+    client.write(request);
+    let echoed = '';
+    client.setEncoding('latin1');
+    await withTimeout(
+      new Promise((resolve) => client.on('data', (d) => (echoed += d).length >= request.length && resolve())),
+      10_000,
+      `echo of round ${round}`,
+    );
+    assert.equal(echoed, request);
+    client.end();
+    await once(client, 'close');
+    // The session ends (and its upstream goes idle) once the client's FIN is relayed.
+    for (let i = 0; i < 200 && listener.stats().sessionsActive > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(seen, ['GET round1.test', 'GET round2.test'], 'routed on the peeked request line and Host');
+  const stats = listener.stats();
+  assert.equal(stats.upstreamReused, 1, `the second session reused the upstream: ${JSON.stringify(stats)}`);
+  step(`routed listener: peeked ${seen.join(', ')}; upstream reused ${stats.upstreamReused}x`);
+  await new Promise((resolve) => listener.close(resolve));
+  engine.close();
+  upstream.close();
+}
+
 async function probeRun(config, targets) {
   const results = new Map();
   const errors = [];
@@ -191,6 +246,7 @@ function resources() {
 try {
   console.log(`platform ${process.platform} ${process.arch}, node ${process.version}, addon ${addonPath}`);
   await listenerRelay();
+  await routedListenerReuse();
   await probes();
   resources();
   clearTimeout(bound);

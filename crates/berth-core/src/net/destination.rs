@@ -428,6 +428,20 @@ mod tests {
     }
 
     #[test]
+    #[cfg(windows)]
+    fn zones_name_no_interface_on_windows() {
+        assert!(why("[fe80::1%lo]:80").contains("on Windows give the interface's number"));
+        assert!(matches!(
+            Destination::parse("[fe80::1%7]:80").unwrap(),
+            Destination::Tcp {
+                host: Host::Scoped { scope_id: 7, .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    #[cfg(unix)]
     fn zones_name_an_interface() {
         let d = Destination::parse("[fe80::1%lo]:80").unwrap();
         assert_eq!(d.to_string(), "[fe80::1%lo]:80");

@@ -337,3 +337,22 @@ mod tests {
         )));
     }
 }
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+
+    #[test]
+    fn names_winsock_errors_as_unix_does() {
+        assert_eq!(
+            errno_name(&io::Error::from_raw_os_error(10061)),
+            "ECONNREFUSED"
+        );
+        assert_eq!(errno_name(&io::Error::from_raw_os_error(10013)), "EACCES");
+        assert_eq!(errno_name(&io::Error::from_raw_os_error(1)), "ERRNO_1");
+        assert!(is_unreachable(&io::Error::from_raw_os_error(
+            WSAEHOSTUNREACH
+        )));
+        assert!(!is_unreachable(&io::Error::from_raw_os_error(10061)));
+    }
+}

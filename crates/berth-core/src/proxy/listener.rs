@@ -196,6 +196,9 @@ pub fn listen(pool: &Arc<Pool>, options: ListenOptions, route: Route) -> io::Res
     };
     let domain = socket2::Domain::for_address(options.addr);
     let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    // Unix: rebinding a port whose old connections linger in TIME_WAIT. Not on Windows, where
+    // SO_REUSEADDR lets another socket bind a port that is in use (Node does not set it there).
+    #[cfg(unix)]
     socket.set_reuse_address(true)?;
     // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one setsockopt here
     // instead of one per connection.
