@@ -102,6 +102,8 @@ test('event kinds: distinct per engine, and every one handled by its pool', (t) 
       'EVENT_MEMBER_DOWN',
       'EVENT_MEMBER_EJECTED',
       'EVENT_MEMBER_CHECK',
+      // The Node-dialled path (Windows; BERTH_INTERNAL_NODE_DIAL=1 elsewhere).
+      'EVENT_DIAL_ORDER',
     ],
     'src/resource/pool.ts': ['RES_EVENT_CREATE', 'RES_EVENT_EVICT', 'RES_EVENT_WAITER_TIMED_OUT'],
   };
@@ -130,7 +132,8 @@ test("every error code the engine reports, and every one the facade raises, is i
 test("the Pool's defaults are the engine's, and its documentation says so", (t) => {
   const engine = binding.poolDefaults();
   for (const [key, value] of Object.entries(engine)) {
-    if (key === 'addressPolicy') continue;
+    // nodeDial is the internal switch of the Node-dialled path, not a public option.
+    if (key === 'addressPolicy' || key === 'nodeDial') continue;
     t.is(DEFAULTS[key], value, `DEFAULTS.${key}`);
   }
   // "Default N" in each option's doc comment (the public type is the documentation).

@@ -9,6 +9,12 @@ import path from 'node:path';
 import { fixturePath } from './helpers/child.mjs';
 import { createPool, assertStatsConsistent } from './helpers/pool.mjs';
 import { roundTrip, range } from './helpers/net.mjs';
+import { NODE_DIAL } from './helpers/node-dial.mjs';
+
+// On the Node-dialled path (Windows; BERTH_INTERNAL_NODE_DIAL=1) Node owns the sockets and the
+// engine cannot peek at them: a close is seen when the event loop turns (the idle socket reads
+// it), not within the same synchronous stretch. These tests check the peek; they do not apply.
+const peekTest = NODE_DIAL ? (title, fn) => test.skip(`${title} [skipped: Node-dialled path, no engine peek]`, fn) : test;
 
 async function startClosingServer(t, mode) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-liveness-'));
@@ -41,7 +47,7 @@ async function startClosingServer(t, mode) {
 }
 
 for (const mode of ['fin', 'rst']) {
-  test(`a peer's ${mode.toUpperCase()} that arrived just after release is seen at the next acquire, with no event-loop turn in between`, async (t) => {
+  peekTest(`a peer's ${mode.toUpperCase()} that arrived just after release is seen at the next acquire, with no event-loop turn in between`, async (t) => {
     const server = await startClosingServer(t, mode);
     const pool = createPool(t, { maxPerDestination: 4 });
     const ROUNDS = 10;
@@ -68,7 +74,7 @@ for (const mode of ['fin', 'rst']) {
   });
 }
 
-test('a connection the peer closed while its lease held it unused is not handed to an acquire made after the close', async (t) => {
+peekTest('a connection the peer closed while its lease held it unused is not handed to an acquire made after the close', async (t) => {
   const server = await startClosingServer(t, 'fin');
   const pool = createPool(t, { maxPerDestination: 1 });
   for (let round = 0; round < 5; round++) {

@@ -4,6 +4,7 @@ import test from 'ava';
 import { startServer } from './helpers/server.mjs';
 import { createPool, useEcho, assertStatsConsistent, settledStats } from './helpers/pool.mjs';
 import { roundTrip, waitFor, range } from './helpers/net.mjs';
+import { NODE_DIAL } from './helpers/node-dial.mjs';
 
 test('a server that closes idle connections: the next uses never fail', async (t) => {
   const server = await startServer(t);
@@ -115,7 +116,9 @@ test('unsolicited bytes on several idle connections: all are discarded', async (
   t.like(pool.stats(), { open: 1, idle: 1 });
 });
 
-test('a reply a lease left unread never reaches the acquire it is handed to, even with a drain of the watch between', async (t) => {
+// Needs the engine's look at the kernel (the reply is not read by Node yet). On the
+// Node-dialled path (Windows) the socket shows it only once the event loop turns.
+(NODE_DIAL ? test.skip : test)(`a reply a lease left unread never reaches the acquire it is handed to, even with a drain of the watch between${NODE_DIAL ? ' [skipped: Node-dialled path, no engine peek]' : ''}`, async (t) => {
   const server = await startServer(t);
   const other = await startServer(t);
   const pool = createPool(t, { maxPerDestination: 1 });

@@ -52,6 +52,22 @@ export declare class Engine {
   handshakeFailed(conn: number): number
   /** The waiter to reject with the dial's error, or -1. */
   dialFailed(conn: number): number
+  /**
+   * Node-dialled path: JS connected the dial `conn`; false when its record is gone (JS
+   * then destroys the socket). JS runs its handshake, if any, then calls `offer`.
+   */
+  nodeDialed(conn: number): boolean
+  /**
+   * Node-dialled path: JS's connect for `conn` failed with Node's error `code` (errno
+   * name, or `CONNECT_TIMEOUT` / `POOL_CLOSED`) and message; the error to reject with and
+   * the waiter to reject (-1: none).
+   */
+  nodeDialFailed(conn: number, code: string, detail: string): NodeDialFailure
+  /**
+   * A `forward()` session that JS relayed (the Node-dialled path) ended: counted as the
+   * engine counts its own sessions.
+   */
+  forwarded(bytesIn: number, bytesOut: number): void
   abandon(conn: number): void
   evictIdle(conn: number, reason: number): boolean
   /** `reason` < 0: the user destroyed it; otherwise an eviction reason code. */
@@ -288,6 +304,11 @@ export interface EngineConfig {
   maxUses: number
   /** Checked by the engine on every address before connect; absent: everything allowed. */
   addressPolicy?: AddressPolicyConfig
+  /**
+   * Node connects (the Node-dialled path): the engine sends `DIAL_ORDER` events instead
+   * of dialing. Absent: false.
+   */
+  nodeDial?: boolean
 }
 
 export interface EngineConnSnapshot {
@@ -329,7 +350,7 @@ export declare function engineErrorCodes(): Array<string>
 /**
  * `kind` (berth_core::contract::events): `DIALED` (`id` = connection, `dest`), `DIAL_FAILED`
  * (`id` = connection, `dest`, `code`, `message`), `EVICT` (`id` = connection, `reason`),
- * `WAITER_TIMED_OUT` (`id` = waiter), `MEMBER_UP` / `MEMBER_DOWN` / `MEMBER_CHECK` (`id` =
+ * `WAITER_TIMED_OUT` (`id` = waiter), `DIAL_ORDER` (`id` = connection, `dest`, `addresses`), `MEMBER_UP` / `MEMBER_DOWN` / `MEMBER_CHECK` (`id` =
  * group, `dest` = member), `MEMBER_EJECTED` (the same, `reason` = ms ejected for).
  */
 export interface EngineEvent {
@@ -339,8 +360,16 @@ export interface EngineEvent {
   reason: number
   code?: string
   message?: string
-  /** `DIALED` / `DIAL_FAILED`: how long the connect took (ms); 0 otherwise. */
+  /**
+   * `DIALED` / `DIAL_FAILED`: how long the connect took (ms); `DIAL_ORDER`: how long
+   * resolving took; 0 otherwise.
+   */
   ms: number
+  /**
+   * `DIAL_ORDER`: where to connect, in order: `ip:port` / `[v6%scope]:port`, or
+   * `unix:/path` (one entry).
+   */
+  addresses?: Array<string>
 }
 
 export interface EngineGroupStats {
@@ -389,6 +418,8 @@ export interface EnginePoolMetrics {
 }
 
 export declare const EVENT_DIAL_FAILED: number
+
+export declare const EVENT_DIAL_ORDER: number
 
 export declare const EVENT_DIALED: number
 
@@ -543,6 +574,16 @@ export interface MemberLatency {
   p99: number
 }
 
+/**
+ * `nodeDialFailed`'s answer: the waiter to reject (-1: none) with the error `code` and
+ * `message`, as a native dial's failure would give them.
+ */
+export interface NodeDialFailure {
+  waiter: number
+  code: string
+  message: string
+}
+
 export declare const NOT_BORROWED: number
 
 export declare const PLACED_CLOSE: number
@@ -651,6 +692,14 @@ export interface ProbeError {
   code: string
   message: string
 }
+
+/**
+ * The PROXY protocol header (`version` 1 or 2) for a client at `source` that reached
+ * `destination` (`ip:port` / `[v6]:port`); `UNKNOWN` / `LOCAL` when either is absent or not
+ * an IP address. For `forward()`'s JS relay (the Node-dialled path), which sends what the
+ * engine's relay would; null for an unknown version.
+ */
+export declare function proxyProtocolHeader(version: number, source?: string | undefined | null, destination?: string | undefined | null): Buffer | null
 
 export declare const QUEUE_FULL: number
 

@@ -33,6 +33,9 @@ const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).m
 
 const OS_ERROR = /\(os error (\d+)\)/;
 
+/** Node's own connect error in the message (the Node-dialled path): `connect ENOENT /path`. */
+const NODE_ERROR = /failed: connect (E[A-Z0-9]+)\b/;
+
 /** What the request's 'error' should be for an acquire that failed with `error`. */
 export function requestError(error: unknown): Error {
   if (!(error instanceof BerthError)) return error instanceof Error ? error : new Error(String(error));
@@ -41,7 +44,7 @@ export function requestError(error: unknown): Error {
     case 'CONNECT_REFUSED':
     case 'CONNECT_FAILED': {
       const errno = Number(OS_ERROR.exec(error.message)?.[1] ?? NaN);
-      const name = ERRNO_NAMES.get(errno) ?? (error.code === 'CONNECT_REFUSED' ? 'ECONNREFUSED' : undefined);
+      const name = ERRNO_NAMES.get(errno) ?? NODE_ERROR.exec(error.message)?.[1] ?? (error.code === 'CONNECT_REFUSED' ? 'ECONNREFUSED' : undefined);
       if (name === undefined) return error;
       return systemError(name, 'connect', destination, error);
     }

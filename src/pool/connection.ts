@@ -137,6 +137,11 @@ export class Connection {
    * idle list until it is taken out.
    */
   idleWatched = false;
+  /**
+   * Node connected it (the Node-dialled path): the engine has no descriptor to peek at, so
+   * the socket reads while idle (see `watchIdle`) and is looked at when handed out.
+   */
+  nodeOwned = false;
   /** When its current lease began (performance.now()), recorded only while `berth:pool:release` has subscribers. */
   leasedAt = NaN;
   /**
@@ -188,6 +193,9 @@ export class Connection {
    */
   readyForReuse(): boolean {
     const s = this.socket;
+    // No engine peek will see a Node-owned socket's end (a release may hand it straight to a
+    // waiter): one that read its peer's FIN, or cannot be written, is not reused.
+    if (this.nodeOwned && (readEnded(s) || !s.writable)) return false;
     // A lease that made no state-changing call and added or removed no listener (it only
     // wrote, or read with read()): then only data left unread and a socket destroyed under it
     // (a reset, an error) need a look. Anything else the full check below looks at changes
@@ -244,7 +252,10 @@ export class Connection {
   stillUsable(): boolean {
     if (this.idleWatched) this.unwatchIdle();
     const s = this.socket;
-    return !s.destroyed && s.readableLength === 0 && s.readableFlowing === null;
+    if (s.destroyed || s.readableLength !== 0 || s.readableFlowing !== null) return false;
+    // No engine peek saw a Node-owned socket: its own state must show it open both ways (an
+    // end of stream it read but did not emit yet included).
+    return !this.nodeOwned || (s.writable && !s.readableEnded && !readEnded(s));
   }
 
   /**
@@ -302,6 +313,11 @@ export class Connection {
     if (!this.socket.destroyed) this.socket.destroy(error);
     if (!this.raw.destroyed) this.raw.destroy();
   }
+}
+
+/** The stream has read its end (Node emits 'end' only once a reader drains it): `_readableState.ended`. */
+function readEnded(socket: net.Socket): boolean {
+  return (socket as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
 }
 
 /**

@@ -32,6 +32,8 @@ import { acquireStart, releaseChannel, sessionChannel } from '../shared/diagnost
 import { clientOf, publishForward, watchSessions } from './session-trace';
 import { performance } from 'node:perf_hooks';
 import { acquireWatched, poolLeakWatch, watchedOwner, type PoolLeakWatch } from './leak';
+import { nodeConnect, nodeDialSelected, type NodeDial } from './node-dial';
+import { relay } from '../proxy/relay';
 
 export type { AcquireOptions } from '../shared/acquire-options';
 
@@ -46,6 +48,7 @@ import {
   BAD_ARGUMENT,
   DISCARD_BY_USER,
   EVENT_DIAL_FAILED,
+  EVENT_DIAL_ORDER,
   EVENT_DIALED,
   EVENT_EVICT,
   EVENT_MEMBER_CHECK,
@@ -164,6 +167,13 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   /** Member destinations whose failure streak includes a failed lease: a release ends it. */
   readonly #leaseStreaks = new Set<number>();
   readonly #sessions: SessionCache;
+  /**
+   * Node connects the engine's dials (see node-dial.ts): always on Windows, elsewhere by the
+   * internal switch `BERTH_INTERNAL_NODE_DIAL=1`, read when the pool is made.
+   */
+  readonly #nodeDial: boolean;
+  /** Node's connects in flight (Node-dialled path), by connection id. */
+  readonly #nodeDials = new Map<number, NodeDial>();
   /** Handshakes in flight, by connection id. */
   readonly #handshaking = new Map<number, Handshaking>();
   /** Aborted when the pool closes: handshakes in flight stop. */
@@ -207,6 +217,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     this.options = Object.freeze(resolveOptions(options));
     const o = this.options;
     const self = new WeakRef(this);
+    this.#nodeDial = nodeDialSelected();
     this.#collect = () => {
       const pool = self.deref();
       return pool === undefined ? undefined : pool.#families();
@@ -227,6 +238,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         order: o.order,
         maxUses: o.maxUses,
         addressPolicy: { allow: o.addressPolicy.allow?.slice(), deny: o.addressPolicy.deny?.slice() },
+        nodeDial: this.#nodeDial,
       },
       Pool.#eventHandler(new WeakRef(this)),
     );
@@ -706,6 +718,9 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
    *
    * Invalid input rejects with a TypeError and leaves `inbound` untouched, as does a pool
    * that is closed or draining (BerthError) or an aborted `signal`.
+   *
+   * On Windows (where the engine cannot take a Node socket over) the session is relayed in JS
+   * over a lease of this pool instead, with the same options and result (docs/platforms.md).
    */
   forward(inbound: net.Socket, destination: string, options?: ForwardOptions): Promise<ForwardResult> {
     let opts: ForwardOptions;
@@ -728,6 +743,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     await flushed(inbound);
     if (this.#life.phase !== Phase.Open) throw this.#life.refusal(destination);
     if (signal?.aborted) throw signal.reason;
+    if (this.#nodeDial) return this.#relay(inbound, destination, opts);
     const reply = typeof opts.reply === 'string' ? Buffer.from(opts.reply) : opts.reply;
     const client = sessionChannel.hasSubscribers ? clientOf(inbound) : undefined;
     return new Promise<ForwardResult>((resolve) => {
@@ -751,6 +767,50 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         signal.addEventListener('abort', onAbort, { once: true });
       }
     });
+  }
+
+  /**
+   * `forward` on the Node-dialled path (see relay.ts): the engine cannot take the socket over
+   * by descriptor there, so JS relays it, over a lease of this pool, with the same result.
+   */
+  async #relay(inbound: net.Socket, destination: string, opts: ForwardOptions): Promise<ForwardResult> {
+    const client = sessionChannel.hasSubscribers ? clientOf(inbound) : undefined;
+    this.#forwarding++;
+    this.#forwardStarted();
+    try {
+      const { result, member } = await relay(
+        {
+          acquire: (dest, { signal }) => this.#relayUpstream(dest, signal),
+          closed: () => this.#life.closing || this.#life.closed,
+        },
+        inbound,
+        destination,
+        opts,
+      );
+      this.#engine.forwarded(result.bytesIn, result.bytesOut);
+      if (sessionChannel.hasSubscribers) publishForward(this, client ?? null, destination, member, result);
+      return result;
+    } finally {
+      this.#forwarding--;
+      this.#forwardEnded();
+      if (this.#life.drainWaiting) this.#life.checkDrained();
+    }
+  }
+
+  /**
+   * An upstream for the JS relay: plain TCP, as the native relay's (neither the pool's TLS nor
+   * its handshake or check, which are for leases); a group's through the group.
+   */
+  #relayUpstream(destination: string, signal: AbortSignal): Promise<Lease> {
+    if (groupNameOf(destination) !== undefined) return this.acquire(destination, { signal });
+    if (this.#life.phase !== Phase.Open) return Promise.reject(this.#life.refusal(destination));
+    let destId: number;
+    try {
+      destId = this.#recipe === undefined ? (this.#destIds.get(destination) ?? this.#intern(destination)) : this.#profiled(destination, undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#acquired(undefined, destId, destination, signal, 0, this.options.acquireTimeout, undefined);
   }
 
   /**
@@ -868,6 +928,13 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     for (const id of this.#engine.close()) this.#settleWaiter(id)?.reject(closedError());
     for (const waiter of this.#waiters.tokens()) this.#settleWaiter(waiter)?.reject(closedError());
     for (const conn of this.#conns) conn?.destroy();
+    // Node's connects in flight end as a native dial's do when the pool closes.
+    for (const [id, dial] of this.#nodeDials) {
+      dial.cancel();
+      const failure = this.#engine.nodeDialFailed(id, 'POOL_CLOSED', '');
+      if (failure.waiter >= 0) this.#settleWaiter(failure.waiter)?.reject(closedError());
+    }
+    this.#nodeDials.clear();
     for (const listener of this.#listeners) void listener.close();
     // Their host names are not resolved again; the engine's health tasks end with it.
     for (const group of this.#groups.values()) group.stop();
@@ -1051,8 +1118,9 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         conn.unref();
         conn.refed = false;
       }
-      // Batched too: a layered connection reused within the tick never starts reading.
-      if (conn.layered && !conn.idleWatched) conn.watchIdle();
+      // Batched too: a layered connection reused within the tick never starts reading. A
+      // socket Node owns reads too: the engine cannot peek at it, so its own events tell.
+      if ((conn.layered || conn.nodeOwned) && !conn.idleWatched) conn.watchIdle();
     }
   };
 
@@ -1148,13 +1216,10 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
     switch (event.kind) {
       case EVENT_DIALED:
         return this.#onDialed(event.id, event.dest, event.ms);
-      case EVENT_DIAL_FAILED: {
-        const destination = this.#destNames.get(event.dest) ?? 'unknown destination';
-        this.#obs.dialFailed(destination, event.ms, () => dialError(event.code, event.message, destination));
-        const waiter = this.#engine.dialFailed(event.id);
-        if (waiter >= 0) this.#settleWaiter(waiter)?.reject(dialError(event.code, event.message, destination));
-        return this.#checkClosed();
-      }
+      case EVENT_DIAL_FAILED:
+        return this.#dialFailed(event.dest, event.code ?? undefined, event.message ?? undefined, event.ms, this.#engine.dialFailed(event.id));
+      case EVENT_DIAL_ORDER:
+        return this.#onDialOrder(event.id, event.dest, event.addresses ?? [], event.ms);
       case EVENT_EVICT: {
         const conn = this.#conns[event.id];
         if (conn !== undefined) this.#obs.evicted(conn.destination, event.reason);
@@ -1173,6 +1238,42 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         return;
       }
     }
+  }
+
+  /** A dial failed (the engine has counted it): observed, and its waiter (if any) rejected. */
+  #dialFailed(destId: number, code: string | undefined, message: string | undefined, ms: number, waiter: number): void {
+    const destination = this.#destNames.get(destId) ?? 'unknown destination';
+    this.#obs.dialFailed(destination, ms, () => dialError(code, message, destination));
+    if (waiter >= 0) this.#settleWaiter(waiter)?.reject(dialError(code, message, destination));
+    this.#checkClosed();
+  }
+
+  /**
+   * Node-dialled path: the engine resolved a dial and lets Node connect to `addresses`;
+   * `resolveMs` of the connect timeout are spent. The outcome goes back to the engine, and
+   * from there on as a native dial's would.
+   */
+  #onDialOrder(id: number, destId: number, addresses: string[], resolveMs: number): void {
+    if (this.#life.phase === Phase.Closed) {
+      const failure = this.#engine.nodeDialFailed(id, 'POOL_CLOSED', '');
+      return this.#dialFailed(destId, failure.code, failure.message, resolveMs, failure.waiter);
+    }
+    const began = performance.now();
+    const dial = nodeConnect(addresses, this.options.connectTimeout - resolveMs, (failed, socket) => {
+      this.#nodeDials.delete(id);
+      const ms = resolveMs + performance.now() - began;
+      if (failed !== undefined) {
+        const failure = this.#engine.nodeDialFailed(id, failed.code, failed.message);
+        return this.#dialFailed(destId, failure.code, failure.message, ms, failure.waiter);
+      }
+      if (!this.#engine.nodeDialed(id)) {
+        socket.on('error', ignore);
+        socket.destroy();
+        return this.#checkClosed();
+      }
+      this.#admitSocket(id, destId, socket, ms);
+    });
+    this.#nodeDials.set(id, dial);
   }
 
   #onMemberEvent(event: EngineEvent): void {
@@ -1198,7 +1299,11 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
       return this.#checkClosed();
     }
     const recipe = this.#recipes.get(destId);
-    if (recipe !== undefined) return this.#handshake(id, destId, recipe, dialMs);
+    if (recipe !== undefined) {
+      const fd = this.#engine.adopt(id);
+      if (fd < 0) return;
+      return this.#handshake(id, destId, recipe, dialMs, new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false }));
+    }
     const { fd, placement } = this.#engine.admit(id);
     if (fd < 0) return;
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
@@ -1212,16 +1317,31 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
   }
 
   /**
+   * Node-dialled path: a connection Node connected (the engine took it as adopted): its
+   * handshake, as for a native dial's, or straight to its place. Node owns the socket, so the
+   * engine cannot peek at it: it reads while idle and is looked at when handed out.
+   */
+  #admitSocket(id: number, destId: number, socket: net.Socket, dialMs: number): void {
+    const recipe = this.#recipes.get(destId);
+    if (recipe !== undefined) return this.#handshake(id, destId, recipe, dialMs, socket);
+    const destination = this.#destNames.get(destId) ?? 'unknown destination';
+    this.#obs.connected(destination, dialMs);
+    const conn = new Connection(id, destId, destination, this.#owner, socket);
+    conn.nodeOwned = true;
+    conn.group = this.#memberOf.get(destId)?.name;
+    this.#conns[id] = conn;
+    this.#sockets++;
+    this.#place(conn, this.#engine.offer(id, false));
+  }
+
+  /**
    * Takes a dialed connection whose destination has a recipe, runs the handshake, and places
    * the connection once it is done; a failure rejects the waiter the engine names (as a
    * failed dial does) and closes the connection.
    */
-  #handshake(id: number, destId: number, recipe: ConnectRecipe, dialMs: number): void {
-    const fd = this.#engine.adopt(id);
-    if (fd < 0) return;
+  #handshake(id: number, destId: number, recipe: ConnectRecipe, dialMs: number, raw: net.Socket): void {
     const began = performance.now();
     const destination = this.#destNames.get(destId) ?? 'unknown destination';
-    const raw = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: false });
     // The handshake's own errors come through its promise.
     raw.on('error', ignore);
     const pending: Handshaking = { raw, closed: false };
@@ -1249,6 +1369,7 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
         else if (resumed === false) stats.tlsFull++;
         this.#obs.connected(destination, dialMs + performance.now() - began);
         const conn = new Connection(id, destId, destination, this.#owner, socket, raw);
+        conn.nodeOwned = this.#nodeDial;
         conn.group = this.#memberOf.get(destId)?.name;
         this.#conns[id] = conn;
         this.#place(conn, this.#engine.offer(id, conn.layered));

@@ -135,6 +135,9 @@ pub mod events {
     pub const MEMBER_EJECTED: u32 = 6;
     /// Socket pool: run the user's health check on a group member and report the result.
     pub const MEMBER_CHECK: u32 = 7;
+    /// Socket pool, Node-dialled path: connect to these addresses (`id` = connection, `dest`,
+    /// `addresses`), then report `nodeDialed` or `nodeDialFailed`.
+    pub const DIAL_ORDER: u32 = 8;
 
     /// Resource pool: create a resource for this slot.
     pub const RES_CREATE: u32 = 0;
@@ -175,6 +178,11 @@ mod tests {
             events::DIAL_FAILED,
             events::EVICT,
             events::WAITER_TIMED_OUT,
+            events::MEMBER_UP,
+            events::MEMBER_DOWN,
+            events::MEMBER_EJECTED,
+            events::MEMBER_CHECK,
+            events::DIAL_ORDER,
         ];
         let resource = [
             events::RES_CREATE,

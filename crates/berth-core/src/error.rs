@@ -85,14 +85,41 @@ impl DialError {
 
     /// Classifies a connect(2) failure.
     pub fn from_connect(dest: &str, err: &io::Error) -> Self {
-        let code = match err.kind() {
-            // A unix socket path with nobody behind it is the same situation as a refused port.
-            io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
-                DialErrorCode::ConnectRefused
-            }
-            io::ErrorKind::TimedOut => DialErrorCode::ConnectTimeout,
-            _ => DialErrorCode::ConnectFailed,
+        DialError::new(
+            connect_code(err.kind()),
+            format!("connect to {dest} failed: {err}"),
+        )
+    }
+
+    /// Classifies a connect that Node made for the engine (the Node-dialled path), from the
+    /// `code` of Node's error: an errno name (`ECONNREFUSED`, ...) goes through the same
+    /// classification as a native connect's error, so the same failure gives the same code
+    /// either way; one of the engine's own codes (`POOL_CLOSED`, ...) is taken as it is.
+    /// `detail` is Node's message.
+    pub fn from_node_connect(dest: &str, code: &str, detail: &str) -> Self {
+        if let Some(own) = DialErrorCode::ALL.iter().find(|c| c.as_str() == code) {
+            return DialError::new(*own, format!("connect to {dest} failed: {detail}"));
+        }
+        let kind = match code {
+            "ECONNREFUSED" => io::ErrorKind::ConnectionRefused,
+            "ENOENT" => io::ErrorKind::NotFound,
+            "ETIMEDOUT" => io::ErrorKind::TimedOut,
+            _ => io::ErrorKind::Other,
         };
-        DialError::new(code, format!("connect to {dest} failed: {err}"))
+        DialError::new(
+            connect_code(kind),
+            format!("connect to {dest} failed: {detail}"),
+        )
+    }
+}
+
+/// The code of a failed connect, by what the OS said: the one place that decides it, for
+/// native connects and Node's alike.
+fn connect_code(kind: io::ErrorKind) -> DialErrorCode {
+    match kind {
+        // A unix socket path with nobody behind it is the same situation as a refused port.
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => DialErrorCode::ConnectRefused,
+        io::ErrorKind::TimedOut => DialErrorCode::ConnectTimeout,
+        _ => DialErrorCode::ConnectFailed,
     }
 }

@@ -30,6 +30,9 @@ pub struct EngineConfig {
     pub max_uses: f64,
     /// Checked by the engine on every address before connect; absent: everything allowed.
     pub address_policy: Option<AddressPolicyConfig>,
+    /// Node connects (the Node-dialled path): the engine sends `DIAL_ORDER` events instead
+    /// of dialing. Absent: false.
+    pub node_dial: Option<bool>,
 }
 
 /// `{ allow?, deny? }`: CIDRs and class names, parsed by the engine.
@@ -73,6 +76,7 @@ pub(crate) fn pool_config(c: EngineConfig) -> Result<PoolConfig> {
         order,
         max_uses: (c.max_uses.is_finite() && c.max_uses >= 1.0).then_some(c.max_uses as u64),
         address_policy,
+        node_dial: c.node_dial.unwrap_or(false),
     })
 }
 

@@ -34,6 +34,7 @@ js_consts! {
     u32: EVENT_EVICT = events::EVICT, EVENT_WAITER_TIMED_OUT = events::WAITER_TIMED_OUT;
     u32: EVENT_MEMBER_UP = events::MEMBER_UP, EVENT_MEMBER_DOWN = events::MEMBER_DOWN;
     u32: EVENT_MEMBER_EJECTED = events::MEMBER_EJECTED, EVENT_MEMBER_CHECK = events::MEMBER_CHECK;
+    u32: EVENT_DIAL_ORDER = events::DIAL_ORDER;
     u32: RES_EVENT_CREATE = events::RES_CREATE, RES_EVENT_EVICT = events::RES_EVICT;
     u32: RES_EVENT_WAITER_TIMED_OUT = events::RES_WAITER_TIMED_OUT;
     u32: EVICT_IDLE = Evict::Idle as u32, EVICT_LIFETIME = Evict::Lifetime as u32;
@@ -73,6 +74,7 @@ pub fn pool_defaults() -> EngineConfig {
         order: d.order.as_str().to_owned(),
         max_uses: d.max_uses.map_or(f64::INFINITY, |n| n as f64),
         address_policy: None::<AddressPolicyConfig>,
+        node_dial: Some(d.node_dial),
     }
 }
 

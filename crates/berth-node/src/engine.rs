@@ -25,6 +25,15 @@ pub struct Admitted {
     pub placement: f64,
 }
 
+/// `nodeDialFailed`'s answer: the waiter to reject (-1: none) with the error `code` and
+/// `message`, as a native dial's failure would give them.
+#[napi(object)]
+pub struct NodeDialFailure {
+    pub waiter: f64,
+    pub code: String,
+    pub message: String,
+}
+
 /// One pool's engine, owned by one JS `Pool`.
 #[napi]
 pub struct Engine {
@@ -139,6 +148,35 @@ impl Engine {
     #[napi(catch_unwind)]
     pub fn dial_failed(&self, conn: u32) -> f64 {
         self.pool.dial_failed(conn).map_or(-1.0, |w| w as f64)
+    }
+
+    /// Node-dialled path: JS connected the dial `conn`; false when its record is gone (JS
+    /// then destroys the socket). JS runs its handshake, if any, then calls `offer`.
+    #[napi(catch_unwind)]
+    pub fn node_dialed(&self, conn: u32) -> bool {
+        self.pool.node_dialed(conn)
+    }
+
+    /// Node-dialled path: JS's connect for `conn` failed with Node's error `code` (errno
+    /// name, or `CONNECT_TIMEOUT` / `POOL_CLOSED`) and message; the error to reject with and
+    /// the waiter to reject (-1: none).
+    #[napi(catch_unwind)]
+    pub fn node_dial_failed(&self, conn: u32, code: String, detail: String) -> NodeDialFailure {
+        let (error, waiter) = self.pool.node_dial_failed(conn, &code, &detail);
+        NodeDialFailure {
+            waiter: waiter.map_or(-1.0, |w| w as f64),
+            code: error.code.as_str().to_owned(),
+            message: error.message,
+        }
+    }
+
+    /// A `forward()` session that JS relayed (the Node-dialled path) ended: counted as the
+    /// engine counts its own sessions.
+    #[napi(catch_unwind)]
+    pub fn forwarded(&self, bytes_in: f64, bytes_out: f64) {
+        self.pool
+            .counters()
+            .forwarded(bytes_in.max(0.0) as u64, bytes_out.max(0.0) as u64);
     }
 
     #[napi(catch_unwind)]

@@ -2,6 +2,7 @@
 
 use berth_core::contract::events;
 use berth_core::group::MemberChange;
+use berth_core::net::DialOrder;
 use berth_core::pool::{Event, EventSink};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 /// `kind` (berth_core::contract::events): `DIALED` (`id` = connection, `dest`), `DIAL_FAILED`
 /// (`id` = connection, `dest`, `code`, `message`), `EVICT` (`id` = connection, `reason`),
-/// `WAITER_TIMED_OUT` (`id` = waiter), `MEMBER_UP` / `MEMBER_DOWN` / `MEMBER_CHECK` (`id` =
+/// `WAITER_TIMED_OUT` (`id` = waiter), `DIAL_ORDER` (`id` = connection, `dest`, `addresses`), `MEMBER_UP` / `MEMBER_DOWN` / `MEMBER_CHECK` (`id` =
 /// group, `dest` = member), `MEMBER_EJECTED` (the same, `reason` = ms ejected for).
 #[napi(object)]
 pub struct EngineEvent {
@@ -20,8 +21,12 @@ pub struct EngineEvent {
     pub reason: u32,
     pub code: Option<String>,
     pub message: Option<String>,
-    /// `DIALED` / `DIAL_FAILED`: how long the connect took (ms); 0 otherwise.
+    /// `DIALED` / `DIAL_FAILED`: how long the connect took (ms); `DIAL_ORDER`: how long
+    /// resolving took; 0 otherwise.
     pub ms: f64,
+    /// `DIAL_ORDER`: where to connect, in order: `ip:port` / `[v6%scope]:port`, or
+    /// `unix:/path` (one entry).
+    pub addresses: Option<Vec<String>>,
 }
 
 /// Weak: the function does not keep the event loop alive unless the facade refs it.
@@ -40,6 +45,7 @@ impl EventSink for JsSink {
                 code: None,
                 message: None,
                 ms: us as f64 / 1000.0,
+                addresses: None,
             },
             Event::DialFailed {
                 conn,
@@ -54,6 +60,25 @@ impl EventSink for JsSink {
                 code: Some(error.code.as_str().to_owned()),
                 message: Some(error.message),
                 ms: us as f64 / 1000.0,
+                addresses: None,
+            },
+            Event::DialOrder {
+                conn,
+                dest,
+                order,
+                us,
+            } => EngineEvent {
+                kind: events::DIAL_ORDER,
+                id: f64::from(conn),
+                dest: dest as f64,
+                reason: 0,
+                code: None,
+                message: None,
+                ms: us as f64 / 1000.0,
+                addresses: Some(match order {
+                    DialOrder::Tcp(addrs) => addrs.iter().map(ToString::to_string).collect(),
+                    DialOrder::Unix(path) => vec![format!("unix:{}", path.display())],
+                }),
             },
             Event::Evict { conn, reason } => EngineEvent {
                 kind: events::EVICT,
@@ -63,6 +88,7 @@ impl EventSink for JsSink {
                 code: None,
                 message: None,
                 ms: 0.0,
+                addresses: None,
             },
             Event::Member {
                 group,
@@ -83,6 +109,7 @@ impl EventSink for JsSink {
                     code: None,
                     message: None,
                     ms: 0.0,
+                    addresses: None,
                 }
             }
             Event::WaiterTimedOut { waiter } => EngineEvent {
@@ -93,6 +120,7 @@ impl EventSink for JsSink {
                 code: None,
                 message: None,
                 ms: 0.0,
+                addresses: None,
             },
         };
         self.0.call(event, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok

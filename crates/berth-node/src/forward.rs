@@ -83,3 +83,19 @@ impl From<SessionOutcome> for ForwardDone {
 pub fn deliver(done: ForwardCallback, outcome: SessionOutcome) {
     done.call(outcome.into(), ThreadsafeFunctionCallMode::NonBlocking);
 }
+
+/// The PROXY protocol header (`version` 1 or 2) for a client at `source` that reached
+/// `destination` (`ip:port` / `[v6]:port`); `UNKNOWN` / `LOCAL` when either is absent or not
+/// an IP address. For `forward()`'s JS relay (the Node-dialled path), which sends what the
+/// engine's relay would; null for an unknown version.
+#[napi(catch_unwind)]
+pub fn proxy_protocol_header(
+    version: u32,
+    source: Option<String>,
+    destination: Option<String>,
+) -> Option<Buffer> {
+    let version = crate::listener::proxy_version(Some(version))?;
+    let parse = |a: Option<String>| a.and_then(|a| a.parse::<std::net::SocketAddr>().ok());
+    let addresses = parse(source).zip(parse(destination));
+    Some(berth_core::proxy::proxy_protocol::encode(version, addresses).into())
+}

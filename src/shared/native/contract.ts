@@ -41,6 +41,8 @@ export const EVENT_MEMBER_UP: number = binding.EVENT_MEMBER_UP;
 export const EVENT_MEMBER_DOWN: number = binding.EVENT_MEMBER_DOWN;
 export const EVENT_MEMBER_EJECTED: number = binding.EVENT_MEMBER_EJECTED;
 export const EVENT_MEMBER_CHECK: number = binding.EVENT_MEMBER_CHECK;
+/** Node-dialled path: connect to the engine's addresses, then report the outcome. */
+export const EVENT_DIAL_ORDER: number = binding.EVENT_DIAL_ORDER;
 
 /** The resource pool's event kinds (see ResourceEngineEvent). */
 export const RES_EVENT_CREATE: number = binding.RES_EVENT_CREATE;

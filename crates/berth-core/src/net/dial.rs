@@ -47,21 +47,69 @@ pub async fn dial_socket(
     let label = redact(&dest.to_string());
     match tokio::time::timeout(timeout, dial_inner(dest, &label, policy)).await {
         Ok(result) => result,
-        Err(_) => Err(DialError::new(
-            DialErrorCode::ConnectTimeout,
-            format!(
-                "connect to {label} timed out after {} ms",
-                timeout.as_millis()
-            ),
-        )),
+        Err(_) => Err(timed_out(&label, timeout)),
     }
 }
 
-async fn dial_inner(
+/// The error of a dial to `label` that did not finish within `timeout`.
+pub(crate) fn timed_out(label: &str, timeout: Duration) -> DialError {
+    DialError::new(
+        DialErrorCode::ConnectTimeout,
+        format!(
+            "connect to {label} timed out after {} ms",
+            timeout.as_millis()
+        ),
+    )
+}
+
+/// Where a dial may connect, once resolved and checked against the address policy: what
+/// `dial` connects to, for an owner that connects by itself (the Node-dialled path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialOrder {
+    /// The permitted addresses, in the order this dial tries them (Happy Eyeballs order,
+    /// rotated by the dial's turn, as `connect_addrs` tries them).
+    Tcp(Vec<SocketAddr>),
+    /// A Unix socket the policy permits.
+    Unix(std::path::PathBuf),
+}
+
+/// Resolves `dest` and applies `policy` as `dial` does (within `timeout`), without
+/// connecting: the addresses, in order, for an owner that connects by itself.
+pub async fn dial_order(
     dest: &Destination,
+    timeout: Duration,
+    policy: &AddressPolicy,
+) -> Result<DialOrder, DialError> {
+    let label = redact(&dest.to_string());
+    let plan = tokio::time::timeout(timeout, plan(dest, &label, policy)).await;
+    match plan {
+        Ok(Ok(Plan::Unix(path))) => unix_order(path, &label),
+        Ok(Ok(Plan::Tcp(addrs, turn))) => match addrs.len() {
+            // As `connect_addrs` fails it.
+            0 => Err(DialError::new(
+                DialErrorCode::DnsFailed,
+                format!("{label} resolved to no address"),
+            )),
+            1 => Ok(DialOrder::Tcp(addrs)),
+            _ => Ok(DialOrder::Tcp(happy_eyeballs::order(&addrs, turn))),
+        },
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(timed_out(&label, timeout)),
+    }
+}
+
+/// What a dial connects to: a Unix socket, or permitted addresses and the dial's turn.
+enum Plan<'a> {
+    Unix(&'a std::path::Path),
+    Tcp(Vec<SocketAddr>, usize),
+}
+
+/// Resolves `dest` and keeps what `policy` permits: the one place both dials decide it.
+async fn plan<'a>(
+    dest: &'a Destination,
     label: &str,
     policy: &AddressPolicy,
-) -> Result<Socket, DialError> {
+) -> Result<Plan<'a>, DialError> {
     match dest {
         Destination::Unix(path) => {
             if !policy.permits(Target::Unix) {
@@ -70,7 +118,7 @@ async fn dial_inner(
                     format!("connect to {label} refused: the address policy denies unix sockets"),
                 ));
             }
-            connect_unix(path, label).await
+            Ok(Plan::Unix(path))
         }
         Destination::Tcp { host, port } => {
             let (addrs, turn) = match host {
@@ -86,7 +134,19 @@ async fn dial_inner(
                     )
                 })?,
             };
-            let addrs = permitted(policy, addrs, label)?;
+            Ok(Plan::Tcp(permitted(policy, addrs, label)?, turn))
+        }
+    }
+}
+
+async fn dial_inner(
+    dest: &Destination,
+    label: &str,
+    policy: &AddressPolicy,
+) -> Result<Socket, DialError> {
+    match plan(dest, label, policy).await? {
+        Plan::Unix(path) => connect_unix(path, label).await,
+        Plan::Tcp(addrs, turn) => {
             let socket = connect_addrs(&addrs, turn, label).await?;
             // Latency over batching for request/response traffic. A failure leaves a
             // working socket, so it is not an error.
@@ -109,10 +169,28 @@ async fn connect_unix(path: &std::path::Path, label: &str) -> Result<Socket, Dia
 /// is a clear failure, not a hang or a crash.
 #[cfg(windows)]
 async fn connect_unix(_path: &std::path::Path, label: &str) -> Result<Socket, DialError> {
-    Err(DialError::new(
+    Err(no_unix(label))
+}
+
+/// A Unix socket dial on Windows: what it fails with, natively or Node-dialled alike.
+#[cfg(windows)]
+fn no_unix(label: &str) -> DialError {
+    DialError::new(
         DialErrorCode::ConnectFailed,
         format!("connect to {label} failed: unix sockets are not supported on Windows"),
-    ))
+    )
+}
+
+/// The order of a Unix socket dial for an owner that connects by itself.
+#[cfg(unix)]
+fn unix_order(path: &std::path::Path, _label: &str) -> Result<DialOrder, DialError> {
+    Ok(DialOrder::Unix(path.to_path_buf()))
+}
+
+/// Windows: as the native dial (Node would connect the path as a named pipe instead).
+#[cfg(windows)]
+fn unix_order(_path: &std::path::Path, label: &str) -> Result<DialOrder, DialError> {
+    Err(no_unix(label))
 }
 
 /// The addresses `policy` allows, in the resolver's order; an error naming the destination

@@ -4,6 +4,7 @@
 
 pub mod destination;
 pub(crate) mod dial;
+pub use dial::DialOrder;
 pub(crate) mod dns;
 pub(crate) mod happy_eyeballs;
 pub mod liveness;

@@ -26,6 +26,10 @@ pub struct PoolConfig {
     /// Which resolved addresses (and whether Unix sockets) dials may connect to; checked on
     /// every address right before connect. Default: everything.
     pub address_policy: Arc<AddressPolicy>,
+    /// The owner connects (the Node-dialled path, see `Pool::node_dialed`): a dial resolves
+    /// and applies the address policy, then hands the owner the permitted addresses in an
+    /// `Event::DialOrder` instead of connecting. Everything else is the same.
+    pub node_dial: bool,
 }
 
 impl Default for PoolConfig {
@@ -44,6 +48,7 @@ impl Default for PoolConfig {
             order: IdleOrder::Lifo,
             max_uses: None,
             address_policy: Arc::default(),
+            node_dial: false,
         }
     }
 }

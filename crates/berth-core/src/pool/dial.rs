@@ -2,14 +2,16 @@
 //! or abandonment, and the lifetime (with jitter) a new connection gets.
 
 use super::events::Event;
-use super::shard::{Conn, ConnId, ConnState, DestId, DestState, Shard};
+use super::shard::{Conn, ConnId, ConnState, DestId, DestState, Shard, NO_SOCK};
 use super::stats::Counters;
 use super::{reserve, Pool};
 use crate::clock::now_ms;
 use crate::contract::EvictReason;
 use crate::error::{DialError, DialErrorCode};
 use crate::net::destination::Destination;
-use crate::net::dial::dial;
+use crate::net::dial::{dial, dial_order, timed_out};
+use crate::redact::redact;
+use crate::sync::lock;
 use crate::waiters::WaiterId;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -117,6 +119,13 @@ impl Pool {
         let mut stop = self.shutdown.subscribe();
         let timeout = self.config.connect_timeout;
         let policy = Arc::clone(&self.config.address_policy);
+        if self.config.node_dial {
+            self.runtime.spawn(async move {
+                pool.order_dial(&target, timeout, &policy, &mut stop, dest, id)
+                    .await;
+            });
+            return;
+        }
         self.runtime.spawn(async move {
             let started = Instant::now();
             let result = tokio::select! {
@@ -139,10 +148,7 @@ impl Pool {
                     Event::Dialed { conn: id, dest, us }
                 }
                 Err(error) => {
-                    pool.counters.dial_failed_with(Some(error.code));
-                    if error.code.is_connect_failure() {
-                        pool.note_failed(dest);
-                    }
+                    pool.count_dial_failure(dest, error.code);
                     Event::DialFailed {
                         conn: id,
                         dest,
@@ -153,6 +159,125 @@ impl Pool {
             };
             pool.sink.emit(event);
         });
+    }
+
+    /// The Node-dialled path's dial task: resolve and apply the address policy (as a native
+    /// dial does), then hand JS the addresses to connect to; a failure (or the pool's close)
+    /// is reported as a native dial's.
+    async fn order_dial(
+        self: &Arc<Self>,
+        target: &Destination,
+        timeout: std::time::Duration,
+        policy: &crate::net::policy::AddressPolicy,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+        dest: DestId,
+        id: ConnId,
+    ) {
+        let started = Instant::now();
+        let result = tokio::select! {
+            result = dial_order(target, timeout, policy) => result,
+            _ = stop.wait_for(|closed| *closed) => Err(DialError::new(
+                DialErrorCode::PoolClosed,
+                format!("the pool was closed while connecting to {target}"),
+            )),
+        };
+        let us = started.elapsed().as_micros() as u64;
+        let event = match result {
+            Ok(order) => {
+                lock(&self.node_dials).insert(id, started);
+                Event::DialOrder {
+                    conn: id,
+                    dest,
+                    order,
+                    us,
+                }
+            }
+            Err(error) => {
+                self.count_dial_failure(dest, error.code);
+                Event::DialFailed {
+                    conn: id,
+                    dest,
+                    error,
+                    us,
+                }
+            }
+        };
+        self.sink.emit(event);
+    }
+
+    /// Counts a dial's failure by code, and against its destination (a group member) when it
+    /// is a failure to connect.
+    fn count_dial_failure(&self, dest: DestId, code: DialErrorCode) {
+        self.counters.dial_failed_with(Some(code));
+        if code.is_connect_failure() {
+            self.note_failed(dest);
+        }
+    }
+
+    /// Node-dialled path: JS connected the dial `id` (to an address of its `DialOrder`). The
+    /// connection is now what `adopt` makes of a native dial, with no descriptor for the
+    /// engine (`NO_SOCK`: JS's socket owns the connection, and its liveness is JS's to see);
+    /// JS runs its handshake, if any, then calls `offer`. False when the dial's record is
+    /// gone or not dialing (JS then destroys its socket).
+    pub fn node_dialed(self: &Arc<Self>, id: ConnId) -> bool {
+        let started = lock(&self.node_dials).remove(&id);
+        let us = started.map_or(0, |s| s.elapsed().as_micros() as u64);
+        let dest = {
+            let mut shard = self.shard(id);
+            let Some(conn) = shard.conn_mut(id) else {
+                return false;
+            };
+            if !matches!(conn.state, ConnState::Dialing) {
+                return false;
+            }
+            conn.state = ConnState::Adopted;
+            conn.fd = NO_SOCK;
+            conn.serial = self.serials.fetch_add(1, Ordering::Relaxed);
+            // Not watched and never peeked: nothing the engine could see makes it suspect.
+            conn.suspect = false;
+            conn.dest
+        };
+        Counters::bump(&self.counters.created);
+        self.counters.connected(us);
+        self.note_connected(dest, us);
+        true
+    }
+
+    /// Node-dialled path: JS's connect for the dial `id` failed with Node's error `code` (an
+    /// errno name, or an engine code such as `CONNECT_TIMEOUT` for the connect timeout or
+    /// `POOL_CLOSED`) and `detail` (Node's message). Counted as a native dial's failure; the
+    /// error (as a native dial would give it) and the waiter to reject with it.
+    pub fn node_dial_failed(
+        self: &Arc<Self>,
+        id: ConnId,
+        code: &str,
+        detail: &str,
+    ) -> (DialError, Option<WaiterId>) {
+        lock(&self.node_dials).remove(&id);
+        let (dest, target) = {
+            let mut shard = self.shard(id);
+            let Some((conn, ds)) = shard.conn_and_dest(id) else {
+                return (
+                    DialError::new(DialErrorCode::ConnectFailed, redact(detail)),
+                    None,
+                );
+            };
+            (conn.dest, Arc::clone(&ds.target))
+        };
+        let label = redact(&target.to_string());
+        let error = if code == DialErrorCode::ConnectTimeout.as_str() {
+            timed_out(&label, self.config.connect_timeout)
+        } else if code == DialErrorCode::PoolClosed.as_str() {
+            DialError::new(
+                DialErrorCode::PoolClosed,
+                format!("the pool was closed while connecting to {label}"),
+            )
+        } else {
+            DialError::from_node_connect(&label, code, &redact(detail))
+        };
+        self.count_dial_failure(dest, error.code);
+        let waiter = self.dial_failed(id);
+        (error, waiter)
     }
 
     /// Records a failed dial; returns the waiter that must be rejected with its error.

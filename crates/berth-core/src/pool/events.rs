@@ -3,6 +3,7 @@
 use crate::contract::EvictReason;
 use crate::error::DialError;
 use crate::group::MemberChange;
+use crate::net::DialOrder;
 use crate::pool::shard::{ConnId, DestId};
 use crate::waiters::WaiterId;
 
@@ -17,6 +18,14 @@ pub enum Event {
         dest: DestId,
         error: DialError,
         /// How long the attempt took until it failed.
+        us: u64,
+    },
+    /// Node-dialled path (`PoolConfig::node_dial`): connect to one of `order` (in that order),
+    /// then report `node_dialed` or `node_dial_failed`. `us`: how long resolving took.
+    DialOrder {
+        conn: ConnId,
+        dest: DestId,
+        order: DialOrder,
         us: u64,
     },
     /// An idle connection must be closed (the engine already took it out of the idle list).

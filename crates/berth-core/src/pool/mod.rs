@@ -94,6 +94,8 @@ pub struct Pool {
     serials: AtomicU32,
     /// Drains of the watch started, ever (drains and hand-offs run on the pool's JS thread).
     drains: AtomicU64,
+    /// Node-dialled path: when each connect JS is making started, for its connect time.
+    node_dials: Mutex<std::collections::HashMap<shard::ConnId, std::time::Instant>>,
     /// Upstream groups and their member destinations (see groups.rs).
     groups: RwLock<groups::GroupTable>,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -130,6 +132,7 @@ impl Pool {
             serials: AtomicU32::new(0),
             drains: AtomicU64::new(0),
             groups: RwLock::default(),
+            node_dials: Mutex::default(),
             shutdown,
             sink,
             runtime,

@@ -10,6 +10,10 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+/// The `fd` of a connection whose socket Node owns (the Node-dialled path): there is no
+/// descriptor for the engine to peek at.
+pub use crate::net::sys::NO_SOCK;
+
 /// Number of shards: a power of two, so a destination's shard is `id & (SHARDS - 1)`.
 pub const SHARDS: usize = 16;
 
@@ -107,7 +111,11 @@ pub struct Conn {
 impl Conn {
     /// The liveness check that fits this connection (see `opaque`).
     pub fn liveness(&self) -> Liveness {
-        if self.opaque {
+        if self.fd == NO_SOCK {
+            // Node owns the socket (Node-dialled path): its own events evict it while idle,
+            // and the facade looks at its state at every hand-out.
+            Liveness::Alive
+        } else if self.opaque {
             liveness::check_opaque(self.fd)
         } else {
             liveness::check(self.fd)

@@ -410,3 +410,94 @@ fn a_release_placed_to_close_keeps_its_reason_until_the_record_goes() {
     owner.pool.forget(conn);
     assert_eq!(owner.pool.close_reason(conn), None);
 }
+
+/// Node-dialled path: the engine resolves and hands over the address instead of connecting;
+/// the owner's report makes the connection what `adopt` makes (counted created, handed to
+/// the waiter), and reuse never peeks (there is no descriptor).
+#[test]
+fn node_dial_hands_out_the_order_and_takes_the_owners_socket() {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        node_dial: true,
+        ..PoolConfig::default()
+    });
+    let port = owner.servers[0].local_addr().expect("a bound port").port();
+    let waiter = queued(owner.acquire(dest, 0));
+    let Event::DialOrder { conn, order, .. } = owner.event() else {
+        panic!("expected a dial order");
+    };
+    assert_eq!(
+        order,
+        crate::net::DialOrder::Tcp(vec![format!("127.0.0.1:{port}")
+            .parse()
+            .expect("an address")])
+    );
+    // Nothing connected: the engine only resolved.
+    owner.servers[0]
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
+    assert!(owner.servers[0].accept().is_err());
+    assert!(owner.pool.node_dialed(conn));
+    assert!(!owner.pool.node_dialed(conn), "reported once");
+    assert_eq!(owner.pool.offer(conn), Placement::Handoff(waiter));
+    assert_eq!(owner.pool.release(conn, true), Placement::Idle);
+    // Suspect or not, a Node-owned connection passes the engine's check (JS checks its socket).
+    owner
+        .pool
+        .shard(conn)
+        .conn_mut(conn)
+        .expect("known")
+        .suspect = true;
+    assert_eq!(owner.acquire(dest, 0), Acquire::Hit(conn));
+    let stats = owner.pool.stats();
+    assert_eq!(stats.created, 1);
+    assert_eq!(stats.dial_failures, 0);
+}
+
+/// A failed Node connect is counted, coded and rejected as a native dial's failure.
+#[test]
+fn node_dial_failures_are_coded_as_native_ones() {
+    let (mut owner, dest) = one_destination(PoolConfig {
+        node_dial: true,
+        connect_timeout: Duration::from_millis(1234),
+        ..PoolConfig::default()
+    });
+    for (code, expected, says) in [
+        ("ECONNREFUSED", "CONNECT_REFUSED", "failed: boom"),
+        ("ENOENT", "CONNECT_REFUSED", "failed: boom"),
+        ("EHOSTUNREACH", "CONNECT_FAILED", "failed: boom"),
+        (
+            "CONNECT_TIMEOUT",
+            "CONNECT_TIMEOUT",
+            "timed out after 1234 ms",
+        ),
+        ("POOL_CLOSED", "POOL_CLOSED", "the pool was closed"),
+    ] {
+        let waiter = queued(owner.acquire(dest, 0));
+        let Event::DialOrder { conn, .. } = owner.event() else {
+            panic!("expected a dial order");
+        };
+        let (error, rejected) = owner.pool.node_dial_failed(conn, code, "boom");
+        assert_eq!(error.code.as_str(), expected, "{code}");
+        assert!(error.message.contains(says), "{code}: {}", error.message);
+        assert!(error.message.contains("127.0.0.1:"), "{}", error.message);
+        assert_eq!(rejected, Some(waiter));
+    }
+    assert_eq!(owner.pool.stats().dial_failures, 5);
+    assert_eq!(owner.pool.open_count(), 0);
+}
+
+/// The address policy is applied before the order: a denied destination fails as natively.
+#[test]
+fn node_dial_applies_the_address_policy() {
+    let policy = crate::net::policy::AddressPolicy::parse(None, &["loopback"]).expect("a policy");
+    let (mut owner, dest) = one_destination(PoolConfig {
+        node_dial: true,
+        address_policy: Arc::new(policy),
+        ..PoolConfig::default()
+    });
+    let _ = queued(owner.acquire(dest, 0));
+    let Event::DialFailed { error, .. } = owner.event() else {
+        panic!("expected a failed dial");
+    };
+    assert_eq!(error.code.as_str(), "DESTINATION_DENIED");
+}
