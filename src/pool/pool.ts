@@ -718,6 +718,9 @@ export class Pool extends TypedEmitter<PoolEvents> implements AsyncDisposable {
    *
    * Invalid input rejects with a TypeError and leaves `inbound` untouched, as does a pool
    * that is closed or draining (BerthError) or an aborted `signal`.
+   *
+   * On Windows (where the engine cannot take a Node socket over) the session is relayed in JS
+   * over a lease of this pool instead, with the same options and result (docs/platforms.md).
    */
   forward(inbound: net.Socket, destination: string, options?: ForwardOptions): Promise<ForwardResult> {
     let opts: ForwardOptions;

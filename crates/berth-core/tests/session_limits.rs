@@ -295,10 +295,17 @@ async fn a_drained_close_lets_a_session_finish_and_cuts_the_other() {
     let mut long = TcpStream::connect(addr).unwrap();
     echo_round_trip(&mut short, b"short");
     echo_round_trip(&mut long, b"long");
-    let closing = {
-        let listener = Arc::clone(&listener);
-        tokio::spawn(async move { listener.close(Some(Duration::from_secs(600))).await })
-    };
+    let closer = Arc::clone(&listener);
+    let mut closing = Box::pin(async move { closer.close(Some(Duration::from_secs(600))).await });
+    // Polled once here, so that the close has begun (no accept after it) before the probes
+    // below: a probe accepted before that would be a session of its own, and would count as
+    // finished or not depending on when it ended.
+    tokio::select! {
+        biased;
+        _ = &mut closing => unreachable!("the drain lasts 600 s"),
+        _ = std::future::ready(()) => {}
+    }
+    let closing = tokio::spawn(closing);
     // Accepting stops at once; the short session then ends by itself.
     eventually("refused", || TcpStream::connect(addr).is_err()).await;
     short.shutdown(Shutdown::Write).unwrap();
