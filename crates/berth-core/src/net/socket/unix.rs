@@ -75,30 +75,6 @@ impl Socket {
         self.when(Interest::READABLE, peek, |_| false).await
     }
 
-    /// Copies what is there now without consuming it and without waiting (0 if nothing is).
-    /// It leaves the reactor's readiness alone: the relay that reads later still learns the
-    /// bytes are there.
-    pub fn peek_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match sys::peek_now(self.raw(), buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-            other => other,
-        }
-    }
-
-    /// Writes all of `buf`, waiting for room as the peer reads (backpressure).
-    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            let n = self.write(buf).await?;
-            buf = &buf[n..];
-        }
-        Ok(())
-    }
-
-    /// Writes what the socket takes of `buf` (at least one byte), waiting for room first.
-    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.with_writable(|fd| sys::send(fd, buf)).await
-    }
-
     /// Runs `op` on the descriptor once it is readable, again after each EAGAIN.
     pub async fn with_readable(
         &self,
