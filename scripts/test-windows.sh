@@ -267,7 +267,11 @@ failed_files=$({ [ -z "$failed_names" ] || printf '%s\n' "$failed_names"; } | se
 named=$({ [ -z "$failed_names" ] || printf '%s\n' "$failed_names"; } | grep -c . || true)
 if [ "$failed" -gt 0 ] && [ "$failed" -le "$MAX_RERUN_FAILURES" ] && [ "$named" -eq "$failed" ]; then
   rerun=()
-  while IFS= read -r f; do rerun+=("__test__/$f.test.mjs"); done <<<"$failed_files"
+  if [ "${#files[@]}" -eq 1 ]; then
+    rerun=("${files[0]}") # one file: ava names its tests without the file
+  else
+    while IFS= read -r f; do rerun+=("__test__/$f.test.mjs"); done <<<"$failed_files"
+  fi
   echo
   echo "windows: $failed test(s) failed under Wine; rerunning their files once: ${rerun[*]}"
   rerun_rc=0
