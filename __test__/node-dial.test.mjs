@@ -223,8 +223,11 @@ test('a lease whose peer closed under it is not handed straight to a waiter on r
   t.true(viaNode(lease.socket));
   t.is((await roundTrip(lease.socket, 'held')).toString(), 'held');
   const next = pool.acquire(server.dest);
+  // closeAll answers once the server's side is closed. (Not `current === 0`: if Node reads
+  // the FIN on the lease's socket, the pool frees its place and dials a fresh connection for
+  // the waiter at once, and the server's count is 1 again.)
   await server.control({ cmd: 'closeAll' });
-  await waitFor(async () => (await server.stats()).current === 0, { message: 'the server closed it' });
+  t.true((await server.stats()).closed >= 1, 'the server closed it');
   await sleep(50); // Node reads the FIN (nobody reads the lease's socket: no 'end' is emitted)
   lease.release();
   const got = await next;
