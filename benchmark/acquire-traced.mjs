@@ -26,6 +26,9 @@ const baseAt = process.argv.indexOf('--base');
 const baseDist = baseAt > 0 ? path.resolve(process.argv[baseAt + 1]) : undefined;
 
 // ---------------------------------------------------------------- loops (one set per pool)
+// Written twice on purpose, not shared: with --base the two pools come from two builds (two Pool
+// classes), and one shared loop would see both and go polymorphic, slowing whichever runs
+// second; each copy stays monomorphic on its own pool, as a user's loop would.
 
 async function serialA(pool, dest) {
   for (let i = 0; i < SERIAL_CYCLES; i++) {
