@@ -150,7 +150,12 @@ cp "$dll" "native/berth.$PLATFORM.node"
 echo "$dll: $(stat -c %s "$dll") bytes, imports from node.exe: $(x86_64-w64-mingw32-objdump -p "$dll" | grep -c '^\s*[0-9]\+\s\+napi_' || true) napi functions"
 
 # The raw addon, before any facade: listener relay, TCP/UDP probes, ResourceEngine.
-wnode smoke 2m scripts/windows-smoke.mjs "native/berth.$PLATFORM.node"
+# Once more if it fails under Wine (its UDP probe hangs now and then there: a [wine] entry of
+# scripts/windows-skip.txt); a second failure fails the run, and the first is printed above.
+if ! wnode smoke 2m scripts/windows-smoke.mjs "native/berth.$PLATFORM.node"; then
+  echo "windows: the smoke test failed once under Wine; running it again"
+  wnode smoke-again 2m scripts/windows-smoke.mjs "native/berth.$PLATFORM.node"
+fi
 
 step "pack berth-pool and berth-pool-$PLATFORM"
 [ -f dist/index.js ] || npm run build:ts
