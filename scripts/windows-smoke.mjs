@@ -26,8 +26,15 @@ const bound = setTimeout(() => {
 }, 60_000);
 
 const step = (name) => console.log(`ok - ${name}`);
-const withTimeout = (promise, ms, what) =>
-  Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms))]);
+// The timer is cleared once `promise` settles: left running, it kept the process alive for
+// 20 s after the last step.
+const withTimeout = (promise, ms, what) => {
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+};
 
 async function listen(server) {
   server.listen(0, '127.0.0.1');
