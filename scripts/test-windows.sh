@@ -150,10 +150,10 @@ cp "$dll" "native/berth.$PLATFORM.node"
 echo "$dll: $(stat -c %s "$dll") bytes, imports from node.exe: $(x86_64-w64-mingw32-objdump -p "$dll" | grep -c '^\s*[0-9]\+\s\+napi_' || true) napi functions"
 
 # The raw addon, before any facade: listener relay, TCP/UDP probes, ResourceEngine.
-# Up to five tries under Wine: its UDP probe step stalls there in about one run in ten, and
-# stalls come in runs of two or three (7 of 70 measured, by hand). The engine's probe tasks stop
-# while JS timers still run, and no stall showed in 70 runs of a build that counted each step
-# of the probe: it looks like a lost wake-up under Wine; see the [wine] entry of
+# Up to five tries under Wine: its UDP probe step stalls there in about one run in six, and
+# stalls come in runs of two or three (7 of 44 runs by hand). The engine's probe tasks stop
+# while JS timers still run, and no stall showed in 70 runs of builds that traced or counted
+# the probe's steps: it looks like a lost wake-up under Wine; see the [wine] entry of
 # scripts/windows-skip.txt. Five failures in a row fail the run; each one is printed.
 smoke_ok=0
 for try in 1 2 3 4 5; do
