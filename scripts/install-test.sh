@@ -17,8 +17,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
-main_tgz=$(ls pack/berth-pool-[0-9]*.tgz 2>/dev/null | head -1)
-platform_tgz=$(ls pack/berth-pool-linux-x64-gnu-[0-9]*.tgz 2>/dev/null | head -1)
+main_tgz=$(ls pack/berth-pool-[0-9]*.tgz 2>/dev/null | sed -n 1p)
+platform_tgz=$(ls pack/berth-pool-linux-x64-gnu-[0-9]*.tgz 2>/dev/null | sed -n 1p)
 if [ -z "$main_tgz" ] || [ -z "$platform_tgz" ]; then
   echo "install-test: pack/berth-pool-*.tgz missing: run npm run pack:local first" >&2
   exit 1

@@ -84,7 +84,7 @@ for t in "${tests[@]}"; do
     echo "MISSING $t"; missing=$((missing + 1)); continue
   fi
   # Node's tests declare the flags they need on a "// Flags:" line.
-  flags=$(sed -n 's#^// Flags: ##p' "$file" | head -1)
+  flags=$(sed -n 's#^// Flags: ##p' "$file" | sed -n 1p)
   preload=()
   [ "$agent" = berth ] && preload=(--require "$root/scripts/node-agent-tests/swap-agent.cjs")
   # shellcheck disable=SC2086

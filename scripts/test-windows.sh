@@ -68,7 +68,7 @@ wine=$(wine_bin)
 if ! rustup target list --installed 2>/dev/null | grep -qx "$RUST_TARGET"; then
   timeout 5m rustup target add "$RUST_TARGET"
 fi
-echo "$("$wine" --version) ($wine), $(x86_64-w64-mingw32-gcc --version | head -1)"
+echo "$("$wine" --version) ($wine), $(x86_64-w64-mingw32-gcc --version | sed -n 1p)"
 
 # Wine's settings for every run: our own prefix, no debug chatter, and no Mono/Gecko installers
 # (they would ask for a download when the prefix is created).
