@@ -76,9 +76,8 @@ export WINEPREFIX=$cache/prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml=
 # One worker per berth runtime (runtime.rs reads these). With more, work on the fan-out
 # runtime (UDP probes) stalls under Wine: the smoke test stalled in 8 of 60 runs with 2
 # workers, 43 of 60 with 4, and 0 of 140 with 1; probe-udp.test.mjs failed 3 of 8 runs with 2
-# and 0 of 25 with 1 (by hand). It looks as if, under Wine, socket I/O started on one worker
-# completes only when that thread runs, while another one waits on the completion port (not
-# proven; Windows completes I/O on any thread).
+# and 0 of 25 with 1 (by hand). It looks like Wine completing socket I/O only through a thread
+# that is not the one waiting for it (not proven; Windows completes I/O on any thread).
 export BERTH_FANOUT_THREADS=1 BERTH_WORKER_THREADS=1
 # Whatever this script leaves running in its prefix (a node.exe killed by timeout leaves its
 # children to wineserver) is ended on exit; wineserver -k touches this prefix only.
