@@ -3,7 +3,7 @@
 import test from 'ava';
 import { startServer } from './helpers/server.mjs';
 import { createPool, BerthError } from './helpers/pool.mjs';
-import { roundTrip, freePort, waitFor } from './helpers/net.mjs';
+import { roundTrip, refusedPort, waitFor } from './helpers/net.mjs';
 
 test('acquireMany hands out a working lease per destination, across destinations', async (t) => {
   const [a, b] = await Promise.all([startServer(t), startServer(t)]);
@@ -93,7 +93,7 @@ test('an abort ends the iteration with the signal reason and leaves nothing leas
 
 test('a failed acquire ends the iteration with its error; the other leases are released', async (t) => {
   const server = await startServer(t);
-  const refused = `127.0.0.1:${await freePort()}`;
+  const refused = `127.0.0.1:${await refusedPort()}`;
   const pool = createPool(t);
   const got = [];
   const err = await t.throwsAsync(
@@ -144,7 +144,7 @@ test('warm leaves room for the connections leased out', async (t) => {
 
 test('warm rejects with the dial error when nothing could be opened, and checks its arguments', async (t) => {
   const pool = createPool(t);
-  const refused = `127.0.0.1:${await freePort()}`;
+  const refused = `127.0.0.1:${await refusedPort()}`;
   await t.throwsAsync(pool.warm(refused, 2), { instanceOf: BerthError, code: 'CONNECT_REFUSED' });
   await t.throwsAsync(pool.warm(refused, -1), { instanceOf: TypeError, message: /warm count/ });
   await t.throwsAsync(pool.warm('no port', 1), { instanceOf: TypeError });

@@ -3,10 +3,10 @@ import test from 'ava';
 import { startServer } from './helpers/server.mjs';
 import { startBlackhole } from './helpers/blackhole.mjs';
 import { createPool, rejectsWithCode, assertStatsConsistent, useEcho } from './helpers/pool.mjs';
-import { freePort, waitFor, track, range, sleep } from './helpers/net.mjs';
+import { refusedPort, waitFor, track, range, sleep } from './helpers/net.mjs';
 
 test('a refused connect rejects with CONNECT_REFUSED and the destination', async (t) => {
-  const dest = `127.0.0.1:${await freePort()}`;
+  const dest = `127.0.0.1:${await refusedPort()}`;
   const pool = createPool(t);
   await rejectsWithCode(t, pool.acquire(dest), 'CONNECT_REFUSED', dest);
   const stats = pool.stats();
@@ -16,14 +16,14 @@ test('a refused connect rejects with CONNECT_REFUSED and the destination', async
 
 test('after a refused connect the pool still serves other destinations', async (t) => {
   const server = await startServer(t);
-  const dest = `127.0.0.1:${await freePort()}`;
+  const dest = `127.0.0.1:${await refusedPort()}`;
   const pool = createPool(t);
   await rejectsWithCode(t, pool.acquire(dest), 'CONNECT_REFUSED', dest);
   await useEcho(t, pool, server.dest, 'fine');
 });
 
 test('every queued acquire for a refusing destination is rejected, none hangs', async (t) => {
-  const dest = `127.0.0.1:${await freePort()}`;
+  const dest = `127.0.0.1:${await refusedPort()}`;
   const pool = createPool(t, { maxPerDestination: 2, acquireTimeout: 20_000 });
   const results = await Promise.allSettled(range(10).map(() => pool.acquire(dest)));
   for (const r of results) {
@@ -35,7 +35,7 @@ test('every queued acquire for a refusing destination is rejected, none hangs', 
 });
 
 test('each dial failure rejects the oldest waiter of the highest priority', async (t) => {
-  const dest = `127.0.0.1:${await freePort()}`;
+  const dest = `127.0.0.1:${await refusedPort()}`;
   // One dial at a time, so failures reach the waiters one by one.
   const pool = createPool(t, { maxConcurrentDials: 1 });
   const rejected = [];

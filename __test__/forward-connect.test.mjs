@@ -4,7 +4,7 @@ import test from 'ava';
 import http from 'node:http';
 import fs from 'node:fs';
 import { createPool } from './helpers/pool.mjs';
-import { freePort } from './helpers/net.mjs';
+import { refusedPort } from './helpers/net.mjs';
 import { CURL, curl, listen } from './helpers/curl.mjs';
 
 
@@ -51,7 +51,7 @@ test('curl through the CONNECT proxy to a refused target fails instead of hangin
     t.pass();
     return;
   }
-  const deadPort = await freePort();
+  const deadPort = await refusedPort();
   const pool = createPool(t);
   const proxy = await startProxy(t, pool);
   const out = await curl(['-sS', '-p', '-x', `http://127.0.0.1:${proxy.port}`, `http://127.0.0.1:${deadPort}/`]);

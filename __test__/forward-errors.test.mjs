@@ -4,7 +4,7 @@
 import test from 'ava';
 import net from 'node:net';
 import { createPool, BerthError, settledStats } from './helpers/pool.mjs';
-import { waitFor, freePort, roundTrip } from './helpers/net.mjs';
+import { waitFor, refusedPort, roundTrip } from './helpers/net.mjs';
 import { NODE_DIAL } from './helpers/node-dial.mjs';
 import {
   MiB, startUpstream, startFront, connect, collect, readBytes, writeRandom, upstreamConn, closed,
@@ -180,7 +180,7 @@ test('an already aborted signal rejects with its reason and leaves the socket to
 });
 
 test('refused upstream: end connect-failed with CONNECT_REFUSED, no reply written, the client sees the close', async (t) => {
-  const port = await freePort();
+  const port = await refusedPort();
   const dest = `127.0.0.1:${port}`;
   const pool = createPool(t);
   const front = await startFront(t, pool, dest, { options: { reply: 'HTTP/1.1 200 Connection Established\r\n\r\n' } });

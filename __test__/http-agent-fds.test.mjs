@@ -5,12 +5,12 @@ import test from 'ava';
 import http from 'node:http';
 import { Pool } from 'berth-pool';
 import { createPool } from './helpers/pool.mjs';
-import { fdCount, freePort, range, sleep, waitFor } from './helpers/net.mjs';
+import { fdCount, refusedPort, range, sleep, waitFor } from './helpers/net.mjs';
 import { startHttpServer, request, targetOf } from './fixtures/http-upstream.mjs';
 
 test.serial('after pool.close() the process has exactly the descriptors it had before', async (t) => {
   const server = await startHttpServer(t, { keepAliveTimeout: 60_000, forgetAfter: 100 });
-  const refused = await freePort();
+  const refused = await refusedPort();
 
   // Warm up: the process-wide engine runtime may keep descriptors of its own once started.
   const warm = createPool(t);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Pool, HttpAgent, BerthError } from 'berth-pool';
 import { createPool, settledStats } from './helpers/pool.mjs';
-import { freePort, sleep, range, waitFor } from './helpers/net.mjs';
+import { refusedPort, sleep, range, waitFor } from './helpers/net.mjs';
 import { startHttpServer, request, targetOf } from './fixtures/http-upstream.mjs';
 
 test('http.get and http.request (GET, POST) through the agent; later requests reuse the connection', async (t) => {
@@ -127,7 +127,7 @@ test('keepAliveHintMargin: 0 reuses for the whole hinted window', async (t) => {
 });
 
 test('a refused connect is the request\'s error with Node\'s code, and the pool\'s error as cause', async (t) => {
-  const port = await freePort();
+  const port = await refusedPort();
   const pool = createPool(t);
   const agent = pool.httpAgent();
   const err = await t.throwsAsync(request(agent, { host: '127.0.0.1', port, path: '/' }));

@@ -3,7 +3,7 @@
 import test from 'ava';
 import net from 'node:net';
 import { createPool, BerthError } from './helpers/pool.mjs';
-import { roundTrip, waitFor, freePort } from './helpers/net.mjs';
+import { roundTrip, waitFor, freePort, refusedPort } from './helpers/net.mjs';
 import { startUpstream, connect, collect } from './helpers/forward.mjs';
 
 async function startProxy(t, pool, options, route) {
@@ -129,7 +129,7 @@ test('routing on peeked content sends each connection to its upstream', async (t
 
 test('stats: sessions, bytes and connect failures', async (t) => {
   const upstream = await startUpstream(t, { mode: 'echo' });
-  const dead = `127.0.0.1:${await freePort()}`;
+  const dead = `127.0.0.1:${await refusedPort()}`;
   const pool = createPool(t);
   let n = 0;
   const proxy = await startProxy(t, pool, {}, () => (n++ === 2 ? dead : upstream.dest));

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Pool, ResourcePool, metrics, METRICS_CONTENT_TYPE } from 'berth-pool';
 import { startServer } from './helpers/server.mjs';
 import { createPool } from './helpers/pool.mjs';
-import { roundTrip, waitFor, freePort, range } from './helpers/net.mjs';
+import { roundTrip, waitFor, range } from './helpers/net.mjs';
 import { startUpstream, connect, collect } from './helpers/forward.mjs';
 import { startMembers, refusingDest } from './helpers/groups.mjs';
 import { parseExposition, samples, value } from './helpers/prom-text.mjs';

@@ -10,7 +10,7 @@ import http from 'node:http';
 import tls from 'node:tls';
 import { Pool, BerthError } from 'berth-pool';
 import { createPool, rejectsWithCode, assertStatsConsistent, settledStats } from './helpers/pool.mjs';
-import { roundTrip, waitFor, range, freePort, fdCount, sleep } from './helpers/net.mjs';
+import { roundTrip, waitFor, range, refusedPort, fdCount, sleep } from './helpers/net.mjs';
 import { startServer } from './helpers/server.mjs';
 import { startBlackhole } from './helpers/blackhole.mjs';
 import { startTlsEcho } from './helpers/tls-echo.mjs';
@@ -114,7 +114,7 @@ test.serial('dial coalescing: a burst of acquires dials at most maxConcurrentDia
 });
 
 test('a refused connect is CONNECT_REFUSED, counted as a native dial failure', async (t) => {
-  const port = await freePort();
+  const port = await refusedPort();
   const pool = createPool(t);
   const dest = `127.0.0.1:${port}`;
   const err = await rejectsWithCode(t, pool.acquire(dest), 'CONNECT_REFUSED', dest);
@@ -269,7 +269,7 @@ test.serial('the HTTP agent works over Node-dialled connections (reuse, keep-ali
   t.like(second.json, { url: '/b', requestOnConnection: 2, connection: first.json.connection });
   t.true(second.reusedSocket);
   t.like(pool.stats(), { created: 1, reused: 1 });
-  const refused = await t.throwsAsync(request(agent, { host: '127.0.0.1', port: await freePort(), path: '/' }));
+  const refused = await t.throwsAsync(request(agent, { host: '127.0.0.1', port: await refusedPort(), path: '/' }));
   t.is(refused.code, 'ECONNREFUSED');
   t.is(refused.cause?.code, 'CONNECT_REFUSED');
 });
@@ -300,7 +300,7 @@ test.serial('forward() relays in JS: the same result object, head and reply coun
 
 test.serial('forward() relays in JS: a refused upstream is connect-failed with CONNECT_REFUSED and the failReply', async (t) => {
   const pool = createPool(t);
-  const dest = `127.0.0.1:${await freePort()}`;
+  const dest = `127.0.0.1:${await refusedPort()}`;
   const front = await startFront(t, pool, dest, { options: { failReply: (e) => `ERR ${e.code}\n` } });
   let result;
   let collected;
@@ -357,7 +357,7 @@ test('stats and metrics: connect time, created, reused and closed as on the nati
 // Serial: the descriptor count is the process's, which concurrent tests would change.
 test.serial('no descriptor leaks: dials, failures, evictions and close leave nothing open', async (t) => {
   const server = await startServer(t);
-  const refused = `127.0.0.1:${await freePort()}`;
+  const refused = `127.0.0.1:${await refusedPort()}`;
   const before = fdCount();
   for (let round = 0; round < 3; round++) {
     const pool = new Pool({ maxPerDestination: 4 });

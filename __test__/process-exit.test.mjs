@@ -2,7 +2,7 @@
 import test from 'ava';
 import { startServer } from './helpers/server.mjs';
 import { runNode, fixturePath, lastJsonLine } from './helpers/child.mjs';
-import { freePort, waitFor } from './helpers/net.mjs';
+import { refusedPort, waitFor } from './helpers/net.mjs';
 
 const SCRIPT = fixturePath('exit-without-close.mjs');
 
@@ -27,7 +27,7 @@ test('a process that never calls close() exits on its own with code 0', async (t
 
 test('a process whose dial failed and that never calls close() exits on its own', async (t) => {
   const server = await startServer(t);
-  const refused = `127.0.0.1:${await freePort()}`;
+  const refused = `127.0.0.1:${await refusedPort()}`;
   const run = await runNode(t, SCRIPT, [server.dest, refused]);
   assertCleanExit(t, run);
   const out = lastJsonLine(run.stdout);

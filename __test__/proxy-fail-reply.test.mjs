@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { BerthError } from 'berth-pool';
 import { createPool, Pool } from './helpers/pool.mjs';
-import { freePort, fdCount, waitFor, range } from './helpers/net.mjs';
+import { refusedPort, fdCount, waitFor, range } from './helpers/net.mjs';
 import { CURL, curl, listen } from './helpers/curl.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -85,7 +85,7 @@ const skipWithoutCurl = (t) => {
 test('curl through the CONNECT example gets 502 when the target is refused or denied, 200 when it is up', async (t) => {
   if (skipWithoutCurl(t)) return;
   const target = await httpTarget(t);
-  const dead = await freePort();
+  const dead = await refusedPort();
   // Loopback allowed: a closed port is refused (CONNECT_REFUSED), an open one tunnels.
   const open = await startExample(t, 'examples/connect-proxy.mjs', { PROXY_ALLOW_LOOPBACK: '1' });
   const refused = await curl(['-sS', '-p', '-x', `http://127.0.0.1:${open}`, '-w', '%{http_connect}', `http://127.0.0.1:${dead}/`]);
@@ -102,7 +102,7 @@ test('curl through the CONNECT example gets 502 when the target is refused or de
 });
 
 test('a forward() failReply function gets the BerthError (the result\'s own) and its bytes reach the client', async (t) => {
-  const dead = await freePort();
+  const dead = await refusedPort();
   const pool = createPool(t, { addressPolicy: { deny: ['linkLocal'] } });
   const seen = [];
   const failReply = (error) => {
@@ -132,7 +132,7 @@ test('a forward() failReply function gets the BerthError (the result\'s own) and
 });
 
 test('a 32 KiB failReply arrives whole before the close, even while the client keeps sending', async (t) => {
-  const dead = await freePort();
+  const dead = await refusedPort();
   const pool = createPool(t);
   const big = Buffer.alloc(32 * 1024, 'x');
   big.write('HTTP/1.1 502 Bad Gateway\r\n');
@@ -150,7 +150,7 @@ test('a 32 KiB failReply arrives whole before the close, even while the client k
 });
 
 test('a listener route\'s failReply reaches the client whole, its peeked request still unread', async (t) => {
-  const dead = await freePort();
+  const dead = await refusedPort();
   const target = await httpTarget(t);
   const pool = createPool(t);
   // peek: the request stays unread in the kernel when the upstream is refused; the engine must
@@ -186,7 +186,7 @@ test('failReply input: a TypeError names it', async (t) => {
 });
 
 test.serial('failing forwards with fail replies leave no descriptor behind', async (t) => {
-  const dead = await freePort();
+  const dead = await refusedPort();
   const warm = new Pool();
   const w = await front(t, warm, `127.0.0.1:${dead}`, { failReply: BAD_GATEWAY });
   await exchange(w.port);
@@ -229,7 +229,7 @@ const domainRequest = (name, port) => Buffer.from([0x05, 0x01, 0x00, 0x03, name.
 test('the SOCKS5 example: curl gets through, and refusals carry the right reply code', async (t) => {
   if (skipWithoutCurl(t)) return;
   const target = await httpTarget(t);
-  const dead = await freePort();
+  const dead = await refusedPort();
   const port = await startExample(t, 'examples/socks5-proxy.mjs', { PROXY_ALLOW_LOOPBACK: '1' });
 
   const ok = await curl(['-sS', '--socks5-hostname', `127.0.0.1:${port}`, `http://127.0.0.1:${target}/through`]);

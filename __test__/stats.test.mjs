@@ -2,7 +2,7 @@
 import test from 'ava';
 import { startServer } from './helpers/server.mjs';
 import { createPool, assertStatsConsistent, useEcho } from './helpers/pool.mjs';
-import { roundTrip, waitFor, range, freePort } from './helpers/net.mjs';
+import { roundTrip, waitFor, range, refusedPort } from './helpers/net.mjs';
 
 test('a fresh pool reports zeros everywhere', (t) => {
   const pool = createPool(t);
@@ -54,7 +54,7 @@ test('counts match a known sequence of acquires, releases and destroys', async (
 
 test('dialFailures and acquireTimeouts count what happened', async (t) => {
   const server = await startServer(t);
-  const refused = `127.0.0.1:${await freePort()}`;
+  const refused = `127.0.0.1:${await refusedPort()}`;
   const pool = createPool(t, { maxPerDestination: 1 });
   await t.throwsAsync(pool.acquire(refused));
   await t.throwsAsync(pool.acquire(refused));

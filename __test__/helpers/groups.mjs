@@ -1,7 +1,7 @@
 // Helpers for the upstream group tests (groups*.test.mjs): member servers that can be counted,
 // stopped and restarted on the same port, refusing addresses, event recording, bounded load.
 import { startServer } from './server.mjs';
-import { freePort, range, roundTrip, waitFor } from './net.mjs';
+import { refusedPort, range, roundTrip, waitFor } from './net.mjs';
 
 /**
  * An echo server (fixtures/server.mjs) in a child process, as a group member.
@@ -49,7 +49,7 @@ export function startMembers(t, n, opts = {}) {
 
 /** A destination on 127.0.0.1 that nothing listens on: connects to it are refused. */
 export async function refusingDest() {
-  return `127.0.0.1:${await freePort()}`;
+  return `127.0.0.1:${await refusedPort()}`;
 }
 
 /** { value: occurrences } of `items`. */

@@ -98,6 +98,40 @@ export async function freePort() {
   return port;
 }
 
+/**
+ * A port on 127.0.0.1 that nothing listens on, for a destination that refuses. Not a freed
+ * ephemeral port (`freePort`): test files run side by side, and another file's listener on
+ * port 0 can be given that same port a moment later (a refusing destination that suddenly
+ * accepts). This one lies below the ephemeral range, where listeners on port 0 and connects'
+ * source ports never land, and is checked free now.
+ */
+export async function refusedPort() {
+  const low = Math.min(ephemeralLow(), 32768);
+  const span = Math.min(12000, low - 1025);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low - 1 - Math.floor(Math.random() * span);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
+}
+
+/** The first port of the kernel's ephemeral range (Linux; elsewhere Windows' 49152). */
+function ephemeralLow() {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 49152;
+  }
+}
+
+function canListen(port) {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 /** Number of descriptors this process has open right now (Linux). */
 export function fdCount() {
   // Windows has no list of a process's descriptors: 0, so a test's "no more than before" check

@@ -1,8 +1,8 @@
-// Targets for probe() tests, all on 127.0.0.1: open (a listener), closed (a freed port),
+// Targets for probe() tests, all on 127.0.0.1: open (a listener), closed (a free port nothing listens on),
 // filtered (a listener with a full accept queue: see blackhole.mjs), and UDP peers.
 import net from 'node:net';
 import dgram from 'node:dgram';
-import { freePort } from './net.mjs';
+import { freePort, refusedPort } from './net.mjs';
 import { startBlackhole } from './blackhole.mjs';
 
 export { freePort, startBlackhole };
@@ -28,9 +28,9 @@ export async function openPort(t) {
   return { port: server.address().port, target: `127.0.0.1:${server.address().port}`, server };
 }
 
-/** A TCP target that refuses: a port bound a moment ago and freed. */
+/** A TCP target that refuses: a free port below the ephemeral range (see `refusedPort`). */
 export async function closedTarget() {
-  return `127.0.0.1:${await freePort()}`;
+  return `127.0.0.1:${await refusedPort()}`;
 }
 
 /** A TCP target whose SYNs go unanswered (a full accept queue): probes to it time out. */

@@ -110,11 +110,13 @@ export function nodeConnect(addresses: readonly string[], timeoutMs: number, don
     if (failure !== undefined) {
       // Its later errors (none expected once destroyed) must not crash the process.
       socket.on('error', ignore);
-      socket.destroy();
+      // A connection to itself is reset, so that its port is not held in TIME_WAIT.
+      if (failure === SELF_CONNECT) socket.resetAndDestroy();
+      else socket.destroy();
     }
     done(failure, socket);
   };
-  const onConnect = (): void => finish(undefined);
+  const onConnect = (): void => finish(connectedToItself(socket) ? SELF_CONNECT : undefined);
   const onError = (error: NodeJS.ErrnoException): void => finish(failureOf(error));
   socket.once('connect', onConnect);
   socket.once('error', onError);
@@ -135,6 +137,21 @@ export function nodeConnect(addresses: readonly string[], timeoutMs: number, don
 }
 
 function ignore(): void {}
+
+/** A connect that reached its own source port: nothing listens there (see `connectedToItself`). */
+const SELF_CONNECT: NodeDialFailure = {
+  code: 'ECONNREFUSED',
+  message: 'connection refused (the connect reached its own source port: nothing listens there)',
+};
+
+/**
+ * Whether a TCP connect connected to itself: a connect to a local port nobody listens on can
+ * pick that very port as its source and complete by simultaneous open, a "connection" that
+ * echoes every byte back. The engine's own dial refuses it the same way.
+ */
+function connectedToItself(socket: net.Socket): boolean {
+  return socket.remotePort !== undefined && socket.localPort === socket.remotePort && socket.localAddress === socket.remoteAddress;
+}
 
 /**
  * Node's error as the engine reads it. With several addresses, Node's Happy Eyeballs fails

@@ -250,7 +250,16 @@ pub(crate) async fn connect_addrs(
 
 async fn connect_tcp(addr: SocketAddr) -> io::Result<Socket> {
     let domain = Domain::for_address(addr);
-    connect(domain, Some(Protocol::TCP), &SockAddr::from(addr)).await
+    let socket = connect(domain, Some(Protocol::TCP), &SockAddr::from(addr)).await?;
+    if crate::net::socket::connected_to_itself(socket.sock(), addr) {
+        // Closed with a reset, so that the port is not held in TIME_WAIT.
+        let _ = socket.sock().set_linger(Some(Duration::ZERO));
+        return Err(io::Error::new(
+            io::ErrorKind::ConnectionRefused,
+            "connection refused (the connect reached its own source port: nothing listens there)",
+        ));
+    }
+    Ok(socket)
 }
 
 /// A non-blocking connect, registered with the reactor once: the same registration then

@@ -46,9 +46,7 @@ fn new_socket(addr: SocketAddr) -> io::Result<socket2::Socket> {
 /// The handshake completed. The socket closes as it drops, with a reset instead of FIN.
 fn opened(sock: SockRef<'_>, addr: SocketAddr) -> Finding {
     let _ = sock.set_linger(Some(Duration::ZERO));
-    // A connect to a local port nobody listens on can pick that very port as its own source
-    // and connect to itself (TCP simultaneous open): nothing listens there, so it is closed.
-    if sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(addr) {
+    if crate::net::socket::connected_to_itself(sock, addr) {
         return Finding::Found(ProbeState::Closed);
     }
     Finding::Found(ProbeState::Open)

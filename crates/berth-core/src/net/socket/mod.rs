@@ -43,6 +43,14 @@ impl Socket {
     }
 }
 
+/// Whether a TCP connect to `addr` connected to itself. A connect to a local port nobody
+/// listens on can pick that very port as its own source and complete by simultaneous open:
+/// the "connection" then echoes every byte back to its sender. Nothing listens there, so
+/// callers treat it as refused (Go's `net` package checks the same way).
+pub fn connected_to_itself(sock: socket2::SockRef<'_>, addr: std::net::SocketAddr) -> bool {
+    sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(addr)
+}
+
 /// Takes a descriptor JS still holds: a duplicate the engine owns from now on, checked to be
 /// a stream socket. JS then closes its own copy; the connection stays open on ours. Windows:
 /// an `Unsupported` error (Node's sockets cannot be handed over there).
@@ -73,4 +81,30 @@ pub fn new_nonblocking(
         raw
     };
     Ok(raw)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::connected_to_itself;
+    use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+    use std::net::{SocketAddr, TcpListener};
+
+    /// A socket bound to a port and connected to that same port completes by simultaneous
+    /// open on Linux: what a connect to a closed local port does when it picks that port.
+    #[test]
+    fn a_connect_to_its_own_port_is_seen() {
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        sock.bind(&SockAddr::from(
+            "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        ))
+        .unwrap();
+        let own = sock.local_addr().unwrap().as_socket().unwrap();
+        sock.connect(&SockAddr::from(own)).unwrap();
+        assert!(connected_to_itself(SockRef::from(&sock), own));
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let to = listener.local_addr().unwrap();
+        let other = std::net::TcpStream::connect(to).unwrap();
+        assert!(!connected_to_itself(SockRef::from(&other), to));
+    }
 }
