@@ -23,12 +23,23 @@ import { startUpstream, startFront, connect, collect } from './helpers/forward.m
 const nodeSockets = new WeakSet();
 let connectCalls = 0;
 const originalConnect = net.connect;
+// Ports whose connections get slowWrites() (see the test that uses it).
+const slowPorts = new Set();
 net.connect = function (...args) {
   connectCalls++;
   const socket = originalConnect.apply(this, args);
   nodeSockets.add(socket);
+  if (slowPorts.has(Number(args[0]?.port))) slowWrites(socket);
   return socket;
 };
+
+/** Holds back each write of `socket` 30 ms before it reaches the system, as a congested network holds a socket's queue. */
+function slowWrites(socket) {
+  for (const name of ['_write', '_writev']) {
+    const original = socket[name];
+    socket[name] = function (...args) { setTimeout(() => original.apply(this, args), 30); };
+  }
+}
 
 /** net.connect calls made while `fn` runs (serial tests only: concurrent ones would add theirs). */
 async function countingConnects(fn) {
@@ -296,6 +307,32 @@ test.serial('forward() relays in JS: the same result object, head and reply coun
   t.regex(pool.metrics(), /berth_forward_sessions_total\{[^}]*\} 1\n/);
   t.regex(pool.metrics(), /berth_forward_bytes_total\{[^}]*direction="in"[^}]*\} 11\n/);
   t.like(await settledStats(pool, { open: 0, inUse: 0 }), { open: 0, inUse: 0 });
+});
+
+test('forward() relays in JS: what the client sent last reaches the upstream before it is closed, even when its writes are slow', async (t) => {
+  // The upstream sends a little and ends its side first; the client then sends 4 KiB and
+  // ends. The upstream socket's writes are held back 30 ms each (slowWrites: what a congested
+  // network does to a socket's queue): the relay must not close it while they are queued.
+  const upstream = await startUpstream(t, { mode: 'send-close', bytes: 1000 });
+  slowPorts.add(upstream.port);
+  const pool = createPool(t);
+  const front = await startFront(t, pool, upstream.dest);
+  const client = await connect(t, front.port, { allowHalfOpen: true });
+  const collected = collect(client);
+  await new Promise((resolve) => client.once('end', resolve)); // the upstream's FIN, passed on
+  const payload = Buffer.alloc(4096, 7);
+  client.end(payload);
+  t.is((await collected).bytes, 1000);
+  const result = await front.result(0);
+  t.like(result, { end: 'upstream-closed', bytesIn: 4096, bytesOut: 1000 });
+  t.is(result.error, undefined);
+  const up = await waitFor(async () => {
+    const c = (await upstream.stats()).connections[0];
+    return c?.closed ? c : null;
+  }, { message: 'the upstream connection closed' });
+  t.is(up.bytesIn, 4096, 'every byte the client sent reached the upstream');
+  t.true(up.gotEnd, 'and then the client\'s end of stream');
+  t.is(up.error, null);
 });
 
 test.serial('forward() relays in JS: a refused upstream is connect-failed with CONNECT_REFUSED and the failReply', async (t) => {

@@ -191,6 +191,7 @@ function pipe(
       upstream.off('close', onUpstreamClose);
       upstream.off('error', onUpstreamError);
       upstream.off('drain', onUpstreamDrain);
+      upstream.off('finish', onUpstreamFinished);
       inbound.off('drain', onClientDrain);
       inbound.on('error', ignore);
       if (!lease.released) {
@@ -251,8 +252,15 @@ function pipe(
       upstream.resume();
     };
     const bothEnded = (): void => {
-      if (clientEnded && upstreamEnded) finish(first!);
+      if (!clientEnded || !upstreamEnded) return;
+      // Everything the client sent reaches the upstream before it is closed: its end() was
+      // called at the client's end of stream, and 'finish' comes once the last byte and the
+      // FIN are handed to the system. (A socket destroyed earlier drops what it still had
+      // queued: the tail of what the client sent.) A reset meanwhile ends it as an error.
+      if (upstream.writableFinished) return finish(first!);
+      upstream.once('finish', onUpstreamFinished);
     };
+    const onUpstreamFinished = (): void => finish(first!);
     const onClientEnd = (): void => {
       clientEnded = true;
       first ??= 'client-closed';
@@ -271,8 +279,12 @@ function pipe(
       bothEnded();
     };
     const onClientClose = (): void => {
+      if (finished) return;
+      // Both ways done (its end of stream read, ours written): a clean close while the
+      // upstream still flushes what the client sent (bothEnded waits for that).
+      if (clientEnded && inbound.writableFinished && inbound.errored === null) return;
       // Closed without both ends seen: a reset, or destroyed under the session.
-      if (!finished) finish('client-error', forwardError(inbound.errored ?? new Error('the client closed'), 'client'));
+      finish('client-error', forwardError(inbound.errored ?? new Error('the client closed'), 'client'));
     };
     const onUpstreamClose = (): void => {
       if (finished) return;
