@@ -30,13 +30,17 @@ impl Pool {
         Some(conn.fd)
     }
 
-    /// Marks suspect every connection the watch saw something reach since the last drain.
+    /// Marks suspect every connection the watch saw something reach since the last drain. An
+    /// opaque connection (TLS) only when the peer closed it: bytes alone prove nothing there
+    /// (`liveness::check_opaque` looks for the close only), and the drain already tells the
+    /// close as the socket stands now, so checking it again at hand-out would learn nothing
+    /// more (a close after this drain wakes the watch again, and the next drain sees it).
     pub(super) fn drain_watch(&self) {
         self.drains.fetch_add(1, Ordering::Relaxed);
-        let complete = self.watch.drain(|token| {
+        let complete = self.watch.drain(|token, closed| {
             let (id, serial) = split_watch_token(token);
             if let Some(conn) = self.shard(id).conn_mut(id) {
-                if conn.serial == serial {
+                if conn.serial == serial && (closed || !conn.opaque) {
                     conn.suspect = true;
                 }
             }

@@ -332,6 +332,61 @@ fn profiled_destinations_are_apart_and_layered_connections_opaque() {
     assert!(profiles.contains(&"tls x"), "{profiles:?}");
 }
 
+/// A layered (TLS) connection: bytes reaching it while idle leave it unsuspected (they prove
+/// nothing there, and the drain already tells a close), so it is handed out without another
+/// look; the peer's FIN makes the next drain mark it, and the acquire finds it dead.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_watch_marks_a_layered_connection_only_when_its_peer_closes() {
+    use std::io::Write;
+    let mut owner = Owner::new(PoolConfig::default());
+    owner.destination();
+    let port = owner.servers[0].local_addr().expect("a bound port").port();
+    let tls = owner
+        .pool
+        .intern_profiled(&format!("127.0.0.1:{port}"), "tls x")
+        .expect("a valid destination");
+    queued(owner.acquire(tls, 0));
+    let Event::Dialed { conn, .. } = owner.event() else {
+        panic!("expected a dialed connection");
+    };
+    let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
+    // SAFETY: `adopt` hands the descriptor's ownership to the caller.
+    owner.held.push(unsafe { from_raw(fd) });
+    assert!(matches!(
+        owner.pool.offer_layered(conn, true),
+        Placement::Handoff(_)
+    ));
+    let (mut peer, _) = owner.servers[0].accept().expect("the pool's connection");
+    let suspect = |owner: &Owner| {
+        owner
+            .pool
+            .shard(conn)
+            .conn_mut(conn)
+            .expect("the connection")
+            .suspect
+    };
+
+    assert_eq!(owner.pool.release(conn, false), Placement::Idle);
+    // A session ticket, say: unread bytes on an idle TLS connection.
+    peer.write_all(b"ticket")
+        .expect("write to the pool's connection");
+    std::thread::sleep(Duration::from_millis(50));
+    owner.pool.drain_watch();
+    assert!(
+        !suspect(&owner),
+        "bytes alone do not mark a layered connection"
+    );
+    assert!(matches!(owner.acquire(tls, 0), Acquire::Hit(c) if c == conn));
+
+    assert_eq!(owner.pool.release(conn, false), Placement::Idle);
+    peer.shutdown(std::net::Shutdown::Write).expect("FIN");
+    std::thread::sleep(Duration::from_millis(50));
+    owner.pool.drain_watch();
+    assert!(suspect(&owner), "the peer's FIN marks it");
+    assert!(matches!(owner.acquire(tls, 0), Acquire::Dead(c) if c == conn));
+}
+
 #[test]
 fn metrics_count_every_lease_and_handshake_failure_and_bucket_hits_as_zero_waits() {
     let (mut owner, dest) = one_destination(PoolConfig::default());

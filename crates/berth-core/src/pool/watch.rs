@@ -69,8 +69,10 @@ impl Watch {
     }
 
     /// Calls `suspect` with the token of every watched connection something reached since the
-    /// last drain. Never blocks. False when the set cannot be read (it then proves nothing).
-    pub(crate) fn drain(&self, mut suspect: impl FnMut(u64)) -> bool {
+    /// last drain, and whether the peer has closed it (`closed`: its FIN, a reset or an error,
+    /// as the socket stands at this drain). Never blocks. False when the set cannot be read (it
+    /// then proves nothing).
+    pub(crate) fn drain(&self, mut suspect: impl FnMut(u64, bool)) -> bool {
         #[cfg(target_os = "linux")]
         {
             let epoll = self.fd();
@@ -90,7 +92,14 @@ impl Watch {
                 }
                 for event in &events[..n as usize] {
                     let token = event.u64;
-                    suspect(token);
+                    // The kernel reports each ready socket's events as they stand when this
+                    // wait takes it off the ready list (it polls the socket then), so a FIN
+                    // that arrived before now shows here as EPOLLRDHUP, and one that arrives
+                    // later wakes the set again (edge-triggered: every arrival re-queues it).
+                    let closed = event.events
+                        & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32
+                        != 0;
+                    suspect(token, closed);
                 }
                 if (n as usize) < BATCH {
                     return true;
