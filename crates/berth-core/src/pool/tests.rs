@@ -298,16 +298,14 @@ fn a_failed_handshake_rejects_a_waiter_and_frees_the_place() {
     assert_eq!(owner.pool.open_count(), 1);
 }
 
-#[test]
-fn profiled_destinations_are_apart_and_layered_connections_opaque() {
-    let mut owner = Owner::new(PoolConfig::default());
-    let plain = owner.destination();
+/// Leases a fresh layered connection (profile "tls x") to the owner's first server: its
+/// destination and connection, handed over as the facade does after a TLS handshake.
+fn lease_layered(owner: &mut Owner) -> (u64, u32) {
     let port = owner.servers[0].local_addr().expect("a bound port").port();
     let tls = owner
         .pool
         .intern_profiled(&format!("127.0.0.1:{port}"), "tls x")
         .expect("a valid destination");
-    assert_ne!(plain, tls, "another profile is another destination");
     queued(owner.acquire(tls, 0));
     let Event::Dialed { conn, .. } = owner.event() else {
         panic!("expected a dialed connection");
@@ -319,6 +317,15 @@ fn profiled_destinations_are_apart_and_layered_connections_opaque() {
         owner.pool.offer_layered(conn, true),
         Placement::Handoff(_)
     ));
+    (tls, conn)
+}
+
+#[test]
+fn profiled_destinations_are_apart_and_layered_connections_opaque() {
+    let mut owner = Owner::new(PoolConfig::default());
+    let plain = owner.destination();
+    let (tls, conn) = lease_layered(&mut owner);
+    assert_ne!(plain, tls, "another profile is another destination");
     assert!(
         owner
             .pool
@@ -341,22 +348,7 @@ fn the_watch_marks_a_layered_connection_only_when_its_peer_closes() {
     use std::io::Write;
     let mut owner = Owner::new(PoolConfig::default());
     owner.destination();
-    let port = owner.servers[0].local_addr().expect("a bound port").port();
-    let tls = owner
-        .pool
-        .intern_profiled(&format!("127.0.0.1:{port}"), "tls x")
-        .expect("a valid destination");
-    queued(owner.acquire(tls, 0));
-    let Event::Dialed { conn, .. } = owner.event() else {
-        panic!("expected a dialed connection");
-    };
-    let fd = owner.pool.adopt(conn).expect("a descriptor to adopt");
-    // SAFETY: `adopt` hands the descriptor's ownership to the caller.
-    owner.held.push(unsafe { from_raw(fd) });
-    assert!(matches!(
-        owner.pool.offer_layered(conn, true),
-        Placement::Handoff(_)
-    ));
+    let (tls, conn) = lease_layered(&mut owner);
     let (mut peer, _) = owner.servers[0].accept().expect("the pool's connection");
     let suspect = |owner: &Owner| {
         owner
