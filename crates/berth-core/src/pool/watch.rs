@@ -8,7 +8,9 @@
 //! socket on the set's ready list. So an `epoll_wait` that returns nothing proves that nothing
 //! reached any watched socket since the previous wait; one that returns events marks those
 //! connections suspect, and a suspect connection is peeked (the last word) before it is handed
-//! out. A connection whose registration failed, or any connection off Linux, is always suspect.
+//! out. A connection whose bytes the engine cannot read (TLS) is marked only when the wait
+//! reports its peer's close: the wait gives each socket's events as they stand at that moment.
+//! A connection whose registration failed, or any connection off Linux, is always suspect.
 //!
 //! Descriptors are never removed by hand: each is JS's only copy, and closing it removes it
 //! from the set. Removing by number after JS closed it could hit another socket that reuses
