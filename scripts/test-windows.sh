@@ -152,9 +152,13 @@ echo "$dll: $(stat -c %s "$dll") bytes, imports from node.exe: $(x86_64-w64-ming
 # The raw addon, before any facade: listener relay, TCP/UDP probes, ResourceEngine.
 # Up to five tries under Wine: its UDP probe step stalls there in about one run in six, and
 # stalls come in runs of two or three (7 of 44 runs by hand). The engine's probe tasks stop
-# while JS timers still run, and no stall showed in 70 runs of builds that traced or counted
-# the probe's steps: it looks like a lost wake-up under Wine; see the [wine] entry of
-# scripts/windows-skip.txt. Five failures in a row fail the run; each one is printed.
+# while JS timers still run. It depends on the fan-out runtime's worker count
+# (BERTH_FANOUT_THREADS): stalled runs were 0 of 140 with 1 worker, 8 of 60 with 2 (the default
+# on 2 cores), 43 of 60 with 4; builds that traced or counted the probe's steps never stalled
+# (0 of 70). It looks like I/O completions lost between threads under Wine (not proven); one
+# worker for every file is no cure: probe.test.mjs's 100,000-target test then runs past ava's
+# timeout under Wine. See the [wine] entry of scripts/windows-skip.txt. Five failures in a
+# row fail the run; each one is printed.
 smoke_ok=0
 for try in 1 2 3 4 5; do
   if wnode "smoke-$try" 2m scripts/windows-smoke.mjs "native/berth.$PLATFORM.node"; then
