@@ -4,8 +4,8 @@
 // does. Made certain here: a network namespace of its own (unshare, root) whose ephemeral
 // port range is the one port the child connects to. Linux only.
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
-import { fixturePath, lastJsonLine } from './helpers/child.mjs';
+import { spawnSync } from 'node:child_process';
+import { fixturePath, lastJsonLine, runNode } from './helpers/child.mjs';
 
 const PORT = 40000;
 const SCRIPT = fixturePath('self-connect.mjs');
@@ -16,22 +16,10 @@ function canUnshare() {
   return r.status === 0;
 }
 
+/** Runs the fixture in a network namespace of its own whose ephemeral range is PORT alone. */
 function runIsolated(t) {
   const setup = `ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range="${PORT} ${PORT}"`;
-  const child = spawn('unshare', ['-n', 'sh', '-c', `${setup} && exec "$0" "$@"`, process.execPath, SCRIPT, String(PORT)], {
-    cwd: new URL('..', import.meta.url),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  t.teardown(() => { clearTimeout(guard); child.kill('SIGKILL'); });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => { clearTimeout(guard); resolve({ code, signal, stdout, stderr }); });
-  });
+  return runNode(t, SCRIPT, [String(PORT)], { launcher: ['unshare', '-n', 'sh', '-c', `${setup} && exec "$0" "$@"`] });
 }
 
 test('a connect that reaches its own source port is refused, never leased (engine dial, Node dial) and probed closed', async (t) => {
@@ -41,6 +29,7 @@ test('a connect that reaches its own source port is refused, never leased (engin
     return;
   }
   const run = await runIsolated(t);
+  t.false(run.hung, `the child did not finish within the guard\nstderr:\n${run.stderr}`);
   t.is(run.code, 0, `the child exited cleanly\nstderr:\n${run.stderr}`);
   const out = lastJsonLine(run.stdout);
   t.truthy(out, `the child printed its results\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);

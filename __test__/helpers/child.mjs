@@ -9,10 +9,14 @@ export function fixturePath(name) {
 /**
  * Spawn `node script ...args`, collect its output, resolve on exit with
  * { code, signal, stdout, stderr, hung }. If it has not exited after `guardMs` it is killed and
- * `hung` is true (the caller's assertion on `hung` then fails the test).
+ * `hung` is true (the caller's assertion on `hung` then fails the test). `launcher` (a command
+ * and its arguments, e.g. `['unshare', '-n', ...]`) runs node for it, given node's path, the
+ * script and `args` after its own arguments.
  */
-export function runNode(t, script, args = [], { guardMs = 20_000 } = {}) {
-  const child = spawn(process.execPath, [script, ...args], {
+export function runNode(t, script, args = [], { guardMs = 20_000, launcher = [] } = {}) {
+  const [command, ...lead] = launcher;
+  const argv = [script, ...args];
+  const child = spawn(command ?? process.execPath, command === undefined ? argv : [...lead, process.execPath, ...argv], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -2,10 +2,10 @@
 // filtered (a listener with a full accept queue: see blackhole.mjs), and UDP peers.
 import net from 'node:net';
 import dgram from 'node:dgram';
-import { freePort, refusedPort } from './net.mjs';
+import { refusedPort } from './net.mjs';
 import { startBlackhole } from './blackhole.mjs';
 
-export { freePort, startBlackhole };
+export { startBlackhole };
 
 /** A TCP listener that accepts and ignores connections; closed in t.teardown. */
 export async function openPort(t) {
